@@ -1,0 +1,34 @@
+"""What one judge call produced: scores or the reason there are none, and what it cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Status = Literal["scored", "unscored"]
+
+
+@dataclass
+class JudgeResult:
+    status: Status
+    scores: dict[str, float] = field(default_factory=dict)
+    reason: str | None = None  # why unscored
+    attempts: int = 0  # HTTP requests made (0 for dry-run and cache hits)
+    retries: int = 0  # attempts beyond the first, for any cause
+    latency_s: float = 0.0  # wall time of the whole call, retries included
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "scores": dict(sorted(self.scores.items())),
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "latency_s": self.latency_s,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached": self.cached,
+        }
