@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+import yaml
+
+from .yaml_lines import (
+    DuplicateKeyError,
+    KeyPath,
+    LoadedYAML,
+    Reader,
+    load_yaml,
+    show,
+    yaml_error_line,
+    yaml_error_problem,
+)
 
 Better = Literal["higher", "lower"]
 Aggregate = Literal["mean", "median", "p95", "rate"]
@@ -96,3 +113,334 @@ class LLMBenchConfig:
     scenarios: dict[str, ScenarioConfig]
     prompts_dir: Path
     budget_usd: float | None = None
+
+
+# --- loading -------------------------------------------------------------------------------
+
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES)
+CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
+BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
+
+_TOP_KEYS = ("version", "judges", "scenarios", "prompts_dir", "budget_usd")
+_JUDGE_KEYS = (
+    *("kind", "base_url", "model", "api_key_env", "concurrency", "timeout_s", "retries"),
+    *("price", "temperature", "max_tokens", "structured_output"),
+)
+_SCENARIO_KEYS = (
+    *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
+    "description",
+)
+_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate")
+_CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
+
+
+def find_config(
+    option: str | None, ini: str | None, rootdir: Path, invocation_dir: Path | None = None
+) -> Path | None:
+    """--llmbench-config (relative to the invocation dir), else the ini value (relative to
+    the rootdir), else <rootdir>/benchmarks/llmbench.yaml if it exists, else None."""
+    if option:
+        path = Path(option)
+        if not path.is_absolute():
+            path = (invocation_dir or Path.cwd()) / path
+        if not path.is_file():
+            raise ConfigError(
+                f"--llmbench-config={option}: file not found: {path}; check the path "
+                "(relative paths resolve against the current directory)"
+            )
+        return path
+    if ini:
+        path = rootdir / ini
+        if not path.is_file():
+            raise ConfigError(
+                f"llmbench_config = {ini} (ini): file not found: {path}; check the path, "
+                f"relative paths resolve against the rootdir {rootdir}"
+            )
+        return path
+    default = rootdir / "benchmarks" / "llmbench.yaml"
+    return default if default.is_file() else None
+
+
+def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBenchConfig:
+    """Read and check the llmbench YAML; each mistake is a ConfigError `file:line: key: ...`."""
+    path = Path(os.path.abspath(path))
+    display = str(path.relative_to(rootdir)) if path.is_relative_to(rootdir) else str(path)
+    try:
+        loaded = load_yaml(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise ConfigError(f"{display}: cannot read ({exc.strerror}); check the path") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{display}: not valid UTF-8 ({exc.reason}); save as UTF-8") from None
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{display}:{exc.line}: {'.'.join(exc.path)}: duplicate key (first on line "
+            f"{exc.first_line}); remove one of them"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{display}:{yaml_error_line(exc)}: not valid YAML ({yaml_error_problem(exc)}); "
+            "fix the YAML syntax"
+        ) from None
+    return _ConfigReader(path, rootdir, environ, loaded).config()
+
+
+class _ConfigReader(Reader):
+    def __init__(self, path: Path, rootdir: Path, env: Mapping[str, str], yml: LoadedYAML) -> None:
+        display = str(path.relative_to(rootdir)) if path.is_relative_to(rootdir) else str(path)
+        super().__init__(display, yml, ConfigError)
+        self.path, self.rootdir, self.environ = path, rootdir, env
+
+    def config(self) -> LLMBenchConfig:
+        if self.loaded.data is None:
+            raise self.error((), "the file is empty", "add version: 1 and a scenarios: mapping")
+        data = self.expand(self.loaded.data, (), self.environ)
+        top = self.mapping(
+            data, (), _TOP_KEYS, {"scenarios": "add scenarios: {<name>: {dataset, metrics}}"}
+        )
+        version = self.integer(top.get("version", 1), ("version",), ge=1)
+        if version != 1:
+            raise self.error(("version",), f"unsupported version {version}", "write version: 1")
+        prompts_dir = self.rootdir / self.string(
+            top.get("prompts_dir", "prompts"), ("prompts_dir",)
+        )
+        budget = top.get("budget_usd")
+        if budget is not None:
+            budget = self.number(budget, ("budget_usd",), gt=0)
+
+        judges: dict[str, JudgeConfig] = {}
+        if top.get("judges") is not None:  # `judges:` left empty counts as no judges
+            for name, raw in self.mapping(top["judges"], ("judges",), None).items():
+                judges[name] = self.judge(name, raw)
+
+        raw_scenarios = top["scenarios"]
+        if not isinstance(raw_scenarios, dict) or not raw_scenarios:
+            raise self.error(
+                ("scenarios",),
+                f"expected a non-empty mapping, got {show(raw_scenarios)}",
+                "add at least one scenario: {<name>: {dataset, prompt, metrics}}",
+            )
+        scenarios: dict[str, ScenarioConfig] = {}
+        for name, raw in self.mapping(raw_scenarios, ("scenarios",), None).items():
+            scenarios[name] = scenario = self.scenario(name, raw, judges, prompts_dir)
+            if scenario.judge == BUILTIN_JUDGE and BUILTIN_JUDGE not in judges:
+                judges[BUILTIN_JUDGE] = JudgeConfig(name=BUILTIN_JUDGE, kind="dry-run")
+        return LLMBenchConfig(
+            path=self.path,
+            rootdir=self.rootdir,
+            version=version,
+            judges=judges,
+            scenarios=scenarios,
+            prompts_dir=Path(os.path.normpath(prompts_dir)),
+            budget_usd=budget,
+        )
+
+    def judge(self, name: str, raw: Any) -> JudgeConfig:
+        path = ("judges", name)
+        m = self.mapping(raw, path, _JUDGE_KEYS, {"kind": "add kind: openai or kind: dry-run"})
+        kind = self.choice(m["kind"], (*path, "kind"), ("openai", "dry-run"))
+        if kind == "openai" and "model" not in m:
+            raise self.error((*path, "model"), "missing", "add model: <the model to ask>")
+        base_url = self.string(m.get("base_url", ""), (*path, "base_url"))
+        written = self.loaded.data["judges"][name].get("base_url")
+        base_url_raw = written if isinstance(written, str) else base_url
+        if base_url and not base_url.startswith(("http://", "https://")):
+            came_from = f" (from {base_url_raw})" if base_url_raw != base_url else ""
+            raise self.error(
+                (*path, "base_url"),
+                f"expected an http:// or https:// URL, got {base_url!r}{came_from}",
+                "e.g. base_url: http://127.0.0.1:8000/v1",
+            )
+        api_key_env = None
+        if "api_key_env" in m:
+            api_key_env = self.string(m["api_key_env"], (*path, "api_key_env"))
+            if api_key_env.startswith("sk-") or not ENV_NAME_RE.match(api_key_env):
+                raise self.error(  # never echo the value: it may be a real key
+                    (*path, "api_key_env"),
+                    "not an environment variable name (value not shown)",
+                    "give the name of the environment variable that holds the key, never the "
+                    "key, e.g. api_key_env: OPENAI_API_KEY",
+                )
+        max_tokens = m.get("max_tokens")
+        return JudgeConfig(
+            name=name,
+            kind=kind,
+            base_url=base_url,
+            base_url_raw=base_url_raw,
+            model=self.string(m.get("model", ""), (*path, "model")),
+            api_key_env=api_key_env,
+            concurrency=self.integer(m.get("concurrency", 8), (*path, "concurrency"), ge=1),
+            timeout_s=self.number(m.get("timeout_s", 60.0), (*path, "timeout_s"), gt=0),
+            retries=self.retries(m["retries"], (*path, "retries"))
+            if "retries" in m
+            else RetryPolicy(),
+            price=self.price(m["price"], (*path, "price")) if "price" in m else None,
+            temperature=self.number(m.get("temperature", 0.0), (*path, "temperature"), ge=0),
+            max_tokens=None
+            if max_tokens is None
+            else self.integer(max_tokens, (*path, "max_tokens"), ge=1),
+            structured_output=self.choice(
+                m.get("structured_output", "auto"),
+                (*path, "structured_output"),
+                ("auto", "json_schema", "json_object", "none"),
+            ),
+        )
+
+    def retries(self, raw: Any, path: KeyPath) -> RetryPolicy:
+        m = self.mapping(raw, path, ("attempts", "max_wait_s", "base_s"))
+        default = RetryPolicy()
+        return RetryPolicy(
+            attempts=self.integer(m.get("attempts", default.attempts), (*path, "attempts"), ge=1),
+            max_wait_s=self.number(
+                m.get("max_wait_s", default.max_wait_s), (*path, "max_wait_s"), ge=0
+            ),
+            base_s=self.number(m.get("base_s", default.base_s), (*path, "base_s"), gt=0),
+        )
+
+    def price(self, raw: Any, path: KeyPath) -> Price:
+        keys = ("input_per_mtok", "output_per_mtok")
+        fix = "give both, in USD per million tokens"
+        m = self.mapping(raw, path, keys, {k: f"add {k}: ({fix})" for k in keys})
+        return Price(*(self.number(m[k], (*path, k), ge=0) for k in keys))
+
+    def scenario(
+        self, name: str, raw: Any, judges: Mapping[str, JudgeConfig], prompts_dir: Path
+    ) -> ScenarioConfig:
+        path = ("scenarios", name)
+        required = {"dataset": "add dataset: <a JSONL file>", "metrics": _ADD_METRICS}
+        m = self.mapping(raw, path, _SCENARIO_KEYS, required)
+        metrics_path = (*path, "metrics")
+        if not isinstance(m["metrics"], dict) or not m["metrics"]:
+            what = f"expected a non-empty mapping, got {show(m['metrics'])}"
+            raise self.error(metrics_path, what, _ADD_METRICS)
+        metrics = tuple(
+            self.metric(key, value, (*metrics_path, key))
+            for key, value in self.mapping(m["metrics"], metrics_path, None).items()
+        )
+
+        written = self.string(m["dataset"], (*path, "dataset"))
+        dataset = Path(os.path.normpath(self.rootdir / written))
+        if not dataset.is_file():
+            raise self.error(
+                (*path, "dataset"),
+                f"dataset file not found: {dataset}",
+                f"check the path, relative paths resolve against the rootdir {self.rootdir}",
+            )
+
+        judged = [metric.name for metric in metrics if metric.source == "judge"]
+        prompt = ""
+        if "prompt" in m:
+            prompt = self.string(m["prompt"], (*path, "prompt"))
+            self.check_prompt(prompt, (*path, "prompt"), prompts_dir, judged)
+        elif judged:
+            raise self.error(
+                (*path, "prompt"),
+                f"missing; the judge scores {', '.join(judged)}",
+                "add prompt: <name>@<version> (the file prompts/<name>/<version>.yaml), "
+                "or give those metrics another source",
+            )
+
+        judge = "default" if "default" in judges else BUILTIN_JUDGE
+        if "judge" in m:
+            judge = self.string(m["judge"], (*path, "judge"))
+            if judge not in judges and judge != BUILTIN_JUDGE:
+                names = sorted(judges)
+                close = difflib.get_close_matches(judge, names, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                defined = ", ".join(names) if names else f"none (use {BUILTIN_JUDGE})"
+                what = f"unknown judge {judge!r}"
+                raise self.error((*path, "judge"), what, f"defined judges: {defined}{hint}")
+
+        fields: dict[str, str] = {}
+        for key, value in self.mapping(
+            m.get("fields", {}), (*path, "fields"), CANONICAL_FIELDS
+        ).items():
+            fields[key] = self.string(value, (*path, "fields", key))
+        output = None
+        if "output" in m:
+            output = self.string(m["output"], (*path, "output"))
+            if not output or (":" in output and not _CALLABLE_RE.match(output)):
+                raise self.error(
+                    (*path, "output"),
+                    f"expected a sample field or module:function, got {output!r}",
+                    "e.g. output: summary, or output: my_app.digest:summarize",
+                )
+        return ScenarioConfig(
+            name=name,
+            dataset=dataset,
+            dataset_display=written,
+            prompt=prompt,
+            judge=judge,
+            metrics=metrics,
+            smoke=self.smoke(m["smoke"], (*path, "smoke")) if "smoke" in m else 0,
+            fail_on_warn=self.boolean(m.get("fail_on_warn", False), (*path, "fail_on_warn")),
+            fields=fields,
+            output=output,
+            description=self.string(m.get("description", ""), (*path, "description")),
+        )
+
+    def metric(self, name: str, raw: Any, path: KeyPath) -> MetricConfig:
+        required = {"pass": "add pass: <number>", "warn": "add warn: <number>"}
+        m = self.mapping(raw, path, _METRIC_KEYS, required)
+        pass_ = self.number(m["pass"], (*path, "pass"))
+        warn = self.number(m["warn"], (*path, "warn"))
+        better = self.choice(m.get("better", "higher"), (*path, "better"), ("higher", "lower"))
+        source = self.choice(m.get("source", "judge"), (*path, "source"), METRIC_SOURCES)
+        field_ = name if source == "field" else ""
+        if "field" in m:
+            field_ = self.string(m["field"], (*path, "field"))
+            if source != "field":
+                raise self.error(
+                    (*path, "field"),
+                    f"only used with source: field (this metric's source is {source})",
+                    "remove field:, or set source: field",
+                )
+        from .verdict import band_problem  # verdict imports this module
+
+        problem = band_problem(pass_, warn, better)
+        if problem:
+            what, _, fix = problem.partition("; ")
+            raise self.error((*path, "warn"), what, fix or "make warn no stricter than pass")
+        aggregate = self.choice(
+            m.get("aggregate", "mean"), (*path, "aggregate"), ("mean", "median", "p95", "rate")
+        )
+        return MetricConfig(name, pass_, warn, better, source, field_, aggregate)
+
+    def smoke(self, value: Any, path: KeyPath) -> int | tuple[str, ...]:
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, bool) or not isinstance(item, (str, int)):
+                    raise self.error(
+                        (*path, str(index)),
+                        f"expected a sample id, got {show(item)}",
+                        "list sample ids as written in the dataset",
+                    )
+            return tuple(dict.fromkeys(str(item) for item in value))  # deduplicated, in order
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(
+                path,
+                f"expected a count or a list of sample ids, got {show(value)}",
+                "e.g. smoke: 5 (the first 5 samples) or smoke: [tg-0001, tg-0042]",
+            )
+        count: int = self.integer(value, path, ge=0)
+        return count
+
+    def check_prompt(self, ref: str, path: KeyPath, prompts_dir: Path, judged: list[str]) -> None:
+        """The prompt exists, parses, and returns every metric the judge must score."""
+        from .prompts import PromptError, PromptNotFoundError, PromptRefError, load_prompt
+
+        try:
+            prompt = load_prompt(prompts_dir, ref, rootdir=self.rootdir)
+        except (PromptNotFoundError, PromptRefError) as exc:
+            raise self.error(path, *str(exc).split("; ", 1)) from None
+        except PromptError as exc:
+            raise ConfigError(str(exc)) from None  # already names the prompt file and line
+        missing = [name for name in judged if name not in prompt.metrics]
+        if missing:
+            raise self.error(
+                path,
+                f"prompt {ref} does not return {', '.join(missing)} "
+                f"(it returns {', '.join(prompt.metrics)})",
+                f"add them to metrics: in {prompt.shown}, or give them another source",
+            )

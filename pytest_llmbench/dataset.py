@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +46,142 @@ class Dataset:
     display: str  # the path as the user wrote it
     samples: tuple[Sample, ...]
     sha256: str  # of the file's bytes
+
+
+_SAFE_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_UNSAFE_RUN_RE = re.compile(r"[^A-Za-z0-9._-]+")
+
+# Cyrillic has no NFKD decomposition to ASCII; without this "тг-1" would become "1".
+_CYRILLIC = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+    "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+    "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+    "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g", "ў": "u",
+}  # fmt: skip
+_TRANSLIT = {ord(k): v for k, v in _CYRILLIC.items()} | {
+    ord(k.upper()): v.capitalize() for k, v in _CYRILLIC.items()
+}
+
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def safe_id(raw: str) -> str:
+    """An ASCII id fit for a pytest node id ("тг-0042" -> "tg-0042"); never empty."""
+    if _SAFE_RE.match(raw):
+        return raw  # the common case, kept exactly as the user wrote it
+    text = unicodedata.normalize("NFKD", raw.translate(_TRANSLIT))
+    text = text.encode("ascii", "ignore").decode("ascii")
+    text = _UNSAFE_RUN_RE.sub("-", text).strip("-")
+    if not text:
+        return "sample-" + hashlib.sha1(raw.encode("utf-8")).hexdigest()[:8]
+    return text
+
+
+def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = None) -> Dataset:
+    """Read a JSONL dataset; `fields` maps canonical names (id, input, ...) to the file's."""
+    names = {name: name for name in ("id", "input", "output", "reference", "ground_truth")}
+    names.update(fields or {})
+    id_key = names["id"]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(
+            f"{display}: cannot read the dataset ({exc.strerror}): {path}; check the path"
+        ) from None
+    try:
+        text = data.decode("utf-8-sig")  # tolerates a BOM
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DatasetError(
+            f"{display}:{line}: not valid UTF-8 ({exc.reason}); save the file as UTF-8"
+        ) from None
+
+    samples: list[Sample] = []
+    first_line: dict[str, int] = {}  # raw id -> line
+    used: set[str] = set()  # item ids handed out
+    next_suffix: dict[str, int] = {}  # base item id -> next suffix to try
+    # Split on "\n" only: str.splitlines() would also split inside JSON strings at U+2028.
+    for number, line_text in enumerate(text.split("\n"), start=1):
+        if not line_text.strip():
+            continue
+        try:
+            record = json.loads(line_text)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(
+                f"{display}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+                "each line must be one JSON object"
+            ) from None
+        if not isinstance(record, dict):
+            kind = "null" if record is None else _JSON_TYPES.get(type(record), "value")
+            raise DatasetError(f"{display}:{number}: line is a JSON {kind}, expected an object")
+        raw_id = _read_id(record, id_key, display, number)
+        if raw_id in first_line:
+            raise DatasetError(
+                f'{display}:{number}: duplicate id "{raw_id}" (first on line {first_line[raw_id]})'
+            )
+        first_line[raw_id] = number
+        base = item_id = safe_id(raw_id)
+        if item_id in used:  # a different raw id with the same safe form: suffix in file order
+            suffix = next_suffix.get(base, 2)
+            while f"{base}-{suffix}" in used:
+                suffix += 1
+            item_id = f"{base}-{suffix}"
+            next_suffix[base] = suffix + 1
+        used.add(item_id)
+        samples.append(
+            Sample(
+                id=raw_id,
+                item_id=item_id,
+                position=len(samples),
+                line=number,
+                input=record.get(names["input"]),
+                output=record.get(names["output"]),
+                reference=record.get(names["reference"]),
+                ground_truth=_read_ground_truth(record, names["ground_truth"], display, number),
+                fields=record,
+            )
+        )
+    if not samples:
+        raise DatasetError(f"{display}: no samples; write one JSON object per line")
+    return Dataset(
+        path=path, display=display, samples=tuple(samples), sha256=hashlib.sha256(data).hexdigest()
+    )
+
+
+def _read_id(record: dict[str, Any], key: str, display: str, line: int) -> str:
+    where = f'"{key}"' if key == "id" else f'"{key}" (the scenario maps id to {key})'
+    if key not in record:
+        raise DatasetError(f"{display}:{line}: missing {where}; every sample needs a unique id")
+    value = record[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise DatasetError(
+            f"{display}:{line}: {where} must be a string or an integer, got {json.dumps(value)}"
+        )
+    if not value.strip():
+        raise DatasetError(f"{display}:{line}: {where} is empty; every sample needs a unique id")
+    return value
+
+
+def _read_ground_truth(
+    record: dict[str, Any], key: str, display: str, line: int
+) -> dict[str, float]:
+    value = record.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DatasetError(
+            f'{display}:{line}: "{key}" must be an object of numbers, '
+            f'e.g. {{"coverage": 0.9}}, got {json.dumps(value, ensure_ascii=False)}'
+        )
+    scores: dict[str, float] = {}
+    for metric, score in value.items():
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not isfinite(score):
+            raise DatasetError(
+                f"{display}:{line}: {key}.{metric} must be a finite number, "
+                f"got {json.dumps(score, ensure_ascii=False)}"
+            )
+        scores[metric] = float(score)
+    return scores

@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .yaml_lines import DuplicateKeyError, load_yaml
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from .dataset import Sample
+
+_PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # no "..", no "/": stays inside the dir
+_METRIC_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SAMPLE_OBJECT_RE = re.compile(r"'[\w.]*Sample object'")
+_KEYS = ("description", "metrics", "system", "temperature", "user")
 
 
 class PromptError(Exception):
     """A missing or broken judge prompt; the message names the prompt file and the fix."""
+
+
+class PromptNotFoundError(PromptError):
+    """The `name@version` reference names no file; the message lists what exists."""
+
+
+class PromptRefError(PromptError):
+    """The reference is not of the form `name@version`."""
 
 
 @dataclass(frozen=True)
@@ -20,7 +49,197 @@ class JudgePrompt:
     system: str
     user: str
     sha256: str  # of the file's bytes: a changed file under an old version name is reported
+    temperature: float | None = None  # overrides the judge's temperature when set
+    display: str = ""  # the path for messages (relative to the rootdir when possible)
 
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
+
+    @property
+    def shown(self) -> str:
+        return self.display or str(self.path)
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`name@version` -> (name, version); PromptError when it is not of that form."""
+    name, at, version = ref.partition("@")
+    if not at or not _PART_RE.match(name) or not _PART_RE.match(version):
+        raise PromptRefError(
+            f"expected name@version, got {ref!r}; write <name>@<version> for the file "
+            "prompts/<name>/<version>.yaml (letters, digits, '_', '.', '-')"
+        )
+    return name, version
+
+
+def prompt_versions(prompts_dir: Path, name: str) -> list[str]:
+    """The versions of prompt `name` that exist, sorted."""
+    folder = prompts_dir / name
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
+
+
+def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> JudgePrompt:
+    """Load and check `<prompts_dir>/<name>/<version>.yaml`; templates compile once here."""
+    name, version = split_ref(ref)
+    path = prompts_dir / name / f"{version}.yaml"
+    if not path.is_file():
+        versions = prompt_versions(prompts_dir, name)
+        if versions:
+            fix = f"versions of {name!r} that exist: {', '.join(versions)}"
+        else:
+            names = sorted(p.name for p in prompts_dir.glob("*") if p.is_dir())
+            fix = f"no prompt named {name!r} in {prompts_dir}" + (
+                f"; prompts there: {', '.join(names)}" if names else ""
+            )
+        raise PromptNotFoundError(f"prompt file not found: {path}; {fix}")
+    display = str(path)
+    if rootdir is not None and path.is_relative_to(rootdir):
+        display = str(path.relative_to(rootdir))
+    raw = path.read_bytes()
+    try:
+        loaded = load_yaml(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise PromptError(f"{display}: not valid UTF-8 ({exc.reason}); save it as UTF-8") from None
+    except DuplicateKeyError as exc:
+        raise PromptError(
+            f"{display}:{exc.line}: {exc.path[-1]}: duplicate key (first on line "
+            f"{exc.first_line}); remove one of them"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PromptError(f"{display}{line}: not valid YAML ({problem}); fix the syntax") from None
+    data = loaded.data
+    if not isinstance(data, dict):
+        raise PromptError(f"{display}:1: expected a mapping with keys {', '.join(_KEYS)}")
+
+    def fail(key: str, what: str, fix: str) -> PromptError:
+        return PromptError(f"{display}:{loaded.line((key,))}: {key}: {what}; {fix}")
+
+    for key in data:
+        if key not in _KEYS:
+            close = difflib.get_close_matches(str(key), _KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise fail(str(key), "unknown key", f"expected one of {', '.join(_KEYS)}{hint}")
+    for key in ("metrics", "system", "user"):
+        if key not in data:
+            raise PromptError(f"{display}:1: {key}: missing; add {key}: to the prompt file")
+    for key in ("description", "system", "user"):
+        if key in data and not isinstance(data[key], str):
+            raise fail(key, f"expected text, got {type(data[key]).__name__}", "quote it")
+    metrics = data["metrics"]
+    if (
+        not isinstance(metrics, list)
+        or not metrics
+        or not all(isinstance(m, str) and _METRIC_RE.match(m) for m in metrics)
+    ):
+        raise fail("metrics", "expected a non-empty list of metric names", "e.g. [coverage]")
+    if len(set(metrics)) != len(metrics):
+        raise fail("metrics", "a metric is listed twice", "list each metric once")
+    temperature = data.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+    ):
+        raise fail("temperature", f"expected a number, got {temperature!r}", "e.g. 0")
+
+    prompt = JudgePrompt(
+        name=name,
+        version=version,
+        path=path,
+        description=data.get("description") or "",
+        metrics=tuple(metrics),
+        system=data["system"],
+        user=data["user"],
+        sha256=hashlib.sha256(raw).hexdigest(),
+        temperature=None if temperature is None else float(temperature),
+        display=display,
+    )
+    _templates(prompt, loaded.value_lines)
+    return prompt
+
+
+_ENV: jinja2.Environment | None = None
+_CACHE: dict[JudgePrompt, tuple[jinja2.Template, jinja2.Template]] = {}
+_LOCK = threading.Lock()
+
+
+class _RenderedNone(Exception):
+    pass
+
+
+def _finalize(value: Any) -> Any:
+    # "None" in a prompt is always a bug (a field the sample lacks); fail instead of sending it.
+    if value is None:
+        raise _RenderedNone
+    return value
+
+
+def _templates(
+    prompt: JudgePrompt, value_lines: Mapping[tuple[str, ...], int] | None = None
+) -> tuple[jinja2.Template, jinja2.Template]:
+    """The compiled (system, user) templates of `prompt`, compiled once per process."""
+    global _ENV
+    cached = _CACHE.get(prompt)
+    if cached is not None:
+        return cached
+    import jinja2  # lazily: the plugin loads in every pytest run
+
+    with _LOCK:
+        if _ENV is None:
+            _ENV = jinja2.Environment(
+                undefined=jinja2.StrictUndefined,
+                autoescape=False,
+                keep_trailing_newline=True,
+                finalize=_finalize,
+            )
+        compiled = []
+        for key in ("system", "user"):
+            try:
+                compiled.append(_ENV.from_string(getattr(prompt, key)))
+            except jinja2.TemplateSyntaxError as exc:
+                start = (value_lines or {}).get((key,))
+                where = f":{start + (exc.lineno or 1) - 1}" if start else ""
+                raise PromptError(
+                    f"{prompt.shown}{where}: {key}: bad Jinja2 syntax ({exc.message}); "
+                    "fix the template"
+                ) from None
+        result = (compiled[0], compiled[1])
+        _CACHE[prompt] = result
+    return result
+
+
+def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[dict[str, str]]:
+    """The chat messages for one judge call: [system, user]."""
+    import jinja2
+
+    system, user = _templates(prompt)
+    variables = {"sample": sample, "output": output, "metrics": list(prompt.metrics)}
+    messages = []
+    for role, template in (("system", system), ("user", user)):
+        try:
+            content = template.render(variables)
+        except jinja2.UndefinedError as exc:
+            # Jinja says "'pytest_llmbench.dataset.Sample object' has no attribute 'x'".
+            message = _SAMPLE_OBJECT_RE.sub("sample", exc.message or "")
+            raise PromptError(
+                f"{prompt.shown}: {role}: undefined variable ({message}) rendering sample "
+                f"{sample.id!r}; the template sees sample (fields: "
+                f"{', '.join(sorted(sample.fields))}), output and metrics"
+            ) from None
+        except _RenderedNone:
+            raise PromptError(
+                f"{prompt.shown}: {role}: an expression rendered None for sample "
+                f"{sample.id!r} (a field the sample lacks?); give the sample that field, or "
+                "guard it: {% if sample.reference %}...{% endif %}"
+            ) from None
+        messages.append({"role": role, "content": content})
+    return messages
+
+
+def messages_sha256(messages: Sequence[Mapping[str, str]]) -> str:
+    """A stable hash of rendered messages (a cache key part)."""
+    text = json.dumps(list(map(dict, messages)), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,437 @@
+"""The live judge: an OpenAI-compatible chat-completions API over httpx.
+
+Every call ends as scored or as unscored with a short reason a person can act on. The API
+key is sent as a header and appears in no reason, exception message or repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from pytest_llmbench.backoff import backoff_delay, is_transient_status, parse_retry_after
+from pytest_llmbench.config import JudgeConfig, StructuredOutput
+from pytest_llmbench.judge_result import JudgeResult
+from pytest_llmbench.replies import UnusableReply, extract_message, extract_usage, parse_scores
+
+__all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
+
+# "auto" walks down this ladder when the server rejects a response_format it does not support.
+_DOWNGRADES: dict[StructuredOutput, StructuredOutput] = {
+    "json_schema": "json_object",
+    "json_object": "none",
+}
+_REJECTED_FORMAT_STATUSES = frozenset({400, 422})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_SERVER_MESSAGE_CHARS = 160
+
+
+@dataclass
+class JudgeStats:
+    """Counters over the judge's life, for the report."""
+
+    requests: int = 0  # HTTP requests sent
+    retries: int = 0  # requests beyond the first of a call, for any cause
+    transient_errors: dict[str, int] = field(default_factory=dict)  # "503", "timeout", ...
+    unusable_replies: int = 0
+    format_downgrades: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "retries": self.retries,
+            "transient_errors": dict(sorted(self.transient_errors.items())),
+            "unusable_replies": self.unusable_replies,
+            "format_downgrades": self.format_downgrades,
+        }
+
+
+def chat_completions_url(base_url: str) -> str:
+    """`<root>/v1/chat/completions` for a base_url given with or without `/v1` and `/`."""
+    root = base_url.strip().rstrip("/")
+    if root.endswith("/chat/completions"):
+        return root
+    if root.endswith("/v1"):
+        return f"{root}/chat/completions"
+    return f"{root}/v1/chat/completions"
+
+
+def _redact(url: str) -> str:
+    """The URL without user:password, for messages."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    except ValueError:
+        return "<unreadable base_url>"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass
+class _Call:
+    """The running totals of one score() call."""
+
+    attempts: int = 0
+    waited_s: float = 0.0
+    extra_attempts: int = 0  # granted by format downgrades, which are not the server's fault
+    unusable_retried: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def scored(self, scores: dict[str, float]) -> JudgeResult:
+        return self._result(JudgeResult(status="scored", scores=scores))
+
+    def unscored(self, reason: str) -> JudgeResult:
+        return self._result(JudgeResult(status="unscored", reason=reason))
+
+    def _result(self, result: JudgeResult) -> JudgeResult:
+        result.attempts = self.attempts
+        result.retries = max(0, self.attempts - 1)
+        result.prompt_tokens = self.prompt_tokens
+        result.completion_tokens = self.completion_tokens
+        return result
+
+
+class OpenAIJudge:
+    """Scores chat messages with an OpenAI-compatible judge, bounded by `concurrency`.
+
+    Use it from one event loop and close it there (`await judge.aclose()`): the client and
+    the semaphore are created lazily inside that loop.
+    """
+
+    def __init__(
+        self,
+        judge: JudgeConfig,
+        *,
+        api_key: str | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.judge = judge
+        self.url = chat_completions_url(judge.base_url)
+        self.stats = JudgeStats()
+        self._api_key = api_key or None
+        self._transport = transport
+        self._rng = rng if rng is not None else random.Random()
+        self._sleep = sleep
+        self._clock = clock
+        self._concurrency = max(1, judge.concurrency)
+        self._format: StructuredOutput = (
+            "json_schema" if judge.structured_output == "auto" else judge.structured_output
+        )
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAIJudge(name={self.judge.name!r}, url={_redact(self.url)!r}, "
+            f"model={self.judge.model!r}, structured_output={self._format!r})"
+        )
+
+    @property
+    def structured_output(self) -> StructuredOutput:
+        """The response_format in use now: the configured one, or where "auto" settled."""
+        return self._format
+
+    async def __aenter__(self) -> OpenAIJudge:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        self._semaphore = None
+        self._loop = None
+        if client is not None:
+            await client.aclose()
+
+    def request_body(
+        self, messages: list[dict[str, str]], metrics: Sequence[str]
+    ) -> dict[str, object]:
+        """The JSON POSTed for these messages, with the response_format in use now."""
+        body: dict[str, object] = {
+            "model": self.judge.model,
+            "messages": messages,
+            "temperature": self.judge.temperature,
+        }
+        if self.judge.max_tokens is not None:
+            body["max_tokens"] = self.judge.max_tokens
+        response_format = _response_format(self._format, metrics)
+        if response_format is not None:
+            body["response_format"] = response_format
+        return body
+
+    async def score(self, messages: list[dict[str, str]], metrics: Sequence[str]) -> JudgeResult:
+        """Ask the judge for `metrics`; retries what is worth retrying, never raises for HTTP.
+
+        latency_s runs from when a concurrency slot is taken, so it measures the judge,
+        not this process's queue.
+        """
+        if not self.judge.base_url.strip():
+            shown = self.judge.base_url_raw or "base_url"
+            return JudgeResult(
+                status="unscored",
+                reason=f"judge {self.judge.name!r} has no base_url (is {shown} set?)",
+            )
+        client, semaphore = self._in_loop()
+        # The slot is held through backoff sleeps too, so a rate-limited server sees fewer
+        # callers, not the same number again.
+        async with semaphore:
+            start = self._clock()
+            result = await self._score(client, messages, metrics)
+            result.latency_s = max(0.0, self._clock() - start)
+        return result
+
+    def _in_loop(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and self._loop is not loop:
+            raise RuntimeError(
+                "OpenAIJudge was used from another event loop; "
+                "create one judge per loop and aclose() it in that loop"
+            )
+        if self._client is None or self._semaphore is None:
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                headers=headers,
+                timeout=httpx.Timeout(self.judge.timeout_s),
+                limits=httpx.Limits(
+                    max_connections=self._concurrency,
+                    max_keepalive_connections=self._concurrency,
+                ),
+            )
+            self._semaphore = asyncio.Semaphore(self._concurrency)
+            self._loop = loop
+        return self._client, self._semaphore
+
+    async def _score(
+        self, client: httpx.AsyncClient, messages: list[dict[str, str]], metrics: Sequence[str]
+    ) -> JudgeResult:
+        policy = self.judge.retries
+        call = _Call()
+        while True:
+            if call.attempts > 0:
+                self.stats.retries += 1
+            call.attempts += 1
+            self.stats.requests += 1
+            body = self.request_body(messages, metrics)
+            sent_format = self._format
+            retry_after: float | None = None
+            try:
+                response = await client.post(self.url, json=body)
+            except httpx.TimeoutException:
+                problem, key = f"timed out after {self.judge.timeout_s:g} s", "timeout"
+            except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+                # A broken base_url or request: retrying cannot help.
+                return call.unscored(
+                    self._clean(
+                        f"judge request failed: {type(exc).__name__} "
+                        f"(check base_url {_redact(self.judge.base_url)})"
+                    )
+                )
+            except httpx.TransportError as exc:
+                problem = key = _describe_transport_error(exc)
+            except httpx.HTTPError as exc:
+                # Redirect loops, undecodable bodies: not the kind of failure a wait fixes.
+                return call.unscored(self._clean(f"judge request failed: {type(exc).__name__}"))
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    outcome = self._read_reply(response, metrics, call)
+                    if isinstance(outcome, dict):
+                        return call.scored(outcome)
+                    self.stats.unusable_replies += 1
+                    if call.unusable_retried or call.attempts >= self._budget(call):
+                        return call.unscored(self._clean(f"unusable judge reply: {outcome}"))
+                    # One more try: sampling or a busy server can give a clean reply next time.
+                    call.unusable_retried = True
+                    continue
+                if self._rejects_format(status, body):
+                    self._downgrade(sent_format)
+                    call.extra_attempts += 1
+                    continue
+                if not is_transient_status(status):
+                    return call.unscored(self._clean(self._rejection(response)))
+                problem, key = _status_text(status), str(status)
+                if status in _RETRY_AFTER_STATUSES:
+                    retry_after = parse_retry_after(
+                        response.headers.get("retry-after"), _server_now(response)
+                    )
+
+            self.stats.transient_errors[key] = self.stats.transient_errors.get(key, 0) + 1
+            attempts = f"{call.attempts} attempt{'s' if call.attempts != 1 else ''}"
+            give_up = f"judge unavailable after {attempts}: {problem}"
+            if call.attempts >= self._budget(call):
+                return call.unscored(self._clean(give_up))
+            delay = backoff_delay(call.attempts - 1, policy.base_s, policy.max_wait_s, self._rng)
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            if call.waited_s + delay > policy.max_wait_s:
+                return call.unscored(
+                    self._clean(
+                        f"{give_up} (the next wait, {delay:.1f} s, would pass "
+                        f"the {policy.max_wait_s:g} s retry budget)"
+                    )
+                )
+            await self._sleep(delay)
+            call.waited_s += delay
+
+    def _budget(self, call: _Call) -> int:
+        return max(1, self.judge.retries.attempts) + call.extra_attempts
+
+    def _read_reply(
+        self, response: httpx.Response, metrics: Sequence[str], call: _Call
+    ) -> dict[str, float] | str:
+        """The scores, or the reason the reply is unusable; tokens are counted either way."""
+        try:
+            payload = response.json()
+        except ValueError:
+            return "response body is not JSON"
+        prompt_tokens, completion_tokens = extract_usage(payload)
+        call.prompt_tokens += prompt_tokens
+        call.completion_tokens += completion_tokens
+        try:
+            content, _, _ = extract_message(payload)
+            return parse_scores(content, metrics)
+        except UnusableReply as exc:
+            return exc.reason
+
+    def _rejects_format(self, status: int, body: dict[str, object]) -> bool:
+        # llama-cpp-python 0.3.x answers 500 to json_schema; others answer 400 or 422.
+        if self.judge.structured_output != "auto" or "response_format" not in body:
+            return False
+        return status in _REJECTED_FORMAT_STATUSES or status == 500
+
+    def _downgrade(self, sent: StructuredOutput) -> None:
+        # Calls in flight together may all be rejected; only the first one steps down.
+        if sent != self._format:
+            return
+        lower = _DOWNGRADES.get(sent)
+        if lower is not None:
+            self._format = lower
+            self.stats.format_downgrades += 1
+
+    def _rejection(self, response: httpx.Response) -> str:
+        status = response.status_code
+        text = f"judge rejected the request: {_status_text(status)}"
+        if status in (401, 403):
+            env = self.judge.api_key_env
+            if env:
+                return f"{text} (check the API key in ${env})"
+            return f"{text} (no API key configured: set api_key_env in the judge config)"
+        if status == 404:
+            return (
+                f"{text} (check base_url {_redact(self.judge.base_url)} "
+                f"and model {self.judge.model!r})"
+            )
+        message = _server_message(response)
+        return f"{text}: {message}" if message else text
+
+    def _clean(self, reason: str) -> str:
+        # Defence in depth: a server could echo the key back in an error message.
+        if self._api_key:
+            reason = reason.replace(self._api_key, "***")
+        return reason
+
+
+def _response_format(fmt: StructuredOutput, metrics: Sequence[str]) -> dict[str, object] | None:
+    if fmt == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": "scores",
+                "strict": True,
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        metric: {"type": "number", "minimum": 0, "maximum": 1} for metric in metrics
+                    },
+                    "required": list(metrics),
+                    "additionalProperties": False,
+                },
+            },
+        }
+    if fmt == "json_object":
+        return {"type": "json_object"}
+    return None
+
+
+def _status_text(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+def _describe_transport_error(exc: httpx.TransportError) -> str:
+    # httpx's messages vary by backend ("All connection attempts failed"); the OSError
+    # underneath says what happened, in a short fixed phrase.
+    chain = _exception_chain(exc)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if any(isinstance(e, ConnectionResetError) for e in chain):
+        return "connection reset"
+    text = " ".join(str(e).lower() for e in chain)
+    if "refused" in text:
+        return "connection refused"
+    if "reset" in text:
+        return "connection reset"
+    if isinstance(exc, httpx.RemoteProtocolError) or "disconnect" in text or "closed" in text:
+        return "connection closed by the judge"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    return f"connection error ({type(exc).__name__})"
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _server_now(response: httpx.Response) -> float:
+    """The server's clock from its Date header, so a Retry-After date ignores clock skew."""
+    date = response.headers.get("date")
+    if date:
+        try:
+            when = parsedate_to_datetime(date)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=timezone.utc)
+            return when.timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass
+    return time.time()
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error message an OpenAI-style server put in its body, shortened."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return ""
+    error = payload.get("error") if isinstance(payload, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str):
+        return ""
+    flat = " ".join(message.split())
+    if len(flat) > _SERVER_MESSAGE_CHARS:
+        flat = flat[: _SERVER_MESSAGE_CHARS - 3] + "..."
+    return flat

@@ -1,0 +1,119 @@
+"""The one dict that crosses the process boundary: built here, read here.
+
+A sample's result rides on its test report as ``report.llmbench``; xdist serializes the
+report's attributes as builtins, so nothing but str/int/float/bool/None/list/dict goes in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .judge_result import JudgeResult
+
+PAYLOAD_VERSION = 1
+ATTRIBUTE = "llmbench"
+SampleStatus = Literal["scored", "unscored", "error"]
+
+
+@dataclass(frozen=True)
+class SamplePayload:
+    """The controller's typed view of one payload."""
+
+    scenario: str
+    sample_id: str
+    item_id: str
+    position: int
+    nodeid: str
+    status: SampleStatus
+    reason: str | None
+    scores: dict[str, float]
+    prompt_sha256: str | None
+    judge: dict[str, Any] = field(default_factory=dict)  # JudgeResult.to_dict() or {}
+    outcome: str = "passed"  # the pytest outcome of the item
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _finite_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def build(
+    *,
+    scenario: str,
+    sample_id: str,
+    item_id: str,
+    position: int,
+    nodeid: str,
+    outcome: str,
+    judged: JudgeResult | None,
+    judged_metrics: tuple[str, ...],
+    field_values: dict[str, Any],
+    extra_scores: dict[str, float],
+    prompt_sha256: str | None,
+    failure: str | None,
+) -> dict[str, Any]:
+    """Decide the sample's status and flatten everything into builtins.
+
+    ``field_values`` are the sample's `source: field` metrics (non-numbers are dropped);
+    ``extra_scores`` are reference metrics computed in the item process; ``failure`` is the
+    crash line of an item that failed before or without being scored.
+    """
+    scores: dict[str, float] = {}
+    for name, raw in field_values.items():
+        number = _finite_number(raw)
+        if number is not None:
+            scores[name] = number
+    scores.update(extra_scores)
+    status: SampleStatus
+    reason: str | None = None
+    if judged is not None and judged.status == "scored":
+        scores.update(judged.scores)
+        status = "scored"
+    elif judged is not None:
+        status, reason = "unscored", judged.reason or "unscored"
+    elif failure is not None:
+        status, reason = "error", failure
+    elif judged_metrics:
+        status, reason = "unscored", "the test did not call judge(output)"
+    else:
+        status = "scored"
+    return {
+        "v": PAYLOAD_VERSION,
+        "scenario": scenario,
+        "sample_id": sample_id,
+        "item_id": item_id,
+        "position": position,
+        "nodeid": nodeid,
+        "status": status,
+        "reason": reason,
+        "scores": dict(sorted(scores.items())),
+        "prompt_sha256": prompt_sha256,
+        "judge": judged.to_dict() if judged is not None else {},
+        "outcome": outcome,
+        "extra": {},
+    }
+
+
+def read(data: Any) -> SamplePayload | None:
+    """The payload carried by a report attribute, or None for anything else."""
+    if not isinstance(data, dict) or data.get("v") != PAYLOAD_VERSION:
+        return None
+    return SamplePayload(
+        scenario=str(data["scenario"]),
+        sample_id=str(data["sample_id"]),
+        item_id=str(data["item_id"]),
+        position=int(data["position"]),
+        nodeid=str(data["nodeid"]),
+        status=data["status"],
+        reason=data.get("reason"),
+        scores={str(k): float(v) for k, v in data.get("scores", {}).items()},
+        prompt_sha256=data.get("prompt_sha256"),
+        judge=dict(data.get("judge") or {}),
+        outcome=str(data.get("outcome", "passed")),
+        extra=dict(data.get("extra") or {}),
+    )

@@ -1,0 +1,233 @@
+"""pytest wiring: options, markers, fixtures and hooks, handed to the parts that do the work.
+
+The run object is registered only when a llmbench config exists, so a project without
+benchmarks sees no change in its runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .config import ConfigError, find_config, load_config
+from .dataset import DatasetError
+from .items import ItemSide, ItemState
+from .judging import MODES, JudgeService, JudgeSetupError
+from .prompts import PromptError
+from .session import ControllerSide, new_run_id
+from .terminal import section
+
+PLUGIN_NAME = "llmbench-run"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmbench", "LLM benchmarks (pytest-llmbench)")
+    group.addoption(
+        "--llmbench-config",
+        dest="llmbench_config",
+        metavar="PATH",
+        help="the llmbench YAML (default: ini llmbench_config, else benchmarks/llmbench.yaml)",
+    )
+    group.addoption(
+        "--llmbench-judge",
+        dest="llmbench_judge",
+        choices=MODES,
+        default=None,
+        help="auto (default): live when the judge's base_url is set, else dry-run; "
+        "live; dry-run (stored ground_truth, no network)",
+    )
+    group.addoption(
+        "--llmbench-report",
+        dest="llmbench_report",
+        metavar="PATH",
+        help="write the markdown report (for a PR comment) to PATH",
+    )
+    group.addoption(
+        "--llmbench-json",
+        dest="llmbench_json",
+        metavar="PATH",
+        help="write the run record to PATH (it is always written under .llmbench/runs/)",
+    )
+    group.addoption(
+        "--llmbench-fail-on-warn",
+        dest="llmbench_fail_on_warn",
+        action="store_true",
+        default=None,
+        help="a metric in its warn band fails the session",
+    )
+    parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
+    parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
+    parser.addini("llmbench_fail_on_warn", "a warn fails the session", type="bool", default=False)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "llmbench(scenario): one test item per sample of the scenario's dataset"
+    )
+    config.addinivalue_line("markers", "smoke: the scenario's smoke samples (-m smoke)")
+    if config.getoption("llmbench_fail_on_warn") is None:
+        config.option.llmbench_fail_on_warn = config.getini("llmbench_fail_on_warn")
+    judge = config.getoption("llmbench_judge") or config.getini("llmbench_judge")
+    if judge not in MODES:
+        raise pytest.UsageError(
+            f"llmbench_judge = {judge!r} in the ini file: use one of {', '.join(MODES)}"
+        )
+    rootdir = Path(config.rootpath)
+    try:
+        path = find_config(
+            config.getoption("llmbench_config"), config.getini("llmbench_config") or None, rootdir
+        )
+        if path is None:
+            return
+        cfg = load_config(path, rootdir, os.environ)
+    except (ConfigError, PromptError) as error:
+        raise pytest.UsageError(str(error)) from None
+    run_id = (
+        config.workerinput["llmbench_run_id"]
+        if hasattr(config, "workerinput")
+        else new_run_id(__import__("time").time())
+    )
+    config.pluginmanager.register(LLMBenchRun(config, cfg, judge, run_id), PLUGIN_NAME)
+
+
+def _run(config: pytest.Config) -> LLMBenchRun | None:
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return plugin if isinstance(plugin, LLMBenchRun) else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("llmbench")
+    if marker is None:
+        return
+    run = _run(metafunc.config)
+    if run is None:
+        raise pytest.Collector.CollectError(
+            "tests marked llmbench need a config: create benchmarks/llmbench.yaml or pass "
+            "--llmbench-config=PATH (or set llmbench_config in the ini file)"
+        )
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+        raise pytest.Collector.CollectError(
+            f"{metafunc.function.__name__}: use @pytest.mark.llmbench('<scenario name>')"
+        )
+    run.parametrize(metafunc, marker.args[0])
+
+
+@pytest.fixture
+def sample(request: pytest.FixtureRequest) -> Any:
+    """The dataset sample of this item (parametrized by @pytest.mark.llmbench)."""
+    raise pytest.UsageError(
+        f"{request.node.nodeid}: the 'sample' fixture is only available in tests marked "
+        "@pytest.mark.llmbench('<scenario>')"
+    )
+
+
+@pytest.fixture
+def judge(request: pytest.FixtureRequest) -> Callable[[object], dict[str, float]]:
+    """judge(output) scores this sample on the scenario's judged metrics and records it."""
+    run = _run(request.config)
+    state = run.items.state(request.node) if run is not None and run.items else None
+    if run is None or run.items is None or state is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the 'judge' fixture is only available in tests marked "
+            "@pytest.mark.llmbench('<scenario>')"
+        )
+    items = run.items
+    bound: ItemState = state
+    return lambda output: items.judge(bound, output)
+
+
+class LLMBenchRun:
+    """The per-process run: an item side wherever items run, a controller side where
+    results are gathered (never on an xdist worker)."""
+
+    def __init__(self, config: pytest.Config, cfg: Any, judge_option: str, run_id: str) -> None:
+        self.config = config
+        self.service = JudgeService(cfg, judge_option, os.environ)
+        self.items: ItemSide | None = ItemSide(cfg, self.service)
+        self.controller: ControllerSide | None = (
+            None
+            if hasattr(config, "workerinput")
+            else ControllerSide(cfg, self.service, config, run_id)
+        )
+        self.run_id = run_id
+
+    def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
+        assert self.items is not None
+        try:
+            self.items.parametrize(metafunc, scenario)
+            self.service.mode(self.items.scenario(scenario).judge)
+        except (DatasetError, PromptError, JudgeSetupError) as error:
+            raise pytest.Collector.CollectError(str(error)) from None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        # The controller decides the run id once and hands it to every worker.
+        node.workerinput["llmbench_run_id"] = self.run_id
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        cfg = self.service_cfg
+        path = Path(cfg.path)
+        shown = path.relative_to(config.rootpath) if path.is_relative_to(config.rootpath) else path
+        lines = [f"llmbench: {shown}"]
+        for name, scenario in sorted(cfg.scenarios.items()):
+            judge = cfg.judges[scenario.judge]
+            try:
+                resolved = self.service.mode(scenario.judge)
+            except JudgeSetupError as error:
+                lines.append(f"  {name}: judge {judge.name}: cannot run: {error}")
+                continue
+            parts = [f"judge {judge.name}: {resolved.mode} ({resolved.reason})"]
+            if resolved.mode == "live":
+                parts.append(f"model {judge.model}")
+                parts.append(f"concurrency {judge.concurrency}")
+            parts.append(f"prompt {scenario.prompt or 'none'}")
+            lines.append(f"  {name}: " + ", ".join(parts))
+        return lines
+
+    @property
+    def service_cfg(self) -> Any:
+        assert self.items is not None
+        return self.items.cfg
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if self.items is None:
+            return report
+        if call.when == "call" or (call.when == "setup" and report.failed):
+            data = self.items.payload(item, report)
+            if data is not None:
+                self.config.hook.pytest_llmbench_sample_payload(payload=data, item=item)
+                report.llmbench = data  # type: ignore[attr-defined]
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.controller is not None:
+            data = getattr(report, "llmbench", None)
+            if data is not None:
+                self.controller.add(data)
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.service.close()
+        if self.controller is None or self.config.getoption("collectonly"):
+            return
+        self.controller.finish(session, exitstatus)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.controller is None or self.controller.record is None:
+            return
+        terminalreporter.write_sep("=", "llmbench")
+        for text, colour in section(self.controller.record):
+            terminalreporter.write_line(text, **({colour: True} if colour else {}))

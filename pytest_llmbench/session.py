@@ -1,0 +1,223 @@
+"""The controller's part (xdist controller or single process): collect payloads, decide the
+verdict once at session finish, write the record and report, warn or fail."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import secrets
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from . import payload as payload_mod
+from . import record as record_mod
+from . import report as report_mod
+from .collector import Collector
+from .config import LLMBenchConfig, ScenarioConfig
+from .dataset import load_dataset
+from .judging import JudgeService
+from .warning import LLMBenchWarning
+
+
+def new_run_id(now: float) -> str:
+    stamp = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def public_url(url: str) -> str:
+    """A base URL without credentials or query, fit for a record that may be published."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class ControllerSide:
+    def __init__(
+        self, cfg: LLMBenchConfig, service: JudgeService, config: pytest.Config, run_id: str
+    ) -> None:
+        self.cfg = cfg
+        self.service = service
+        self.config = config
+        self.run_id = run_id
+        self.started = time.time()
+        self.collector = Collector()
+        self.runs_dir = Path(config.rootpath) / ".llmbench" / "runs"
+        self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
+        self._journal: IO[str] | None = None
+        self.record: dict[str, Any] | None = None
+
+    # -- while the run goes ------------------------------------------------------------
+
+    def add(self, data: Any) -> None:
+        sample = payload_mod.read(data)
+        if sample is None:
+            return
+        self.collector.add(sample)
+        # A journal line per sample: a killed run still leaves what it had done.
+        if self._journal is None:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self._journal = self.journal_path.open("a", encoding="utf-8")
+        self._journal.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+        self._journal.flush()
+        self.config.hook.pytest_llmbench_sample_result(payload=data, config=self.config)
+
+    # -- at session finish -------------------------------------------------------------
+
+    def fingerprints(self, scenario: ScenarioConfig) -> dict[str, Any]:
+        dataset = load_dataset(scenario.dataset, scenario.dataset_display, scenario.fields)
+        judge = self.cfg.judges[scenario.judge]
+        resolved = self.service.mode(scenario.judge)
+        prompt = self.service.prompt(scenario)
+        return {
+            "dataset": {
+                "path": scenario.dataset_display,
+                "sha256": dataset.sha256,
+                "samples": len(dataset.samples),
+            },
+            "judge": {
+                "name": judge.name,
+                "kind": judge.kind,
+                "mode": resolved.mode,
+                "mode_reason": resolved.reason,
+                "model": judge.model if resolved.mode == "live" else "",
+                "base_url": public_url(judge.base_url) if resolved.mode == "live" else "",
+            },
+            "prompt": {
+                "ref": prompt.ref if prompt else "",
+                "sha256": prompt.sha256 if prompt else "",
+            },
+            "metrics": {
+                m.name: {
+                    "pass": m.pass_,
+                    "warn": m.warn,
+                    "better": m.better,
+                    "source": m.source,
+                    "aggregate": m.aggregate,
+                }
+                for m in scenario.metrics
+            },
+        }
+
+    def gate(self, session: pytest.Session, exitstatus: int) -> tuple[bool, str, str | None]:
+        """(gated, note, partial reason) for this run."""
+        partial = None
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            partial = "interrupted"
+        elif session.shouldstop or session.shouldfail:
+            partial = f"stopped early: {session.shouldstop or session.shouldfail}"
+        if any("::" in str(arg) for arg in self.config.args):
+            return False, "Selected by node id: scores are reported, bands are not gated.", partial
+        return True, "", partial
+
+    def finish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not len(self.collector):
+            self._close_journal(remove=True)
+            return
+        fail_on_warn = bool(self.config.getoption("llmbench_fail_on_warn"))
+        scenarios: dict[str, Any] = {}
+        for name in self.collector.scenarios():
+            scenario = self.cfg.scenarios[name]
+            judge = self.cfg.judges[scenario.judge]
+            scenarios[name] = record_mod.build_scenario(
+                scenario,
+                self.collector.samples(name),
+                self.fingerprints(scenario),
+                judge.price if self.service.mode(scenario.judge).mode == "live" else None,
+                fail_on_warn,
+            )
+        gated, note, partial = self.gate(session, exitstatus)
+        status = record_mod.overall_status(scenarios)
+        record: dict[str, Any] = {
+            "schema": record_mod.SCHEMA,
+            "status": status,
+            "gated": gated and partial is None,
+            "gate_note": note,
+            "partial": partial is not None,
+            "partial_reason": partial,
+            "problems": [p for s in scenarios.values() for p in s["problems"]],
+            "verdict_note": None,
+            "scenarios": scenarios,
+        }
+        if record["gated"]:
+            self._enforce(session, record)
+        record["run"] = self.run_block(exitstatus)
+        self.config.hook.pytest_llmbench_run_record(record=record, config=self.config)
+        self.record = record
+        self.write(record)
+        self.config.hook.pytest_llmbench_verdict(record=record, config=self.config)
+
+    def _enforce(self, session: pytest.Session, record: dict[str, Any]) -> None:
+        if record["status"] == "fail":
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        if record["status"] != "warn":
+            return
+        message = "llmbench: " + "; ".join(record["problems"])
+        try:
+            # Located at the config file: that is where the bands a user would change live.
+            warnings.warn_explicit(LLMBenchWarning(message), LLMBenchWarning, str(self.cfg.path), 1)
+        except LLMBenchWarning:
+            # -W error (or a filter) made the warning an error: fail with a verdict, not
+            # a traceback out of session finish.
+            record["status"] = "fail"
+            record["verdict_note"] = "the warning was turned into an error by -W / filterwarnings"
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def run_block(self, exitstatus: int) -> dict[str, Any]:
+        finished = time.time()
+        workers = getattr(self.config.option, "numprocesses", None)
+        return {
+            "id": self.run_id,
+            "started_at": _iso(self.started),
+            "finished_at": _iso(finished),
+            "duration_s": round(finished - self.started, 3),
+            "exitstatus": int(exitstatus),
+            "argv": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+            "workers": workers,
+            "python": sys.version.split()[0],
+            "pytest": pytest.__version__,
+        }
+
+    def write(self, record: dict[str, Any]) -> None:
+        record_mod.write(record, self.runs_dir / f"{self.run_id}.json")
+        json_path = self.config.getoption("llmbench_json")
+        if json_path:
+            record_mod.write(record, Path(json_path))
+        report_path = self.config.getoption("llmbench_report")
+        if report_path:
+            extra = self.config.hook.pytest_llmbench_report_sections(
+                record=record, config=self.config
+            )
+            text = report_mod.render(
+                record,
+                footer=f"run {self.run_id} · {record['run']['duration_s']:.1f} s",
+                extra_sections=[s for sections in extra for s in sections],
+            )
+            path = Path(report_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        self._close_journal(remove=True)
+
+    def _close_journal(self, remove: bool) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if remove and self.journal_path.exists():
+            self.journal_path.unlink()
+
+
+def _iso(timestamp: float) -> str:
+    moment = _dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,69 @@
+"""The terminal section, as lines with a colour each, built from the run record."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .report import fnum, interval
+
+Line = tuple[str, str]  # (text, colour: "" | "green" | "yellow" | "red")
+COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no data": "red"}
+
+
+def _table(metrics: Mapping[str, Mapping[str, Any]]) -> list[Line]:
+    rows = [("metric", "value", "95% CI", "n", "bands", "status")]
+    for name, m in metrics.items():
+        rows.append(
+            (name, fnum(m["value"]), interval(m["ci95"]), str(m["n"]), m["band"], m["status"])
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    lines: list[Line] = []
+    for index, row in enumerate(rows):
+        cells = [
+            cell.rjust(widths[i]) if i in (1, 3) else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        colour = "" if index == 0 else COLOURS.get(row[5], "")
+        lines.append(("  " + "  ".join(cells).rstrip(), colour))
+    return lines
+
+
+def usage_line(u: Mapping[str, Any]) -> str:
+    text = (
+        f"judge calls {u['judge_calls']} · cached {u['cached']} · retries {u['retries']}"
+        f" · tokens {u['prompt_tokens']} in / {u['completion_tokens']} out"
+    )
+    if u.get("cost_usd") is not None:
+        text += f" · cost ${u['cost_usd']:.4f}"
+    return text
+
+
+def section(record: Mapping[str, Any]) -> list[Line]:
+    lines: list[Line] = []
+    for name, scenario in record["scenarios"].items():
+        counts = scenario["counts"]
+        judge = scenario["fingerprints"]["judge"]
+        prompt = scenario["fingerprints"]["prompt"]["ref"] or "no prompt"
+        status = scenario["status"]
+        lines.append(
+            (
+                f"{name}: {status.upper()}  ({sum(counts.values())} samples: "
+                f"{counts['scored']} scored, {counts['unscored']} unscored, "
+                f"{counts['error']} errors · judge {judge['mode']} · prompt {prompt})",
+                COLOURS[status],
+            )
+        )
+        lines.extend(_table(scenario["metrics"]))
+        lines.append(("  " + usage_line(scenario["usage"]), ""))
+        for problem in scenario["problems"]:
+            lines.append(("  " + problem, COLOURS[status]))
+    if not record["gated"]:
+        lines.append((record["gate_note"], "yellow"))
+    if record.get("partial"):
+        lines.append((f"partial run ({record['partial_reason']}): bands not gated", "yellow"))
+    verdict = f"llmbench verdict: {record['status'].upper()}"
+    if record.get("verdict_note"):
+        verdict += f" ({record['verdict_note']})"
+    lines.append((verdict, COLOURS[record["status"]]))
+    return lines

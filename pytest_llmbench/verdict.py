@@ -1,0 +1,128 @@
+"""Pass/warn/fail bands: where a metric's value falls, and what that makes a scenario."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pytest_llmbench.config import MetricConfig
+from pytest_llmbench.stats import summarize
+
+__all__ = [
+    "EDGE_TOLERANCE",
+    "MetricVerdict",
+    "Status",
+    "band_problem",
+    "band_status",
+    "describe_band",
+    "evaluate_metric",
+    "scenario_status",
+    "worst",
+]
+
+Status = Literal["pass", "warn", "fail"]
+_RANK: dict[Status, int] = {"pass": 0, "warn": 1, "fail": 2}
+
+# A value within this of a band edge counts as on the edge (so in the better band):
+# relative to the edge when |edge| > 1, absolute below. A mean of floats lands a few ulps
+# off the decimal the user wrote (0.8799999999999999 for 0.88); that is not a miss.
+EDGE_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class MetricVerdict:
+    name: str
+    value: float | None
+    n: int
+    ci95: tuple[float, float] | None
+    status: Status | Literal["no data"]
+    band: str  # describe_band(), for the report
+    method: str = "none"  # how ci95 was made (stats.Summary.method)
+
+
+def _reaches(value: float, edge: float, better: str) -> bool:
+    # A fixed shift of the edge (not math.isclose, whose tolerance also scales with the
+    # value) keeps the band monotone in the value.
+    slack = EDGE_TOLERANCE * max(1.0, abs(edge))
+    if better == "lower":
+        return value <= edge + slack
+    return value >= edge - slack
+
+
+def band_status(value: float, metric: MetricConfig) -> Status:
+    """pass, warn or fail for `value`; exactly on an edge counts as the better band.
+
+    NaN reaches no band, so it fails.
+    """
+    if _reaches(value, metric.pass_, metric.better):
+        return "pass"
+    if _reaches(value, metric.warn, metric.better):
+        return "warn"
+    return "fail"
+
+
+def band_problem(pass_: float, warn: float, better: str) -> str | None:
+    """A sentence saying what is wrong with the bands, or None when they make sense.
+
+    warn equal to pass is allowed: the metric then has no warn band.
+    """
+    if better not in ("higher", "lower"):
+        return f"better must be 'higher' or 'lower', not {better!r}"
+    p, w = _num(pass_), _num(warn)
+    if better == "higher" and warn > pass_:
+        return (
+            f"warn ({w}) is above pass ({p}), but with better: higher a value must reach "
+            f"warn before pass; set warn to at most {p}"
+        )
+    if better == "lower" and warn < pass_:
+        return (
+            f"warn ({w}) is below pass ({p}), but with better: lower a value must get "
+            f"under warn before pass; set warn to at least {p}"
+        )
+    return None
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The worst of the statuses (pass < warn < fail); pass when there are none."""
+    return max(statuses, key=_RANK.__getitem__, default="pass")
+
+
+def describe_band(metric: MetricConfig) -> str:
+    """The bands as the report shows them: "pass ≥ 0.88, warn ≥ 0.8"."""
+    op = "≤" if metric.better == "lower" else "≥"
+    return f"pass {op} {_num(metric.pass_)}, warn {op} {_num(metric.warn)}"
+
+
+def _num(x: float) -> str:
+    # 'g' drops trailing zeros (210.0 -> 210); 15 significant digits round-trip anything
+    # typed in YAML without the float noise repr would show.
+    return format(x, ".15g")
+
+
+def evaluate_metric(metric: MetricConfig, values: Sequence[float]) -> MetricVerdict:
+    """Aggregate `values` as the metric says and place the result in its bands."""
+    s = summarize(values, metric.aggregate)
+    status: Status | Literal["no data"] = (
+        "no data" if s.value is None else band_status(s.value, metric)
+    )
+    return MetricVerdict(
+        name=metric.name,
+        value=s.value,
+        n=s.n,
+        ci95=s.ci95,
+        status=status,
+        band=describe_band(metric),
+        method=s.method,
+    )
+
+
+def scenario_status(verdicts: Sequence[MetricVerdict], fail_on_warn: bool) -> Status:
+    """A scenario's status: its worst metric; a metric with no data fails it.
+
+    With fail_on_warn, a warn is a fail.
+    """
+    status = worst("fail" if v.status == "no data" else v.status for v in verdicts)
+    if fail_on_warn and status == "warn":
+        return "fail"
+    return status

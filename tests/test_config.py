@@ -1,0 +1,835 @@
+"""The llmbench YAML: the loaded config, ${VAR} expansion, and every usage error's message."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from pytest_llmbench.config import (
+    ConfigError,
+    JudgeConfig,
+    LLMBenchConfig,
+    MetricConfig,
+    Price,
+    RetryPolicy,
+    ScenarioConfig,
+    find_config,
+    load_config,
+)
+
+DATASET = "data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl"
+CONFIG = "benchmarks/llmbench.yaml"
+
+# The example from DESIGN.md, verbatim.
+DESIGN_EXAMPLE = """\
+# benchmarks/llmbench.yaml
+version: 1
+judges:
+  default:
+    kind: openai                      # any OpenAI-compatible /v1/chat/completions
+    base_url: ${LLM_URL}              # ${VAR} and ${VAR:-default} are expanded from the environment
+    model: gpt-4o
+    api_key_env: OPENAI_API_KEY       # the NAME of the variable; keys never go into files
+    concurrency: 16
+    timeout_s: 60
+    retries: {attempts: 5, max_wait_s: 60}
+    price: {input_per_mtok: 2.50, output_per_mtok: 10.00}
+scenarios:
+  channel_digest_ru:
+    dataset: data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl
+    prompt: channel_digest_judge@benchmark-2025-11-v1
+    judge: default
+    smoke: 5                          # the first 5 samples by file order, or a list of ids
+    metrics:
+      coverage:        {pass: 0.88, warn: 0.80}
+      accuracy:        {pass: 0.90, warn: 0.85}
+      coherence:       {pass: 0.90, warn: 0.85}
+      informativeness: {pass: 0.88, warn: 0.82}
+      latency_seconds: {pass: 210, warn: 240, better: lower, source: field}
+    fail_on_warn: false
+"""
+
+PROMPT = """\
+description: Judge for Russian channel digests
+metrics: [coverage, accuracy, coherence, informativeness]
+system: You are a strict evaluator.
+user: "{{ sample.input }} {{ output }}"
+"""
+
+# A minimal valid scenario; tests append to or replace parts of it.
+MINIMAL = f"""\
+scenarios:
+  s:
+    dataset: {DATASET}
+    prompt: channel_digest_judge@benchmark-2025-11-v1
+    metrics:
+      coverage: {{pass: 0.8, warn: 0.7}}
+"""
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / DATASET).parent.mkdir(parents=True)
+    (tmp_path / DATASET).write_text('{"id": "a"}\n', encoding="utf-8")
+    prompt = tmp_path / "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml"
+    prompt.parent.mkdir(parents=True)
+    prompt.write_text(PROMPT, encoding="utf-8")
+    (tmp_path / "benchmarks").mkdir()
+    return tmp_path
+
+
+def load(root: Path, text: str, environ: Mapping[str, str] | None = None) -> LLMBenchConfig:
+    (root / CONFIG).write_text(textwrap.dedent(text), encoding="utf-8")
+    return load_config(root / CONFIG, root, environ or {})
+
+
+def error(root: Path, text: str, environ: Mapping[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(root, text, environ)
+    return str(info.value)
+
+
+def scenario_error(root: Path, extra: str) -> str:
+    """The error for MINIMAL with `extra` lines added to scenario s (from line 7 on)."""
+    return error(root, MINIMAL + textwrap.indent(textwrap.dedent(extra), "    "))
+
+
+def judge_error(root: Path, judge: str) -> str:
+    """The error for a `default` judge with these keys (the first on line 3)."""
+    body = textwrap.indent(textwrap.dedent(judge), "    ")
+    return error(root, f"judges:\n  default:\n{body}" + MINIMAL)
+
+
+# --- the valid config ----------------------------------------------------------------------
+
+
+def test_design_example_loads_to_the_expected_config(root: Path) -> None:
+    config = load(root, DESIGN_EXAMPLE, {"LLM_URL": "http://127.0.0.1:8000"})
+    judge = JudgeConfig(
+        name="default",
+        kind="openai",
+        base_url="http://127.0.0.1:8000",
+        base_url_raw="${LLM_URL}",
+        model="gpt-4o",
+        api_key_env="OPENAI_API_KEY",
+        concurrency=16,
+        timeout_s=60.0,
+        retries=RetryPolicy(attempts=5, max_wait_s=60.0, base_s=0.5),
+        price=Price(input_per_mtok=2.5, output_per_mtok=10.0),
+    )
+    scenario = ScenarioConfig(
+        name="channel_digest_ru",
+        dataset=root / DATASET,
+        dataset_display=DATASET,
+        prompt="channel_digest_judge@benchmark-2025-11-v1",
+        judge="default",
+        metrics=(
+            MetricConfig("coverage", 0.88, 0.80),
+            MetricConfig("accuracy", 0.90, 0.85),
+            MetricConfig("coherence", 0.90, 0.85),
+            MetricConfig("informativeness", 0.88, 0.82),
+            MetricConfig("latency_seconds", 210, 240, "lower", "field", "latency_seconds"),
+        ),
+        smoke=5,
+    )
+    assert config == LLMBenchConfig(
+        path=root / CONFIG,
+        rootdir=root,
+        version=1,
+        judges={"default": judge},
+        scenarios={"channel_digest_ru": scenario},
+        prompts_dir=root / "prompts",
+    )
+    assert scenario.judged_metrics == ("coverage", "accuracy", "coherence", "informativeness")
+
+
+def test_every_optional_key_is_read(root: Path) -> None:
+    (root / "my_prompts").mkdir()
+    (root / "prompts").rename(root / "my_prompts/p")
+    config = load(
+        root,
+        f"""\
+        version: 1
+        prompts_dir: my_prompts/p
+        budget_usd: 2.5
+        judges:
+          cheap:
+            kind: openai
+            base_url: https://api.example.com/v1
+            model: m
+            retries: {{attempts: 2, max_wait_s: 0, base_s: 0.1}}
+            temperature: 0.3
+            max_tokens: 200
+            structured_output: json_object
+        scenarios:
+          s.1:
+            description: Digests
+            dataset: {DATASET}
+            prompt: channel_digest_judge@benchmark-2025-11-v1
+            judge: cheap
+            smoke: [tg-1, 42, tg-1]
+            fail_on_warn: true
+            fields: {{id: sample_id, output: summary}}
+            output: my_app.digest:summarize
+            metrics:
+              coverage: {{pass: 0.8, warn: 0.7, aggregate: median}}
+              chrf: {{pass: 50, warn: 40, source: chrf}}
+              slow:
+                {{pass: 0.1, warn: 0.2, better: lower, source: field, field: t, aggregate: rate}}
+        """,
+    )
+    assert config.budget_usd == 2.5
+    assert config.prompts_dir == root / "my_prompts/p"
+    judge = config.judges["cheap"]
+    assert judge.retries == RetryPolicy(attempts=2, max_wait_s=0.0, base_s=0.1)
+    assert (judge.temperature, judge.max_tokens, judge.structured_output) == (
+        0.3,
+        200,
+        "json_object",
+    )
+    assert (judge.api_key_env, judge.price, judge.concurrency, judge.timeout_s) == (
+        None,
+        None,
+        8,
+        60,
+    )
+    s = config.scenarios["s.1"]
+    assert (s.description, s.judge, s.fail_on_warn, s.output) == (
+        "Digests",
+        "cheap",
+        True,
+        "my_app.digest:summarize",
+    )
+    assert s.smoke == ("tg-1", "42")
+    assert s.fields == {"id": "sample_id", "output": "summary"}
+    assert s.metrics == (
+        MetricConfig("coverage", 0.8, 0.7, aggregate="median"),
+        MetricConfig("chrf", 50, 40, source="chrf"),
+        MetricConfig("slow", 0.1, 0.2, "lower", "field", "t", "rate"),
+    )
+
+
+def test_absolute_dataset_path_and_smoke_count(root: Path) -> None:
+    text = MINIMAL.replace(DATASET, str(root / DATASET)) + "    smoke: 0\n"
+    scenario = load(root, text).scenarios["s"]
+    assert (scenario.dataset, scenario.smoke) == (root / DATASET, 0)
+
+
+def test_a_scenario_without_judge_uses_the_default_judge(root: Path) -> None:
+    config = load(root, "judges:\n  default: {kind: dry-run}\n" + MINIMAL)
+    assert config.scenarios["s"].judge == "default"
+    assert list(config.judges) == ["default"]
+
+
+def test_without_judges_a_scenario_uses_the_builtin_dry_run_judge(root: Path) -> None:
+    config = load(root, MINIMAL)
+    assert config.scenarios["s"].judge == "dry-run"
+    assert config.judges == {"dry-run": JudgeConfig(name="dry-run", kind="dry-run")}
+
+
+def test_judge_dry_run_names_the_builtin_judge_when_judges_define_others(root: Path) -> None:
+    config = load(
+        root, "judges:\n  live: {kind: openai, model: m}\n" + MINIMAL + "    judge: dry-run\n"
+    )
+    assert config.scenarios["s"].judge == "dry-run"
+    assert sorted(config.judges) == ["dry-run", "live"]
+
+
+def test_a_scenario_with_only_field_metrics_needs_no_prompt(root: Path) -> None:
+    text = (
+        f"scenarios:\n  s:\n    dataset: {DATASET}\n    metrics:\n"
+        "      t: {pass: 1, warn: 2, better: lower, source: field}\n"
+    )
+    assert load(root, text).scenarios["s"].prompt == ""
+
+
+def test_warn_equal_to_pass_is_allowed(root: Path) -> None:
+    assert (
+        load(root, MINIMAL.replace("warn: 0.7", "warn: 0.8")).scenarios["s"].metrics[0].warn == 0.8
+    )
+
+
+def test_yaml_anchors_and_merge_keys_work(root: Path) -> None:
+    text = MINIMAL.replace(
+        "coverage: {pass: 0.8, warn: 0.7}",
+        "coverage: &band {pass: 0.8, warn: 0.7}\n      accuracy: {<<: *band, warn: 0.6}",
+    )
+    (root / "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml").write_text(PROMPT)
+    metrics = load(root, text).scenarios["s"].metrics
+    assert metrics[1] == MetricConfig("accuracy", 0.8, 0.6)
+
+
+# --- ${VAR} expansion ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "environ", "expected"),
+    [
+        ("${LLM_URL}", {"LLM_URL": "http://h:1/v1"}, "http://h:1/v1"),
+        ("${LLM_URL}", {}, ""),
+        ("${LLM_URL:-http://localhost:8000}", {}, "http://localhost:8000"),
+        ("${LLM_URL:-http://localhost:8000}", {"LLM_URL": ""}, "http://localhost:8000"),
+        ("${LLM_URL:-http://localhost:8000}", {"LLM_URL": "http://h"}, "http://h"),
+        ("http://${HOST}:${PORT:-80}/v1", {"HOST": "h"}, "http://h:80/v1"),
+        ("http://h/$$x/$y", {"x": "no"}, "http://h/$x/$y"),
+    ],
+)
+def test_variables_are_expanded_from_the_environment(
+    root: Path, written: str, environ: dict[str, str], expected: str
+) -> None:
+    text = f"judges:\n  default:\n    kind: openai\n    model: m\n    base_url: '{written}'\n"
+    judge = load(root, text + MINIMAL, environ).judges["default"]
+    assert (judge.base_url, judge.base_url_raw) == (expected, written)
+
+
+def test_variables_are_expanded_in_every_string_and_may_stand_for_numbers(root: Path) -> None:
+    text = """\
+    judges:
+      default: {kind: "${KIND}", model: m, concurrency: "${N:-4}", timeout_s: "${T}"}
+    scenarios:
+      s:
+        dataset: ${DATA_DIR}/2025-11-09_samples.jsonl
+        fail_on_warn: ${STRICT:-false}
+        metrics: {t: {pass: 1, warn: 2, better: lower, source: field}}
+    """
+    environ = {"KIND": "dry-run", "T": "2.5", "DATA_DIR": str((root / DATASET).parent)}
+    config = load(root, text, environ)
+    judge = config.judges["default"]
+    assert (judge.kind, judge.concurrency, judge.timeout_s) == ("dry-run", 4, 2.5)
+    assert type(judge.model) is str
+    assert config.scenarios["s"].dataset == root / DATASET
+    assert config.scenarios["s"].fail_on_warn is False
+
+
+def test_a_variable_that_is_not_a_number_where_one_is_needed_is_an_error(root: Path) -> None:
+    text = "judges:\n  default: {kind: dry-run, concurrency: '${N}'}\n" + MINIMAL
+    assert error(root, text, {"N": "many"}) == (
+        "benchmarks/llmbench.yaml:2: judges.default.concurrency: expected a whole number, "
+        "got 'many'; write an integer"
+    )
+
+
+@pytest.mark.parametrize("bad", ["${1X}", "${X", "${X:-${Y}}", "${}"])
+def test_a_malformed_variable_reference_is_an_error(root: Path, bad: str) -> None:
+    text = f"judges:\n  default:\n    kind: dry-run\n    base_url: '{bad}'\n" + MINIMAL
+    assert re.fullmatch(
+        r"benchmarks/llmbench.yaml:4: judges.default.base_url: malformed variable reference "
+        r"'\$\{[^']*'; write \$\{NAME\} or \$\{NAME:-default\}, and \$\$ for a literal \$",
+        error(root, text),
+    )
+
+
+# --- file-level errors ---------------------------------------------------------------------
+
+
+def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Path) -> None:
+    text = DESIGN_EXAMPLE.replace(
+        "coverage:        {pass: 0.88, warn: 0.80}",
+        "coverage:\n        pass: 0.88\n        wran: 0.80",
+    )
+    assert error(root, text) == (
+        "benchmarks/llmbench.yaml:22: scenarios.channel_digest_ru.metrics.coverage.wran: "
+        "unknown key; expected one of aggregate, better, field, pass, source, warn "
+        "(did you mean 'warn'?)"
+    )
+
+
+def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
+    assert error(root, "judge: {}\n" + MINIMAL) == (
+        "benchmarks/llmbench.yaml:1: judge: unknown key; expected one of budget_usd, judges, "
+        "prompts_dir, scenarios, version (did you mean 'judges'?)"
+    )
+
+
+def test_unknown_key_without_a_close_match_has_no_suggestion(root: Path) -> None:
+    assert scenario_error(root, "zzz: 1\n") == (
+        "benchmarks/llmbench.yaml:7: scenarios.s.zzz: unknown key; expected one of dataset, "
+        "description, fail_on_warn, fields, judge, metrics, output, prompt, smoke"
+    )
+
+
+def test_an_empty_file_is_an_error(root: Path) -> None:
+    assert error(root, "# nothing\n") == (
+        "benchmarks/llmbench.yaml:1: the file is empty; add version: 1 and a scenarios: mapping"
+    )
+
+
+def test_invalid_yaml_names_the_line(root: Path) -> None:
+    assert error(root, "scenarios:\n  s: {dataset: x\n  t: 1\n") == (
+        "benchmarks/llmbench.yaml:3: not valid YAML (expected ',' or '}', but got ':'); "
+        "fix the YAML syntax"
+    )
+
+
+def test_a_duplicate_key_names_both_lines(root: Path) -> None:
+    assert scenario_error(root, "smoke: 1\nsmoke: 2\n") == (
+        "benchmarks/llmbench.yaml:8: scenarios.s.smoke: duplicate key (first on line 7); "
+        "remove one of them"
+    )
+
+
+def test_the_top_level_must_be_a_mapping(root: Path) -> None:
+    assert error(root, "- a\n") == (
+        "benchmarks/llmbench.yaml:1: expected a mapping, got a list; give it keys from "
+        "budget_usd, judges, prompts_dir, scenarios, version"
+    )
+
+
+def test_version_must_be_1(root: Path) -> None:
+    assert error(root, "version: 2\n" + MINIMAL) == (
+        "benchmarks/llmbench.yaml:1: version: unsupported version 2; write version: 1"
+    )
+
+
+def test_scenarios_are_required(root: Path) -> None:
+    assert error(root, "version: 1\n") == (
+        "benchmarks/llmbench.yaml:1: scenarios: missing; add scenarios: "
+        "{<name>: {dataset, metrics}}"
+    )
+
+
+def test_scenarios_must_not_be_empty(root: Path) -> None:
+    assert error(root, "version: 1\nscenarios: {}\n") == (
+        "benchmarks/llmbench.yaml:2: scenarios: expected a non-empty mapping, got a mapping; "
+        "add at least one scenario: {<name>: {dataset, prompt, metrics}}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "must be > 0, got 0; use more than 0"),
+        ("'5'", "expected a number, got '5'; write a number"),
+    ],
+)
+def test_budget_usd_must_be_a_positive_number(root: Path, value: str, problem: str) -> None:
+    assert error(root, f"budget_usd: {value}\n" + MINIMAL) == (
+        f"benchmarks/llmbench.yaml:1: budget_usd: {problem}"
+    )
+
+
+def test_a_config_outside_the_rootdir_is_shown_by_absolute_path(
+    root: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = tmp_path_factory.mktemp("elsewhere") / "c.yaml"
+    other.write_text("version: 1\n")
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(other))}:1: scenarios: missing"):
+        load_config(other, root, {})
+
+
+# --- judges --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("model: m\n", "2: judges.default.kind: missing; add kind: openai or kind: dry-run"),
+        (
+            "kind: anthropic\n",
+            ("3: judges.default.kind: unknown value 'anthropic'; expected one of openai, dry-run"),
+        ),
+        ("kind: openai\n", "2: judges.default.model: missing; add model: <the model to ask>"),
+        (
+            "kind: dry-run\nconcurrency: 0\n",
+            ("4: judges.default.concurrency: must be >= 1, got 0; use 1 or more"),
+        ),
+        (
+            "kind: dry-run\nconcurrency: '8'\n",
+            ("4: judges.default.concurrency: expected a whole number, got '8'; write an integer"),
+        ),
+        (
+            "kind: dry-run\nconcurrency: 2.5\n",
+            ("4: judges.default.concurrency: expected a whole number, got 2.5; write an integer"),
+        ),
+        (
+            "kind: dry-run\ntimeout_s: 0\n",
+            ("4: judges.default.timeout_s: must be > 0, got 0; use more than 0"),
+        ),
+        (
+            "kind: dry-run\ntimeout_s: true\n",
+            ("4: judges.default.timeout_s: expected a number, got true; write a number"),
+        ),
+        (
+            "kind: dry-run\nretries: {attempts: 0}\n",
+            ("4: judges.default.retries.attempts: must be >= 1, got 0; use 1 or more"),
+        ),
+        (
+            "kind: dry-run\nretries: {max_wait_s: -1}\n",
+            ("4: judges.default.retries.max_wait_s: must be >= 0, got -1; use 0 or more"),
+        ),
+        (
+            "kind: dry-run\nretries: {base_s: 0}\n",
+            ("4: judges.default.retries.base_s: must be > 0, got 0; use more than 0"),
+        ),
+        (
+            "kind: dry-run\nretries: {tries: 3}\n",
+            (
+                "4: judges.default.retries.tries: unknown key; expected one of "
+                "attempts, base_s, max_wait_s"
+            ),
+        ),
+        (
+            "kind: dry-run\nretries: 3\n",
+            (
+                "4: judges.default.retries: expected a mapping, got 3; give it keys "
+                "from attempts, base_s, max_wait_s"
+            ),
+        ),
+        (
+            "kind: dry-run\nprice: {input_per_mtok: 1}\n",
+            (
+                "4: judges.default.price.output_per_mtok: missing; add "
+                "output_per_mtok: (give both, in USD per million tokens)"
+            ),
+        ),
+        (
+            ("kind: dry-run\nprice: {input_per_mtok: -1, output_per_mtok: 1}\n"),
+            ("4: judges.default.price.input_per_mtok: must be >= 0, got -1; use 0 or more"),
+        ),
+        (
+            "kind: dry-run\ntemperature: -0.5\n",
+            ("4: judges.default.temperature: must be >= 0, got -0.5; use 0 or more"),
+        ),
+        (
+            "kind: dry-run\nmax_tokens: 0\n",
+            ("4: judges.default.max_tokens: must be >= 1, got 0; use 1 or more"),
+        ),
+        (
+            "kind: dry-run\nstructured_output: json_objet\n",
+            (
+                "4: judges.default.structured_output: unknown value 'json_objet'; "
+                "expected one of auto, json_schema, json_object, none (did you mean "
+                "'json_object'?)"
+            ),
+        ),
+        (
+            "kind: dry-run\nbase_url: 127.0.0.1:8000\n",
+            (
+                "4: judges.default.base_url: expected an http:// or https:// URL, got "
+                "'127.0.0.1:8000'; e.g. base_url: http://127.0.0.1:8000/v1"
+            ),
+        ),
+        (
+            "kind: dry-run\nmodle: m\n",
+            (
+                "4: judges.default.modle: unknown key; expected one of api_key_env, "
+                "base_url, concurrency, kind, max_tokens, model, price, retries, "
+                "structured_output, temperature, timeout_s (did you mean 'model'?)"
+            ),
+        ),
+    ],
+)
+def test_judge_errors_name_the_key_and_the_fix(root: Path, body: str, message: str) -> None:
+    assert judge_error(root, body) == f"benchmarks/llmbench.yaml:{message}"
+
+
+def test_a_judge_must_be_a_mapping(root: Path) -> None:
+    assert error(root, "judges:\n  default: openai\n" + MINIMAL) == (
+        "benchmarks/llmbench.yaml:2: judges.default: expected a mapping, got 'openai'; give it "
+        "keys from api_key_env, base_url, concurrency, kind, max_tokens, model, price, "
+        "retries, structured_output, temperature, timeout_s"
+    )
+
+
+def test_a_base_url_from_a_variable_is_shown_with_the_variable(root: Path) -> None:
+    text = "judges:\n  default:\n    kind: dry-run\n    base_url: ${U}\n" + MINIMAL
+    assert error(root, text, {"U": "localhost"}) == (
+        "benchmarks/llmbench.yaml:4: judges.default.base_url: expected an http:// or https:// "
+        "URL, got 'localhost' (from ${U}); e.g. base_url: http://127.0.0.1:8000/v1"
+    )
+
+
+@pytest.mark.parametrize("value", ["sk-proj-abc123secret", "abc123-secret-value", "my key"])
+def test_api_key_env_must_be_a_variable_name_and_the_key_is_never_echoed(
+    root: Path, value: str
+) -> None:
+    message = judge_error(root, f"kind: openai\nmodel: m\napi_key_env: {value}\n")
+    assert message == (
+        "benchmarks/llmbench.yaml:5: judges.default.api_key_env: not an environment variable "
+        "name (value not shown); give the name of the environment variable that holds the "
+        "key, never the key, e.g. api_key_env: OPENAI_API_KEY"
+    )
+    assert value not in message
+
+
+def test_judge_names_must_be_simple(root: Path) -> None:
+    assert error(root, "judges:\n  my judge: {kind: dry-run}\n" + MINIMAL) == (
+        "benchmarks/llmbench.yaml:2: judges.my judge: invalid name; use only letters, digits, "
+        "'_', '.' and '-'"
+    )
+
+
+def test_empty_judges_block_counts_as_none(root: Path) -> None:
+    assert load(root, "judges:\n" + MINIMAL).scenarios["s"].judge == "dry-run"
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+def test_an_unknown_judge_lists_the_defined_judges(root: Path) -> None:
+    text = "judges:\n  default: {kind: dry-run}\n" + MINIMAL + "    judge: x\n"
+    assert error(root, text) == (
+        "benchmarks/llmbench.yaml:9: scenarios.s.judge: unknown judge 'x'; defined judges: default"
+    )
+
+
+def test_an_unknown_judge_suggests_the_closest(root: Path) -> None:
+    text = "judges:\n  default: {kind: dry-run}\n" + MINIMAL + "    judge: defualt\n"
+    assert error(root, text).endswith("defined judges: default (did you mean 'default'?)")
+
+
+def test_an_unknown_judge_without_judges_points_at_dry_run(root: Path) -> None:
+    assert scenario_error(root, "judge: default\n") == (
+        "benchmarks/llmbench.yaml:7: scenarios.s.judge: unknown judge 'default'; "
+        "defined judges: none (use dry-run)"
+    )
+
+
+def test_a_missing_dataset_file_names_the_absolute_path_and_the_rootdir(root: Path) -> None:
+    assert error(root, MINIMAL.replace(DATASET, "data/nope.jsonl")) == (
+        f"benchmarks/llmbench.yaml:3: scenarios.s.dataset: dataset file not found: "
+        f"{root}/data/nope.jsonl; check the path, relative paths resolve against the rootdir "
+        f"{root}"
+    )
+
+
+def test_dataset_is_required(root: Path) -> None:
+    assert error(root, MINIMAL.replace(f"    dataset: {DATASET}\n", "")) == (
+        "benchmarks/llmbench.yaml:2: scenarios.s.dataset: missing; add dataset: <a JSONL file>"
+    )
+
+
+def test_metrics_are_required_and_not_empty(root: Path) -> None:
+    base = f"scenarios:\n  s:\n    dataset: {DATASET}\n"
+    assert error(root, base) == (
+        "benchmarks/llmbench.yaml:2: scenarios.s.metrics: missing; "
+        "add metrics: {<name>: {pass: <number>, warn: <number>}}"
+    )
+    assert error(root, base + "    metrics: {}\n") == (
+        "benchmarks/llmbench.yaml:4: scenarios.s.metrics: expected a non-empty mapping, got a "
+        "mapping; add metrics: {<name>: {pass: <number>, warn: <number>}}"
+    )
+
+
+def test_a_prompt_is_required_when_the_judge_scores_metrics(root: Path) -> None:
+    text = MINIMAL.replace("    prompt: channel_digest_judge@benchmark-2025-11-v1\n", "")
+    assert error(root, text) == (
+        "benchmarks/llmbench.yaml:2: scenarios.s.prompt: missing; the judge scores coverage; "
+        "add prompt: <name>@<version> (the file prompts/<name>/<version>.yaml), or give "
+        "those metrics another source"
+    )
+
+
+def test_a_prompt_reference_needs_an_at_sign(root: Path) -> None:
+    text = MINIMAL.replace("@benchmark-2025-11-v1", "")
+    assert error(root, text) == (
+        "benchmarks/llmbench.yaml:4: scenarios.s.prompt: expected name@version, got "
+        "'channel_digest_judge'; write <name>@<version> for the file "
+        "prompts/<name>/<version>.yaml (letters, digits, '_', '.', '-')"
+    )
+
+
+def test_a_missing_prompt_version_lists_the_versions_that_exist(root: Path) -> None:
+    text = MINIMAL.replace("benchmark-2025-11-v1", "benchmark-2025-12-v1")
+    assert error(root, text) == (
+        f"benchmarks/llmbench.yaml:4: scenarios.s.prompt: prompt file not found: "
+        f"{root}/prompts/channel_digest_judge/benchmark-2025-12-v1.yaml; versions of "
+        "'channel_digest_judge' that exist: benchmark-2025-11-v1"
+    )
+
+
+def test_a_prompt_that_does_not_return_a_judged_metric_is_an_error(root: Path) -> None:
+    text = MINIMAL + "      brevity: {pass: 0.8, warn: 0.7}\n"
+    assert error(root, text) == (
+        "benchmarks/llmbench.yaml:4: scenarios.s.prompt: prompt "
+        "channel_digest_judge@benchmark-2025-11-v1 does not return brevity (it returns "
+        "coverage, accuracy, coherence, informativeness); add them to metrics: in "
+        "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml, or give them another source"
+    )
+
+
+def test_a_broken_prompt_file_is_reported_by_its_own_file_and_line(root: Path) -> None:
+    path = root / "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml"
+    path.write_text(PROMPT + "extra: 1\n")
+    assert error(root, MINIMAL) == (
+        "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml:5: extra: unknown key; "
+        "expected one of description, metrics, system, temperature, user"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("smoke: -1\n", "7: scenarios.s.smoke: must be >= 0, got -1; use 0 or more"),
+        (
+            "smoke: yes\n",
+            (
+                "7: scenarios.s.smoke: expected a count or a list of sample ids, got "
+                "true; e.g. smoke: 5 (the first 5 samples) or smoke: [tg-0001, tg-0042]"
+            ),
+        ),
+        (
+            "smoke: [a, {b: 1}]\n",
+            (
+                "7: scenarios.s.smoke.1: expected a sample id, got a mapping; list "
+                "sample ids as written in the dataset"
+            ),
+        ),
+        (
+            "fail_on_warn: 'no'\n",
+            ("7: scenarios.s.fail_on_warn: expected true or false, got 'no'; write true or false"),
+        ),
+        (
+            "fields: {sample: id}\n",
+            (
+                "7: scenarios.s.fields.sample: unknown key; expected one of "
+                "ground_truth, id, input, output, reference"
+            ),
+        ),
+        ("fields: {id: 1}\n", "7: scenarios.s.fields.id: expected text, got 1; quote it"),
+        (
+            "output: 'my app:fn'\n",
+            (
+                "7: scenarios.s.output: expected a sample field or module:function, "
+                "got 'my app:fn'; e.g. output: summary, or output: "
+                "my_app.digest:summarize"
+            ),
+        ),
+        ("description: [a]\n", "7: scenarios.s.description: expected text, got a list; quote it"),
+    ],
+)
+def test_scenario_errors_name_the_key_and_the_fix(root: Path, extra: str, message: str) -> None:
+    assert scenario_error(root, extra) == f"benchmarks/llmbench.yaml:{message}"
+
+
+def test_scenario_names_must_be_simple(root: Path) -> None:
+    assert error(root, MINIMAL.replace("  s:", "  my scenario:")) == (
+        "benchmarks/llmbench.yaml:2: scenarios.my scenario: invalid name; use only letters, "
+        "digits, '_', '.' and '-'"
+    )
+
+
+# --- metrics -------------------------------------------------------------------------------
+
+
+def metric_error(root: Path, metric: str) -> str:
+    return error(root, MINIMAL.replace("{pass: 0.8, warn: 0.7}", metric))
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ("{warn: 0.7}", "6: scenarios.s.metrics.coverage.pass: missing; add pass: <number>"),
+        ("{pass: 0.8}", "6: scenarios.s.metrics.coverage.warn: missing; add warn: <number>"),
+        (
+            '{pass: "high", warn: 0.7}',
+            ("6: scenarios.s.metrics.coverage.pass: expected a number, got 'high'; write a number"),
+        ),
+        (
+            "{pass: true, warn: 0.7}",
+            ("6: scenarios.s.metrics.coverage.pass: expected a number, got true; write a number"),
+        ),
+        (
+            "{pass: .nan, warn: 0.7}",
+            (
+                "6: scenarios.s.metrics.coverage.pass: expected a finite number, got "
+                "nan; write a number"
+            ),
+        ),
+        (
+            "{pass: 0.8, warn: 0.7, better: more}",
+            (
+                "6: scenarios.s.metrics.coverage.better: unknown value 'more'; "
+                "expected one of higher, lower"
+            ),
+        ),
+        (
+            "{pass: 0.8, warn: 0.7, source: bleu}",
+            (
+                "6: scenarios.s.metrics.coverage.source: unknown value 'bleu'; "
+                "expected one of judge, field, chrf, rouge_l, wer"
+            ),
+        ),
+        (
+            "{pass: 0.8, warn: 0.7, aggregate: p99}",
+            (
+                "6: scenarios.s.metrics.coverage.aggregate: unknown value 'p99'; "
+                "expected one of mean, median, p95, rate (did you mean 'p95'?)"
+            ),
+        ),
+        (
+            "{pass: 0.8, warn: 0.7, field: f}",
+            (
+                "6: scenarios.s.metrics.coverage.field: only used with source: field "
+                "(this metric's source is judge); remove field:, or set source: field"
+            ),
+        ),
+        (
+            "0.8",
+            (
+                "6: scenarios.s.metrics.coverage: expected a mapping, got 0.8; give it "
+                "keys from aggregate, better, field, pass, source, warn"
+            ),
+        ),
+    ],
+)
+def test_metric_errors_name_the_key_and_the_fix(root: Path, metric: str, message: str) -> None:
+    assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"
+
+
+def test_a_warn_band_stricter_than_pass_is_an_error_for_higher(root: Path) -> None:
+    assert metric_error(root, "{pass: 0.8, warn: 0.85}") == (
+        "benchmarks/llmbench.yaml:6: scenarios.s.metrics.coverage.warn: warn (0.85) is above "
+        "pass (0.8), but with better: higher a value must reach warn before pass; set warn "
+        "to at most 0.8"
+    )
+
+
+def test_a_warn_band_stricter_than_pass_is_an_error_for_lower(root: Path) -> None:
+    assert metric_error(root, "{pass: 210, warn: 200, better: lower, source: field}") == (
+        "benchmarks/llmbench.yaml:6: scenarios.s.metrics.coverage.warn: warn (200) is below "
+        "pass (210), but with better: lower a value must get under warn before pass; set "
+        "warn to at least 210"
+    )
+
+
+def test_metric_names_must_be_simple(root: Path) -> None:
+    assert error(root, MINIMAL.replace("coverage:", "'cover age':")) == (
+        "benchmarks/llmbench.yaml:6: scenarios.s.metrics.cover age: invalid name; use only "
+        "letters, digits, '_', '.' and '-'"
+    )
+
+
+# --- find_config ---------------------------------------------------------------------------
+
+
+def test_find_config_prefers_the_option_then_the_ini_then_the_default(tmp_path: Path) -> None:
+    for name in ("opt.yaml", "ini.yaml", "benchmarks/llmbench.yaml"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    here = tmp_path / "benchmarks"
+    assert find_config("../opt.yaml", "ini.yaml", tmp_path, here) == here / "../opt.yaml"
+    assert find_config(str(tmp_path / "opt.yaml"), None, tmp_path) == tmp_path / "opt.yaml"
+    assert find_config(None, "ini.yaml", tmp_path) == tmp_path / "ini.yaml"
+    assert find_config(None, None, tmp_path) == tmp_path / "benchmarks/llmbench.yaml"
+    (tmp_path / "benchmarks/llmbench.yaml").unlink()
+    assert find_config(None, None, tmp_path) is None
+
+
+def test_find_config_with_a_missing_explicit_path_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        find_config("nope.yaml", None, tmp_path, tmp_path)
+    assert str(info.value) == (
+        f"--llmbench-config=nope.yaml: file not found: {tmp_path}/nope.yaml; check the path "
+        "(relative paths resolve against the current directory)"
+    )
+    with pytest.raises(ConfigError) as info:
+        find_config(None, "conf/x.yaml", tmp_path)
+    assert str(info.value) == (
+        f"llmbench_config = conf/x.yaml (ini): file not found: {tmp_path}/conf/x.yaml; check "
+        f"the path, relative paths resolve against the rootdir {tmp_path}"
+    )

@@ -1,0 +1,234 @@
+"""The prompt registry: loading and checking prompt files, rendering judge messages."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from pytest_llmbench.dataset import Sample
+from pytest_llmbench.prompts import (
+    JudgePrompt,
+    PromptError,
+    PromptNotFoundError,
+    load_prompt,
+    messages_sha256,
+    render_messages,
+)
+
+GOOD = """\
+description: Judge for Russian channel digests
+metrics: [coverage, accuracy]
+system: |
+  You are a strict evaluator.
+user: |
+  Source posts:
+  {{ sample.input }}
+
+  Summary to evaluate:
+  {{ output }}
+
+  Tags: {{ sample.tags | join(", ") }}
+  Return only a JSON object with {{ metrics | join(", ") }}.
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "judge", version: str = "v1") -> Path:
+    path = tmp_path / "prompts" / name / f"{version}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error(tmp_path: Path, text: str) -> str:
+    write(tmp_path, text)
+    with pytest.raises(PromptError) as info:
+        load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    return str(info.value)
+
+
+def sample(**fields: object) -> Sample:
+    record = {"id": "tg-1", **fields}
+    return Sample(
+        id="tg-1", item_id="tg-1", position=0, line=1, input=fields.get("input"), fields=record
+    )
+
+
+def test_load_prompt_reads_the_file_and_hashes_its_bytes(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD + "temperature: 0.2\n")
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    assert (prompt.name, prompt.version, prompt.ref, prompt.path) == (
+        "judge",
+        "v1",
+        "judge@v1",
+        path,
+    )
+    assert prompt.description == "Judge for Russian channel digests"
+    assert prompt.metrics == ("coverage", "accuracy")
+    assert prompt.system == "You are a strict evaluator.\n"
+    assert prompt.temperature == 0.2
+    assert prompt.display == "prompts/judge/v1.yaml"
+    assert prompt.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_render_messages_fills_sample_output_and_metrics(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1")
+    messages = render_messages(prompt, sample(input="posts", tags=["ru", "news"]), "the summary")
+    assert messages == [
+        {"role": "system", "content": "You are a strict evaluator.\n"},
+        {
+            "role": "user",
+            "content": "Source posts:\nposts\n\nSummary to evaluate:\nthe summary\n\n"
+            "Tags: ru, news\nReturn only a JSON object with coverage, accuracy.\n",
+        },
+    ]
+
+
+def test_a_prompt_built_by_hand_renders_too(tmp_path: Path) -> None:
+    prompt = JudgePrompt(
+        name="j", version="v", path=tmp_path / "j.yaml", description="", metrics=("m",),
+        system="S", user="{{ sample['tags'][0] }}/{{ output }}", sha256="0",
+    )  # fmt: skip
+    assert render_messages(prompt, sample(tags=["a"]), "o")[1]["content"] == "a/o"
+
+
+def test_a_missing_sample_field_names_the_prompt_file_and_field(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    with pytest.raises(PromptError) as info:
+        render_messages(prompt, sample(input="posts"), "o")
+    assert str(info.value) == (
+        "prompts/judge/v1.yaml: user: undefined variable (sample has no attribute 'tags') "
+        "rendering sample 'tg-1'; the template sees sample (fields: id, input), output and metrics"
+    )
+
+
+def test_a_missing_variable_names_the_prompt_file_and_variable(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace("{{ output }}", "{{ answer }}"))
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    with pytest.raises(PromptError, match=r"^prompts/judge/v1.yaml: user: undefined variable "
+                       r"\('answer' is undefined\)"):  # fmt: skip
+        render_messages(prompt, sample(input="p", tags=[]), "o")
+
+
+def test_a_none_field_is_an_error_not_the_text_none(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    with pytest.raises(PromptError) as info:
+        render_messages(prompt, sample(tags=[]), "o")  # no input
+    assert str(info.value) == (
+        "prompts/judge/v1.yaml: user: an expression rendered None for sample 'tg-1' "
+        "(a field the sample lacks?); give the sample that field, or guard it: "
+        "{% if sample.reference %}...{% endif %}"
+    )
+
+
+def test_templates_compile_once_per_prompt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jinja2
+
+    write(tmp_path, GOOD)
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1")
+    calls: list[str] = []
+    original = jinja2.Environment.from_string
+
+    def counting(self: jinja2.Environment, source: str, *args: object, **kw: object) -> object:
+        calls.append(source)
+        return original(self, source, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jinja2.Environment, "from_string", counting)
+    for _ in range(3):
+        render_messages(prompt, sample(input="p", tags=[]), "o")
+    assert calls == []
+
+
+def test_bad_jinja_syntax_names_the_file_line_and_key(tmp_path: Path) -> None:
+    text = GOOD.replace("Tags: {{ sample.tags", "Tags: {{ sample.tags }")
+    assert error(tmp_path, text) == (
+        "prompts/judge/v1.yaml:12: user: bad Jinja2 syntax (unexpected '}'); fix the template"
+    )
+
+
+def test_an_unknown_key_names_the_file_and_the_closest_key(tmp_path: Path) -> None:
+    assert error(tmp_path, GOOD + "tempreature: 0\n") == (
+        "prompts/judge/v1.yaml:14: tempreature: unknown key; expected one of description, "
+        "metrics, system, temperature, user (did you mean 'temperature'?)"
+    )
+
+
+@pytest.mark.parametrize("key", ["metrics", "system", "user"])
+def test_required_keys_are_required(tmp_path: Path, key: str) -> None:
+    text = "\n".join(line for line in GOOD.splitlines() if not line.startswith(f"{key}:")).replace(
+        "  You are a strict evaluator.\n", ""
+    )
+    if key == "user":
+        text = "description: d\nmetrics: [m]\nsystem: s\n"
+    assert error(tmp_path, text) == (
+        f"prompts/judge/v1.yaml:1: {key}: missing; add {key}: to the prompt file"
+    )
+
+
+@pytest.mark.parametrize("metrics", ["[]", "coverage", "[1]", "['a b']"])
+def test_metrics_must_be_a_nonempty_list_of_names(tmp_path: Path, metrics: str) -> None:
+    assert error(tmp_path, f"metrics: {metrics}\nsystem: s\nuser: u\n") == (
+        "prompts/judge/v1.yaml:1: metrics: expected a non-empty list of metric names; "
+        "e.g. [coverage]"
+    )
+
+
+def test_system_must_be_text(tmp_path: Path) -> None:
+    assert error(tmp_path, "metrics: [m]\nsystem: [s]\nuser: u\n") == (
+        "prompts/judge/v1.yaml:2: system: expected text, got list; quote it"
+    )
+
+
+def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
+    assert error(tmp_path, "metrics: [m]\nsystem: s\nuser: u\nuser: v\n") == (
+        "prompts/judge/v1.yaml:4: user: duplicate key (first on line 3); remove one of them"
+    )
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
+    assert error(tmp_path, "metrics: [m\nsystem: s\n").startswith(
+        "prompts/judge/v1.yaml:2: not valid YAML ("
+    )
+
+
+def test_a_missing_version_lists_the_versions_that_exist(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, version="v1")
+    write(tmp_path, GOOD, version="v2")
+    with pytest.raises(PromptNotFoundError) as info:
+        load_prompt(tmp_path / "prompts", "judge@v3")
+    assert str(info.value) == (
+        f"prompt file not found: {tmp_path}/prompts/judge/v3.yaml; "
+        "versions of 'judge' that exist: v1, v2"
+    )
+
+
+def test_a_missing_name_lists_the_prompts_that_exist(tmp_path: Path) -> None:
+    write(tmp_path, GOOD, name="judge")
+    with pytest.raises(PromptNotFoundError) as info:
+        load_prompt(tmp_path / "prompts", "jugde@v1")
+    assert str(info.value) == (
+        f"prompt file not found: {tmp_path}/prompts/jugde/v1.yaml; no prompt named 'jugde' "
+        f"in {tmp_path}/prompts; prompts there: judge"
+    )
+
+
+@pytest.mark.parametrize("ref", ["judge", "judge@", "@v1", "../x@v1", "judge@../v1"])
+def test_a_reference_must_be_name_at_version(tmp_path: Path, ref: str) -> None:
+    with pytest.raises(PromptError) as info:
+        load_prompt(tmp_path, ref)
+    assert str(info.value) == (
+        f"expected name@version, got {ref!r}; write <name>@<version> for the file "
+        "prompts/<name>/<version>.yaml (letters, digits, '_', '.', '-')"
+    )
+
+
+def test_messages_sha256_is_stable_and_content_sensitive() -> None:
+    a = [{"role": "system", "content": "s"}, {"role": "user", "content": "ü"}]
+    b = [{"content": "s", "role": "system"}, {"content": "ü", "role": "user"}]
+    assert messages_sha256(a) == messages_sha256(b)
+    assert len(messages_sha256(a)) == 64
+    assert messages_sha256(a) != messages_sha256(list(reversed(a)))

@@ -1,0 +1,248 @@
+"""Whole benchmark runs, as users run them: verdicts, exit codes, warnings, outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Project, config_yaml, make_samples, without_footer
+
+from pytest_llmbench.record import deterministic_view
+
+
+def test_passing_run_exits_0_and_prints_the_section(
+    project: Project, xdist_args: list[str]
+) -> None:
+    result = project.run(*xdist_args)
+    assert result.ret == 0
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*= llmbench =*",
+            "digest: PASS  (4 samples: 4 scored, 0 unscored, 0 errors · judge dry-run · prompt digest_judge@v1)",
+            "  metric             value  95% CI             n  bands                   status",
+            "  coverage           0.900  0.835 – 0.965      4  pass ≥ 0.8, warn ≥ 0.7  pass",
+            "  accuracy           0.900  0.835 – 0.965      4  pass ≥ 0.8, warn ≥ 0.7  pass",
+            "  latency_seconds  102.500  100.446 – 104.554  4  pass ≤ 200, warn ≤ 300  pass",
+            "  judge calls 4 · cached 0 · retries 0 · tokens 0 in / 0 out",
+            "llmbench verdict: PASS",
+        ]
+    )
+    assert "LLMBenchWarning" not in result.stdout.str()
+
+
+def test_warn_band_warns_and_exits_0(project: Project, xdist_args: list[str]) -> None:
+    project.config(config_yaml(accuracy=(0.95, 0.85)))
+    result = project.run(*xdist_args)
+    assert result.ret == 0
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*LLMBenchWarning: llmbench: accuracy of digest is in its warn band: 0.900 (pass ≥ 0.95, warn ≥ 0.85)",
+            "digest: WARN *",
+            "  accuracy of digest is in its warn band: 0.900 (pass ≥ 0.95, warn ≥ 0.85)",
+            "llmbench verdict: WARN",
+        ]
+    )
+
+
+def test_warn_under_W_error_ends_in_a_readable_failing_verdict(
+    project: Project, xdist_args: list[str]
+) -> None:
+    project.config(config_yaml(accuracy=(0.95, 0.85)))
+    result = project.run("-W", "error", *xdist_args)
+    assert result.ret == 1
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["llmbench verdict: FAIL (the warning was turned into an error by -W / filterwarnings)"]
+    )
+
+
+def test_fail_on_warn_option_fails_a_warn(project: Project) -> None:
+    project.config(config_yaml(accuracy=(0.95, 0.85)))
+    result = project.run("--llmbench-fail-on-warn")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["digest: FAIL *", "llmbench verdict: FAIL"])
+
+
+def test_fail_band_exits_1_and_names_metric_scenario_value_and_band(
+    project: Project, xdist_args: list[str]
+) -> None:
+    project.config(config_yaml(coverage=(0.99, 0.95)))
+    result = project.run(*xdist_args)
+    assert result.ret == 1
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "digest: FAIL *",
+            "  coverage of digest is in its fail band: 0.900 (pass ≥ 0.99, warn ≥ 0.95)",
+            "llmbench verdict: FAIL",
+        ]
+    )
+
+
+def test_report_and_record_are_identical_across_xdist_modes(project: Project) -> None:
+    project.config(config_yaml(accuracy=(0.95, 0.85)))
+    reports, records = [], []
+    for index, args in enumerate((["-p", "no:xdist"], ["-n", "0"], ["-n", "2"])):
+        report = project.root / f"report-{index}.md"
+        record = project.root / f"record-{index}.json"
+        result = project.run(*args, f"--llmbench-report={report}", f"--llmbench-json={record}")
+        assert result.ret == 0
+        reports.append(without_footer(report.read_text(encoding="utf-8")))
+        records.append(
+            json.dumps(deterministic_view(json.loads(record.read_text(encoding="utf-8"))))
+        )
+    assert reports[0] == reports[1] == reports[2]
+    assert records[0] == records[1] == records[2]
+    assert len(project.records()) == 3  # one run record each under .llmbench/runs
+
+
+def test_node_id_selection_reports_but_does_not_gate(project: Project) -> None:
+    project.config(config_yaml(coverage=(0.99, 0.95)))
+    result = project.run("benchmarks/test_digest.py::test_digest[s-02]")
+    assert result.ret == 0
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "digest: FAIL  (1 samples: *",
+            "Selected by node id: scores are reported, bands are not gated.",
+            "llmbench verdict: FAIL",
+        ]
+    )
+    (record,) = project.records()
+    assert record["gated"] is False
+    assert [s["id"] for s in record["scenarios"]["digest"]["samples"]] == ["s-02"]
+
+
+def test_keyword_selection_is_gated(project: Project) -> None:
+    project.config(config_yaml(coverage=(0.99, 0.95)))
+    result = project.run("-k", "s-02 or s-03")
+    assert result.ret == 1
+    result.assert_outcomes(passed=2, deselected=2)
+
+
+def test_smoke_marker_selects_the_first_samples(project: Project, xdist_args: list[str]) -> None:
+    result = project.run("-m", "smoke", *xdist_args)
+    assert result.ret == 0
+    # xdist's controller does not count deselected items, so only what ran is compared.
+    assert result.parseoutcomes()["passed"] == 2
+    (record,) = project.records()
+    assert [s["id"] for s in record["scenarios"]["digest"]["samples"]] == ["s-01", "s-02"]
+
+
+def test_smoke_list_of_ids_and_smoke_field(project: Project) -> None:
+    samples = make_samples([(0.9, 0.9)] * 4)
+    samples[3]["smoke"] = True
+    project.dataset(samples)
+    project.config(config_yaml(smoke="[s-02]"))
+    result = project.run("-m", "smoke", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        [
+            "benchmarks/test_digest.py::test_digest[[]s-02[]]",
+            "benchmarks/test_digest.py::test_digest[[]s-04[]]",
+        ]
+    )
+
+
+def test_collect_only_never_gates_or_writes(project: Project) -> None:
+    project.config(config_yaml(coverage=(0.99, 0.95)))
+    result = project.run("--collect-only")
+    assert result.ret == 0
+    assert "llmbench verdict" not in result.stdout.str()
+    assert project.records() == []
+
+
+def test_item_ids_are_sample_ids(project: Project) -> None:
+    samples = make_samples([(0.9, 0.9)] * 2)
+    samples[0]["id"] = "тг/0042 [утро]"
+    project.dataset(samples)
+    result = project.run("--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        [
+            "benchmarks/test_digest.py::test_digest[[]tg-0042-utro[]]",
+            "benchmarks/test_digest.py::test_digest[[]s-02[]]",
+        ]
+    )
+
+
+def test_unscored_sample_fails_its_item_with_the_reason(
+    project: Project, xdist_args: list[str]
+) -> None:
+    samples = make_samples([(0.9, 0.9)] * 3)
+    del samples[1]["ground_truth"]["accuracy"]
+    project.dataset(samples)
+    result = project.run(*xdist_args)
+    assert result.ret == 1
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ['*sample \'s-02\' unscored: no ground_truth for "accuracy" in sample "s-02"*']
+    )
+    (record,) = project.records()
+    sample = record["scenarios"]["digest"]["samples"][1]
+    assert sample["status"] == "unscored"
+    assert sample["scores"] == {"latency_seconds": 102.0}
+    assert record["scenarios"]["digest"]["metrics"]["accuracy"]["n"] == 2
+
+
+def test_failing_test_body_records_an_error_sample(project: Project) -> None:
+    project.write(
+        "benchmarks/test_digest.py",
+        "import pytest\n\n@pytest.mark.llmbench('digest')\n"
+        "def test_digest(sample, judge):\n"
+        "    if sample.id == 's-03':\n"
+        "        raise RuntimeError('the app crashed')\n"
+        "    judge(sample.output)\n",
+    )
+    result = project.run()
+    assert result.ret == 1
+    (record,) = project.records()
+    sample = record["scenarios"]["digest"]["samples"][2]
+    assert sample["status"] == "error"
+    assert sample["reason"] == "RuntimeError: the app crashed"
+
+
+def test_interrupted_run_writes_a_partial_record_and_does_not_gate(project: Project) -> None:
+    project.config(config_yaml(coverage=(0.99, 0.95)))
+    project.write(
+        "benchmarks/test_digest.py",
+        "import pytest\n\n@pytest.mark.llmbench('digest')\n"
+        "def test_digest(sample, judge):\n"
+        "    if sample.id == 's-03':\n"
+        "        raise KeyboardInterrupt\n"
+        "    judge(sample.output)\n",
+    )
+    result = project.run()
+    assert result.ret == 2
+    (record,) = project.records()
+    assert record["partial"] is True
+    assert record["partial_reason"] == "interrupted"
+    assert record["gated"] is False
+    assert [s["id"] for s in record["scenarios"]["digest"]["samples"]] == ["s-01", "s-02"]
+    assert not list((project.root / ".llmbench" / "runs").glob("*.partial.jsonl"))
+
+
+def test_project_without_llmbench_is_unchanged(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == 0
+    assert "llmbench" not in result.stdout.str()
+    assert not (pytester.path / ".llmbench").exists()
+
+
+def test_plugin_can_be_disabled(project: Project) -> None:
+    project.write("benchmarks/test_plain.py", "def test_plain():\n    assert True\n")
+    result = project.run("-p", "no:llmbench", "benchmarks/test_plain.py")
+    assert result.ret == 0
+    assert "llmbench" not in result.stdout.str()
+
+
+def test_header_says_which_judge_runs_and_why(project: Project) -> None:
+    result = project.run("--collect-only")
+    result.stdout.fnmatch_lines(
+        [
+            "llmbench: benchmarks/llmbench.yaml",
+            "  digest: judge default: dry-run (auto: $TEST_LLM_URL is not set), prompt digest_judge@v1",
+        ]
+    )
