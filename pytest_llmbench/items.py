@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import Dataset, Sample, load_dataset
 from .judge_result import JudgeResult
 from .judging import JudgeService
+from .prompts import PromptError
 from .reference_metrics import compute as reference_scores
 
 MARKER = "llmbench"
@@ -39,7 +41,9 @@ def smoke_ids(scenario: ScenarioConfig, dataset: Dataset) -> set[str]:
         known = {s.id for s in dataset.samples}
         missing = [i for i in scenario.smoke if i not in known]
         if missing:
-            raise pytest.UsageError(
+            # A collection error, like every other dataset mistake: a UsageError raised
+            # while collecting escapes as a traceback through pluggy.
+            raise pytest.Collector.CollectError(
                 f"scenario {scenario.name!r}: smoke ids not in {dataset.display}: "
                 f"{', '.join(missing)}; fix the smoke: list in the llmbench config"
             )
@@ -101,10 +105,59 @@ class ItemSide:
         item.stash[ITEM_STATE] = state
         return state
 
+    def output(self, state: ItemState) -> Any:
+        """The scenario's output for this sample: judged ahead when it could be."""
+        source = self.service.output_source(state.scenario)
+        if source is None:
+            raise pytest.UsageError(
+                f"scenario {state.scenario.name!r} declares no output:; use sample.output "
+                "or add output: <field> or output: module:function to the scenario"
+            )
+        ahead = self.service.prefetched_output(state.scenario, state.sample)
+        return ahead if ahead is not None else source.produce_sync(state.sample)
+
+    def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
+        """Judge the next samples while this one runs, up to the window."""
+        if not self.prefetchable:
+            return
+        room = self.window - self.service.pending_prefetches()
+        for item in upcoming:
+            if room <= 0:
+                return
+            state = self.state(item)
+            if state is None or not self.service.can_prefetch(state.scenario):
+                continue
+            if item.get_closest_marker("skip") or item.get_closest_marker("skipif"):
+                continue
+            if self.service.prefetch(state.scenario, state.sample):
+                room -= 1
+
+    @functools.cached_property
+    def prefetchable(self) -> bool:
+        return any(
+            s.output is not None and self.service.mode(s.judge).mode == "live"
+            for s in self.cfg.scenarios.values()
+        )
+
+    @functools.cached_property
+    def window(self) -> int:
+        # Twice the concurrency: a full set in flight while finished ones wait for their item.
+        live = [
+            self.cfg.judges[s.judge].concurrency
+            for s in self.cfg.scenarios.values()
+            if s.output is not None and self.service.mode(s.judge).mode == "live"
+        ]
+        return 2 * max(live, default=0)
+
     def judge(self, state: ItemState, output: object) -> dict[str, float]:
         """Score one output; record it on the item; fail the item when unscored."""
         text = "" if output is None else str(output)
-        result, digest = self.service.score(state.scenario, state.sample, text)
+        try:
+            result, digest = self.service.score(state.scenario, state.sample, text)
+        except PromptError as error:
+            # The user's template, not the plugin, is at fault: its message names the prompt
+            # file and the fix, and a traceback through the plugin would only hide it.
+            pytest.fail(str(error), pytrace=False)
         state.judged, state.prompt_sha256 = result, digest
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
         if result.status != "scored":
@@ -113,7 +166,10 @@ class ItemSide:
 
     def payload(self, item: pytest.Item, report: pytest.TestReport) -> dict[str, Any] | None:
         state = self.state(item)
-        if state is None or report.skipped:
+        if state is None:
+            return None
+        self.service.discard_prefetch(state.scenario, state.sample)
+        if report.skipped:
             return None
         failure = None
         if report.failed and state.judged is None:

@@ -1,20 +1,28 @@
-"""Which judge runs (live or dry-run, and why), and scoring one sample with it."""
+"""Which judge runs (live or dry-run, and why), and scoring samples with it: cache first,
+one call per distinct request, a budget, and judging ahead of the items (prefetch)."""
 
 from __future__ import annotations
 
-import os
+import concurrent.futures
 import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from .background import BackgroundLoop
+from .budget import Budget, call_cost
 from .config import JudgeConfig, LLMBenchConfig, ScenarioConfig
 from .dataset import Sample
 from .dry_run import dry_run_score
 from .judge_result import JudgeResult
+from .outputs import OutputSource
 from .prompts import JudgePrompt, load_prompt, messages_sha256, render_messages
+
+if TYPE_CHECKING:
+    from .cache import JudgeCache
+    from .openai_judge import OpenAIJudge
 
 Mode = Literal["live", "dry-run"]
 MODES = ("auto", "live", "dry-run")
@@ -56,18 +64,48 @@ def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) ->
     )
 
 
+@dataclass(frozen=True)
+class Request:
+    messages: list[dict[str, str]]
+    digest: str | None  # sha256 of the rendered messages, for the record
+    key: str  # the cache key; "" when nothing is sent (dry-run, no judged metrics)
+
+
+@dataclass
+class Prefetched:
+    """A sample judged ahead of its item: the output it judged and the result."""
+
+    future: concurrent.futures.Future[tuple[str, str, JudgeResult]]  # (output, key, result)
+
+
 class JudgeService:
     """Scores samples for every scenario of one process; live judges share one loop."""
 
-    def __init__(self, cfg: LLMBenchConfig, option: str, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        cfg: LLMBenchConfig,
+        option: str,
+        environ: Mapping[str, str],
+        *,
+        cache_dir: Path | None = None,
+        budget: Budget | None = None,
+    ) -> None:
         self._cfg = cfg
         self._option = option
         self._environ = environ
+        self._cache_dir = cache_dir
+        self.budget = budget
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
-        self._engines: dict[str, object] = {}
+        self._outputs: dict[str, OutputSource] = {}
+        self._engines: dict[str, OpenAIJudge] = {}
+        self._cache: JudgeCache | None = None
         self._loop: BackgroundLoop | None = None
         self._lock = threading.Lock()
+        self._prefetched: dict[tuple[str, str], Prefetched] = {}
+        self.prefetch_used = 0
+
+    # -- configuration, resolved once per process ---------------------------------------
 
     def mode(self, judge_name: str) -> Resolved:
         if judge_name not in self._modes:
@@ -85,18 +123,80 @@ class JudgeService:
             )
         return self._prompts[scenario.prompt]
 
-    def _engine(self, judge: JudgeConfig) -> object:
+    def output_source(self, scenario: ScenarioConfig) -> OutputSource | None:
+        if scenario.output is None:
+            return None
+        if scenario.name not in self._outputs:
+            self._outputs[scenario.name] = OutputSource(scenario.name, scenario.output)
+        return self._outputs[scenario.name]
+
+    @property
+    def cache(self) -> JudgeCache | None:
+        if self._cache is None and self._cache_dir is not None:
+            from .cache import JudgeCache
+
+            self._cache = JudgeCache(self._cache_dir)
+        return self._cache
+
+    @property
+    def loop(self) -> BackgroundLoop:
+        with self._lock:
+            if self._loop is None:
+                self._loop = BackgroundLoop()
+            return self._loop
+
+    def engine(self, judge: JudgeConfig) -> OpenAIJudge:
         from .openai_judge import OpenAIJudge  # httpx only when a live judge runs
 
+        loop = self.loop
         with self._lock:
             if judge.name not in self._engines:
-                if self._loop is None:
-                    self._loop = BackgroundLoop()
-                key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
+                key = self._environ.get(judge.api_key_env) if judge.api_key_env else None
                 engine = OpenAIJudge(judge, api_key=key)
-                self._loop.on_close(engine.aclose)
+                loop.on_close(engine.aclose)
                 self._engines[judge.name] = engine
             return self._engines[judge.name]
+
+    def engines(self) -> dict[str, OpenAIJudge]:
+        return dict(self._engines)
+
+    # -- one request --------------------------------------------------------------------
+
+    def request(self, scenario: ScenarioConfig, sample: Sample, output: str) -> Request:
+        prompt = self.prompt(scenario)
+        if prompt is None or not scenario.judged_metrics:
+            return Request([], None, "")
+        messages = render_messages(prompt, sample, output)
+        digest = messages_sha256(messages)
+        if self.mode(scenario.judge).mode == "dry-run":
+            return Request(messages, digest, "")
+        from .cache import cache_key
+
+        judge = self._cfg.judges[scenario.judge]
+        key = cache_key(judge, messages, scenario.judged_metrics, prompt.ref, prompt.sha256)
+        return Request(messages, digest, key)
+
+    async def _judge(self, scenario: ScenarioConfig, request: Request) -> JudgeResult:
+        """Cache, budget, then the judge; runs on the background loop."""
+        metrics = scenario.judged_metrics
+        cache = self.cache
+        if cache is not None:
+            hit = cache.get(request.key)
+            if hit is not None:
+                return JudgeResult(status="scored", scores=dict(hit["scores"]), cached=True)
+        judge = self._cfg.judges[scenario.judge]
+        if self.budget is not None and self.budget.exhausted():
+            return JudgeResult(
+                status="unscored",
+                reason=f"budget exhausted: ${self.budget.spent():.4f} of "
+                f"${self.budget.limit_usd:g} spent before this sample was judged",
+            )
+        result = await self.engine(judge).score(request.messages, metrics)
+        if self.budget is not None and judge.price is not None:
+            self.budget.add(call_cost(judge.price, result.prompt_tokens, result.completion_tokens))
+        if result.status == "scored" and cache is not None:
+            cache.put(request.key, {"scores": result.scores})
+        return result
 
     def score(
         self, scenario: ScenarioConfig, sample: Sample, output: str
@@ -105,19 +205,69 @@ class JudgeService:
         metrics = scenario.judged_metrics
         if not metrics:
             return JudgeResult(status="scored"), None
-        prompt = self.prompt(scenario)
-        messages = render_messages(prompt, sample, output) if prompt is not None else []
-        digest = messages_sha256(messages) if messages else None
+        request = self.request(scenario, sample, output)
         if self.mode(scenario.judge).mode == "dry-run":
-            return dry_run_score(sample, metrics), digest
-        from .openai_judge import OpenAIJudge
+            return dry_run_score(sample, metrics), request.digest
+        ahead = self._prefetched.pop((scenario.name, sample.id), None)
+        if ahead is not None:
+            _, key, result = ahead.future.result()
+            if key == request.key:  # the test judged the output we judged ahead
+                self.prefetch_used += 1
+                return result, request.digest
+        return self.loop.run(self._judge(scenario, request)), request.digest
 
-        engine = self._engine(self._cfg.judges[scenario.judge])
-        assert isinstance(engine, OpenAIJudge)
-        assert self._loop is not None
-        return self._loop.run(engine.score(messages, metrics)), digest
+    # -- judging ahead ------------------------------------------------------------------
+
+    def can_prefetch(self, scenario: ScenarioConfig) -> bool:
+        return (
+            scenario.output is not None
+            and bool(scenario.judged_metrics)
+            and self.mode(scenario.judge).mode == "live"
+        )
+
+    def prefetch(self, scenario: ScenarioConfig, sample: Sample) -> bool:
+        """Produce the sample's output and judge it on the loop, ahead of its item.
+        False when it already was."""
+        if (scenario.name, sample.id) in self._prefetched:
+            return False
+        source = self.output_source(scenario)
+        assert source is not None
+
+        async def ahead() -> tuple[str, str, JudgeResult]:
+            produced = await source.produce(sample)
+            text = "" if produced is None else str(produced)
+            request = self.request(scenario, sample, text)
+            return text, request.key, await self._judge(scenario, request)
+
+        self._prefetched[(scenario.name, sample.id)] = Prefetched(self.loop.submit(ahead()))
+        return True
+
+    def discard_prefetch(self, scenario: ScenarioConfig, sample: Sample) -> None:
+        """Forget what was judged ahead for an item that is done (it may not have used it:
+        the test failed first, or judged another output)."""
+        self._prefetched.pop((scenario.name, sample.id), None)
+
+    def prefetched_output(self, scenario: ScenarioConfig, sample: Sample) -> str | None:
+        ahead = self._prefetched.get((scenario.name, sample.id))
+        if ahead is None:
+            return None
+        try:
+            return ahead.future.result()[0]
+        except Exception:
+            # The prefetch failed (the app raised); the item produces it again and
+            # reports the error itself.
+            del self._prefetched[(scenario.name, sample.id)]
+            return None
+
+    def pending_prefetches(self) -> int:
+        return len(self._prefetched)
 
     def close(self) -> None:
         if self._loop is not None:
             self._loop.close()
             self._loop = None
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
+        if self.budget is not None:
+            self.budget.close()

@@ -21,6 +21,7 @@ import httpx
 from pytest_llmbench.backoff import backoff_delay, is_transient_status, parse_retry_after
 from pytest_llmbench.config import JudgeConfig, StructuredOutput
 from pytest_llmbench.judge_result import JudgeResult
+from pytest_llmbench.limiter import AdaptiveLimiter
 from pytest_llmbench.replies import UnusableReply, extract_message, extract_usage, parse_scores
 
 __all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
@@ -107,7 +108,7 @@ class OpenAIJudge:
     """Scores chat messages with an OpenAI-compatible judge, bounded by `concurrency`.
 
     Use it from one event loop and close it there (`await judge.aclose()`): the client and
-    the semaphore are created lazily inside that loop.
+    the concurrency limiter are created lazily inside that loop.
     """
 
     def __init__(
@@ -133,7 +134,7 @@ class OpenAIJudge:
             "json_schema" if judge.structured_output == "auto" else judge.structured_output
         )
         self._client: httpx.AsyncClient | None = None
-        self._semaphore: asyncio.Semaphore | None = None
+        self._limiter: AdaptiveLimiter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
@@ -155,7 +156,7 @@ class OpenAIJudge:
 
     async def aclose(self) -> None:
         client, self._client = self._client, None
-        self._semaphore = None
+        self._limiter = None
         self._loop = None
         if client is not None:
             await client.aclose()
@@ -188,23 +189,29 @@ class OpenAIJudge:
                 status="unscored",
                 reason=f"judge {self.judge.name!r} has no base_url (is {shown} set?)",
             )
-        client, semaphore = self._in_loop()
+        client, limiter = self._in_loop()
         # The slot is held through backoff sleeps too, so a rate-limited server sees fewer
         # callers, not the same number again.
-        async with semaphore:
+        async with limiter:
             start = self._clock()
             result = await self._score(client, messages, metrics)
             result.latency_s = max(0.0, self._clock() - start)
+        if result.status == "scored":
+            await limiter.succeeded()
         return result
 
-    def _in_loop(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+    @property
+    def limiter(self) -> AdaptiveLimiter | None:
+        return self._limiter
+
+    def _in_loop(self) -> tuple[httpx.AsyncClient, AdaptiveLimiter]:
         loop = asyncio.get_running_loop()
         if self._loop is not None and self._loop is not loop:
             raise RuntimeError(
                 "OpenAIJudge was used from another event loop; "
                 "create one judge per loop and aclose() it in that loop"
             )
-        if self._client is None or self._semaphore is None:
+        if self._client is None or self._limiter is None:
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
             self._client = httpx.AsyncClient(
                 transport=self._transport,
@@ -215,9 +222,9 @@ class OpenAIJudge:
                     max_keepalive_connections=self._concurrency,
                 ),
             )
-            self._semaphore = asyncio.Semaphore(self._concurrency)
+            self._limiter = AdaptiveLimiter(self._concurrency)
             self._loop = loop
-        return self._client, self._semaphore
+        return self._client, self._limiter
 
     async def _score(
         self, client: httpx.AsyncClient, messages: list[dict[str, str]], metrics: Sequence[str]
@@ -268,6 +275,8 @@ class OpenAIJudge:
                 if not is_transient_status(status):
                     return call.unscored(self._clean(self._rejection(response)))
                 problem, key = _status_text(status), str(status)
+                if status == 429 and self._limiter is not None:
+                    self._limiter.throttled()
                 if status in _RETRY_AFTER_STATUSES:
                     retry_after = parse_retry_after(
                         response.headers.get("retry-after"), _server_now(response)

@@ -7,16 +7,20 @@ benchmarks sees no change in its runs.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .config import ConfigError, find_config, load_config
+from .ahead import Upcoming
+from .budget import Budget
+from .config import ConfigError, LLMBenchConfig, find_config, load_config
 from .dataset import DatasetError
 from .items import ItemSide, ItemState
 from .judging import MODES, JudgeService, JudgeSetupError
+from .outputs import OutputError
 from .prompts import PromptError
 from .session import ControllerSide, new_run_id
 from .terminal import section
@@ -59,6 +63,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="a metric in its warn band fails the session",
     )
+    group.addoption(
+        "--llmbench-cache",
+        dest="llmbench_cache",
+        metavar="DIR",
+        help="judge reply cache directory (default .llmbench/cache under the rootdir)",
+    )
+    group.addoption(
+        "--llmbench-no-cache",
+        dest="llmbench_no_cache",
+        action="store_true",
+        default=False,
+        help="neither read nor write the judge reply cache",
+    )
+    group.addoption(
+        "--llmbench-budget",
+        dest="llmbench_budget",
+        metavar="USD",
+        type=float,
+        default=None,
+        help="stop new judge calls once the run has spent USD (needs price: on the judge)",
+    )
+    parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
     parser.addini("llmbench_fail_on_warn", "a warn fails the session", type="bool", default=False)
@@ -95,9 +121,47 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = (
         config.workerinput["llmbench_run_id"]
         if hasattr(config, "workerinput")
-        else new_run_id(__import__("time").time())
+        else new_run_id(time.time())
     )
-    config.pluginmanager.register(LLMBenchRun(config, cfg, judge, run_id), PLUGIN_NAME)
+    service = JudgeService(
+        cfg,
+        judge,
+        os.environ,
+        cache_dir=_cache_dir(config, rootdir),
+        budget=_budget(config, cfg, rootdir, run_id),
+    )
+    config.pluginmanager.register(LLMBenchRun(config, cfg, service, run_id), PLUGIN_NAME)
+
+
+def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
+    if config.getoption("llmbench_no_cache"):
+        return None
+    chosen = config.getoption("llmbench_cache") or config.getini("llmbench_cache_dir")
+    return rootdir / (chosen or ".llmbench/cache")
+
+
+def _budget(
+    config: pytest.Config, cfg: LLMBenchConfig, rootdir: Path, run_id: str
+) -> Budget | None:
+    limit = config.getoption("llmbench_budget")
+    if limit is None:
+        limit = cfg.budget_usd
+    if limit is None:
+        return None
+    if limit <= 0:
+        raise pytest.UsageError(f"--llmbench-budget={limit:g}: give a positive amount in USD")
+    unpriced = sorted(
+        s.judge
+        for s in cfg.scenarios.values()
+        if cfg.judges[s.judge].kind == "openai" and cfg.judges[s.judge].price is None
+    )
+    if unpriced:
+        raise pytest.UsageError(
+            f"a budget of ${limit:g} needs the judge's price to count spend: add "
+            f"price: {{input_per_mtok: ..., output_per_mtok: ...}} to judge {unpriced[0]!r} "
+            f"in {cfg.path.name}"
+        )
+    return Budget(limit, rootdir / ".llmbench" / "runs" / f"{run_id}.spend.sqlite3")
 
 
 def _run(config: pytest.Config) -> LLMBenchRun | None:
@@ -132,6 +196,22 @@ def sample(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
+def output(request: pytest.FixtureRequest) -> Any:
+    """The scenario's output for this sample (from `output:`), judged ahead when possible."""
+    run = _run(request.config)
+    state = run.items.state(request.node) if run is not None and run.items else None
+    if run is None or run.items is None or state is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the 'output' fixture is only available in tests marked "
+            "@pytest.mark.llmbench('<scenario>')"
+        )
+    try:
+        return run.items.output(state)
+    except OutputError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.fixture
 def judge(request: pytest.FixtureRequest) -> Callable[[object], dict[str, float]]:
     """judge(output) scores this sample on the scenario's judged metrics and records it."""
     run = _run(request.config)
@@ -150,9 +230,12 @@ class LLMBenchRun:
     """The per-process run: an item side wherever items run, a controller side where
     results are gathered (never on an xdist worker)."""
 
-    def __init__(self, config: pytest.Config, cfg: Any, judge_option: str, run_id: str) -> None:
+    def __init__(
+        self, config: pytest.Config, cfg: LLMBenchConfig, service: JudgeService, run_id: str
+    ) -> None:
         self.config = config
-        self.service = JudgeService(cfg, judge_option, os.environ)
+        self.service = service
+        self.upcoming: Upcoming | None = None
         self.items: ItemSide | None = ItemSide(cfg, self.service)
         self.controller: ControllerSide | None = (
             None
@@ -165,8 +248,10 @@ class LLMBenchRun:
         assert self.items is not None
         try:
             self.items.parametrize(metafunc, scenario)
-            self.service.mode(self.items.scenario(scenario).judge)
-        except (DatasetError, PromptError, JudgeSetupError) as error:
+            chosen = self.items.scenario(scenario)
+            self.service.mode(chosen.judge)
+            self.service.output_source(chosen)
+        except (DatasetError, PromptError, JudgeSetupError, OutputError) as error:
             raise pytest.Collector.CollectError(str(error)) from None
 
     @pytest.hookimpl(optionalhook=True)
@@ -212,6 +297,14 @@ class LLMBenchRun:
                 self.config.hook.pytest_llmbench_sample_payload(payload=data, item=item)
                 report.llmbench = data  # type: ignore[attr-defined]
         return report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        if self.items is None or not self.items.prefetchable:
+            return
+        if self.upcoming is None:
+            self.upcoming = Upcoming(item.session)
+        self.items.prefetch_ahead(self.upcoming.after(item))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:

@@ -111,8 +111,8 @@ class Project:
     def config(self, text: str) -> Path:
         return self.write("benchmarks/llmbench.yaml", text)
 
-    def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "no:cacheprovider", *args)
+    def run(self, *args: str, **kwargs: Any) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "no:cacheprovider", *args, **kwargs)
 
     def records(self) -> list[dict[str, Any]]:
         runs = sorted((self.root / ".llmbench" / "runs").glob("*.json"))

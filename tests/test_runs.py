@@ -213,7 +213,7 @@ def test_interrupted_run_writes_a_partial_record_and_does_not_gate(project: Proj
         "        raise KeyboardInterrupt\n"
         "    judge(sample.output)\n",
     )
-    result = project.run()
+    result = project.run(no_reraise_ctrlc=True)
     assert result.ret == 2
     (record,) = project.records()
     assert record["partial"] is True

@@ -1,0 +1,52 @@
+"""Which items run next in this process, so their samples can be judged ahead.
+
+Without xdist that is the rest of ``session.items``. On an xdist worker it is only what
+the controller has already queued to this worker (``nextitem`` and the worker's pending
+queue): an item another worker will run is never judged here, so no call is made twice.
+With ``--dist worksteal`` an item queued here may still be stolen by an idle worker; a
+reply judged ahead for it is then not used by that worker unless it has reached the cache.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+def _worker_queue(config: pytest.Config) -> Any | None:
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "WorkerInteractor" and hasattr(plugin, "torun"):
+            return plugin
+    return None
+
+
+class Upcoming:
+    def __init__(self, session: pytest.Session) -> None:
+        self._session = session
+        self._interactor = (
+            _worker_queue(session.config) if hasattr(session.config, "workerinput") else None
+        )
+        self._index: dict[int, int] | None = None
+
+    def after(self, item: pytest.Item) -> Iterator[pytest.Item]:
+        items = self._session.items
+        if self._interactor is not None:
+            # xdist internals (WorkerInteractor.torun / nextitem_index); if they change,
+            # prefetch quietly stops rather than guessing.
+            queue = getattr(self._interactor, "torun", None)
+            following = getattr(self._interactor, "nextitem_index", None)
+            try:
+                with queue.lock() as pending:  # type: ignore[union-attr]
+                    indices = [following, *pending]
+            except Exception:
+                return iter(())
+            return (items[i] for i in indices if isinstance(i, int) and 0 <= i < len(items))
+        if self._index is None:
+            self._index = {id(it): i for i, it in enumerate(items)}
+        position = self._index.get(id(item))
+        if position is None:
+            return iter(())
+        return itertools.islice(items, position + 1, None)
