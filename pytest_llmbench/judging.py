@@ -157,6 +157,27 @@ class JudgeService:
                 self._engines[judge.name] = engine
             return self._engines[judge.name]
 
+    def describe_cache_and_budget(self) -> str:
+        live = False
+        for scenario in self._cfg.scenarios.values():
+            try:
+                live = live or self.mode(scenario.judge).mode == "live"
+            except JudgeSetupError:
+                pass
+        if self._cache_dir is None:
+            text = "cache off"
+        elif not live:
+            text = "cache unused (no live judge)"
+        else:
+            stored = len(self.cache) if self.cache is not None else 0
+            shown = self._cache_dir
+            if shown.is_relative_to(self._cfg.rootdir):
+                shown = shown.relative_to(self._cfg.rootdir)
+            text = f"cache {shown} ({stored} replies stored)"
+        if self.budget is not None:
+            text += f", budget ${self.budget.limit_usd:g}"
+        return text
+
     def engines(self) -> dict[str, OpenAIJudge]:
         return dict(self._engines)
 

@@ -277,6 +277,7 @@ class LLMBenchRun:
                 parts.append(f"concurrency {judge.concurrency}")
             parts.append(f"prompt {scenario.prompt or 'none'}")
             lines.append(f"  {name}: " + ", ".join(parts))
+        lines.append("  " + self.service.describe_cache_and_budget())
         return lines
 
     @property

@@ -19,6 +19,7 @@ from .payload import SamplePayload
 from .verdict import MetricVerdict, evaluate_metric, scenario_status, worst
 
 SCHEMA = "llmbench-run/1"
+BUDGET_EXHAUSTED = "budget exhausted"
 
 
 def usage(samples: Sequence[SamplePayload], price: Price | None) -> dict[str, Any]:
@@ -120,11 +121,19 @@ def build_scenario(
 ) -> dict[str, Any]:
     verdicts = [evaluate_metric(m, metric_values(m, samples)) for m in scenario.metrics]
     counts = {"scored": 0, "unscored": 0, "error": 0}
+    unjudged = 0
     for sample in samples:
         counts[sample.status] += 1
+        unjudged += bool(sample.reason and sample.reason.startswith(BUDGET_EXHAUSTED))
+    found = problems(scenario.name, scenario, verdicts)
+    status = scenario_status(verdicts, fail_on_warn or scenario.fail_on_warn)
+    if unjudged:
+        # Not judging is not passing: a spent budget fails the scenario, with what was done kept.
+        found.insert(0, f"{BUDGET_EXHAUSTED}: {unjudged} samples of {scenario.name} not judged")
+        status = "fail"
     return {
-        "status": scenario_status(verdicts, fail_on_warn or scenario.fail_on_warn),
-        "problems": problems(scenario.name, scenario, verdicts),
+        "status": status,
+        "problems": found,
         "fail_on_warn": fail_on_warn or scenario.fail_on_warn,
         "fingerprints": dict(fingerprints),
         "metrics": {

@@ -19,21 +19,25 @@ _MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
 
 
 def md_text(value: object, limit: int = 160) -> str:
-    """Sample text made inert in a markdown table cell: no HTML, no @mentions, no pipes."""
+    """Sample text made inert in a markdown table cell: no HTML, no links or images, no
+    @mentions, no pipes."""
     text = " ".join(str(value).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
+    # A backslash first, so that the escapes below cannot be undone by the text's own.
+    text = text.replace("\\", "\\\\").replace("[", "\\[")  # no [link](…) or ![image](…)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace("|", "\\|").replace("`", "'")
     # A zero-width joiner after @ stops GitHub from notifying anyone.
     return _MENTION.sub("@\u2060", text)
 
 
-def md_code(value: object, limit: int = 200) -> str:
+def md_code(value: object, limit: int | None = 200) -> str:
     """Text for inside a `code span`: GitHub renders no HTML or mentions there, but a
-    backtick or a pipe would end the span or the table cell."""
+    backtick or a pipe would end the span or the table cell. ``limit=None`` never cuts
+    (a command to copy must stay whole)."""
     text = " ".join(str(value).split())
-    if len(text) > limit:
+    if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("`", "'").replace("|", "\\|")
 
@@ -114,6 +118,9 @@ def render(
     if len(text) > MAX_CHARS and worst_limit > 0:
         return render(record, footer=footer, extra_sections=extra_sections, worst_limit=0)
     if len(text) > MAX_CHARS:
-        cut = text[: MAX_CHARS - 200].rsplit("\n", 1)[0]
-        text = cut + "\n\n_Report truncated to fit a GitHub comment; see the run record._\n"
+        # Cut the tables, never the verdict (and footer) at the end.
+        head, verdict, tail = text.rpartition("\n**Verdict: ")
+        note = "\n\n_Report truncated to fit a GitHub comment; see the run record._\n"
+        budget = MAX_CHARS - len(note) - len(verdict) - len(tail)
+        text = head[:budget].rsplit("\n", 1)[0] + note + verdict + tail
     return text

@@ -209,6 +209,8 @@ class ControllerSide:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         self._close_journal(remove=True)
+        for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
+            leftover.unlink()
 
     def _close_journal(self, remove: bool) -> None:
         if self._journal is not None:
