@@ -4,6 +4,7 @@ one call per distinct request, a budget, and judging ahead of the items (prefetc
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import re
 import threading
 from collections.abc import Mapping
@@ -160,10 +161,8 @@ class JudgeService:
     def describe_cache_and_budget(self) -> str:
         live = False
         for scenario in self._cfg.scenarios.values():
-            try:
+            with contextlib.suppress(JudgeSetupError):
                 live = live or self.mode(scenario.judge).mode == "live"
-            except JudgeSetupError:
-                pass
         if self._cache_dir is None:
             text = "cache off"
         elif not live:
