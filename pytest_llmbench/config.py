@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 from .yaml_lines import (
     DuplicateKeyError,
     KeyPath,
@@ -90,6 +91,7 @@ class ScenarioConfig:
     fields: dict[str, str] = field(default_factory=dict)  # canonical name -> field in the file
     output: str | None = None  # a sample field name or "module:function"
     description: str = ""
+    regression: RegressionRules = field(default_factory=RegressionRules)
 
     @property
     def prompt_name(self) -> str:
@@ -129,8 +131,9 @@ _JUDGE_KEYS = (
 )
 _SCENARIO_KEYS = (
     *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
-    "description",
+    *("description", "regression"),
 )
+_REGRESSION_KEYS = ("margin", "severity", "min_samples")
 _METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
@@ -378,6 +381,31 @@ class _ConfigReader(Reader):
             fields=fields,
             output=output,
             description=self.string(m.get("description", ""), (*path, "description")),
+            regression=self.regression(m.get("regression", {}), (*path, "regression"), metrics),
+        )
+
+    def regression(
+        self, raw: Any, path: KeyPath, metrics: tuple[MetricConfig, ...]
+    ) -> RegressionRules:
+        m = self.mapping(raw, path, _REGRESSION_KEYS)
+        margins: dict[str, float] = {}
+        default = DEFAULT_MARGIN
+        margin = m.get("margin", DEFAULT_MARGIN)
+        if isinstance(margin, dict):
+            names = [metric.name for metric in metrics]
+            for key, value in self.mapping(margin, (*path, "margin"), names).items():
+                margins[key] = self.number(value, (*path, "margin", key), ge=0)
+        else:
+            default = self.number(margin, (*path, "margin"), ge=0)
+        return RegressionRules(
+            margins=margins,
+            default_margin=default,
+            severity=self.choice(
+                m.get("severity", "error"), (*path, "severity"), ("error", "warn")
+            ),
+            min_samples=self.integer(
+                m.get("min_samples", DEFAULT_MIN_SAMPLES), (*path, "min_samples"), ge=1
+            ),
         )
 
     def metric(self, name: str, raw: Any, path: KeyPath) -> MetricConfig:

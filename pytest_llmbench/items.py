@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,12 +52,22 @@ def smoke_ids(scenario: ScenarioConfig, dataset: Dataset) -> set[str]:
     return chosen
 
 
+def in_shard(sample_id: str, index: int, count: int) -> bool:
+    """Shard K of N by a hash of the sample id: stable across runs, machines and Pythons
+    (unlike hash()), and independent of file order."""
+    digest = hashlib.sha256(sample_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
 class ItemSide:
     """Everything an item process (single process or xdist worker) does."""
 
-    def __init__(self, cfg: LLMBenchConfig, service: JudgeService) -> None:
+    def __init__(
+        self, cfg: LLMBenchConfig, service: JudgeService, shard: tuple[int, int] | None = None
+    ) -> None:
         self.cfg = cfg
         self.service = service
+        self.shard = shard
         self._datasets: dict[str, Dataset] = {}
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
@@ -87,6 +98,7 @@ class ItemSide:
         params = [
             pytest.param(s, id=s.item_id, marks=(pytest.mark.smoke,) if s.id in smoke else ())
             for s in dataset.samples
+            if self.shard is None or in_shard(s.id, *self.shard)
         ]
         metafunc.parametrize("sample", params)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from . import record as record_mod
 from .ahead import Upcoming
 from .budget import Budget
 from .config import ConfigError, LLMBenchConfig, find_config, load_config
@@ -84,6 +85,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="stop new judge calls once the run has spent USD (needs price: on the judge)",
     )
+    group.addoption(
+        "--llmbench-baseline",
+        dest="llmbench_baseline",
+        metavar="PATH",
+        help="compare with an earlier run record (paired by sample id)",
+    )
+    group.addoption(
+        "--llmbench-shard",
+        dest="llmbench_shard",
+        metavar="K/N",
+        help="run shard K of N of every scenario's samples (by a hash of the sample id); "
+        "join the shard records with `llmbench merge`",
+    )
     parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
@@ -118,6 +132,13 @@ def pytest_configure(config: pytest.Config) -> None:
         cfg = load_config(path, rootdir, os.environ)
     except (ConfigError, PromptError) as error:
         raise pytest.UsageError(str(error)) from None
+    shard = _shard(config.getoption("llmbench_shard"))
+    baseline = None
+    if not hasattr(config, "workerinput") and config.getoption("llmbench_baseline"):
+        try:
+            baseline = record_mod.load(Path(config.getoption("llmbench_baseline")))
+        except record_mod.RecordError as error:
+            raise pytest.UsageError(f"--llmbench-baseline: {error}") from None
     run_id = (
         config.workerinput["llmbench_run_id"]
         if hasattr(config, "workerinput")
@@ -130,7 +151,21 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_dir=_cache_dir(config, rootdir),
         budget=_budget(config, cfg, rootdir, run_id),
     )
-    config.pluginmanager.register(LLMBenchRun(config, cfg, service, run_id), PLUGIN_NAME)
+    run = LLMBenchRun(config, cfg, service, run_id, shard)
+    if run.controller is not None:
+        run.controller.baseline = baseline
+    config.pluginmanager.register(run, PLUGIN_NAME)
+
+
+def _shard(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    index, _, count = value.partition("/")
+    if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        return int(index), int(count)
+    raise pytest.UsageError(
+        f"--llmbench-shard={value}: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3"
+    )
 
 
 def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
@@ -231,16 +266,21 @@ class LLMBenchRun:
     results are gathered (never on an xdist worker)."""
 
     def __init__(
-        self, config: pytest.Config, cfg: LLMBenchConfig, service: JudgeService, run_id: str
+        self,
+        config: pytest.Config,
+        cfg: LLMBenchConfig,
+        service: JudgeService,
+        run_id: str,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         self.config = config
         self.service = service
         self.upcoming: Upcoming | None = None
-        self.items: ItemSide | None = ItemSide(cfg, self.service)
+        self.items: ItemSide | None = ItemSide(cfg, self.service, shard)
         self.controller: ControllerSide | None = (
             None
             if hasattr(config, "workerinput")
-            else ControllerSide(cfg, self.service, config, run_id)
+            else ControllerSide(cfg, self.service, config, run_id, shard)
         )
         self.run_id = run_id
 

@@ -8,12 +8,12 @@ outside its ``run`` block (ids, times, workers, command line).
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .budget import call_cost
 from .config import MetricConfig, Price, ScenarioConfig
 from .payload import SamplePayload
 from .verdict import MetricVerdict, evaluate_metric, scenario_status, worst
@@ -22,10 +22,12 @@ SCHEMA = "llmbench-run/1"
 BUDGET_EXHAUSTED = "budget exhausted"
 
 
-def usage(samples: Sequence[SamplePayload], price: Price | None) -> dict[str, Any]:
+def usage(samples: Sequence[Mapping[str, Any]], price: Price | None) -> dict[str, Any]:
+    """Judge calls, cache hits, retries and tokens over sample entries (cached calls are
+    counted apart and cost nothing)."""
     calls = cached = attempts = retries = prompt_tokens = completion_tokens = 0
     for sample in samples:
-        judge = sample.judge
+        judge = sample.get("judge") or {}
         if not judge:
             continue
         if judge.get("cached"):
@@ -38,15 +40,7 @@ def usage(samples: Sequence[SamplePayload], price: Price | None) -> dict[str, An
         completion_tokens += int(judge.get("completion_tokens", 0))
     cost = None
     if price is not None:
-        cost = round(
-            math.fsum(
-                [
-                    prompt_tokens * price.input_per_mtok / 1e6,
-                    completion_tokens * price.output_per_mtok / 1e6,
-                ]
-            ),
-            6,
-        )
+        cost = round(call_cost(price, prompt_tokens, completion_tokens), 6)
     return {
         "judge_calls": calls,
         "cached": cached,
@@ -56,10 +50,6 @@ def usage(samples: Sequence[SamplePayload], price: Price | None) -> dict[str, An
         "completion_tokens": completion_tokens,
         "cost_usd": cost,
     }
-
-
-def metric_values(metric: MetricConfig, samples: Sequence[SamplePayload]) -> list[float]:
-    return [s.scores[metric.name] for s in samples if metric.name in s.scores]
 
 
 def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> dict[str, Any]:
@@ -82,6 +72,7 @@ def sample_entry(sample: SamplePayload) -> dict[str, Any]:
     return {
         "id": sample.sample_id,
         "item_id": sample.item_id,
+        "position": sample.position,
         "nodeid": sample.nodeid,
         "status": sample.status,
         "reason": sample.reason,
@@ -96,7 +87,7 @@ def sample_entry(sample: SamplePayload) -> dict[str, Any]:
     }
 
 
-def problems(name: str, scenario: ScenarioConfig, verdicts: Sequence[MetricVerdict]) -> list[str]:
+def problems(name: str, verdicts: Sequence[MetricVerdict]) -> list[str]:
     """One human line per metric outside its pass band."""
     lines = []
     for verdict in verdicts:
@@ -108,8 +99,58 @@ def problems(name: str, scenario: ScenarioConfig, verdicts: Sequence[MetricVerdi
             lines.append(
                 f"{verdict.name} of {name} is in its {band} band: {value} ({verdict.band})"
             )
-    del scenario
     return lines
+
+
+def metrics_from_fingerprints(fingerprints: Mapping[str, Any]) -> tuple[MetricConfig, ...]:
+    return tuple(
+        MetricConfig(
+            name,
+            pass_=float(m["pass"]),
+            warn=float(m["warn"]),
+            better=m["better"],
+            source=m["source"],
+            aggregate=m["aggregate"],
+        )
+        for name, m in fingerprints["metrics"].items()
+    )
+
+
+def summarize_scenario(
+    name: str,
+    samples: Sequence[Mapping[str, Any]],
+    fingerprints: Mapping[str, Any],
+    fail_on_warn: bool,
+    usage_block: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A scenario's block from its sample entries: what a run, a merge and a re-report share."""
+    metrics = metrics_from_fingerprints(fingerprints)
+    ordered = sorted(samples, key=lambda s: (s.get("position", 0), s["id"]))
+    verdicts = [
+        evaluate_metric(m, [s["scores"][m.name] for s in ordered if m.name in s["scores"]])
+        for m in metrics
+    ]
+    counts = {"scored": 0, "unscored": 0, "error": 0}
+    unjudged = 0
+    for sample in ordered:
+        counts[sample["status"]] += 1
+        unjudged += bool(sample.get("reason") and sample["reason"].startswith(BUDGET_EXHAUSTED))
+    found = problems(name, verdicts)
+    status = scenario_status(verdicts, fail_on_warn)
+    if unjudged:
+        # Not judging is not passing: a spent budget fails the scenario, with what was done kept.
+        found.insert(0, f"{BUDGET_EXHAUSTED}: {unjudged} samples of {name} not judged")
+        status = "fail"
+    return {
+        "status": status,
+        "problems": found,
+        "fail_on_warn": fail_on_warn,
+        "fingerprints": dict(fingerprints),
+        "metrics": {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)},
+        "counts": counts,
+        "usage": dict(usage_block),
+        "samples": list(ordered),
+    }
 
 
 def build_scenario(
@@ -119,30 +160,14 @@ def build_scenario(
     price: Price | None,
     fail_on_warn: bool,
 ) -> dict[str, Any]:
-    verdicts = [evaluate_metric(m, metric_values(m, samples)) for m in scenario.metrics]
-    counts = {"scored": 0, "unscored": 0, "error": 0}
-    unjudged = 0
-    for sample in samples:
-        counts[sample.status] += 1
-        unjudged += bool(sample.reason and sample.reason.startswith(BUDGET_EXHAUSTED))
-    found = problems(scenario.name, scenario, verdicts)
-    status = scenario_status(verdicts, fail_on_warn or scenario.fail_on_warn)
-    if unjudged:
-        # Not judging is not passing: a spent budget fails the scenario, with what was done kept.
-        found.insert(0, f"{BUDGET_EXHAUSTED}: {unjudged} samples of {scenario.name} not judged")
-        status = "fail"
-    return {
-        "status": status,
-        "problems": found,
-        "fail_on_warn": fail_on_warn or scenario.fail_on_warn,
-        "fingerprints": dict(fingerprints),
-        "metrics": {
-            m.name: metric_entry(m, v) for m, v in zip(scenario.metrics, verdicts, strict=True)
-        },
-        "counts": counts,
-        "usage": usage(samples, price),
-        "samples": [sample_entry(s) for s in samples],
-    }
+    entries = [sample_entry(s) for s in samples]
+    return summarize_scenario(
+        scenario.name,
+        entries,
+        fingerprints,
+        fail_on_warn or scenario.fail_on_warn,
+        usage(entries, price),
+    )
 
 
 def overall_status(scenarios: Mapping[str, Mapping[str, Any]]) -> str:
@@ -164,3 +189,36 @@ def write(record: Mapping[str, Any], path: Path) -> None:
 def deterministic_view(record: Mapping[str, Any]) -> dict[str, Any]:
     """The record without its ``run`` block: what must match across -n 0, -n 2, no xdist."""
     return {k: v for k, v in record.items() if k != "run"}
+
+
+class RecordError(Exception):
+    """A file that is not a run record this version can read; the message says why."""
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a run record, refusing foreign or newer files with a clear message."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise RecordError(f"{path}: cannot read the run record ({error.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(
+            f"{path}:{error.lineno}: not JSON ({error.msg}); is this a run record?"
+        ) from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("llmbench-run/"):
+            raise RecordError(
+                f"{path}: run record schema {schema} is not {SCHEMA}; "
+                "re-create it with this version of pytest-llmbench"
+            )
+        raise RecordError(f"{path}: not a pytest-llmbench run record (no schema {SCHEMA!r})")
+    if not isinstance(data.get("scenarios"), dict):
+        raise RecordError(f"{path}: run record has no scenarios")
+    for name, scenario in data["scenarios"].items():
+        for key in ("fingerprints", "metrics", "samples", "status"):
+            if key not in scenario:
+                raise RecordError(f"{path}: scenario {name!r} lacks {key!r}; the record is damaged")
+    return dict(data)

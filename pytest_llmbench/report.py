@@ -13,6 +13,12 @@ MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
 MAX_CHARS = 60_000
 WORST_SAMPLES = 10
+COMPARE_ICONS = {
+    "ok": "ok",
+    "improved": "📈 improved",
+    "regression": "📉 regression",
+    "no overlap": "— no overlap",
+}
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "no data": "❌ no data"}
 
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
@@ -47,6 +53,11 @@ def fnum(value: object, digits: int = 3) -> str:
         return "—"
     text = f"{value:.{digits}f}"
     return "0." + "0" * digits if text == "-0." + "0" * digits else text
+
+
+def signed(value: object, digits: int = 3) -> str:
+    text = fnum(value, digits)
+    return text if text == "—" or text.startswith("-") else "+" + text
 
 
 def interval(ci: Sequence[float] | None) -> str:
@@ -94,8 +105,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(md=md_text, code=md_code, num=fnum, interval=interval)
-    env.globals.update(icons=ICONS, worst_samples=worst_samples)
+    env.filters.update(md=md_text, code=md_code, num=fnum, interval=interval, signed=signed)
+    env.globals.update(icons=ICONS, compare_icons=COMPARE_ICONS, worst_samples=worst_samples)
     return env
 
 

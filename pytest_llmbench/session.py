@@ -23,6 +23,7 @@ from .collector import Collector
 from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import load_dataset
 from .judging import JudgeService
+from .regression import compare_scenario
 from .warning import LLMBenchWarning
 
 
@@ -43,9 +44,16 @@ def public_url(url: str) -> str:
 
 class ControllerSide:
     def __init__(
-        self, cfg: LLMBenchConfig, service: JudgeService, config: pytest.Config, run_id: str
+        self,
+        cfg: LLMBenchConfig,
+        service: JudgeService,
+        config: pytest.Config,
+        run_id: str,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         self.cfg = cfg
+        self.shard = shard
+        self.baseline: dict[str, Any] | None = None
         self.service = service
         self.config = config
         self.run_id = run_id
@@ -115,6 +123,14 @@ class ControllerSide:
             partial = "interrupted"
         elif session.shouldstop or session.shouldfail:
             partial = f"stopped early: {session.shouldstop or session.shouldfail}"
+        if self.shard is not None:
+            index, count = self.shard
+            return (
+                False,
+                f"Shard {index}/{count}: bands are gated once the shards are joined with "
+                "`llmbench merge`.",
+                partial,
+            )
         if any("::" in str(arg) for arg in self.config.args):
             return False, "Selected by node id: scores are reported, bands are not gated.", partial
         return True, "", partial
@@ -136,6 +152,11 @@ class ControllerSide:
                 fail_on_warn,
             )
         gated, note, partial = self.gate(session, exitstatus)
+        if self.baseline is not None:
+            for name, scenario in scenarios.items():
+                compare_with_baseline(
+                    scenario, self.baseline["scenarios"].get(name), self.cfg.scenarios[name]
+                )
         status = record_mod.overall_status(scenarios)
         record: dict[str, Any] = {
             "schema": record_mod.SCHEMA,
@@ -146,6 +167,8 @@ class ControllerSide:
             "partial_reason": partial,
             "problems": [p for s in scenarios.values() for p in s["problems"]],
             "verdict_note": None,
+            "shard": {"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
+            "baseline": baseline_summary(self.baseline),
             "scenarios": scenarios,
         }
         if record["gated"]:
@@ -188,6 +211,7 @@ class ControllerSide:
             "workers": workers,
             "python": sys.version.split()[0],
             "pytest": pytest.__version__,
+            "git": git_info(Path(self.config.rootpath)),
         }
 
     def write(self, record: dict[str, Any]) -> None:
@@ -218,6 +242,68 @@ class ControllerSide:
             self._journal = None
         if remove and self.journal_path.exists():
             self.journal_path.unlink()
+
+
+def compare_with_baseline(
+    scenario: dict[str, Any], baseline: dict[str, Any] | None, config: ScenarioConfig
+) -> None:
+    """Add the baseline comparison to a scenario block; an error-level regression fails
+    the scenario, a warn-level one makes it warn at least."""
+    comparison = compare_scenario(scenario, baseline, config.regression)
+    scenario["comparison"] = comparison
+    if comparison["status"] != "regression":
+        return
+    severity = comparison["severity"]
+    for name in comparison["regressed"]:
+        m = comparison["metrics"][name]
+        ci = m["ci95"]
+        interval = f", 95% CI {ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
+        powered = "; underpowered: only a large drop is flagged" if m["underpowered"] else ""
+        scenario["problems"].append(
+            f"{name} of {config.name} regressed ({severity}): {m['diff']:+.3f} vs baseline "
+            f"over {m['compared']} samples{interval}, margin {m['margin']:g}{powered}"
+        )
+    if severity == "error":
+        scenario["status"] = "fail"
+    elif scenario["status"] == "pass":
+        scenario["status"] = "warn"
+
+
+def baseline_summary(baseline: dict[str, Any] | None) -> dict[str, Any] | None:
+    if baseline is None:
+        return None
+    run = baseline.get("run") or {}
+    git = run.get("git") or {}
+    return {
+        "id": run.get("id"),
+        "commit": git.get("commit"),
+        "branch": git.get("branch"),
+        "date": run.get("started_at"),
+        "status": baseline.get("status"),
+    }
+
+
+def git_info(root: Path) -> dict[str, str | None]:
+    """The commit and branch the run measured, when it runs in a git checkout (CI's
+    variables first: a CI checkout is often a detached head)."""
+    import subprocess
+
+    def ask(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() or None if done.returncode == 0 else None
+
+    commit = os.environ.get("GITHUB_SHA") or ask("rev-parse", "HEAD")
+    branch = (
+        os.environ.get("GITHUB_HEAD_REF")
+        or os.environ.get("GITHUB_REF_NAME")
+        or ask("rev-parse", "--abbrev-ref", "HEAD")
+    )
+    return {"commit": commit, "branch": None if branch == "HEAD" else branch}
 
 
 def _iso(timestamp: float) -> str:

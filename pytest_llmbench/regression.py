@@ -1,0 +1,170 @@
+"""Comparing a run with a baseline run record: pure functions over plain record data.
+
+Per scenario and metric, paired by sample id over the samples both runs scored: the mean
+difference with a paired t 95% interval. A regression is a drop beyond the metric's
+margin whose interval excludes zero. With fewer pairs than ``min_samples`` (a smoke run)
+the interval is too wide to trust either way: only a drop beyond ``UNDERPOWERED_FACTOR``
+times the margin is flagged, and the comparison says it is underpowered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .stats import overlap, paired_difference
+
+Severity = Literal["error", "warn"]
+UNDERPOWERED_FACTOR = 3.0
+DEFAULT_MARGIN = 0.02
+DEFAULT_MIN_SAMPLES = 10
+METHOD = "paired t interval over samples scored in both runs"
+
+
+@dataclass(frozen=True)
+class RegressionRules:
+    margins: Mapping[str, float] = field(default_factory=dict)  # per metric
+    default_margin: float = DEFAULT_MARGIN
+    severity: Severity = "error"
+    min_samples: int = DEFAULT_MIN_SAMPLES
+
+    def margin(self, metric: str) -> float:
+        return self.margins.get(metric, self.default_margin)
+
+
+def comparability(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
+    """Why two scenario records cannot be compared; empty when they can."""
+    cur, base = current["fingerprints"], baseline["fingerprints"]
+    reasons = []
+    if cur["dataset"]["sha256"] != base["dataset"]["sha256"]:
+        reasons.append(
+            f"dataset differs ({cur['dataset']['sha256'][:12]} vs {base['dataset']['sha256'][:12]})"
+        )
+    if cur["judge"]["mode"] != base["judge"]["mode"]:
+        reasons.append(f"judge mode differs ({cur['judge']['mode']} vs {base['judge']['mode']})")
+    elif cur["judge"].get("model") != base["judge"].get("model"):
+        reasons.append(
+            f"judge model differs ({cur['judge'].get('model')} vs {base['judge'].get('model')})"
+        )
+    if cur["prompt"]["ref"] != base["prompt"]["ref"]:
+        reasons.append(f"prompt differs ({cur['prompt']['ref']} vs {base['prompt']['ref']})")
+    elif cur["prompt"]["sha256"] != base["prompt"]["sha256"]:
+        reasons.append(f"prompt file {cur['prompt']['ref']} changed under the same version")
+    return reasons
+
+
+def _scores(scenario: Mapping[str, Any], metric: str) -> dict[str, float]:
+    return {
+        s["id"]: float(s["scores"][metric])
+        for s in scenario["samples"]
+        if s["status"] == "scored" and metric in s["scores"]
+    }
+
+
+def compare_metric(
+    metric: str,
+    better: str,
+    current: Mapping[str, float],
+    baseline: Mapping[str, float],
+    rules: RegressionRules,
+) -> dict[str, Any]:
+    """One metric's comparison as a plain dict (it goes into the run record as is)."""
+    compared, new, missing = overlap(current, baseline)
+    diff = paired_difference(current, baseline)
+    margin = rules.margin(metric)
+    entry: dict[str, Any] = {
+        "baseline": _mean([baseline[k] for k in sorted(baseline.keys() & current.keys())]),
+        "current": _mean([current[k] for k in sorted(baseline.keys() & current.keys())]),
+        "diff": diff.mean,
+        "ci95": list(diff.ci95) if diff.ci95 is not None else None,
+        "compared": compared,
+        "new": new,
+        "missing": missing,
+        "margin": margin,
+        "better": better,
+        "underpowered": compared < rules.min_samples,
+        "status": "ok",
+    }
+    if diff.mean is None:
+        entry["status"] = "no overlap"
+        return entry
+    sign = 1.0 if better == "higher" else -1.0
+    drop = -sign * diff.mean  # positive when the metric got worse
+    # The interval excludes zero on the side of getting worse.
+    lo, hi = diff.ci95 if diff.ci95 is not None else (diff.mean, diff.mean)
+    worse_for_sure = (hi < 0) if better == "higher" else (lo > 0)
+    better_for_sure = (lo > 0) if better == "higher" else (hi < 0)
+    if entry["underpowered"]:
+        if drop > UNDERPOWERED_FACTOR * margin:
+            entry["status"] = "regression"
+    elif drop > margin and worse_for_sure:
+        entry["status"] = "regression"
+    elif -drop > margin and better_for_sure:
+        entry["status"] = "improved"
+    return entry
+
+
+def _mean(values: list[float]) -> float | None:
+    import math
+
+    return math.fsum(values) / len(values) if values else None
+
+
+def compare_scenario(
+    current: Mapping[str, Any], baseline: Mapping[str, Any] | None, rules: RegressionRules
+) -> dict[str, Any]:
+    """The comparison block of one scenario: status ok / regression / not comparable."""
+    if baseline is None:
+        return {"status": "not comparable", "reasons": ["the baseline has no such scenario"]}
+    reasons = comparability(current, baseline)
+    if reasons:
+        return {"status": "not comparable", "reasons": reasons}
+    metrics = {}
+    for name, metric in current["metrics"].items():
+        if name not in baseline["metrics"]:
+            continue
+        metrics[name] = compare_metric(
+            name, metric["better"], _scores(current, name), _scores(baseline, name), rules
+        )
+    regressed = sorted(n for n, m in metrics.items() if m["status"] == "regression")
+    underpowered = any(m["underpowered"] for m in metrics.values())
+    return {
+        "status": "regression" if regressed else "ok",
+        "severity": rules.severity,
+        "regressed": regressed,
+        "underpowered": underpowered,
+        "method": METHOD,
+        "metrics": metrics,
+        "most_regressed": most_regressed(current, baseline, regressed),
+    }
+
+
+def most_regressed(
+    current: Mapping[str, Any], baseline: Mapping[str, Any], metrics: list[str], limit: int = 5
+) -> list[dict[str, Any]]:
+    """The samples whose regressed metrics dropped the most, worst first."""
+    if not metrics:
+        return []
+    base = {s["id"]: s for s in baseline["samples"]}
+    rows = []
+    for sample in current["samples"]:
+        before = base.get(sample["id"])
+        if before is None:
+            continue
+        drops = {}
+        for name in metrics:
+            if name in sample["scores"] and name in before["scores"]:
+                sign = 1.0 if current["metrics"][name]["better"] == "higher" else -1.0
+                drops[name] = sign * (before["scores"][name] - sample["scores"][name])
+        if drops and max(drops.values()) > 0:
+            rows.append(
+                {
+                    "id": sample["id"],
+                    "nodeid": sample["nodeid"],
+                    "drops": dict(sorted(drops.items())),
+                    "worst": max(drops.values()),
+                }
+            )
+    rows.sort(key=lambda r: (-r["worst"], r["id"]))
+    return rows[:limit]
