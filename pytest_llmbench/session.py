@@ -136,6 +136,12 @@ class ControllerSide:
         return True, "", partial
 
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
+        try:
+            self._finish(session, exitstatus)
+        finally:
+            self._close_journal(remove=False)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         if not len(self.collector):
             self._close_journal(remove=True)
             return

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# pytester restores sys.modules after each in-process run; hypothesis's plugin imports this
+# in its terminal summary, so without it every run re-imports (and rewrites) hypothesis.
+import hypothesis.internal.observability  # noqa: F401
 import pytest
 
 # Every whole-run test runs with no xdist, with `-n 0` and with `-n 2`.

@@ -224,7 +224,7 @@ def test_interrupted_run_writes_a_partial_record_and_does_not_gate(project: Proj
 
 
 def test_project_without_llmbench_is_unchanged(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_plain():\n    assert True\n")
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == 0
     # Only pytest's own plugin list (and the tmp path) may name it: no header, no section.
