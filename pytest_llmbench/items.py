@@ -14,7 +14,7 @@ from . import payload
 from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import Dataset, Sample, load_dataset
 from .judge_result import JudgeResult
-from .judging import JudgeService
+from .judging import NOT_PREFETCHED, JudgeService
 from .prompts import PromptError
 from .reference_metrics import compute as reference_scores
 
@@ -126,7 +126,7 @@ class ItemSide:
                 "or add output: <field> or output: module:function to the scenario"
             )
         ahead = self.service.prefetched_output(state.scenario, state.sample)
-        return ahead if ahead is not None else source.produce_sync(state.sample)
+        return source.produce_sync(state.sample) if ahead is NOT_PREFETCHED else ahead
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
         """Judge the next samples while this one runs, up to the window."""

@@ -74,9 +74,13 @@ class Request:
 
 @dataclass
 class Prefetched:
-    """A sample judged ahead of its item: the output it judged and the result."""
+    """A sample judged ahead of its item: the output produced (as the callable returned it),
+    the cache key of judging its text, and the result."""
 
-    future: concurrent.futures.Future[tuple[str, str, JudgeResult]]  # (output, key, result)
+    future: concurrent.futures.Future[tuple[object, str, JudgeResult]]  # (output, key, result)
+
+
+NOT_PREFETCHED = object()  # prefetched_output(): nothing judged ahead (None is an output)
 
 
 class JudgeService:
@@ -230,7 +234,12 @@ class JudgeService:
             return dry_run_score(sample, metrics), request.digest
         ahead = self._prefetched.pop((scenario.name, sample.id), None)
         if ahead is not None:
-            _, key, result = ahead.future.result()
+            try:
+                _, key, result = ahead.future.result()
+            except Exception:
+                # Producing the output ahead failed, but this test judges an output of its
+                # own: judge that, the failure is not this call's.
+                key = None
             if key == request.key:  # the test judged the output we judged ahead
                 self.prefetch_used += 1
                 return result, request.digest
@@ -253,11 +262,11 @@ class JudgeService:
         source = self.output_source(scenario)
         assert source is not None
 
-        async def ahead() -> tuple[str, str, JudgeResult]:
+        async def ahead() -> tuple[object, str, JudgeResult]:
             produced = await source.produce(sample)
-            text = "" if produced is None else str(produced)
+            text = "" if produced is None else str(produced)  # as judge(output) sends it
             request = self.request(scenario, sample, text)
-            return text, request.key, await self._judge(scenario, request)
+            return produced, request.key, await self._judge(scenario, request)
 
         self._prefetched[(scenario.name, sample.id)] = Prefetched(self.loop.submit(ahead()))
         return True
@@ -267,17 +276,19 @@ class JudgeService:
         the test failed first, or judged another output)."""
         self._prefetched.pop((scenario.name, sample.id), None)
 
-    def prefetched_output(self, scenario: ScenarioConfig, sample: Sample) -> str | None:
+    def prefetched_output(self, scenario: ScenarioConfig, sample: Sample) -> object:
+        """The output produced ahead, exactly as `output:` returned it (None included), or
+        NOT_PREFETCHED."""
         ahead = self._prefetched.get((scenario.name, sample.id))
         if ahead is None:
-            return None
+            return NOT_PREFETCHED
         try:
             return ahead.future.result()[0]
         except Exception:
             # The prefetch failed (the app raised); the item produces it again and
             # reports the error itself.
             del self._prefetched[(scenario.name, sample.id)]
-            return None
+            return NOT_PREFETCHED
 
     def pending_prefetches(self) -> int:
         return len(self._prefetched)

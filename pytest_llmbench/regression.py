@@ -37,9 +37,12 @@ def comparability(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> li
     """Why two scenario records cannot be compared; empty when they can."""
     cur, base = current["fingerprints"], baseline["fingerprints"]
     reasons = []
-    if cur["dataset"]["sha256"] != base["dataset"]["sha256"]:
+    # Same questions, not the same file: stored outputs and ground truth may differ.
+    key = "inputs_sha256" if "inputs_sha256" in cur["dataset"] else "sha256"
+    if cur["dataset"][key] != base["dataset"].get(key):
         reasons.append(
-            f"dataset differs ({cur['dataset']['sha256'][:12]} vs {base['dataset']['sha256'][:12]})"
+            f"dataset samples differ ({cur['dataset'][key][:12]} vs "
+            f"{str(base['dataset'].get(key))[:12]}): other ids, inputs or references"
         )
     if cur["judge"]["mode"] != base["judge"]["mode"]:
         reasons.append(f"judge mode differs ({cur['judge']['mode']} vs {base['judge']['mode']})")

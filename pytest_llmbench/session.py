@@ -4,12 +4,14 @@ verdict once at session finish, write the record and report, warn or fail."""
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import secrets
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -21,7 +23,7 @@ from . import record as record_mod
 from . import report as report_mod
 from .collector import Collector
 from .config import LLMBenchConfig, ScenarioConfig
-from .dataset import load_dataset
+from .dataset import Sample, load_dataset
 from .judging import JudgeService
 from .regression import compare_scenario
 from .warning import LLMBenchWarning
@@ -90,6 +92,7 @@ class ControllerSide:
             "dataset": {
                 "path": scenario.dataset_display,
                 "sha256": dataset.sha256,
+                "inputs_sha256": inputs_sha256(dataset.samples),
                 "samples": len(dataset.samples),
             },
             "judge": {
@@ -248,6 +251,14 @@ class ControllerSide:
             self._journal = None
         if remove and self.journal_path.exists():
             self.journal_path.unlink()
+
+
+def inputs_sha256(samples: Sequence[Sample]) -> str:
+    """What makes two runs ask the same questions: sample ids, inputs and references.
+    Stored outputs and ground truth may change between runs that are still comparable."""
+    rows = sorted((s.id, s.input, s.reference) for s in samples)
+    blob = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def compare_with_baseline(
