@@ -107,6 +107,14 @@ class ScenarioConfig:
 
 
 @dataclass(frozen=True)
+class NotifyConfig:
+    """When to post an alert: on these run outcomes (a regression counts on its own)."""
+
+    on: tuple[str, ...] = ("fail", "regression")
+    webhook_env: str = "LLMBENCH_WEBHOOK_URL"  # the variable holding the webhook URL
+
+
+@dataclass(frozen=True)
 class LLMBenchConfig:
     path: Path
     rootdir: Path
@@ -115,6 +123,7 @@ class LLMBenchConfig:
     scenarios: dict[str, ScenarioConfig]
     prompts_dir: Path
     budget_usd: float | None = None
+    notify: NotifyConfig = field(default_factory=lambda: NotifyConfig())
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -124,7 +133,9 @@ METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES)
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
 
-_TOP_KEYS = ("version", "judges", "scenarios", "prompts_dir", "budget_usd")
+_TOP_KEYS = ("version", "judges", "scenarios", "prompts_dir", "budget_usd", "notify")
+_NOTIFY_KEYS = ("on", "webhook_env")
+NOTIFY_OUTCOMES = ("fail", "warn", "regression", "pass")
 _JUDGE_KEYS = (
     *("kind", "base_url", "model", "api_key_env", "concurrency", "timeout_s", "retries"),
     *("price", "temperature", "max_tokens", "structured_output"),
@@ -237,7 +248,33 @@ class _ConfigReader(Reader):
             scenarios=scenarios,
             prompts_dir=Path(os.path.normpath(prompts_dir)),
             budget_usd=budget,
+            notify=self.notify(top.get("notify", {})),
         )
+
+    def notify(self, raw: Any) -> NotifyConfig:
+        m = self.mapping(raw, ("notify",), _NOTIFY_KEYS)
+        on = NotifyConfig.on
+        if "on" in m:
+            if not isinstance(m["on"], list):
+                raise self.error(
+                    ("notify", "on"),
+                    f"expected a list, got {show(m['on'])}",
+                    f"list outcomes from {', '.join(NOTIFY_OUTCOMES)}, e.g. on: [fail, regression]",
+                )
+            on = tuple(
+                self.choice(v, ("notify", "on", str(i)), NOTIFY_OUTCOMES)
+                for i, v in enumerate(m["on"])
+            )
+        webhook_env = NotifyConfig.webhook_env
+        if "webhook_env" in m:
+            webhook_env = self.string(m["webhook_env"], ("notify", "webhook_env"))
+            if not ENV_NAME_RE.match(webhook_env):
+                raise self.error(
+                    ("notify", "webhook_env"),
+                    "not an environment variable name (value not shown)",
+                    "give the NAME of the variable that holds the webhook URL, never the URL",
+                )
+        return NotifyConfig(on=on, webhook_env=webhook_env)
 
     def judge(self, name: str, raw: Any) -> JudgeConfig:
         path = ("judges", name)

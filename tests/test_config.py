@@ -375,7 +375,7 @@ def test_a_duplicate_key_names_both_lines(root: Path) -> None:
 def test_the_top_level_must_be_a_mapping(root: Path) -> None:
     assert error(root, "- a\n") == (
         "benchmarks/llmbench.yaml:1: expected a mapping, got a list; give it keys from "
-        "budget_usd, judges, prompts_dir, scenarios, version"
+        "budget_usd, judges, notify, prompts_dir, scenarios, version"
     )
 
 
