@@ -341,7 +341,7 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
 def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
     assert error(root, "judge: {}\n" + MINIMAL) == (
         "benchmarks/llmbench.yaml:1: judge: unknown key; expected one of budget_usd, judges, "
-        "prompts_dir, scenarios, version (did you mean 'judges'?)"
+        "notify, prompts_dir, scenarios, version (did you mean 'judges'?)"
     )
 
 
