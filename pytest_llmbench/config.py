@@ -252,6 +252,9 @@ class _ConfigReader(Reader):
         )
 
     def notify(self, raw: Any) -> NotifyConfig:
+        if isinstance(raw, dict) and True in raw:
+            # YAML 1.1 reads a bare `on:` key as the boolean true.
+            raw = {("on" if k is True else k): v for k, v in raw.items()}
         m = self.mapping(raw, ("notify",), _NOTIFY_KEYS)
         on = NotifyConfig.on
         if "on" in m:

@@ -98,6 +98,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run shard K of N of every scenario's samples (by a hash of the sample id); "
         "join the shard records with `llmbench merge`",
     )
+    group.addoption(
+        "--llmbench-webhook",
+        dest="llmbench_webhook",
+        metavar="URL",
+        help="post an alert to this Slack or Discord incoming webhook on the outcomes in "
+        "notify: on: (default: the variable named by notify: webhook_env)",
+    )
     parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
@@ -155,6 +162,18 @@ def pytest_configure(config: pytest.Config) -> None:
     if run.controller is not None:
         run.controller.baseline = baseline
     config.pluginmanager.register(run, PLUGIN_NAME)
+    if run.controller is not None:
+        _register_controller_extras(config, cfg)
+
+
+def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
+    """Alerts and metrics exporters: controller only, imported only when asked for."""
+    from .alerts import AlertPlugin, webhook_problem
+
+    webhook = config.getoption("llmbench_webhook")
+    if webhook and (problem := webhook_problem(webhook)):
+        raise pytest.UsageError(f"--llmbench-webhook: {problem}")
+    config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:

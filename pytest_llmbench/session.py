@@ -21,11 +21,12 @@ import pytest
 from . import payload as payload_mod
 from . import record as record_mod
 from . import report as report_mod
+from . import rerecord
+from .alerts import redact_argv
 from .collector import Collector
 from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import Sample, load_dataset
 from .judging import JudgeService
-from .regression import compare_scenario
 from .warning import LLMBenchWarning
 
 
@@ -216,7 +217,7 @@ class ControllerSide:
             "finished_at": _iso(finished),
             "duration_s": round(finished - self.started, 3),
             "exitstatus": int(exitstatus),
-            "argv": [os.path.basename(sys.argv[0]), *sys.argv[1:]],
+            "argv": [os.path.basename(sys.argv[0]), *redact_argv(sys.argv[1:])],
             "workers": workers,
             "python": sys.version.split()[0],
             "pytest": pytest.__version__,
@@ -264,40 +265,13 @@ def inputs_sha256(samples: Sequence[Sample]) -> str:
 def compare_with_baseline(
     scenario: dict[str, Any], baseline: dict[str, Any] | None, config: ScenarioConfig
 ) -> None:
-    """Add the baseline comparison to a scenario block; an error-level regression fails
-    the scenario, a warn-level one makes it warn at least."""
-    comparison = compare_scenario(scenario, baseline, config.regression)
-    scenario["comparison"] = comparison
-    if comparison["status"] != "regression":
-        return
-    severity = comparison["severity"]
-    for name in comparison["regressed"]:
-        m = comparison["metrics"][name]
-        ci = m["ci95"]
-        interval = f", 95% CI {ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
-        powered = "; underpowered: only a large drop is flagged" if m["underpowered"] else ""
-        scenario["problems"].append(
-            f"{name} of {config.name} regressed ({severity}): {m['diff']:+.3f} vs baseline "
-            f"over {m['compared']} samples{interval}, margin {m['margin']:g}{powered}"
-        )
-    if severity == "error":
-        scenario["status"] = "fail"
-    elif scenario["status"] == "pass":
-        scenario["status"] = "warn"
+    """Add the baseline comparison to a scenario block (rerecord.add_comparison, shared
+    with `llmbench report --baseline`)."""
+    rerecord.add_comparison(scenario, baseline, config.regression, config.name)
 
 
 def baseline_summary(baseline: dict[str, Any] | None) -> dict[str, Any] | None:
-    if baseline is None:
-        return None
-    run = baseline.get("run") or {}
-    git = run.get("git") or {}
-    return {
-        "id": run.get("id"),
-        "commit": git.get("commit"),
-        "branch": git.get("branch"),
-        "date": run.get("started_at"),
-        "status": baseline.get("status"),
-    }
+    return rerecord.baseline_summary(baseline)
 
 
 def git_info(root: Path) -> dict[str, str | None]:

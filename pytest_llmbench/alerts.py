@@ -1,0 +1,287 @@
+"""Alerts: a short message to a Slack or Discord incoming webhook when a run fails or regresses.
+
+One JSON shape serves both: Slack reads ``text``, Discord reads ``content`` (both ignore
+keys they do not know), so the same plain text goes in each. ``allowed_mentions`` stops
+Discord from pinging anyone; angle brackets are replaced so Slack sees no ``<!channel>``
+or ``<url|link>`` syntax in names. Which outcomes alert is the YAML's ``notify: on:``.
+
+A webhook that fails is reported on the terminal and never changes the verdict or the
+exit status. The URL is a secret (it is the only credential a webhook has): messages show
+``redact_url(url)``, never the URL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from .config import NotifyConfig
+
+if TYPE_CHECKING:
+    import httpx
+
+MAX_TEXT = 1_900  # Discord refuses content over 2,000 characters
+TIMEOUT_S = 10.0
+OPTION = "--llmbench-webhook"
+
+
+@dataclass(frozen=True)
+class AlertResult:
+    ok: bool
+    detail: str  # "HTTP 200", "HTTP 500", "timed out after 10 s", ...: never the URL
+
+
+# -- the message ---------------------------------------------------------------------------
+
+
+def should_notify(record: Mapping[str, Any], on: Sequence[str]) -> bool:
+    """Whether a run with this record alerts, for the outcomes ``on`` (fail, warn, pass: the
+    run's status; regression: any scenario's comparison found one). A run that is not gated
+    (a node-id selection, a shard, an interrupted run) has no verdict to alert on."""
+    if not record.get("gated", True):
+        return False
+    if record.get("status") in on:
+        return True
+    return "regression" in on and bool(regressed(record))
+
+
+def regressed(record: Mapping[str, Any]) -> dict[str, list[str]]:
+    """{scenario: [regressed metric, ...]} for scenarios whose comparison is a regression."""
+    found = {}
+    for name, scenario in (record.get("scenarios") or {}).items():
+        comparison = scenario.get("comparison") or {}
+        if comparison.get("status") == "regression":
+            found[name] = list(comparison.get("regressed") or [])
+    return found
+
+
+def run_url(environ: Mapping[str, str]) -> str | None:
+    """The CI run's page, when GitHub Actions says which it is."""
+    repository = environ.get("GITHUB_REPOSITORY")
+    run_id = environ.get("GITHUB_RUN_ID")
+    if not repository or not run_id:
+        return None
+    server = (environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    return f"{server}/{repository}/actions/runs/{run_id}"
+
+
+def build_message(record: Mapping[str, Any], run_url: str | None) -> dict[str, Any]:
+    """The webhook payload: the same short text under ``text`` (Slack) and ``content``
+    (Discord). First line the verdict and the scenarios concerned, then one line per
+    metric in its fail band or regressed (the warn-band ones when there are none), then
+    the run link."""
+    scenarios = record.get("scenarios") or {}
+    slipped = regressed(record)
+    concerned = [n for n, s in scenarios.items() if s.get("status") != "pass" or n in slipped]
+    names = ", ".join(concerned or list(scenarios)) or "no scenarios"
+    head = f"llmbench: {str(record.get('status', '?')).upper()} — {names}"
+    lines = _problem_lines(record, slipped)
+    tail = [f"run: {run_url}"] if run_url else []
+    text = _fit(head, lines, tail)
+    return {"text": text, "content": text, "allowed_mentions": {"parse": []}}
+
+
+def _problem_lines(record: Mapping[str, Any], slipped: Mapping[str, list[str]]) -> list[str]:
+    serious: list[str] = []
+    minor: list[str] = []
+    for name, scenario in (record.get("scenarios") or {}).items():
+        metrics = scenario.get("metrics") or {}
+        # The problem lines of record.py and session.py: "<metric> of <scenario> is in its
+        # fail band: …", "… has no scored samples", "… regressed (…): …", "budget exhausted: …".
+        prefixes = ["budget exhausted"]
+        prefixes += [
+            f"{m} of {name} " for m, v in metrics.items() if v.get("status") in ("fail", "no data")
+        ]
+        prefixes += [f"{m} of {name} regressed" for m in slipped.get(name, ())]
+        for problem in scenario.get("problems") or []:
+            line = "• " + _inert(str(problem))
+            if str(problem).startswith(tuple(prefixes)):
+                serious.append(line)
+            else:
+                minor.append(line)
+    return serious or minor
+
+
+def _inert(text: str) -> str:
+    # No Slack <!channel>, <@user> or <url|label> from a name; Discord mentions are off anyway.
+    return text.replace("<", "‹").replace(">", "›")
+
+
+def _fit(head: str, lines: list[str], tail: list[str]) -> str:
+    """Head, lines and tail within MAX_TEXT: lines dropped from the end, counted."""
+    head = _inert(head)[:300]
+    tail = [t[:500] for t in tail]
+    kept = list(lines)
+    while True:
+        dropped = len(lines) - len(kept)
+        more = [f"… and {dropped} more"] if dropped else []
+        text = "\n".join([head, *kept, *more, *tail])
+        if len(text) <= MAX_TEXT or not kept:
+            return text[:MAX_TEXT]
+        kept.pop()
+
+
+# -- posting -------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """A webhook URL fit for a message: scheme, host and the last 4 characters, e.g.
+    ``https://hooks.slack.com/…abcd``. The path holds the secret; only a long one shows
+    its tail."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname
+    if not parts.scheme or not host:
+        return "(not a URL)"
+    try:
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a port that is not a number
+        netloc = host
+    secret = url.strip().split(parts.netloc, 1)[1].lstrip("/")
+    shown = f"…{secret[-4:]}" if len(secret) >= 12 else ("…" if secret else "")
+    return f"{parts.scheme}://{netloc}/{shown}"
+
+
+def webhook_problem(url: str) -> str | None:
+    """Why this is not a usable webhook URL (without repeating it), or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return (
+            "the webhook URL is not an http(s) URL (value not shown); give the incoming "
+            "webhook URL from Slack or Discord"
+        )
+    return None
+
+
+def post_alert(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout: float = TIMEOUT_S,
+    transport: httpx.BaseTransport | None = None,
+) -> AlertResult:
+    """POST the payload as JSON. Never raises: the result says what happened."""
+    problem = webhook_problem(url)
+    if problem:
+        return AlertResult(False, "not an http(s) URL")
+    try:
+        import httpx
+
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            response = client.post(
+                url.strip(), json=dict(payload), headers={"User-Agent": "pytest-llmbench"}
+            )
+    except Exception as error:  # an alert never breaks a run
+        return AlertResult(False, _failure(error, timeout))
+    if response.is_success:
+        return AlertResult(True, f"HTTP {response.status_code}")
+    return AlertResult(False, f"HTTP {response.status_code}{_reason(response)}")
+
+
+def _failure(error: Exception, timeout: float) -> str:
+    import httpx
+
+    if isinstance(error, httpx.TimeoutException):
+        return f"timed out after {timeout:g} s"
+    if isinstance(error, httpx.ConnectError):
+        refused = "refused" in str(error).lower()
+        return "connection refused" if refused else "could not connect"
+    if isinstance(error, (httpx.InvalidURL, httpx.UnsupportedProtocol)):
+        return "not a usable URL"
+    # The class name only: an exception's text may quote the URL.
+    return f"failed ({type(error).__name__})"
+
+
+def _reason(response: httpx.Response) -> str:
+    """Slack's short error word (``no_service``, ``invalid_payload``) or Discord's message."""
+    text = ""
+    try:
+        data = response.json()
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            text = data["message"]
+    except ValueError:
+        text = response.text
+    text = " ".join(text.split())[:80]
+    # Any echo of the request URL would carry the secret: show only plain words.
+    if not text or "/" in text or not text.isprintable():
+        return ""
+    return f": {text}"
+
+
+# -- the pytest side -----------------------------------------------------------------------
+
+
+class AlertPlugin:
+    """Registered on the controller (or the single process) when a llmbench config exists:
+    after the verdict, post an alert when ``notify: on:`` says so and a webhook is set
+    (``--llmbench-webhook`` or the variable named by ``notify: webhook_env``)."""
+
+    def __init__(
+        self,
+        notify: NotifyConfig,
+        environ: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = TIMEOUT_S,
+    ) -> None:
+        self.notify = notify
+        self.environ = environ
+        self.transport = transport
+        self.timeout = timeout
+        self.result: AlertResult | None = None  # what happened, for tests and other plugins
+        self.line: tuple[str, str] | None = None  # (text, colour) for the terminal summary
+
+    def webhook(self, config: pytest.Config) -> str | None:
+        option = config.getoption("llmbench_webhook", None)
+        environ = os.environ if self.environ is None else self.environ
+        url = option or environ.get(self.notify.webhook_env) or ""
+        return url.strip() or None
+
+    def pytest_llmbench_verdict(self, record: dict[str, Any], config: pytest.Config) -> None:
+        url = self.webhook(config)
+        if url is None or not should_notify(record, self.notify.on):
+            return
+        environ = os.environ if self.environ is None else self.environ
+        payload = build_message(record, run_url(environ))
+        self.result = post_alert(url, payload, timeout=self.timeout, transport=self.transport)
+        shown = redact_url(url)
+        if self.result.ok:
+            self.line = (f"llmbench: alert posted to {shown}", "green")
+        else:
+            self.line = (
+                f"llmbench: alert NOT posted ({self.result.detail} from {shown}); "
+                "the verdict is unchanged",
+                "yellow",
+            )
+        if config.pluginmanager.get_plugin("terminalreporter") is None:
+            import sys
+
+            print(self.line[0], file=sys.stderr)
+
+    @pytest.hookimpl(trylast=True)  # after the llmbench section and its verdict
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.line is not None:
+            text, colour = self.line
+            terminalreporter.write_line(text, **{colour: True})
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """A command line fit for the run record: the webhook URL of ``--llmbench-webhook``
+    (as ``=URL`` or as the next argument) replaced by its redacted form."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(redact_url(arg))
+            hide_next = False
+        elif arg == OPTION:
+            out.append(arg)
+            hide_next = True
+        elif arg.startswith(OPTION + "="):
+            out.append(f"{OPTION}={redact_url(arg.partition('=')[2])}")
+        else:
+            out.append(arg)
+    return out

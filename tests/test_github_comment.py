@@ -1,0 +1,444 @@
+"""The sticky PR comment, against a fake GitHub REST API on 127.0.0.1 that paginates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fake_github import BOT, FakeGitHub
+
+from pytest_llmbench.github_comment import (
+    CommentError,
+    CommentResult,
+    comment_main,
+    next_link,
+    upsert_comment,
+)
+from pytest_llmbench.report import MARKER
+
+REPO = "octo/bench"
+PR = 7
+TOKEN = "ghs_s3cr3tTOKENvalue42"
+REPORT = f"{MARKER}\n## llmbench\n\nverdict: pass\n"
+REPORT_2 = f"{MARKER}\n## llmbench\n\nverdict: warn\n"
+
+
+@pytest.fixture
+def gh() -> Iterator[FakeGitHub]:
+    with FakeGitHub(token=TOKEN, page_size=3) as server:
+        server.add_pull(REPO, PR)
+        yield server
+
+
+def upsert(gh: FakeGitHub, body: str = REPORT, **kwargs: object) -> CommentResult:
+    options: dict[str, object] = {"token": TOKEN, "api_base": gh.api_url, **kwargs}
+    return upsert_comment(REPO, PR, body, **options)  # type: ignore[arg-type]
+
+
+def others(gh: FakeGitHub, count: int) -> list[int]:
+    return [gh.add_comment(REPO, PR, f"comment {i} by a human", user="alice") for i in range(count)]
+
+
+def methods(gh: FakeGitHub) -> list[str]:
+    return [f"{r.method} {r.path}" for r in gh.requests]
+
+
+# -- creating, updating, never a second copy -------------------------------------------------
+
+
+def test_creates_the_comment_when_none_carries_the_marker(gh: FakeGitHub) -> None:
+    others(gh, 2)
+    result = upsert(gh)
+    ((created_id, body),) = gh.created
+    assert result == CommentResult(
+        "created", created_id, f"https://github.example/{REPO}/pull/{PR}#issuecomment-{created_id}"
+    )
+    assert body == REPORT
+    assert gh.edited == []
+    assert methods(gh) == [
+        f"GET /repos/{REPO}/issues/{PR}/comments?per_page=100",
+        f"POST /repos/{REPO}/issues/{PR}/comments",
+    ]
+    headers = gh.requests[0].headers
+    assert headers["accept"] == "application/vnd.github+json"
+    assert headers["x-github-api-version"] == "2022-11-28"
+    assert headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_updates_the_marked_comment_found_on_page_3_of_3(gh: FakeGitHub) -> None:
+    others(gh, 7)  # pages 1-2 and the first of page 3
+    ours = gh.add_comment(REPO, PR, REPORT, user=BOT)
+    others(gh, 1)  # after it, on page 3
+    result = upsert(gh, REPORT_2)
+    assert result.action == "updated"
+    assert result.id == ours
+    assert gh.edited == [(ours, REPORT_2)]
+    assert gh.created == []
+    assert methods(gh) == [
+        f"GET /repos/{REPO}/issues/{PR}/comments?per_page=100",
+        f"GET /repos/{REPO}/issues/{PR}/comments?per_page=3&page=2",
+        f"GET /repos/{REPO}/issues/{PR}/comments?per_page=3&page=3",
+        f"PATCH /repos/{REPO}/issues/comments/{ours}",
+    ]
+    assert gh.bodies(REPO, PR).count(REPORT_2) == 1
+
+
+def test_repeated_runs_keep_exactly_one_comment(gh: FakeGitHub) -> None:
+    others(gh, 5)
+    actions = [upsert(gh, f"{MARKER}\nrun {i}\n").action for i in range(3)]
+    assert actions == ["created", "updated", "updated"]
+    marked = [b for b in gh.bodies(REPO, PR) if b.startswith(MARKER)]
+    assert marked == [f"{MARKER}\nrun 2\n"]
+    assert len(gh.created) == 1
+
+
+def test_only_the_first_of_two_marked_comments_is_updated(gh: FakeGitHub) -> None:
+    first = gh.add_comment(REPO, PR, REPORT, user=BOT)
+    gh.add_comment(REPO, PR, REPORT, user=BOT)
+    result = upsert(gh, REPORT_2)
+    assert (result.action, result.id) == ("updated", first)
+    assert gh.edited == [(first, REPORT_2)]
+
+
+def test_a_quoted_marker_is_not_the_report_comment(gh: FakeGitHub) -> None:
+    gh.add_comment(REPO, PR, f"> {MARKER}\n> ## llmbench\n\nwhy did it drop?", user="alice")
+    assert upsert(gh).action == "created"
+
+
+def test_identical_body_is_left_unchanged_without_a_patch(gh: FakeGitHub) -> None:
+    ours = gh.add_comment(REPO, PR, REPORT.replace("\n", "\r\n"), user=BOT)
+    result = upsert(gh)
+    assert (result.action, result.id) == ("unchanged", ours)
+    assert [r.method for r in gh.requests] == ["GET"]
+    assert gh.edited == gh.created == []
+
+
+def test_an_enterprise_api_base_with_a_path_prefix(gh: FakeGitHub) -> None:
+    with FakeGitHub(token=TOKEN, page_size=2, prefix="/api/v3") as ghe:
+        ghe.add_pull(REPO, PR)
+        for i in range(5):
+            ghe.add_comment(REPO, PR, f"c{i}")
+        assert ghe.api_url.endswith("/api/v3")
+        assert upsert(ghe, api_base=ghe.api_url + "/").action == "created"
+        assert [r.method for r in ghe.requests] == ["GET", "GET", "GET", "POST"]
+
+
+def test_next_link_parsing() -> None:
+    header = (
+        '<https://api.github.com/x?page=2>; rel="next", '
+        '<https://api.github.com/x?page=5>; rel="last"'
+    )
+    assert next_link(header) == "https://api.github.com/x?page=2"
+    assert next_link('<https://api.github.com/x?page=1>; rel="prev"') is None
+    assert next_link("") is None
+
+
+# -- errors: exact messages, never the token ---------------------------------------------------
+
+WHERE = f"{REPO}#{PR}"
+LISTING = f"listing the comments of {WHERE}"
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        pytest.param(
+            lambda gh: gh.fail_next(401, "Bad credentials"),
+            f"{LISTING}: HTTP 401 (Bad credentials): GITHUB_TOKEN is missing or invalid; pass "
+            "the workflow's token (env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}) or a token "
+            "that has not expired",
+            id="401",
+        ),
+        pytest.param(
+            lambda gh: gh.fail_next(403, "Resource not accessible by integration", method="POST"),
+            f"creating the comment on {WHERE}: HTTP 403 (Resource not accessible by "
+            f"integration): the token may not write comments on {WHERE}; give the workflow "
+            "`permissions: pull-requests: write` (a pull request from a fork gets a read-only "
+            "token: comment from a pull_request_target or workflow_run job)",
+            id="403-permissions",
+        ),
+        pytest.param(
+            lambda gh: gh.rate_limited(),
+            f"{LISTING}: HTTP 403: GitHub's API rate limit is exhausted (API rate limit "
+            "exceeded for installation.); it resets at 22:13:20 UTC; retry then",
+            id="403-rate-limit",
+        ),
+        pytest.param(
+            lambda gh: gh.fail_next(
+                403, "You have exceeded a secondary rate limit", headers={"Retry-After": "60"}
+            ),
+            f"{LISTING}: HTTP 403: GitHub's secondary rate limit (You have exceeded a "
+            "secondary rate limit); retry in 60 s",
+            id="403-secondary-rate-limit",
+        ),
+        pytest.param(
+            lambda gh: gh.fail_next(404, "Not Found"),
+            f"{LISTING}: HTTP 404 (Not Found): the repository or pull request {WHERE} was not "
+            "found, or the token cannot see it; check --repo and --pr, and that the token has "
+            "access to a private repository",
+            id="404",
+        ),
+        pytest.param(
+            lambda gh: gh.fail_next(422, "Validation Failed", method="POST"),
+            f"creating the comment on {WHERE}: HTTP 422: GitHub refused the comment "
+            "(Validation Failed)",
+            id="422",
+        ),
+        pytest.param(
+            lambda gh: gh.fail_next(502, "Server Error"),
+            f"{LISTING}: HTTP 502: GitHub failed (Server Error); retry later",
+            id="502",
+        ),
+    ],
+)
+def test_refusals_have_clear_messages_without_the_token(
+    gh: FakeGitHub, setup: object, message: str
+) -> None:
+    setup(gh)  # type: ignore[operator]
+    with pytest.raises(CommentError) as caught:
+        upsert(gh)
+    assert str(caught.value) == message
+    assert TOKEN not in str(caught.value)
+    assert gh.created == gh.edited == []
+
+
+def test_a_wrong_token_is_401_from_the_server(gh: FakeGitHub) -> None:
+    with pytest.raises(
+        CommentError, match=r"HTTP 401 \(Bad credentials\): GITHUB_TOKEN is missing"
+    ):
+        upsert(gh, token="ghs_wrong")
+
+
+def test_an_unknown_pull_request_is_404(gh: FakeGitHub) -> None:
+    with pytest.raises(CommentError, match=r"HTTP 404 \(Not Found\): the repository or pull"):
+        upsert_comment(REPO, 99, REPORT, token=TOKEN, api_base=gh.api_url)
+
+
+def test_a_patch_refused_with_422_names_githubs_reason(gh: FakeGitHub) -> None:
+    ours = gh.add_comment(REPO, PR, REPORT, user=BOT)
+    gh.fail_next(422, "Validation Failed", method="PATCH")
+    with pytest.raises(CommentError) as caught:
+        upsert(gh, REPORT_2)
+    assert str(caught.value) == (
+        f"updating the comment on {WHERE}: HTTP 422: GitHub refused the comment (Validation Failed)"
+    )
+    assert gh.bodies(REPO, PR) == [REPORT]
+    assert ours
+
+
+def test_an_oversized_body_is_refused_before_any_request(gh: FakeGitHub) -> None:
+    body = MARKER + "\n" + "x" * 65_600
+    with pytest.raises(CommentError) as caught:
+        upsert(gh, body)
+    assert str(caught.value) == (
+        "the comment body is 65,625 characters, 89 over GitHub's limit of 65,536; shorten the "
+        "report (nothing was sent)"
+    )
+    assert gh.requests == []
+
+
+def test_a_body_at_the_limit_is_sent(gh: FakeGitHub) -> None:
+    body = MARKER + "\n" + "x" * (65_536 - len(MARKER) - 1)
+    assert upsert(gh, body).action == "created"
+
+
+def test_a_body_without_a_marker_is_refused_before_any_request(gh: FakeGitHub) -> None:
+    with pytest.raises(CommentError, match=r"^the body's first line is not a hidden marker"):
+        upsert(gh, "## llmbench\n")
+    assert gh.requests == []
+
+
+@pytest.mark.parametrize(
+    ("repo", "pr", "api_base", "message"),
+    [
+        (
+            "octo",
+            PR,
+            "http://127.0.0.1:9",
+            "--repo 'octo': expected OWNER/NAME, e.g. octo-org/octo-repo",
+        ),
+        (REPO, 0, "http://127.0.0.1:9", "--pr 0: expected a pull request number (1 or more)"),
+        (
+            REPO,
+            PR,
+            "api.github.com",
+            "--api-base 'api.github.com': expected an http(s) URL, e.g. https://api.github.com or https://github.example.com/api/v3",
+        ),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_request(
+    repo: str, pr: int, api_base: str, message: str
+) -> None:
+    with pytest.raises(CommentError) as caught:
+        upsert_comment(repo, pr, REPORT, token=TOKEN, api_base=api_base)
+    assert str(caught.value) == message
+
+
+def test_an_unreachable_api_is_a_clear_error(unused_port: int) -> None:
+    with pytest.raises(CommentError) as caught:
+        upsert_comment(REPO, PR, REPORT, token=TOKEN, api_base=f"http://127.0.0.1:{unused_port}")
+    assert str(caught.value) == (
+        f"{LISTING}: cannot reach http://127.0.0.1:{unused_port} (ConnectError); check the "
+        "network and --api-base"
+    )
+
+
+def test_the_token_is_never_sent_to_another_host(gh: FakeGitHub) -> None:
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.host == "api.github.com"
+        return httpx.Response(
+            200, json=[], headers={"Link": '<https://evil.example/next?page=2>; rel="next"'}
+        )
+
+    with pytest.raises(CommentError) as caught:
+        upsert_comment(REPO, PR, REPORT, token=TOKEN, transport=httpx.MockTransport(handler))
+    assert str(caught.value) == (
+        f"{LISTING}: the next page is on another host (https://evil.example, not "
+        "https://api.github.com); check --api-base"
+    )
+
+
+@pytest.fixture
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def body_file(tmp_path: Path) -> Path:
+    path = tmp_path / "report.md"
+    path.write_text(REPORT, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    return monkeypatch
+
+
+def run_main(gh: FakeGitHub, body_file: Path, *extra: str) -> int:
+    argv = ["--repo", REPO, "--pr", str(PR), "--body-file", str(body_file)]
+    return comment_main([*argv, "--api-base", gh.api_url, *extra])
+
+
+def test_command_creates_then_updates_then_leaves_unchanged(
+    gh: FakeGitHub, body_file: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_main(gh, body_file) == 0
+    ((cid, _),) = gh.created
+    url = f"https://github.example/{REPO}/pull/{PR}#issuecomment-{cid}"
+    body_file.write_text(REPORT_2, encoding="utf-8")
+    assert run_main(gh, body_file) == 0
+    assert run_main(gh, body_file) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"created comment {cid}: {url}",
+        f"updated comment {cid}: {url}",
+        f"comment {cid} already has this body: {url}",
+    ]
+    assert err == ""
+
+
+def test_command_takes_repo_and_api_base_from_the_actions_environment(
+    gh: FakeGitHub, body_file: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.setenv("GITHUB_REPOSITORY", REPO)
+    env.setenv("GITHUB_API_URL", gh.api_url)
+    assert comment_main(["--pr", str(PR), "--body-file", str(body_file)]) == 0
+    assert capsys.readouterr().out.startswith("created comment ")
+
+
+def test_command_without_a_token_exits_2_before_any_request(
+    gh: FakeGitHub, body_file: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env.delenv("GITHUB_TOKEN")
+    assert run_main(gh, body_file) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        "llmbench comment: GITHUB_TOKEN is not set; export the token (in a workflow: env: "
+        "GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }})\n"
+    )
+    assert gh.requests == []
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 422])
+def test_command_refusals_exit_2_with_one_line_and_no_token(
+    gh: FakeGitHub,
+    body_file: Path,
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+) -> None:
+    gh.fail_next(status, "nope")
+    assert run_main(gh, body_file) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"llmbench comment: {LISTING}: HTTP {status}")
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+    assert TOKEN not in err
+
+
+def test_command_oversized_body_exits_2(
+    gh: FakeGitHub, body_file: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body_file.write_text(MARKER + "\n" + "y" * 70_000, encoding="utf-8")
+    assert run_main(gh, body_file) == 2
+    assert capsys.readouterr().err == (
+        "llmbench comment: the comment body is 70,025 characters, 4,489 over GitHub's limit "
+        "of 65,536; shorten the report (nothing was sent)\n"
+    )
+    assert gh.requests == []
+
+
+def test_command_missing_body_file_exits_2(
+    gh: FakeGitHub, tmp_path: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.md"
+    assert run_main(gh, missing) == 2
+    assert capsys.readouterr().err == (
+        f"llmbench comment: --body-file {missing}: cannot read (No such file or directory)\n"
+    )
+
+
+def test_command_usage_errors_exit_2(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert comment_main(["--repo", REPO, "--pr", "abc", "--body-file", "r.md"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "llmbench comment: error: argument --pr: expected a pull request number, not 'abc'"
+    )
+    assert comment_main(["--pr", "3", "--body-file", "r.md"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "llmbench comment: error: the following arguments are required: --repo"
+    )
+
+
+def test_add_command_plugs_comment_into_the_llmbench_parser(
+    gh: FakeGitHub, body_file: Path, env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from pytest_llmbench.github_comment import add_command
+
+    parser = argparse.ArgumentParser(prog="llmbench")
+    add_command(parser.add_subparsers(dest="command", required=True))
+    argv = ["--repo", REPO, "--pr", str(PR), "--body-file", str(body_file)]
+    args = parser.parse_args(["comment", *argv, "--api-base", gh.api_url])
+    assert args.handler(args) == 0
+    assert capsys.readouterr().out.startswith("created comment ")
