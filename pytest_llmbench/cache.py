@@ -31,6 +31,7 @@ def cache_key(
     prompt_ref: str,
     prompt_sha256: str,
 ) -> str:
+    # A prompt's own temperature is covered by its sha256 (it lives in the prompt file).
     """Everything that can change the reply, and nothing else (not the API key)."""
     parts = {
         "v": KEY_VERSION,

@@ -215,7 +215,9 @@ class JudgeService:
                 reason=f"budget exhausted: ${self.budget.spent():.4f} of "
                 f"${self.budget.limit_usd:g} spent before this sample was judged",
             )
-        result = await self.engine(judge).score(request.messages, metrics)
+        prompt = self.prompt(scenario)
+        temperature = prompt.temperature if prompt is not None else None
+        result = await self.engine(judge).score(request.messages, metrics, temperature)
         if self.budget is not None and judge.price is not None:
             self.budget.add(call_cost(judge.price, result.prompt_tokens, result.completion_tokens))
         if result.status == "scored" and cache is not None:
@@ -239,10 +241,11 @@ class JudgeService:
             except Exception:
                 # Producing the output ahead failed, but this test judges an output of its
                 # own: judge that, the failure is not this call's.
-                key = None
-            if key == request.key:  # the test judged the output we judged ahead
-                self.prefetch_used += 1
-                return result, request.digest
+                pass
+            else:
+                if key == request.key:  # the test judged the output we judged ahead
+                    self.prefetch_used += 1
+                    return result, request.digest
         return self.loop.run(self._judge(scenario, request)), request.digest
 
     # -- judging ahead ------------------------------------------------------------------

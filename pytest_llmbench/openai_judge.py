@@ -89,6 +89,7 @@ class _Call:
     unusable_retried: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    started: float | None = None  # when the first request got a concurrency slot
 
     def scored(self, scores: dict[str, float]) -> JudgeResult:
         return self._result(JudgeResult(status="scored", scores=scores))
@@ -162,13 +163,17 @@ class OpenAIJudge:
             await client.aclose()
 
     def request_body(
-        self, messages: list[dict[str, str]], metrics: Sequence[str]
+        self,
+        messages: list[dict[str, str]],
+        metrics: Sequence[str],
+        temperature: float | None = None,
     ) -> dict[str, object]:
-        """The JSON POSTed for these messages, with the response_format in use now."""
+        """The JSON POSTed for these messages, with the response_format in use now.
+        ``temperature`` (a prompt's own) overrides the judge's."""
         body: dict[str, object] = {
             "model": self.judge.model,
             "messages": messages,
-            "temperature": self.judge.temperature,
+            "temperature": self.judge.temperature if temperature is None else temperature,
         }
         if self.judge.max_tokens is not None:
             body["max_tokens"] = self.judge.max_tokens
@@ -177,11 +182,16 @@ class OpenAIJudge:
             body["response_format"] = response_format
         return body
 
-    async def score(self, messages: list[dict[str, str]], metrics: Sequence[str]) -> JudgeResult:
+    async def score(
+        self,
+        messages: list[dict[str, str]],
+        metrics: Sequence[str],
+        temperature: float | None = None,
+    ) -> JudgeResult:
         """Ask the judge for `metrics`; retries what is worth retrying, never raises for HTTP.
 
-        latency_s runs from when a concurrency slot is taken, so it measures the judge,
-        not this process's queue.
+        latency_s runs from when the first concurrency slot is taken, so it measures the
+        judge (and its backoff waits), not this process's queue.
         """
         if not self.judge.base_url.strip():
             shown = self.judge.base_url_raw or "base_url"
@@ -190,12 +200,10 @@ class OpenAIJudge:
                 reason=f"judge {self.judge.name!r} has no base_url (is {shown} set?)",
             )
         client, limiter = self._in_loop()
-        # The slot is held through backoff sleeps too, so a rate-limited server sees fewer
-        # callers, not the same number again.
-        async with limiter:
-            start = self._clock()
-            result = await self._score(client, messages, metrics)
-            result.latency_s = max(0.0, self._clock() - start)
+        call = _Call()
+        result = await self._score(client, limiter, call, messages, metrics, temperature)
+        if call.started is not None:
+            result.latency_s = max(0.0, self._clock() - call.started)
         if result.status == "scored":
             await limiter.succeeded()
         return result
@@ -227,20 +235,31 @@ class OpenAIJudge:
         return self._client, self._limiter
 
     async def _score(
-        self, client: httpx.AsyncClient, messages: list[dict[str, str]], metrics: Sequence[str]
+        self,
+        client: httpx.AsyncClient,
+        limiter: AdaptiveLimiter,
+        call: _Call,
+        messages: list[dict[str, str]],
+        metrics: Sequence[str],
+        temperature: float | None,
     ) -> JudgeResult:
         policy = self.judge.retries
-        call = _Call()
         while True:
             if call.attempts > 0:
                 self.stats.retries += 1
             call.attempts += 1
             self.stats.requests += 1
-            body = self.request_body(messages, metrics)
-            sent_format = self._format
             retry_after: float | None = None
             try:
-                response = await client.post(self.url, json=body)
+                # A slot per request, given back during backoff: retries after a 429 queue
+                # behind the halved limit instead of all coming back at once.
+                async with limiter:
+                    if call.started is None:
+                        call.started = self._clock()
+                    # Built once the slot is ours: a downgrade made meanwhile applies.
+                    body = self.request_body(messages, metrics, temperature)
+                    sent_format = self._format
+                    response = await client.post(self.url, json=body)
             except httpx.TimeoutException:
                 problem, key = f"timed out after {self.judge.timeout_s:g} s", "timeout"
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:

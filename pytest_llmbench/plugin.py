@@ -374,7 +374,10 @@ class LLMBenchRun:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.service.close()
-        if self.controller is None or self.config.getoption("collectonly"):
+        if self.controller is None:
+            return
+        if self.config.getoption("collectonly"):
+            self.controller.discard()
             return
         self.controller.finish(session, exitstatus)
 

@@ -28,8 +28,8 @@ def usage(samples: Sequence[Mapping[str, Any]], price: Price | None) -> dict[str
     calls = cached = attempts = retries = prompt_tokens = completion_tokens = 0
     for sample in samples:
         judge = sample.get("judge") or {}
-        if not judge:
-            continue
+        if not judge or str(sample.get("reason") or "").startswith(BUDGET_EXHAUSTED):
+            continue  # no judge, or the budget stopped it before any call
         if judge.get("cached"):
             cached += 1
             continue

@@ -139,11 +139,19 @@ class ControllerSide:
             return False, "Selected by node id: scores are reported, bands are not gated.", partial
         return True, "", partial
 
+    def discard(self) -> None:
+        """Leave nothing behind (a collect-only run)."""
+        self._close_journal(remove=True)
+        for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
+            leftover.unlink()
+
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
             self._finish(session, exitstatus)
         finally:
             self._close_journal(remove=False)
+            for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
+                leftover.unlink()
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         if not len(self.collector):
@@ -243,8 +251,6 @@ class ControllerSide:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         self._close_journal(remove=True)
-        for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
-            leftover.unlink()
 
     def _close_journal(self, remove: bool) -> None:
         if self._journal is not None:

@@ -1,0 +1,359 @@
+"""Run records over time: the history table and the HTML page of charts.
+
+``load_runs`` reads a folder; everything else is a pure function of the loaded records,
+rendered deterministically (sorted runs, fixed float formatting, no clock), so the same
+folder always makes the same page.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import record as record_mod
+from .report import fnum
+
+Record = Mapping[str, Any]
+COLOURS = {"pass": "#1a7f37", "warn": "#b35900", "fail": "#cf222e", "no data": "#6e7781"}
+# Chart geometry (SVG user units).
+WIDTH, HEIGHT = 520, 210
+LEFT, RIGHT, TOP, BOTTOM = 58, 14, 12, 34
+MAX_X_LABELS = 8
+
+
+def load_runs(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The run records in ``directory`` (``*.json``), oldest first, and one line per file
+    skipped (not a run record, or a shard record that needs merging first)."""
+    runs: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            run = record_mod.load(path)
+        except record_mod.RecordError as error:
+            skipped.append(str(error))
+            continue
+        if run.get("shard"):
+            shard = run["shard"]
+            skipped.append(
+                f"{path}: shard {shard['index']}/{shard['count']} of a run; join the shards "
+                "with `llmbench merge` and keep the merged record instead"
+            )
+            continue
+        runs.append(run)
+    runs.sort(key=lambda r: (started_at(r), run_id(r)))
+    return runs, skipped
+
+
+# -- what a row shows --------------------------------------------------------------------
+
+
+def run_block(run: Record) -> Mapping[str, Any]:
+    return run.get("run") or {}
+
+
+def started_at(run: Record) -> str:
+    return str(run_block(run).get("started_at") or "")
+
+
+def run_id(run: Record) -> str:
+    return str(run_block(run).get("id") or "—")
+
+
+def git(run: Record) -> Mapping[str, Any]:
+    return run_block(run).get("git") or {}
+
+
+def commit(run: Record, length: int = 10) -> str:
+    value = git(run).get("commit")
+    return str(value)[:length] if value else "—"
+
+
+def branch(run: Record) -> str:
+    return str(git(run).get("branch") or "—")
+
+
+def date(run: Record) -> str:
+    """ "2025-11-09 14:02" from an ISO start time."""
+    text = started_at(run)
+    return text[:16].replace("T", " ") if text else "—"
+
+
+def cost(scenarios: Sequence[Record]) -> float | None:
+    costs = [s["usage"]["cost_usd"] for s in scenarios if s.get("usage", {}).get("cost_usd")]
+    known = [s for s in scenarios if s.get("usage", {}).get("cost_usd") is not None]
+    return round(math.fsum(costs), 6) if known else None
+
+
+def money(value: float | None) -> str:
+    return "—" if value is None else f"${value:.4f}"
+
+
+def qualifier(run: Record) -> str:
+    """ "" for a gated complete run, else why its verdict did not gate."""
+    if run.get("partial"):
+        return f"partial: {run.get('partial_reason')}"
+    if not run.get("gated"):
+        return str(run.get("gate_note") or "not gated")
+    return ""
+
+
+def metric_names(runs: Sequence[Record]) -> list[str]:
+    """Every metric of every scenario, in order of first appearance."""
+    names: dict[str, None] = {}
+    for run in runs:
+        for scenario in run["scenarios"].values():
+            names.update(dict.fromkeys(scenario["metrics"]))
+    return list(names)
+
+
+def text_table(runs: Sequence[Record]) -> list[str]:
+    """One line per run and scenario: date, run id, commit, branch, scenario, status, each
+    metric's value, cost."""
+    metrics = metric_names(runs)
+    rows = [["date", "run", "commit", "branch", "scenario", "status", *metrics, "cost"]]
+    for run in runs:
+        for name, scenario in run["scenarios"].items():
+            status = scenario["status"] + ("" if run.get("gated") else "*")
+            values = [
+                fnum(scenario["metrics"][m]["value"]) if m in scenario["metrics"] else ""
+                for m in metrics
+            ]
+            rows.append(
+                [
+                    *(date(run), run_id(run), commit(run), branch(run), name, status),
+                    *values,
+                    money(cost([scenario])),
+                ]
+            )
+    right = {6 + i for i in range(len(metrics))} | {len(rows[0]) - 1}
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
+    if any(not run.get("gated") for run in runs):
+        lines.append("* not gated (a partial run or a node-id selection)")
+    return lines
+
+
+# -- charts ------------------------------------------------------------------------------
+
+
+def _f(value: float) -> str:
+    """SVG coordinates with one decimal: deterministic and small."""
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+def nice_step(span: float, count: int = 4) -> float:
+    raw = span / count
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * power:
+            return float(factor * power)
+    return float(10 * power)  # pragma: no cover - the loop always returns
+
+
+def y_domain(numbers: Sequence[float]) -> tuple[float, float]:
+    lo, hi = min(numbers), max(numbers)
+    if hi - lo < 1e-9:
+        pad = abs(hi) * 0.05 or 0.05
+        lo, hi = lo - pad, hi + pad
+    pad = (hi - lo) * 0.08
+    return lo - pad, hi + pad
+
+
+def tick_label(value: float, step: float) -> str:
+    digits = next((d for d in range(7) if abs(round(step, d) - step) < 1e-9), 6)
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def chart(name: str, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One metric over time: SVG geometry for the template. ``points`` are in time order,
+    each {run, date, commit, value, ci95, status, pass, warn, better, hollow}."""
+    numbers = [p["pass"] for p in points] + [p["warn"] for p in points]
+    for p in points:
+        if p["value"] is not None:
+            numbers.append(p["value"])
+        if p["ci95"]:
+            numbers.extend(p["ci95"])
+    lo, hi = y_domain(numbers)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def y(value: float) -> float:
+        return TOP + (hi - min(max(value, lo), hi)) / (hi - lo) * plot_h
+
+    count = len(points)
+    xs = [LEFT + plot_w * ((i + 0.5) / count) for i in range(count)]
+    bands = []
+    for i, p in enumerate(points):
+        x0 = LEFT if i == 0 else (xs[i - 1] + xs[i]) / 2
+        x1 = LEFT + plot_w if i == count - 1 else (xs[i] + xs[i + 1]) / 2
+        if p["better"] == "lower":
+            pass_span, warn_span = (lo, p["pass"]), (p["pass"], p["warn"])
+        else:
+            pass_span, warn_span = (p["pass"], hi), (p["warn"], p["pass"])
+        for kind, (a, b) in (("pass", pass_span), ("warn", warn_span)):
+            top, bottom = y(max(a, b)), y(min(a, b))
+            if bottom - top > 0.05:
+                bands.append(
+                    {
+                        "kind": kind,
+                        "x": _f(x0),
+                        "y": _f(top),
+                        "w": _f(x1 - x0),
+                        "h": _f(bottom - top),
+                    }
+                )
+    step = nice_step(hi - lo)
+    first = math.ceil(lo / step)
+    yticks = []
+    for k in range(first, first + 12):
+        value = k * step
+        if value > hi + 1e-12:
+            break
+        yticks.append({"y": _f(y(value)), "label": tick_label(value, step)})
+    every = max(1, math.ceil(count / MAX_X_LABELS))
+    xticks = [
+        {"x": _f(xs[i]), "label": points[i]["date"][5:10] or "—"}
+        for i in range(count)
+        if i % every == 0 or i == count - 1
+    ]
+    if len(xticks) > 1 and xticks[-1]["x"] == xticks[-2]["x"]:
+        xticks.pop()
+    segments: list[list[str]] = [[]]
+    marks = []
+    for i, p in enumerate(points):
+        if p["value"] is None:
+            segments.append([])
+            continue
+        segments[-1].append(f"{_f(xs[i])},{_f(y(p['value']))}")
+        ci = p["ci95"]
+        marks.append(
+            {
+                "x": _f(xs[i]),
+                "y": _f(y(p["value"])),
+                "colour": COLOURS.get(p["status"], COLOURS["no data"]),
+                "status": p["status"],
+                "hollow": p["hollow"],
+                "ci": {"y1": _f(y(ci[0])), "y2": _f(y(ci[1]))} if ci else None,
+                "title": (
+                    f"{p['date']} · run {p['run']} · {p['commit']} · {name} "
+                    f"{fnum(p['value'])} ({p['status']})"
+                ),
+            }
+        )
+    latest = points[-1]
+    op = "≤" if latest["better"] == "lower" else "≥"
+    return {
+        "metric": name,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "plot": {"x": LEFT, "y": TOP, "w": plot_w, "h": plot_h, "x2": LEFT + plot_w},
+        "bands": bands,
+        "yticks": yticks,
+        "xticks": xticks,
+        "lines": [" ".join(s) for s in segments if len(s) > 1],
+        "marks": marks,
+        "latest": fnum(latest["value"]),
+        "latest_status": latest["status"],
+        "band_text": f"pass {op} {latest['pass']:g}, warn {op} {latest['warn']:g}",
+        "x_label_y": HEIGHT - BOTTOM + 18,
+    }
+
+
+def scenario_views(runs: Sequence[Record]) -> list[dict[str, Any]]:
+    """Per scenario (sorted by name): its charts, one per metric, over the runs that have it."""
+    names = sorted({name for run in runs for name in run["scenarios"]})
+    views = []
+    for name in names:
+        having = [run for run in runs if name in run["scenarios"]]
+        metrics: dict[str, list[dict[str, Any]]] = {}
+        for run in having:
+            scenario = run["scenarios"][name]
+            for metric, m in scenario["metrics"].items():
+                metrics.setdefault(metric, []).append(
+                    {
+                        "run": run_id(run),
+                        "date": date(run),
+                        "commit": commit(run),
+                        "value": m["value"],
+                        "ci95": m["ci95"],
+                        "status": m["status"],
+                        "pass": float(m["pass"]),
+                        "warn": float(m["warn"]),
+                        "better": m["better"],
+                        "hollow": not run.get("gated"),
+                    }
+                )
+        latest = having[-1]["scenarios"][name]
+        views.append(
+            {
+                "name": name,
+                "status": latest["status"],
+                "runs": len(having),
+                "charts": [chart(metric, points) for metric, points in metrics.items()],
+            }
+        )
+    return views
+
+
+def run_rows(runs: Sequence[Record]) -> list[dict[str, Any]]:
+    """The page's table of runs, newest first."""
+    rows = []
+    for run in reversed(runs):
+        scenarios = run["scenarios"]
+        rows.append(
+            {
+                "date": date(run),
+                "id": run_id(run),
+                "commit": commit(run, 12),
+                "branch": branch(run),
+                "status": run["status"],
+                "note": qualifier(run),
+                "scenarios": [(name, s["status"]) for name, s in sorted(scenarios.items())],
+                "samples": sum(len(s["samples"]) for s in scenarios.values()),
+                "cost": money(cost(list(scenarios.values()))),
+                "duration": (
+                    "—"
+                    if run_block(run).get("duration_s") is None
+                    else f"{float(run_block(run)['duration_s']):.1f} s"
+                ),
+            }
+        )
+    return rows
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("pytest_llmbench", "templates"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(runs: Sequence[Record], *, skipped: Sequence[str] = ()) -> str:
+    """One self-contained HTML page: no scripts, fonts, images or links to fetch."""
+    template = _environment().get_template("history.html.j2")
+    return template.render(
+        runs=run_rows(runs),
+        count=len(runs),
+        first=date(runs[0]) if runs else "",
+        last=date(runs[-1]) if runs else "",
+        scenarios=scenario_views(runs),
+        skipped=list(skipped),
+        colours=COLOURS,
+    )

@@ -1,0 +1,268 @@
+"""Joining shard records (``--llmbench-shard=K/N``) into one run record: pure functions.
+
+The merged record is what one unsharded run of the same samples would have written, apart
+from its ``run`` block: each scenario is rebuilt from the shards' sample entries (in dataset
+position order) with the shards' common fingerprints, usage is summed, and the verdict is
+derived and gated once. Shards that cannot make one run are refused with a MergeError
+naming the files and the reason: records that are not shards, shards of different counts,
+the same shard twice, missing shards (unless ``allow_partial``), differing fingerprints
+(dataset, judge, prompt, metrics) and samples held by two shards.
+
+The ``run`` block: a new ``id``; ``started_at`` the earliest start and ``finished_at`` the
+latest finish; ``duration_s`` the wall-clock span between them (the shards usually run side
+by side) and ``compute_s`` the sum of the shards' durations; ``exitstatus`` the worst of the
+shards'; ``git``, ``python`` and ``pytest`` when every shard agrees (else null, with a
+note); ``shards`` one line per shard record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from . import record as record_mod
+from . import rerecord
+
+FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
+Shard = tuple[str, Mapping[str, Any]]  # (a label for messages, usually the path; record)
+
+
+class MergeError(Exception):
+    """Shards that cannot be joined into one run; the message says which and why."""
+
+
+def merge(
+    shards: Sequence[Shard],
+    *,
+    run_id: str,
+    argv: Sequence[str] = (),
+    allow_partial: bool = False,
+) -> tuple[dict[str, Any], list[str]]:
+    """(the merged run record, notes for the user) or MergeError."""
+    if not shards:
+        raise MergeError("no shard records given")
+    count = _check_shards(shards)
+    notes: list[str] = []
+    by_index = {int(r["shard"]["index"]): label for label, r in shards}
+    missing = [k for k in range(1, count + 1) if k not in by_index]
+    partial: list[str] = []
+    if missing:
+        listed = ", ".join(f"{k}/{count}" for k in missing)
+        if not allow_partial:
+            given = ", ".join(f"{k}/{count}" for k in sorted(by_index))
+            raise MergeError(
+                f"shard {listed} missing (given: {given}); pass every shard's record, or "
+                "--allow-partial to merge what there is (the run is then partial and not gated)"
+            )
+        partial.append(f"shard {listed} missing")
+        notes.append(f"shard {listed} missing: the merged run is partial and not gated")
+    for _, r in shards:
+        if r.get("partial"):
+            shard = r["shard"]
+            partial.append(f"shard {shard['index']}/{shard['count']}: {r.get('partial_reason')}")
+    if any(r.get("baseline") for _, r in shards):
+        notes.append(
+            "the shards' baseline comparisons are dropped (each covered one shard); "
+            "compare the merged run with `llmbench report MERGED.json --baseline B.json`"
+        )
+    scenarios = {name: _merge_scenario(name, shards) for name in _scenario_names(shards)}
+    node_ids = any(_selected_by_node_id(r) for _, r in shards)
+    record = rerecord.top_level(
+        scenarios,
+        gated=not node_ids,
+        gate_note=rerecord.NODE_ID_NOTE if node_ids else "",
+        partial_reason="; ".join(partial) if partial else None,
+        shard=None,
+        baseline=None,
+    )
+    record["run"] = _run_block(shards, run_id, argv, notes)
+    return record, notes
+
+
+def _check_shards(shards: Sequence[Shard]) -> int:
+    """The shard count N, once every record is a shard of N and no K is given twice."""
+    seen: dict[int, str] = {}
+    first_label, first = shards[0]
+    count = None
+    for label, r in shards:
+        shard = r.get("shard")
+        if not shard:
+            raise MergeError(
+                f"{label}: not a shard record (it was not run with --llmbench-shard=K/N); "
+                "only shard records can be merged"
+            )
+        index, n = int(shard["index"]), int(shard["count"])
+        if count is None:
+            count = n
+        elif n != count:
+            raise MergeError(
+                f"{label} is shard {index}/{n} but {first_label} is shard "
+                f"{first['shard']['index']}/{count}: shards of different counts cannot be merged"
+            )
+        if index in seen:
+            raise MergeError(f"{seen[index]} and {label} are both shard {index}/{n}")
+        seen[index] = label
+    assert count is not None
+    return count
+
+
+def _scenario_names(shards: Sequence[Shard]) -> list[str]:
+    return sorted({name for _, r in shards for name in r["scenarios"]})
+
+
+def _merge_scenario(name: str, shards: Sequence[Shard]) -> dict[str, Any]:
+    holders = [(label, r["scenarios"][name]) for label, r in shards if name in r["scenarios"]]
+    first_label, first = holders[0]
+    owner: dict[str, str] = {}
+    samples: list[Mapping[str, Any]] = []
+    for label, scenario in holders:
+        for part in FINGERPRINT_PARTS:
+            mine, theirs = scenario["fingerprints"].get(part), first["fingerprints"].get(part)
+            if mine != theirs:
+                raise MergeError(
+                    f"{label}: scenario {name!r} has a different {part} from {first_label} "
+                    f"({_differences(mine, theirs)}); shards must come from one config and "
+                    "dataset"
+                )
+        if bool(scenario.get("fail_on_warn")) != bool(first.get("fail_on_warn")):
+            raise MergeError(
+                f"{label}: scenario {name!r} was run with fail_on_warn "
+                f"{bool(scenario.get('fail_on_warn'))} but {first_label} with "
+                f"{bool(first.get('fail_on_warn'))}; run every shard with the same options"
+            )
+        for sample in scenario["samples"]:
+            if sample["id"] in owner:
+                raise MergeError(
+                    f"{owner[sample['id']]} and {label} both hold sample {sample['id']!r} of "
+                    f"scenario {name!r}; shards must not overlap"
+                )
+            owner[sample["id"]] = label
+            samples.append(sample)
+    return record_mod.summarize_scenario(
+        name,
+        samples,
+        first["fingerprints"],
+        bool(first.get("fail_on_warn")),
+        sum_usage([s["usage"] for _, s in holders]),
+    )
+
+
+def sum_usage(blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Usage blocks added key by key; cost is the sum of the known costs (None when no
+    block has one), rounded like a run's."""
+    out: dict[str, Any] = {}
+    for key in sorted({k for b in blocks for k in b}):
+        values: list[Any] = [b[key] for b in blocks if b.get(key) is not None]
+        if not values:
+            out[key] = None
+        elif key == "cost_usd":
+            out[key] = round(math.fsum(float(v) for v in values), 6)
+        else:
+            out[key] = sum(values)
+    return out
+
+
+def _differences(mine: Any, theirs: Any) -> str:
+    """The first few dotted keys whose values differ: "model 'gpt-4o' vs ''"."""
+    flat_mine, flat_theirs = _flatten(mine), _flatten(theirs)
+    keys = sorted(
+        k
+        for k in flat_mine.keys() | flat_theirs.keys()
+        if flat_mine.get(k, _ABSENT) != flat_theirs.get(k, _ABSENT)
+    )
+    parts = [
+        f"{key or 'value'} {_show(flat_mine.get(key, _ABSENT))} vs "
+        f"{_show(flat_theirs.get(key, _ABSENT))}"
+        for key in keys[:3]
+    ]
+    if len(keys) > 3:
+        parts.append(f"and {len(keys) - 3} more")
+    return ", ".join(parts)
+
+
+_ABSENT = object()
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def _show(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value[:12]  # a sha256
+    return repr(value)
+
+
+def _selected_by_node_id(r: Mapping[str, Any]) -> bool:
+    argv = (r.get("run") or {}).get("argv") or []
+    return any("::" in str(arg) for arg in argv if not str(arg).startswith("-"))
+
+
+def _run_block(
+    shards: Sequence[Shard], run_id: str, argv: Sequence[str], notes: list[str]
+) -> dict[str, Any]:
+    runs = sorted(
+        ((r["shard"], r.get("run") or {}) for _, r in shards), key=lambda p: p[0]["index"]
+    )
+    started = [run["started_at"] for _, run in runs if run.get("started_at")]
+    finished = [run["finished_at"] for _, run in runs if run.get("finished_at")]
+    start, end = (min(started) if started else None), (max(finished) if finished else None)
+    durations = [float(run["duration_s"]) for _, run in runs if run.get("duration_s") is not None]
+    exits = [int(run["exitstatus"]) for _, run in runs if run.get("exitstatus") is not None]
+
+    def agreed(key: str) -> Any:
+        values = [run.get(key) for _, run in runs]
+        if all(v == values[0] for v in values):
+            return values[0]
+        if key == "git":
+            commits = sorted({str((v or {}).get("commit")) for v in values})
+            notes.append(f"the shards measured different commits ({', '.join(commits)})")
+        return None
+
+    git = agreed("git")
+    return {
+        "id": run_id,
+        "started_at": start,
+        "finished_at": end,
+        "duration_s": _span(start, end),
+        "compute_s": round(math.fsum(durations), 3),
+        "exitstatus": max(exits) if exits else None,
+        "argv": list(argv),
+        "workers": None,
+        "python": agreed("python"),
+        "pytest": agreed("pytest"),
+        "git": git if git is not None else {"commit": None, "branch": None},
+        "shards": [
+            {
+                "index": shard["index"],
+                "count": shard["count"],
+                **{
+                    key: run.get(key)
+                    for key in ("id", "started_at", "finished_at", "duration_s", "exitstatus")
+                },
+                "workers": run.get("workers"),
+                "git": run.get("git"),
+            }
+            for shard, run in runs
+        ],
+    }
+
+
+def _span(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        a = _dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = _dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((b - a).total_seconds(), 3)

@@ -1,0 +1,488 @@
+"""Prometheus metrics of a run: built from the run record, pushed to a Pushgateway and/or
+written as a node_exporter textfile.
+
+prometheus-client is an optional extra (``pip install 'pytest-llmbench[metrics]'``): it is
+imported only inside the functions that need it, so a run without the metrics options
+never loads it.
+
+Every run builds a fresh registry (never the library's global one), so a push or a file
+holds exactly one run. What the plugin exports:
+
+- ``benchmark_run_duration_seconds{scenario}``: the run's wall time (every scenario of a
+  run shares it: the scenarios are judged in one session);
+- ``benchmark_metric_value{scenario,metric}``: the aggregate (absent when no sample was
+  scored);
+- ``benchmark_metric_pass_threshold`` and ``benchmark_metric_warn_threshold``
+  ``{scenario,metric}``: the YAML bands, so a dashboard can draw them beside the value;
+- ``benchmark_verdict{scenario,status}``: 1 for the scenario's status, 0 for the others;
+- ``benchmark_judge_requests_total{scenario,outcome}``: judge calls by outcome: ``ok``
+  (scored at the first attempt), ``retried`` (scored after retries), ``failed`` (the call
+  gave no scores), ``cached`` (answered from the reply cache);
+- ``benchmark_judge_latency_seconds{scenario}``: a histogram of the judge calls that
+  went over HTTP (cache hits and the dry-run judge take no time worth charting);
+- ``benchmark_tokens_total{scenario,kind}`` (``prompt``, ``completion``);
+- ``benchmark_cost_usd{scenario}`` (when the judge has a price).
+
+The counts (``*_total``) are gauges, not counters: each push replaces the previous run's
+group on the Pushgateway, so the value is "in this run" and goes down as well as up from
+one run to the next. As counters, ``rate()`` and ``increase()`` would read every new run as
+a counter reset and return nonsense; as gauges, a panel plots them as they are. The names
+keep ``_total`` because they are counts of things in the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+__all__ = [
+    "INSTALL_HINT",
+    "LATENCY_BUCKETS",
+    "OUTCOMES",
+    "ExportResult",
+    "MetricsUnavailable",
+    "PromPlugin",
+    "build_registry",
+    "judge_outcome",
+    "push",
+    "write_textfile",
+]
+
+INSTALL_HINT = "pip install 'pytest-llmbench[metrics]'"
+DEFAULT_JOB = "llmbench"
+PUSH_TIMEOUT_S = 10.0
+# Judge calls take from a fraction of a second (a small local model) to minutes (a large
+# model behind retries with backoff): roughly doubling steps from 0.1 s to 120 s.
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+OUTCOMES = ("ok", "retried", "failed", "cached")
+STATUSES = ("pass", "warn", "fail")
+TOKEN_KINDS = ("prompt", "completion")
+
+
+class MetricsUnavailable(ImportError):
+    """prometheus-client is not installed; the message says how to install it."""
+
+
+def _client() -> Any:
+    try:
+        import prometheus_client
+    except ImportError:
+        raise MetricsUnavailable(
+            f"the Prometheus metrics need prometheus-client: {INSTALL_HINT}"
+        ) from None
+    return prometheus_client
+
+
+# -- the registry ------------------------------------------------------------------------
+
+
+def judge_outcome(sample: Mapping[str, Any]) -> str | None:
+    """A record sample entry's judge call as one of OUTCOMES; None when nothing was judged."""
+    judge = sample.get("judge") or {}
+    if not judge:
+        return None
+    if judge.get("cached"):
+        return "cached"
+    if sample.get("status") != "scored":
+        return "failed"
+    return "retried" if int(judge.get("retries", 0) or 0) > 0 else "ok"
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _latencies_by_scenario(
+    record: Mapping[str, Any], latencies: Sequence[float] | Mapping[str, Sequence[float]]
+) -> dict[str, list[float]]:
+    scenarios = list(record.get("scenarios") or {})
+    if isinstance(latencies, Mapping):
+        given = {name: list(values) for name, values in latencies.items()}
+    elif not latencies:
+        given = {}
+    elif len(scenarios) == 1:
+        given = {scenarios[0]: list(latencies)}
+    else:
+        raise ValueError(
+            f"a plain list of latencies is ambiguous for {len(scenarios)} scenarios: "
+            "pass {scenario: [seconds, ...]}"
+        )
+    # A record whose samples carry their call's latency (a merged or re-read record) fills
+    # in the scenarios the caller had nothing for.
+    for name in scenarios:
+        if name in given:
+            continue
+        found = []
+        for sample in record["scenarios"][name].get("samples") or []:
+            judge = sample.get("judge") or {}
+            seconds = _finite(judge.get("latency_s"))
+            if seconds is not None and not judge.get("cached") and judge.get("attempts"):
+                found.append(seconds)
+        given[name] = found
+    return given
+
+
+def build_registry(
+    record: Mapping[str, Any],
+    latencies: Sequence[float] | Mapping[str, Sequence[float]] = (),
+) -> CollectorRegistry:
+    """A fresh registry holding the run's metrics (see the module docstring).
+
+    ``latencies`` are judge call durations in seconds: per scenario, or a plain list for a
+    record of one scenario. Raises MetricsUnavailable without prometheus-client.
+    """
+    client = _client()
+    registry: CollectorRegistry = client.CollectorRegistry(auto_describe=True)
+    gauge = client.Gauge
+
+    def new(name: str, doc: str, labels: Sequence[str]) -> Any:
+        return gauge(name, doc, list(labels), registry=registry)
+
+    duration = new("benchmark_run_duration_seconds", "Wall time of the benchmark run", ["scenario"])
+    value = new(
+        "benchmark_metric_value",
+        "Aggregate value of a benchmark metric in the run",
+        ["scenario", "metric"],
+    )
+    pass_threshold = new(
+        "benchmark_metric_pass_threshold",
+        "The metric's pass threshold (the edge of the pass band)",
+        ["scenario", "metric"],
+    )
+    warn_threshold = new(
+        "benchmark_metric_warn_threshold",
+        "The metric's warn threshold (beyond it the metric fails)",
+        ["scenario", "metric"],
+    )
+    verdict = new(
+        "benchmark_verdict",
+        "The scenario's verdict: 1 for its status (pass, warn or fail), 0 for the others",
+        ["scenario", "status"],
+    )
+    requests = new(
+        "benchmark_judge_requests_total",
+        "Judge calls in the run by outcome: ok, retried, failed, cached (per run, a gauge)",
+        ["scenario", "outcome"],
+    )
+    tokens = new(
+        "benchmark_tokens_total",
+        "Judge tokens in the run by kind: prompt, completion (per run, a gauge)",
+        ["scenario", "kind"],
+    )
+    cost = new("benchmark_cost_usd", "Judge cost of the run in US dollars", ["scenario"])
+    latency = client.Histogram(
+        "benchmark_judge_latency_seconds",
+        "Duration of the judge calls made over HTTP, retries included",
+        ["scenario"],
+        buckets=LATENCY_BUCKETS,
+        registry=registry,
+    )
+
+    run_duration = _finite((record.get("run") or {}).get("duration_s"))
+    by_scenario = _latencies_by_scenario(record, latencies)
+    for name, scenario in sorted((record.get("scenarios") or {}).items()):
+        if run_duration is not None:
+            duration.labels(name).set(run_duration)
+        for metric, entry in sorted((scenario.get("metrics") or {}).items()):
+            for target, key in (
+                (value, "value"),
+                (pass_threshold, "pass"),
+                (warn_threshold, "warn"),
+            ):
+                number = _finite(entry.get(key))
+                if number is not None:
+                    target.labels(name, metric).set(number)
+        for status in STATUSES:
+            verdict.labels(name, status).set(1 if scenario.get("status") == status else 0)
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for sample in scenario.get("samples") or []:
+            outcome = judge_outcome(sample)
+            if outcome is not None:
+                counts[outcome] += 1
+        for outcome, count in counts.items():
+            requests.labels(name, outcome).set(count)
+        usage = scenario.get("usage") or {}
+        for kind in TOKEN_KINDS:
+            tokens.labels(name, kind).set(_finite(usage.get(f"{kind}_tokens")) or 0)
+        spent = _finite(usage.get("cost_usd"))
+        if spent is not None:
+            cost.labels(name).set(spent)
+        child = latency.labels(name)  # present with zero calls too: the shape stays fixed
+        for seconds in by_scenario.get(name, []):
+            if _finite(seconds) is not None and seconds >= 0:
+                child.observe(seconds)
+    return registry
+
+
+def series_count(registry: CollectorRegistry) -> int:
+    return sum(len(family.samples) for family in registry.collect())
+
+
+# -- pushing and writing -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What a push or a write did, as one line for the terminal."""
+
+    ok: bool
+    message: str
+
+
+def public_gateway(url: str) -> str:
+    """The gateway URL as shown to people and as requested: no credentials, no query."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def check_gateway_url(url: str) -> str | None:
+    """Why ``url`` is not a usable Pushgateway URL, or None when it is."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https"):
+        return f"the scheme must be http or https, not {parts.scheme!r}"
+    try:
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return "the port is not a number from 0 to 65535"
+    if not parts.hostname:
+        return "no host: give e.g. http://127.0.0.1:9091"
+    return None
+
+
+def _handler(url: str) -> tuple[str, Callable[..., Any] | None]:
+    """The gateway URL without credentials, and a handler that sends them (basic auth) when
+    the URL had ``user:password@``."""
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    bare = public_gateway(url)
+    if parts.username is None:
+        return bare, None
+    from prometheus_client.exposition import basic_auth_handler
+
+    username, password = unquote(parts.username), unquote(parts.password or "")
+
+    def handler(
+        url: str, method: str, timeout: float | None, headers: list[tuple[str, str]], data: bytes
+    ) -> Callable[[], None]:
+        return basic_auth_handler(url, method, timeout, headers, data, username, password)
+
+    return bare, handler
+
+
+def push(
+    registry: CollectorRegistry,
+    url: str,
+    job: str = DEFAULT_JOB,
+    grouping: Mapping[str, str] | None = None,
+    timeout: float = PUSH_TIMEOUT_S,
+) -> ExportResult:
+    """PUT the registry to the Pushgateway at ``url`` (replacing the group's previous
+    push, so series of a scenario that is gone do not linger). Never raises: a failure is
+    an ExportResult with ok False and the reason."""
+    shown = public_gateway(url)
+    problem = check_gateway_url(url)
+    if problem is not None:
+        return ExportResult(False, f"metrics not pushed to {url!r}: {problem}")
+    try:
+        client = _client()
+        gateway, handler = _handler(url)
+        kwargs: dict[str, Any] = {"grouping_key": dict(grouping or {}), "timeout": timeout}
+        if handler is not None:
+            kwargs["handler"] = handler
+        client.push_to_gateway(gateway, job=job, registry=registry, **kwargs)
+    except MetricsUnavailable as error:
+        return ExportResult(False, f"metrics not pushed: {error}")
+    except Exception as error:  # HTTP, network, timeout: reported, never raised into the run
+        return ExportResult(False, f"metrics push to {shown} failed: {_reason(error)}")
+    group = "".join(f", {k}={v}" for k, v in sorted((grouping or {}).items()))
+    return ExportResult(
+        True, f"pushed {series_count(registry)} series to {shown} (job {job}{group})"
+    )
+
+
+def _reason(error: Exception) -> str:
+    from urllib.error import HTTPError, URLError
+
+    if isinstance(error, HTTPError):
+        try:
+            body = error.read().decode("utf-8", "replace").strip().splitlines()
+        except Exception:
+            body = []
+        detail = f": {body[0][:200]}" if body else ""
+        return f"HTTP {error.code} {error.reason}{detail}"
+    if isinstance(error, URLError):
+        return str(error.reason)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def write_textfile(registry: CollectorRegistry, path: Path | str) -> ExportResult:
+    """Write the registry in the text format node_exporter's textfile collector reads,
+    atomically (a temporary file beside it, then a rename: the collector never reads half
+    a file; name it ``*.prom``). Never raises."""
+    target = Path(path)
+    try:
+        client = _client()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client.write_to_textfile(str(target), registry)
+    except MetricsUnavailable as error:
+        return ExportResult(False, f"metrics not written: {error}")
+    except OSError as error:
+        return ExportResult(False, f"metrics not written to {target}: {error.strerror or error}")
+    return ExportResult(True, f"wrote {series_count(registry)} series to {target}")
+
+
+def shard_grouping(record: Mapping[str, Any]) -> dict[str, str]:
+    """A shard pushes to its own group, so the shards of one run do not replace each
+    other (the merged run, pushed by ``python -m pytest_llmbench.prom``, has none)."""
+    shard = record.get("shard")
+    if isinstance(shard, Mapping) and shard.get("index") and shard.get("count"):
+        return {"shard": f"{shard['index']}-of-{shard['count']}"}
+    return {}
+
+
+def export(
+    record: Mapping[str, Any],
+    latencies: Sequence[float] | Mapping[str, Sequence[float]],
+    *,
+    pushgateway: str | None,
+    prom_file: Path | None,
+    job: str = DEFAULT_JOB,
+) -> list[ExportResult]:
+    """Build once, then push and/or write: one result each. Never raises."""
+    try:
+        registry = build_registry(record, latencies)
+    except MetricsUnavailable as error:
+        return [ExportResult(False, f"metrics not exported: {error}")]
+    except Exception as error:  # a bug here must not turn into a failed benchmark run
+        return [ExportResult(False, f"metrics not exported: {type(error).__name__}: {error}")]
+    results = []
+    if pushgateway:
+        results.append(push(registry, pushgateway, job, shard_grouping(record)))
+    if prom_file is not None:
+        results.append(write_textfile(registry, prom_file))
+    return results
+
+
+# -- the pytest plugin -------------------------------------------------------------------
+
+
+class PromPlugin:
+    """Registered on the controller when ``--llmbench-pushgateway`` or
+    ``--llmbench-prom-file`` is given: collects the judge latencies as payloads arrive,
+    exports once the verdict is final, and prints one line per export. An export that
+    fails is reported and never changes the verdict or the exit status."""
+
+    name = "llmbench-prom"
+
+    def __init__(
+        self, pushgateway: str | None, prom_file: Path | None, job: str = DEFAULT_JOB
+    ) -> None:
+        self.pushgateway = pushgateway
+        self.prom_file = prom_file
+        self.job = job
+        self.latencies: dict[str, list[float]] = {}
+        self.results: list[ExportResult] = []
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> PromPlugin | None:
+        """The plugin the options ask for, or None when neither is given. Raises
+        pytest.UsageError for a bad URL or without prometheus-client."""
+        url = config.getoption("llmbench_pushgateway", None)
+        path = config.getoption("llmbench_prom_file", None)
+        if not url and not path:
+            return None
+        option = "--llmbench-pushgateway" if url else "--llmbench-prom-file"
+        try:
+            _client()
+        except MetricsUnavailable:
+            raise pytest.UsageError(
+                f"{option} needs prometheus-client, which is not installed: {INSTALL_HINT}"
+            ) from None
+        if url:
+            problem = check_gateway_url(url)
+            if problem is not None:
+                raise pytest.UsageError(f"--llmbench-pushgateway={url}: {problem}")
+        return cls(url or None, Path(path) if path else None)
+
+    def pytest_llmbench_sample_result(self, payload: dict[str, Any], config: pytest.Config) -> None:
+        judge = payload.get("judge") or {}
+        if not judge or judge.get("cached") or not judge.get("attempts"):
+            return  # a cache hit or the dry-run judge: no HTTP call to time
+        seconds = _finite(judge.get("latency_s"))
+        if seconds is not None and seconds >= 0:
+            self.latencies.setdefault(str(payload.get("scenario")), []).append(seconds)
+
+    def pytest_llmbench_verdict(self, record: dict[str, Any], config: pytest.Config) -> None:
+        self.results = export(
+            record,
+            self.latencies,
+            pushgateway=self.pushgateway,
+            prom_file=self.prom_file,
+            job=self.job,
+        )
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for result in self.results:
+            terminalreporter.write_line(
+                f"llmbench: {result.message}", **({} if result.ok else {"yellow": True})
+            )
+
+
+# -- python -m pytest_llmbench.prom RUN.json ---------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Export a run record written earlier (the merged record of a sharded run): exit 0
+    when every export worked, 1 when one failed, 2 for bad input."""
+    from . import record as record_mod
+
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_llmbench.prom",
+        description="Push a run record's metrics to a Pushgateway and/or write them as a "
+        "node_exporter textfile. Judge latencies come from the record's samples when "
+        "they carry them.",
+    )
+    parser.add_argument("record", metavar="RUN.json", help="a run record")
+    parser.add_argument("--pushgateway", metavar="URL", help="the Pushgateway's URL")
+    parser.add_argument("--prom-file", metavar="PATH", help="write the textfile here")
+    parser.add_argument("--job", default=DEFAULT_JOB, help=f"job label (default {DEFAULT_JOB})")
+    args = parser.parse_args(argv)
+    if not args.pushgateway and not args.prom_file:
+        parser.error("give --pushgateway URL and/or --prom-file PATH")
+    try:
+        record = record_mod.load(Path(args.record))
+    except record_mod.RecordError as error:
+        print(f"{parser.prog}: {error}", file=sys.stderr)
+        return 2
+    results = export(
+        record,
+        {},
+        pushgateway=args.pushgateway,
+        prom_file=Path(args.prom_file) if args.prom_file else None,
+        job=args.job,
+    )
+    for result in results:
+        print(result.message, file=sys.stdout if result.ok else sys.stderr)
+    return 0 if all(r.ok for r in results) else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

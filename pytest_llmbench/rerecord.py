@@ -1,0 +1,128 @@
+"""Re-deriving a run record's verdict from its samples: what a merge, a re-report with a
+baseline and the controller's session finish share. Pure functions over plain record data.
+
+A scenario block's status and problems follow from its samples, fingerprints (metrics and
+bands) and ``fail_on_warn``; the record's status and problems follow from its scenarios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from . import record as record_mod
+from .regression import RegressionRules, compare_scenario
+
+NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
+
+
+def add_comparison(
+    scenario: dict[str, Any],
+    baseline: Mapping[str, Any] | None,
+    rules: RegressionRules,
+    name: str,
+) -> None:
+    """Add the baseline comparison to a scenario block; an error-level regression fails
+    the scenario, a warn-level one makes it warn at least."""
+    comparison = compare_scenario(scenario, baseline, rules)
+    scenario["comparison"] = comparison
+    if comparison["status"] != "regression":
+        return
+    severity = comparison["severity"]
+    for metric in comparison["regressed"]:
+        m = comparison["metrics"][metric]
+        ci = m["ci95"]
+        interval = f", 95% CI {ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
+        powered = "; underpowered: only a large drop is flagged" if m["underpowered"] else ""
+        scenario["problems"].append(
+            f"{metric} of {name} regressed ({severity}): {m['diff']:+.3f} vs baseline "
+            f"over {m['compared']} samples{interval}, margin {m['margin']:g}{powered}"
+        )
+    if severity == "error":
+        scenario["status"] = "fail"
+    elif scenario["status"] == "pass":
+        scenario["status"] = "warn"
+
+
+def baseline_summary(baseline: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Which run a record was compared with, as the report's baseline line shows it."""
+    if baseline is None:
+        return None
+    run = baseline.get("run") or {}
+    git = run.get("git") or {}
+    return {
+        "id": run.get("id"),
+        "commit": git.get("commit"),
+        "branch": git.get("branch"),
+        "date": run.get("started_at"),
+        "status": baseline.get("status"),
+    }
+
+
+def rescore(name: str, scenario: Mapping[str, Any]) -> dict[str, Any]:
+    """A scenario block rebuilt from its own samples (any baseline comparison dropped)."""
+    return record_mod.summarize_scenario(
+        name,
+        scenario["samples"],
+        scenario["fingerprints"],
+        bool(scenario.get("fail_on_warn", False)),
+        scenario["usage"],
+    )
+
+
+def top_level(
+    scenarios: Mapping[str, Any],
+    *,
+    gated: bool,
+    gate_note: str,
+    partial_reason: str | None,
+    shard: Mapping[str, int] | None,
+    baseline: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """A record (without its ``run`` block) around finished scenario blocks."""
+    return {
+        "schema": record_mod.SCHEMA,
+        "status": record_mod.overall_status(scenarios),
+        "gated": gated and partial_reason is None,
+        "gate_note": gate_note,
+        "partial": partial_reason is not None,
+        "partial_reason": partial_reason,
+        "problems": [p for s in scenarios.values() for p in s["problems"]],
+        "verdict_note": None,
+        "shard": dict(shard) if shard else None,
+        "baseline": baseline_summary(baseline),
+        "scenarios": dict(scenarios),
+    }
+
+
+def rederive(
+    record: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None = None,
+    rules: RegressionRules | None = None,
+) -> dict[str, Any]:
+    """The record's verdict re-derived from its samples, compared with ``baseline`` when
+    given (with ``rules``, default RegressionRules()). Its gating, shard and run block are
+    kept; a warning that -W error had turned into a failure still fails a gated warn."""
+    scenarios = {name: rescore(name, s) for name, s in record["scenarios"].items()}
+    if baseline is not None:
+        for name, scenario in scenarios.items():
+            add_comparison(
+                scenario, baseline["scenarios"].get(name), rules or RegressionRules(), name
+            )
+    out = top_level(
+        scenarios,
+        gated=bool(record["gated"]),
+        gate_note=str(record.get("gate_note") or ""),
+        partial_reason=(record.get("partial_reason") or "partial run")
+        if record.get("partial")
+        else None,
+        shard=record.get("shard"),
+        baseline=baseline,
+    )
+    out["gated"] = bool(record["gated"])  # as the run decided (node ids, partial, shard)
+    if record.get("verdict_note") and out["gated"] and out["status"] == "warn":
+        out["status"] = "fail"
+        out["verdict_note"] = record["verdict_note"]
+    if "run" in record:
+        out["run"] = record["run"]
+    return out
