@@ -477,6 +477,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     history.add_argument("--html", metavar="OUT", help="also write the HTML page here")
     history.set_defaults(handler=cmd_history)
+
+    from .github_comment import add_command as add_comment_command
+
+    add_comment_command(commands)
     return parser
 
 

@@ -158,6 +158,14 @@ def pytest_configure(config: pytest.Config) -> None:
         cache_dir=_cache_dir(config, rootdir),
         budget=_budget(config, cfg, rootdir, run_id),
     )
+    if judge == "live":
+        # Asked for live explicitly: a judge that cannot be live is a usage error now, the
+        # same in every xdist mode, rather than a collection error later.
+        for scenario in cfg.scenarios.values():
+            try:
+                service.mode(scenario.judge)
+            except JudgeSetupError as error:
+                raise pytest.UsageError(str(error)) from None
     run = LLMBenchRun(config, cfg, service, run_id, shard)
     if run.controller is not None:
         run.controller.baseline = baseline

@@ -102,6 +102,20 @@ def problems(name: str, verdicts: Sequence[MetricVerdict]) -> list[str]:
     return lines
 
 
+def in_metric_order(fingerprints: Mapping[str, Any], by_name: Mapping[str, Any]) -> dict[str, Any]:
+    """``by_name`` in the scenario's YAML order (records are written with sorted keys)."""
+    order = [n for n in fingerprints.get("metric_order", []) if n in by_name]
+    return {n: by_name[n] for n in [*order, *sorted(set(by_name) - set(order))]}
+
+
+def restore_metric_order(record: dict[str, Any]) -> None:
+    for scenario in record.get("scenarios", {}).values():
+        fingerprints = scenario.get("fingerprints", {})
+        for holder in (scenario, fingerprints, scenario.get("comparison") or {}):
+            if isinstance(holder.get("metrics"), dict):
+                holder["metrics"] = in_metric_order(fingerprints, holder["metrics"])
+
+
 def metrics_from_fingerprints(fingerprints: Mapping[str, Any]) -> tuple[MetricConfig, ...]:
     return tuple(
         MetricConfig(
@@ -112,7 +126,7 @@ def metrics_from_fingerprints(fingerprints: Mapping[str, Any]) -> tuple[MetricCo
             source=m["source"],
             aggregate=m["aggregate"],
         )
-        for name, m in fingerprints["metrics"].items()
+        for name, m in in_metric_order(fingerprints, fingerprints["metrics"]).items()
     )
 
 
@@ -221,4 +235,6 @@ def load(path: Path) -> dict[str, Any]:
         for key in ("fingerprints", "metrics", "samples", "status"):
             if key not in scenario:
                 raise RecordError(f"{path}: scenario {name!r} lacks {key!r}; the record is damaged")
-    return dict(data)
+    record = dict(data)
+    restore_metric_order(record)
+    return record

@@ -108,6 +108,8 @@ class ControllerSide:
                 "ref": prompt.ref if prompt else "",
                 "sha256": prompt.sha256 if prompt else "",
             },
+            # JSON objects are written with sorted keys; this keeps the YAML order.
+            "metric_order": [m.name for m in scenario.metrics],
             "metrics": {
                 m.name: {
                     "pass": m.pass_,

@@ -1,0 +1,220 @@
+"""History: run records over time as a table and as one self-contained HTML page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_merge import entry, make_record
+
+from pytest_llmbench import cli, history
+from pytest_llmbench import record as record_mod
+
+
+def run_on(day: int, accuracy: float, **kwargs: Any) -> dict[str, Any]:
+    run = {
+        "id": f"202511{day:02d}T030000Z-{day:06d}",
+        "started_at": f"2025-11-{day:02d}T03:00:00Z",
+        "duration_s": 12.5,
+        "git": {"commit": f"{day:x}" * 40, "branch": kwargs.pop("branch", "main")},
+    }
+    return make_record([entry(p, accuracy) for p in range(6)], run=run, **kwargs)
+
+
+def folder(tmp_path: Path, *records: dict[str, Any]) -> Path:
+    runs = tmp_path / "benchmarks"
+    runs.mkdir(parents=True, exist_ok=True)
+    for index, r in enumerate(records):
+        # File names in another order than the runs' dates: the table sorts by start time.
+        record_mod.write(r, runs / f"{len(records) - index:02d}.json")
+    return runs
+
+
+def test_runs_are_read_oldest_first_and_non_records_and_shards_are_skipped(tmp_path: Path) -> None:
+    runs = folder(tmp_path, run_on(10, 0.9), run_on(11, 0.75), run_on(12, 0.9, shard=(1, 2)))
+    (runs / "notes.json").write_text('{"hello": 1}', encoding="utf-8")
+    (runs / "run.partial.jsonl").write_text("{}\n", encoding="utf-8")
+    loaded, skipped = history.load_runs(runs)
+    assert [history.run_id(r) for r in loaded] == [
+        "20251110T030000Z-000010",
+        "20251111T030000Z-000011",
+    ]
+    assert skipped == [
+        f"{runs / '01.json'}: shard 1/2 of a run; join the shards with `llmbench merge` and "
+        "keep the merged record instead",
+        f"{runs / 'notes.json'}: not a pytest-llmbench run record (no schema 'llmbench-run/1')",
+    ]
+
+
+def test_the_history_command_prints_a_row_per_run_and_scenario(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = folder(
+        tmp_path,
+        run_on(10, 0.9, cost=0.0125),
+        run_on(11, 0.75, partial_reason="interrupted"),
+        run_on(12, 0.5, branch="feature/x"),
+    )
+    assert cli.main(["history", str(runs)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == (
+        "date              run                      commit      branch     scenario  status  accuracy     cost\n"
+        "2025-11-10 03:00  20251110T030000Z-000010  aaaaaaaaaa  main       digest    pass       0.900  $0.0125\n"
+        "2025-11-11 03:00  20251111T030000Z-000011  bbbbbbbbbb  main       digest    warn*      0.750        —\n"
+        "2025-11-12 03:00  20251112T030000Z-000012  cccccccccc  feature/x  digest    fail       0.500        —\n"
+        "* not gated (a partial run or a node-id selection)\n"
+    )
+
+
+def test_history_defaults_to_data_eval_benchmarks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["history"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "llmbench: data/eval/benchmarks: no such history folder (give one: llmbench history DIR)\n",
+    )
+    (tmp_path / "data/eval/benchmarks").mkdir(parents=True)
+    assert cli.main(["history"]) == 0
+    assert capsys.readouterr() == ("no run records in data/eval/benchmarks\n", "")
+
+
+def test_history_mentions_skipped_files_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = folder(tmp_path, run_on(10, 0.9))
+    (runs / "broken.json").write_text("{", encoding="utf-8")
+    assert cli.main(["history", str(runs)]) == 0
+    assert capsys.readouterr().err == (
+        f"llmbench: skipped {runs / 'broken.json'}:1: not JSON (Expecting property name "
+        "enclosed in double quotes); is this a run record?\n"
+    )
+
+
+# -- the page --------------------------------------------------------------------------
+
+
+def page_of(tmp_path: Path, *records: dict[str, Any]) -> str:
+    out = tmp_path / "site" / "history.html"
+    assert cli.main(["history", str(folder(tmp_path, *records)), "--html", str(out)]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+RUNS = (run_on(10, 0.9, cost=0.0125), run_on(11, 0.75), run_on(12, 0.5, gated=False))
+
+
+def test_the_page_has_a_chart_per_metric_with_both_bands_per_run_and_coloured_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = page_of(tmp_path, *RUNS)
+    assert capsys.readouterr().err == f"wrote {tmp_path / 'site' / 'history.html'} (3 runs)\n"
+    assert page.count("<svg ") == 1
+    assert page.count('<rect class="band-pass"') == 3
+    assert page.count('<rect class="band-warn"') == 3
+    points = re.findall(
+        r'<circle class="point point-(\w+)"[^>]* fill="(#\w+)" stroke="(#\w+)"', page
+    )
+    assert points == [
+        ("pass", "#1a7f37", "#1a7f37"),
+        ("warn", "#b35900", "#b35900"),
+        ("fail", "#ffffff", "#cf222e"),  # hollow: that run was not gated
+    ]
+    assert (
+        "<title>2025-11-11 03:00 · run 20251111T030000Z-000011 · bbbbbbbbbb · accuracy 0.750 (warn)</title>"
+        in page
+    )
+    assert "<td><code>cccccccccccc</code></td>" in page
+    assert '<td class="num">$0.0125</td>' in page
+
+
+def test_the_page_is_self_contained(tmp_path: Path) -> None:
+    page = page_of(tmp_path, *RUNS)
+    assert "://" not in page
+    for fetching in ("<script", " src=", "url(", "@import", "@font-face"):
+        assert fetching not in page
+    assert '<link rel="icon" href="data:,">' in page  # no favicon request either
+
+
+def test_the_page_escapes_what_the_records_hold(tmp_path: Path) -> None:
+    page = page_of(tmp_path, run_on(10, 0.9, branch="<script>alert(1)</script>"))
+    assert "<script>alert" not in page
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+
+
+def test_the_page_is_the_same_for_the_same_runs_whatever_the_file_names(tmp_path: Path) -> None:
+    first = page_of(tmp_path / "a", *RUNS)
+    second = page_of(tmp_path / "b", *reversed(RUNS))
+    assert first == second
+
+
+def test_an_empty_history_makes_a_page_that_says_so(tmp_path: Path) -> None:
+    page = history.render_html([])
+    assert '<p class="empty">No run records yet.</p>' in page
+    assert "<svg" not in page
+
+
+# -- chart geometry --------------------------------------------------------------------
+
+
+def point(value: float, better: str = "higher", **kw: Any) -> dict[str, Any]:
+    return {
+        "run": "r",
+        "date": "2025-11-10 03:00",
+        "commit": "c",
+        "value": value,
+        "ci95": None,
+        "status": "pass",
+        "pass": kw.get("pass_", 0.8),
+        "warn": kw.get("warn", 0.7),
+        "better": better,
+        "hollow": False,
+    }
+
+
+def band_spans(chart: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    return {b["kind"]: (float(b["y"]), float(b["y"]) + float(b["h"])) for b in chart["bands"]}
+
+
+def test_higher_is_better_draws_the_pass_band_above_the_warn_band() -> None:
+    chart = history.chart("accuracy", [point(0.9)])
+    spans = band_spans(chart)
+    assert spans["pass"][0] == history.TOP  # up to the top of the plot
+    assert spans["pass"][1] == pytest.approx(spans["warn"][0])  # they meet at pass
+    assert spans["warn"][1] < history.TOP + chart["plot"]["h"]  # fail below, unshaded
+
+
+def test_lower_is_better_draws_the_pass_band_below_the_warn_band() -> None:
+    chart = history.chart("latency", [point(190.0, "lower", pass_=210.0, warn=240.0)])
+    spans = band_spans(chart)
+    assert spans["pass"][1] == pytest.approx(history.TOP + chart["plot"]["h"])
+    assert spans["warn"][1] == pytest.approx(spans["pass"][0])
+
+
+def test_bands_follow_each_run_s_thresholds() -> None:
+    chart = history.chart("accuracy", [point(0.9), point(0.9, pass_=0.85)])
+    passes = [b for b in chart["bands"] if b["kind"] == "pass"]
+    assert passes[0]["x"] == str(float(history.LEFT))
+    assert float(passes[0]["x"]) + float(passes[0]["w"]) == pytest.approx(float(passes[1]["x"]))
+    assert float(passes[1]["h"]) < float(passes[0]["h"])  # pass moved up to 0.85
+
+
+def test_a_value_missing_from_a_run_breaks_the_line() -> None:
+    chart = history.chart(
+        "accuracy", [point(0.9), point(0.8), {**point(0.8), "value": None}, point(0.85), point(0.9)]
+    )
+    assert len(chart["lines"]) == 2
+    assert len(chart["marks"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("step", "value", "label"),
+    [(0.05, 0.85, "0.85"), (0.1, 0.9, "0.9"), (25.0, 175.0, "175"), (2.5, 7.5, "7.5")],
+)
+def test_axis_labels_have_the_digits_their_step_needs(
+    step: float, value: float, label: str
+) -> None:
+    assert history.tick_label(value, step) == label

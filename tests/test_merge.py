@@ -1,0 +1,425 @@
+"""Joining shard records: the refusals and the merged record (pure), and whole sharded runs
+of a project whose merge equals the unsharded run byte for byte."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Project, config_yaml, make_samples, without_footer
+
+from pytest_llmbench import cli, rerecord
+from pytest_llmbench import record as record_mod
+from pytest_llmbench.items import in_shard
+from pytest_llmbench.merge import MergeError, merge
+
+# -- building records by hand (also used by test_cli, test_history) --------------------
+
+FINGERPRINTS: dict[str, Any] = {
+    "dataset": {
+        "path": "data/digest.jsonl",
+        "sha256": "a" * 64,
+        "inputs_sha256": "b" * 64,
+        "samples": 6,
+    },
+    "judge": {
+        "name": "default",
+        "kind": "openai",
+        "mode": "dry-run",
+        "mode_reason": "auto: $TEST_LLM_URL is not set",
+        "model": "",
+        "base_url": "",
+    },
+    "prompt": {"ref": "digest_judge@v1", "sha256": "c" * 64},
+    "metrics": {
+        "accuracy": {
+            "pass": 0.8,
+            "warn": 0.7,
+            "better": "higher",
+            "source": "judge",
+            "aggregate": "mean",
+        }
+    },
+}
+
+
+def entry(
+    position: int, accuracy: float | None, *, tokens: tuple[int, int] = (100, 10)
+) -> dict[str, Any]:
+    sample_id = f"s-{position + 1:02d}"
+    return {
+        "id": sample_id,
+        "item_id": sample_id,
+        "position": position,
+        "nodeid": f"benchmarks/test_digest.py::test_digest[{sample_id}]",
+        "status": "scored" if accuracy is not None else "unscored",
+        "reason": None if accuracy is not None else "unusable reply",
+        "outcome": "passed",
+        "scores": {} if accuracy is None else {"accuracy": accuracy},
+        "prompt_sha256": "d" * 64,
+        "judge": {
+            "cached": False,
+            "attempts": 1,
+            "retries": 0,
+            "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1],
+        },
+    }
+
+
+def make_record(
+    samples: Sequence[Mapping[str, Any]],
+    *,
+    scenario: str = "digest",
+    fingerprints: Mapping[str, Any] = FINGERPRINTS,
+    shard: tuple[int, int] | None = None,
+    gated: bool = True,
+    partial_reason: str | None = None,
+    cost: float | None = None,
+    run: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    usage = record_mod.usage(samples, None)
+    usage["cost_usd"] = cost
+    block = record_mod.summarize_scenario(scenario, samples, fingerprints, False, usage)
+    note = (
+        f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
+    )
+    out = rerecord.top_level(
+        {scenario: block},
+        gated=gated and shard is None,
+        gate_note=note,
+        partial_reason=partial_reason,
+        shard={"index": shard[0], "count": shard[1]} if shard else None,
+        baseline=None,
+    )
+    out["run"] = {
+        "id": "20251109T030000Z-aaaaaa",
+        "started_at": "2025-11-09T03:00:00Z",
+        "finished_at": "2025-11-09T03:00:30Z",
+        "duration_s": 30.0,
+        "exitstatus": 0,
+        "argv": ["pytest", "benchmarks"],
+        "workers": None,
+        "python": "3.11.7",
+        "pytest": "9.0.0",
+        "git": {"commit": "1" * 40, "branch": "main"},
+        **(run or {}),
+    }
+    return out
+
+
+def with_fingerprint(part: str, **changes: Any) -> dict[str, Any]:
+    fp = copy.deepcopy(FINGERPRINTS)
+    fp[part].update(changes)
+    return fp
+
+
+def shards_of(
+    scores: Sequence[float | None], count: int, **kwargs: Any
+) -> list[tuple[str, dict[str, Any]]]:
+    """Records of shard k/count holding positions p with p % count == k - 1."""
+    return [
+        (
+            f"shard{k}.json",
+            make_record(
+                [entry(p, s) for p, s in enumerate(scores) if p % count == k - 1],
+                shard=(k, count),
+                run={
+                    "id": f"20251109T03000{k}Z-00000{k}",
+                    "started_at": f"2025-11-09T03:00:0{k}Z",
+                    "finished_at": f"2025-11-09T03:00:{10 + 5 * k}Z",
+                    "duration_s": 5.0 + k,
+                },
+                **kwargs,
+            ),
+        )
+        for k in range(1, count + 1)
+    ]
+
+
+SCORES = [0.9, 0.6, 0.85, 0.95, 0.75, 0.8]
+
+
+# -- the merged record -----------------------------------------------------------------
+
+
+def test_merged_shards_equal_the_unsharded_record_apart_from_the_run_block() -> None:
+    whole = make_record([entry(p, s) for p, s in enumerate(SCORES)])
+    merged, notes = merge(shards_of(SCORES, 3), run_id="merged-1")
+    assert notes == []
+    assert record_mod.dumps(record_mod.deterministic_view(merged)) == record_mod.dumps(
+        record_mod.deterministic_view(whole)
+    )
+    assert [s["id"] for s in merged["scenarios"]["digest"]["samples"]] == [
+        "s-01",
+        "s-02",
+        "s-03",
+        "s-04",
+        "s-05",
+        "s-06",
+    ]
+    assert (merged["shard"], merged["gated"], merged["partial"]) == (None, True, False)
+
+
+def test_the_merged_verdict_is_derived_once_over_all_samples() -> None:
+    # Shard 1 alone passes (0.9, 0.9), shard 2 alone fails (0.6, 0.76); together 0.79: warn.
+    shards = shards_of([0.9, 0.6, 0.9, 0.76], 2)
+    assert [r["scenarios"]["digest"]["status"] for _, r in shards] == ["pass", "fail"]
+    merged, _ = merge(shards, run_id="m")
+    assert merged["status"] == "warn"
+    assert merged["problems"] == [
+        "accuracy of digest is in its warn band: 0.790 (pass ≥ 0.8, warn ≥ 0.7)"
+    ]
+
+
+def test_usage_and_cost_are_summed_over_the_shards() -> None:
+    shards = shards_of(SCORES, 2, cost=0.0125)
+    merged, _ = merge(shards, run_id="m")
+    usage = merged["scenarios"]["digest"]["usage"]
+    assert usage == {
+        "cached": 0,
+        "completion_tokens": 60,
+        "cost_usd": 0.025,
+        "http_requests": 6,
+        "judge_calls": 6,
+        "prompt_tokens": 600,
+        "retries": 0,
+    }
+
+
+def test_the_run_block_spans_the_shards_and_keeps_one_line_per_shard() -> None:
+    merged, _ = merge(shards_of(SCORES, 3), run_id="merged-1", argv=["llmbench", "merge"])
+    run = merged["run"]
+    assert run["id"] == "merged-1"
+    assert run["argv"] == ["llmbench", "merge"]
+    assert (run["started_at"], run["finished_at"]) == (
+        "2025-11-09T03:00:01Z",
+        "2025-11-09T03:00:25Z",
+    )
+    assert run["duration_s"] == 24.0  # wall clock from the first start to the last finish
+    assert run["compute_s"] == 21.0  # 6 + 7 + 8: the shards' own durations added
+    assert run["git"] == {"commit": "1" * 40, "branch": "main"}
+    assert [(s["index"], s["id"]) for s in run["shards"]] == [
+        (1, "20251109T030001Z-000001"),
+        (2, "20251109T030002Z-000002"),
+        (3, "20251109T030003Z-000003"),
+    ]
+
+
+def test_shards_of_different_commits_merge_with_no_commit_and_a_note() -> None:
+    shards = shards_of(SCORES, 2)
+    shards[1][1]["run"]["git"] = {"commit": "2" * 40, "branch": "main"}
+    merged, notes = merge(shards, run_id="m")
+    assert merged["run"]["git"] == {"commit": None, "branch": None}
+    assert notes == [f"the shards measured different commits ({'1' * 40}, {'2' * 40})"]
+
+
+def test_a_partial_shard_makes_a_partial_ungated_merge() -> None:
+    shards = shards_of(SCORES, 2)
+    shards[1] = ("shard2.json", {**shards[1][1], "partial": True, "partial_reason": "interrupted"})
+    merged, _ = merge(shards, run_id="m")
+    assert (merged["partial"], merged["partial_reason"], merged["gated"]) == (
+        True,
+        "shard 2/2: interrupted",
+        False,
+    )
+
+
+def test_shards_selected_by_node_id_merge_ungated_with_the_node_id_note() -> None:
+    shards = shards_of(SCORES, 2)
+    shards[0][1]["run"]["argv"] = ["pytest", "benchmarks/test_digest.py::test_digest[s-01]"]
+    merged, _ = merge(shards, run_id="m")
+    assert (merged["gated"], merged["gate_note"]) == (False, rerecord.NODE_ID_NOTE)
+
+
+def test_the_shards_baseline_comparisons_are_dropped_with_a_note() -> None:
+    shards = shards_of(SCORES, 2)
+    for _, r in shards:
+        r["baseline"] = {
+            "id": "base",
+            "commit": None,
+            "branch": None,
+            "date": None,
+            "status": "pass",
+        }
+    merged, notes = merge(shards, run_id="m")
+    assert merged["baseline"] is None
+    assert notes == [
+        "the shards' baseline comparisons are dropped (each covered one shard); compare the "
+        "merged run with `llmbench report MERGED.json --baseline B.json`"
+    ]
+
+
+def test_a_scenario_only_some_shards_hold_is_merged_from_those() -> None:
+    shards = shards_of(SCORES, 2)
+    extra = make_record([entry(0, 0.9)], scenario="other", shard=(2, 2))
+    shards[1][1]["scenarios"]["other"] = extra["scenarios"]["other"]
+    merged, _ = merge(shards, run_id="m")
+    assert sorted(merged["scenarios"]) == ["digest", "other"]
+    assert len(merged["scenarios"]["other"]["samples"]) == 1
+
+
+# -- refusals --------------------------------------------------------------------------
+
+
+def refusal(shards: Sequence[tuple[str, Mapping[str, Any]]], **kwargs: Any) -> str:
+    with pytest.raises(MergeError) as info:
+        merge(shards, run_id="m", **kwargs)
+    return str(info.value)
+
+
+def test_a_record_that_is_not_a_shard_is_refused() -> None:
+    shards = [*shards_of(SCORES, 2), ("whole.json", make_record([entry(0, 0.9)]))]
+    assert refusal(shards) == (
+        "whole.json: not a shard record (it was not run with --llmbench-shard=K/N); "
+        "only shard records can be merged"
+    )
+
+
+def test_shards_of_different_counts_are_refused() -> None:
+    shards = [shards_of(SCORES, 2)[0], shards_of(SCORES, 3)[1]]
+    assert refusal(shards) == (
+        "shard2.json is shard 2/3 but shard1.json is shard 1/2: "
+        "shards of different counts cannot be merged"
+    )
+
+
+def test_the_same_shard_twice_is_refused() -> None:
+    one = shards_of(SCORES, 2)[0]
+    assert refusal([one, ("copy.json", one[1])]) == "shard1.json and copy.json are both shard 1/2"
+
+
+def test_a_missing_shard_is_refused_naming_it() -> None:
+    shards = shards_of(SCORES, 3)
+    assert refusal([shards[0], shards[2]]) == (
+        "shard 2/3 missing (given: 1/3, 3/3); pass every shard's record, or --allow-partial "
+        "to merge what there is (the run is then partial and not gated)"
+    )
+
+
+def test_allow_partial_merges_what_there_is_as_a_partial_ungated_run() -> None:
+    shards = shards_of(SCORES, 3)
+    merged, notes = merge([shards[0], shards[2]], run_id="m", allow_partial=True)
+    assert (merged["partial"], merged["partial_reason"], merged["gated"]) == (
+        True,
+        "shard 2/3 missing",
+        False,
+    )
+    assert notes == ["shard 2/3 missing: the merged run is partial and not gated"]
+    assert len(merged["scenarios"]["digest"]["samples"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("part", "changes", "detail"),
+    [
+        ("dataset", {"sha256": "e" * 64}, f"sha256 {'e' * 12} vs {'a' * 12}"),
+        (
+            "judge",
+            {"mode": "live", "model": "gpt-4o"},
+            "mode 'live' vs 'dry-run', model 'gpt-4o' vs ''",
+        ),
+        ("prompt", {"ref": "digest_judge@v2"}, "ref 'digest_judge@v2' vs 'digest_judge@v1'"),
+    ],
+)
+def test_shards_of_different_configs_are_refused_naming_the_part(
+    part: str, changes: dict[str, Any], detail: str
+) -> None:
+    shards = shards_of(SCORES, 2)
+    shards[1] = shards_of(SCORES, 2, fingerprints=with_fingerprint(part, **changes))[1]
+    assert refusal(shards) == (
+        f"shard2.json: scenario 'digest' has a different {part} from shard1.json ({detail}); "
+        "shards must come from one config and dataset"
+    )
+
+
+def test_shards_with_different_bands_are_refused_naming_the_metric() -> None:
+    fp = copy.deepcopy(FINGERPRINTS)
+    fp["metrics"]["accuracy"]["pass"] = 0.9
+    shards = shards_of(SCORES, 2)
+    shards[1] = shards_of(SCORES, 2, fingerprints=fp)[1]
+    assert refusal(shards) == (
+        "shard2.json: scenario 'digest' has a different metrics from shard1.json "
+        "(accuracy.pass 0.9 vs 0.8); shards must come from one config and dataset"
+    )
+
+
+def test_shards_holding_the_same_sample_are_refused() -> None:
+    shards = shards_of(SCORES, 2)
+    shards[1][1]["scenarios"]["digest"]["samples"].append(entry(0, 0.9))
+    assert refusal(shards) == (
+        "shard1.json and shard2.json both hold sample 's-01' of scenario 'digest'; "
+        "shards must not overlap"
+    )
+
+
+# -- whole sharded runs ----------------------------------------------------------------
+
+# Metrics written in name order: a report rendered from a loaded record lists metrics by
+# name (the record's JSON sorts keys), the plugin's own report in YAML order.
+SORTED_CONFIG = config_yaml().replace(
+    "      coverage: {pass: 0.8, warn: 0.7}\n      accuracy: {pass: 0.8, warn: 0.7}\n",
+    "      accuracy: {pass: 0.8, warn: 0.7}\n      coverage: {pass: 0.8, warn: 0.7}\n",
+)
+TWELVE = [(0.95, 0.9), (0.7, 0.8), (0.9, 0.85), (0.85, 0.6), (0.8, 0.9), (0.9, 0.95)] * 2
+
+
+def merged_run(project: Project, count: int, capsys: pytest.CaptureFixture[str]) -> Path:
+    paths = []
+    for k in range(1, count + 1):
+        path = project.root / f"shard{k}of{count}.json"
+        result = project.run(
+            "benchmarks", f"--llmbench-shard={k}/{count}", f"--llmbench-json={path}"
+        )
+        assert result.ret == 0
+        paths.append(str(path))
+    out = project.root / f"merged{count}.json"
+    capsys.readouterr()
+    assert cli.main(["merge", *paths, "-o", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_merging_the_shards_of_a_real_run_gives_the_unsharded_record_and_report(
+    project: Project, count: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.config(SORTED_CONFIG)
+    project.dataset(make_samples(TWELVE))
+    ids = [f"s-{i:02d}" for i in range(1, 13)]
+    assert all(any(in_shard(i, k, count) for i in ids) for k in range(1, count + 1))
+    whole = project.root / "whole.json"
+    result = project.run("benchmarks", f"--llmbench-json={whole}", "--llmbench-report=whole.md")
+    assert result.ret == 0
+    merged = merged_run(project, count, capsys)
+    assert record_mod.dumps(record_mod.deterministic_view(record_mod.load(merged))) == (
+        record_mod.dumps(record_mod.deterministic_view(record_mod.load(whole)))
+    )
+    capsys.readouterr()
+    assert cli.main(["report", str(merged)]) == 0
+    report = capsys.readouterr().out
+    assert without_footer(report) == without_footer(
+        (project.root / "whole.md").read_text(encoding="utf-8")
+    )
+    merged_id = json.loads(merged.read_text(encoding="utf-8"))["run"]["id"]
+    assert report.endswith(f"\n---\n<sub>run {merged_id} · {_duration(merged)} s</sub>\n")
+
+
+def _duration(path: Path) -> str:
+    return f"{json.loads(path.read_text(encoding='utf-8'))['run']['duration_s']:.1f}"
+
+
+def test_a_report_of_a_merged_run_keeps_the_yaml_order_of_the_metrics(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.dataset(make_samples(TWELVE))
+    result = project.run("benchmarks", "--llmbench-report=whole.md")
+    assert result.ret == 0
+    merged = merged_run(project, 2, capsys)
+    capsys.readouterr()  # the merge's own line
+    assert cli.main(["report", str(merged)]) == 0
+    assert without_footer(capsys.readouterr().out) == without_footer(
+        (project.root / "whole.md").read_text(encoding="utf-8")
+    )

@@ -1,0 +1,410 @@
+"""The markdown report for a PR comment, checked exactly: whole runs where the point is the
+integration, the renderer on hand-built records where the point is the rendering."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Imported before pytester snapshots sys.modules, so hypothesis' pytest plugin does not
+# re-import it (about 3 s) in the terminal summary of every in-process run below.
+import hypothesis  # noqa: F401
+import pytest
+from conftest import Project, config_yaml, make_samples, without_footer
+
+from pytest_llmbench import report
+from pytest_llmbench.report import MARKER, fnum, md_code, md_text
+
+WJ = "\u2060"  # the word joiner md_text puts after "@"
+
+
+def run_report(project: Project, *args: str) -> tuple[pytest.RunResult, str]:
+    result = project.run(*args, "--llmbench-report=out/report.md")
+    text = (project.root / "out" / "report.md").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == MARKER
+    assert re.search(r"\n---\n<sub>run \d{8}T\d{6}Z-[0-9a-f]{6} · \d+\.\d s</sub>\n\Z", text)
+    return result, without_footer(text)
+
+
+# -- whole runs, exact text ---------------------------------------------------------------
+
+PASSING_REPORT = """\
+<!-- llmbench-report -->
+## llmbench: ✅ pass
+
+### digest — ✅ pass
+
+Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (4 scored of 4)
+
+| metric | value | 95% CI | n | bands | status |
+| --- | ---: | --- | ---: | --- | --- |
+| coverage | 0.900 | 0.835 – 0.965 | 4 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
+| accuracy | 0.900 | 0.835 – 0.965 | 4 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
+| latency_seconds | 102.500 | 100.446 – 104.554 | 4 | pass ≤ 200, warn ≤ 300 | ✅ pass |
+
+Judge calls: 4 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
+
+**Verdict: PASS**
+
+"""
+
+
+def test_passing_run_report_is_exact(project: Project, xdist_args: list[str]) -> None:
+    result, text = run_report(project, *xdist_args)
+    assert result.ret == 0
+    assert text == PASSING_REPORT
+
+
+WARN_REPORT = """\
+<!-- llmbench-report -->
+## llmbench: ⚠️ warn
+
+### digest — ⚠️ warn
+
+Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (5 scored of 5)
+
+| metric | value | 95% CI | n | bands | status |
+| --- | ---: | --- | ---: | --- | --- |
+| coverage | 0.810 | 0.622 – 0.998 | 5 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
+| accuracy | 0.790 | 0.556 – 1.024 | 5 | pass ≥ 0.9, warn ≥ 0.7 | ⚠️ warn |
+| latency_seconds | 103.000 | 101.037 – 104.963 | 5 | pass ≤ 200, warn ≤ 300 | ✅ pass |
+
+Judge calls: 5 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
+
+- accuracy of digest is in its warn band: 0.790 (pass ≥ 0.9, warn ≥ 0.7)
+
+<details><summary>Worst samples (3)</summary>
+
+| sample | status | scores | rerun |
+| --- | --- | --- | --- |
+| `s-05` | scored | **accuracy 0.70**, **coverage 0.70**, latency_seconds 105.00 | `pytest "benchmarks/test_digest.py::test_digest[s-05]"` |
+| `s-03` | scored | **accuracy 0.50**, coverage 0.95, latency_seconds 103.00 | `pytest "benchmarks/test_digest.py::test_digest[s-03]"` |
+| `s-02` | scored | accuracy 0.95, **coverage 0.60**, latency_seconds 102.00 | `pytest "benchmarks/test_digest.py::test_digest[s-02]"` |
+
+</details>
+
+**Verdict: WARN** — accuracy of digest is in its warn band: 0.790 (pass ≥ 0.9, warn ≥ 0.7)
+
+"""
+
+
+def test_warn_run_report_lists_the_worst_samples_worst_first(
+    project: Project, xdist_args: list[str]
+) -> None:
+    # s-01 and s-04 are at par and stay out of the table; the others, by mean judged score.
+    project.dataset(make_samples([(0.9, 0.9), (0.6, 0.95), (0.95, 0.5), (0.9, 0.9), (0.7, 0.7)]))
+    project.config(config_yaml(accuracy=(0.9, 0.7)))
+    result, text = run_report(project, *xdist_args)
+    assert result.ret == 0
+    assert text == WARN_REPORT
+
+
+UNSCORED_REPORT = """\
+<!-- llmbench-report -->
+## llmbench: ✅ pass
+
+### digest — ✅ pass
+
+Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (2 scored, 1 unscored of 3)
+
+| metric | value | 95% CI | n | bands | status |
+| --- | ---: | --- | ---: | --- | --- |
+| coverage | 0.900 | 0.900 – 0.900 | 2 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
+| accuracy | 0.900 | 0.900 – 0.900 | 2 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
+| latency_seconds | 102.000 | 99.516 – 104.484 | 3 | pass ≤ 200, warn ≤ 300 | ✅ pass |
+
+Judge calls: 3 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
+
+<details><summary>Worst samples (1)</summary>
+
+| sample | status | scores | rerun |
+| --- | --- | --- | --- |
+| `s-02` | unscored: no ground_truth for "accuracy" in sample "s-02"; the dry-run judge scores only from stored ground_truth | latency_seconds 102.00 | `pytest "benchmarks/test_digest.py::test_digest[s-02]"` |
+
+</details>
+
+**Verdict: PASS**
+
+"""
+
+
+def test_unscored_sample_heads_the_worst_samples_with_its_reason(
+    project: Project, xdist_args: list[str]
+) -> None:
+    samples = make_samples([(0.9, 0.9)] * 3)
+    del samples[1]["ground_truth"]["accuracy"]
+    project.dataset(samples)
+    result, text = run_report(project, *xdist_args)
+    assert result.ret == 1  # the unscored item fails; the aggregate bands still pass
+    assert text == UNSCORED_REPORT
+
+
+def test_failing_run_report_starts_with_the_hidden_marker_and_ends_with_the_verdict(
+    project: Project,
+) -> None:
+    project.config(config_yaml(coverage=(0.99, 0.95)))
+    result = project.run("--llmbench-report=report.md")
+    assert result.ret == 1
+    lines = (project.root / "report.md").read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == ["<!-- llmbench-report -->", "## llmbench: ❌ fail"]
+    assert lines[-4:] == [
+        "**Verdict: FAIL** — coverage of digest is in its fail band: 0.900 "
+        "(pass ≥ 0.99, warn ≥ 0.95)",
+        "",
+        "---",
+        lines[-1],  # the footer: run id and duration
+    ]
+
+
+def test_ids_and_reasons_cannot_inject_html_mentions_links_or_break_the_table(
+    project: Project,
+) -> None:
+    hostile_id = "@octocat <script>alert(1)</script> | `x` [a](http://e.vil)"
+    samples = make_samples([(0.9, 0.9)] * 2)
+    samples[0]["id"] = hostile_id
+    project.dataset(samples)
+    project.write(
+        "benchmarks/test_digest.py",
+        "import pytest\n\n\n@pytest.mark.llmbench('digest')\n"
+        "def test_digest(sample, judge):\n"
+        "    if sample.id.startswith('@'):\n"
+        "        raise RuntimeError(\n"
+        "            '<img src=x onerror=alert(1)> cc @team | `whoami` ![p](http://e.vil/p.png)'\n"
+        "        )\n"
+        "    judge(sample.output)\n",
+    )
+    result, text = run_report(project)
+    assert result.ret == 1
+    item = "octocat-script-alert-1-script-x-a-http-e.vil"
+    row = (
+        "| `@octocat <script>alert(1)</script> \\| 'x' [a](http://e.vil)` "
+        "| error: RuntimeError: &lt;img src=x onerror=alert(1)&gt; cc @\u2060team \\| 'whoami' "
+        "!\\[p](http://e.vil/p.png) "
+        f'| latency_seconds 101.00 | `pytest "benchmarks/test_digest.py::test_digest[{item}]"` |'
+    )
+    assert row in text.splitlines()
+    # Outside code spans (where GitHub renders neither HTML nor mentions) nothing is live.
+    prose = re.sub(r"`[^`\n]*`", "``", text)
+    assert "<script" not in prose and "<img" not in prose
+    assert "@team" not in prose and "@octocat" not in prose
+    assert "](" not in prose.replace("\\[p](", "")
+    # Every table row still has exactly its cells: no pipe got through unescaped.
+    table = [line for line in text.splitlines() if line.startswith("| `")]
+    assert [len(re.split(r"(?<!\\)\|", line)) for line in table] == [6]
+
+
+# -- the renderer on hand-built records ----------------------------------------------------
+
+
+def metric_entry(value: float, *, pass_: float = 0.8, warn: float = 0.7) -> dict[str, Any]:
+    status = "pass" if value >= pass_ else "warn" if value >= warn else "fail"
+    return {
+        "value": value,
+        "n": 3000,
+        "ci95": [value - 0.01, value + 0.01],
+        "status": status,
+        "pass": pass_,
+        "warn": warn,
+        "better": "higher",
+        "aggregate": "mean",
+        "source": "judge",
+        "band": f"pass ≥ {pass_:g}, warn ≥ {warn:g}",
+    }
+
+
+def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str, Any]:
+    """One scenario as record.build_scenario shapes it, every sample scored at `score`."""
+    samples = [
+        {
+            "id": sample_id,
+            "item_id": sample_id,
+            "nodeid": f"benchmarks/test_{name}.py::test_{name}[{sample_id}]",
+            "status": "scored",
+            "reason": None,
+            "outcome": "passed",
+            "scores": {"accuracy": score, "coverage": score},
+            "prompt_sha256": None,
+            "judge": {},
+        }
+        for sample_id in sample_ids
+    ]
+    metrics = {"coverage": metric_entry(score), "accuracy": metric_entry(score)}
+    problems = [
+        f"{metric} of {name} is in its fail band: {score:.3f} (pass ≥ 0.8, warn ≥ 0.7)"
+        for metric in metrics
+        if score < 0.7
+    ]
+    return {
+        "status": "fail" if problems else "pass",
+        "problems": problems,
+        "fail_on_warn": False,
+        "fingerprints": {
+            "dataset": {"path": f"data/{name}.jsonl", "sha256": "0" * 64, "samples": len(samples)},
+            "judge": {
+                "name": "default",
+                "kind": "openai",
+                "mode": "dry-run",
+                "mode_reason": "--llmbench-judge=dry-run",
+                "model": "",
+                "base_url": "",
+            },
+            "prompt": {"ref": "judge@v1", "sha256": "1" * 64},
+            "metrics": {},
+        },
+        "metrics": metrics,
+        "counts": {"scored": len(samples), "unscored": 0, "error": 0},
+        "usage": {
+            "judge_calls": len(samples),
+            "cached": 0,
+            "http_requests": 0,
+            "retries": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cost_usd": None,
+        },
+        "samples": samples,
+    }
+
+
+def run_record(scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    problems = [p for s in scenarios.values() for p in s["problems"]]
+    return {
+        "schema": "llmbench-run/1",
+        "status": "fail" if problems else "pass",
+        "gated": True,
+        "gate_note": "",
+        "partial": False,
+        "partial_reason": None,
+        "problems": problems,
+        "verdict_note": None,
+        "shard": None,
+        "baseline": None,
+        "scenarios": scenarios,
+    }
+
+
+GITHUB_LIMIT = 65_536
+HUGE_VERDICT = (
+    "**Verdict: FAIL** — coverage of digest is in its fail band: 0.400 (pass ≥ 0.8, warn ≥ 0.7);"
+    " accuracy of digest is in its fail band: 0.400 (pass ≥ 0.8, warn ≥ 0.7)"
+)
+
+
+def test_huge_run_fits_a_github_comment_with_its_verdict() -> None:
+    ids = [f"{'very-long-sample-id-' * 20}{i:05d}" for i in range(3000)]
+    record = run_record({"digest": scenario_record("digest", ids, 0.4)})
+    text = report.render(record, footer="run x · 1.0 s")
+    assert len(text) < GITHUB_LIMIT
+    lines = text.splitlines()
+    assert lines[0] == MARKER
+    assert "## llmbench: ❌ fail" in lines
+    assert HUGE_VERDICT in lines
+    assert "<details><summary>Worst samples (10)</summary>" in lines
+    # Each rerun command stays whole (a cut one would rerun nothing); the shown id is cut.
+    rerun = [line.rsplit(" | ", 1)[1] for line in lines if line.startswith("| `very-long")]
+    assert rerun[0] == f'`pytest "benchmarks/test_digest.py::test_digest[{ids[0]}]"` |'
+    assert len(rerun) == 10
+
+
+def test_report_too_long_for_a_comment_drops_the_worst_samples_first() -> None:
+    ids = [f"{'x' * 1000}-{i}" for i in range(10)]
+    scenarios = {f"s{n:02d}": scenario_record(f"s{n:02d}", ids, 0.4) for n in range(8)}
+    text = report.render(run_record(scenarios))
+    assert len(text) <= report.MAX_CHARS
+    assert "Worst samples" not in text
+    assert text.count("\n### s") == 8  # every scenario's table is still there
+    assert text.splitlines()[-1].startswith("**Verdict: FAIL** — coverage of s00 ")
+
+
+def test_report_still_too_long_is_cut_but_keeps_its_verdict_and_footer() -> None:
+    scenarios = {f"s{n:03d}": scenario_record(f"s{n:03d}", ["a"], 0.9) for n in range(200)}
+    text = report.render(run_record(scenarios), footer="run x · 1.0 s")
+    assert len(text) <= report.MAX_CHARS
+    assert text.splitlines()[0] == MARKER
+    assert text.endswith(
+        "\n\n_Report truncated to fit a GitHub comment; see the run record._\n"
+        "\n**Verdict: PASS**\n\n---\n<sub>run x · 1.0 s</sub>\n"
+    )
+
+
+# -- the escaping and number helpers ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain text", "plain text"),
+        ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+        ("a & b &lt;", "a &amp; b &amp;lt;"),
+        ("cc @octocat and @org/team", f"cc @{WJ}octocat and @{WJ}org/team"),
+        ("mail me@example.com", f"mail me@{WJ}example.com"),
+        ("a lone @ sign", "a lone @ sign"),
+        ("a | b", "a \\| b"),
+        ("`rm -rf /`", "'rm -rf /'"),
+        ("[click](https://e.vil)", "\\[click](https://e.vil)"),
+        ("![pixel](https://e.vil/p.png)", "!\\[pixel](https://e.vil/p.png)"),
+        ("C:\\path", "C:\\\\path"),
+        ("\\| \\[", "\\\\\\| \\\\\\["),  # the text's own backslash cannot undo an escape
+        ("line\nbreak\r\n\ttab   run", "line break tab run"),
+        (None, "None"),
+        (0.5, "0.5"),
+    ],
+)
+def test_md_text_makes_sample_text_inert(value: object, expected: str) -> None:
+    assert md_text(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "expected"),
+    [
+        ("x" * 160, 160, "x" * 160),
+        ("x" * 161, 160, "x" * 159 + "…"),
+        ("abcdef", 4, "abc…"),
+        ("<<<<<<", 3, "&lt;&lt;…"),  # cut before escaping: never half an entity
+    ],
+)
+def test_md_text_cuts_long_text_before_escaping(value: str, limit: int, expected: str) -> None:
+    assert md_text(value, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "expected"),
+    [
+        ("tg-0042", 200, "tg-0042"),
+        ("<b>@octocat</b> & co", 200, "<b>@octocat</b> & co"),  # inert inside a code span
+        ("a|b", 200, "a\\|b"),
+        ("`x`", 200, "'x'"),
+        ("two\nlines", 200, "two lines"),
+        ("y" * 201, 200, "y" * 199 + "…"),
+        ("y" * 61, 60, "y" * 59 + "…"),
+        ("z" * 5000, None, "z" * 5000),
+    ],
+)
+def test_md_code_keeps_a_code_span_and_its_cell_closed(
+    value: str, limit: int | None, expected: str
+) -> None:
+    assert md_code(value, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "digits", "expected"),
+    [
+        (0.9, 3, "0.900"),
+        (1, 3, "1.000"),
+        (102.5, 3, "102.500"),
+        (0.12345, 3, "0.123"),
+        (0.0004, 3, "0.000"),
+        (-0.0004, 3, "0.000"),  # never "-0.000"
+        (-0.5, 3, "-0.500"),
+        (1e6, 3, "1000000.000"),
+        (0.456, 2, "0.46"),
+        (-0.001, 2, "0.00"),
+        (None, 3, "—"),
+        (True, 3, "—"),
+        ("0.5", 3, "—"),
+    ],
+)
+def test_fnum_formats_fixed_digits_and_a_dash_for_no_number(
+    value: object, digits: int, expected: str
+) -> None:
+    assert fnum(value, digits) == expected
