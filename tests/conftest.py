@@ -14,6 +14,9 @@ from typing import Any
 import hypothesis.internal.observability  # noqa: F401
 import pytest
 
+# tests/perf holds measuring scripts run by hand, not tests (see tests/perf/README.md).
+collect_ignore = ["perf"]
+
 # Every whole-run test runs with no xdist, with `-n 0` and with `-n 2`.
 XDIST_MODES = {"no-xdist": ["-p", "no:xdist"], "n0": ["-n", "0"], "n2": ["-n", "2"]}
 
