@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# httpx imports httpcore lazily and maps its exception classes once. If the first import
+# happened inside an in-process pytester run, the snapshot restore would drop httpcore and
+# a later re-import would bring new classes httpx no longer maps (ConnectError escapes).
+import httpcore  # noqa: F401
+
 # pytester restores sys.modules after each in-process run; hypothesis's plugin imports this
 # in its terminal summary, so without it every run re-imports (and rewrites) hypothesis.
 import hypothesis.internal.observability  # noqa: F401
