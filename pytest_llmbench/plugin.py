@@ -105,6 +105,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="post an alert to this Slack or Discord incoming webhook on the outcomes in "
         "notify: on: (default: the variable named by notify: webhook_env)",
     )
+    group.addoption(
+        "--llmbench-pushgateway",
+        dest="llmbench_pushgateway",
+        metavar="URL",
+        help="push the run's Prometheus metrics to the Pushgateway at URL "
+        "(needs pytest-llmbench[metrics])",
+    )
+    group.addoption(
+        "--llmbench-prom-file",
+        dest="llmbench_prom_file",
+        metavar="PATH",
+        help="write the run's Prometheus metrics as a node_exporter textfile (*.prom) "
+        "(needs pytest-llmbench[metrics])",
+    )
     parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
@@ -182,6 +196,11 @@ def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> N
     if webhook and (problem := webhook_problem(webhook)):
         raise pytest.UsageError(f"--llmbench-webhook: {problem}")
     config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
+    from .prom import PromPlugin  # prometheus-client itself only when an option asks
+
+    prom = PromPlugin.from_config(config)
+    if prom is not None:
+        config.pluginmanager.register(prom, PromPlugin.name)
 
 
 def _shard(value: str | None) -> tuple[int, int] | None:
