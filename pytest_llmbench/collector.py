@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
-from .payload import SamplePayload
+from .payload import SamplePayload, read
 
 
 class Collector:
     def __init__(self) -> None:
-        self._by_key: dict[tuple[str, str], SamplePayload] = {}
+        # The payload dicts themselves, not copies: a report already holds each one, and a
+        # 10,000-sample run should not hold them twice.
+        self._by_key: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def add(self, payload: SamplePayload) -> None:
+    def add(self, data: dict[str, Any]) -> None:
         # A later report for the same sample (a rerun plugin) replaces the earlier one.
-        self._by_key[(payload.scenario, payload.sample_id)] = payload
+        self._by_key[(data["scenario"], data["sample_id"])] = data
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -23,9 +25,6 @@ class Collector:
 
     def samples(self, scenario: str) -> list[SamplePayload]:
         """The scenario's samples in dataset order, whatever order they arrived in."""
-        found = [p for (s, _), p in self._by_key.items() if s == scenario]
-        return sorted(found, key=lambda p: (p.position, p.sample_id))
-
-    def __iter__(self) -> Iterator[SamplePayload]:
-        for scenario in self.scenarios():
-            yield from self.samples(scenario)
+        found = [read(d) for (s, _), d in self._by_key.items() if s == scenario]
+        typed = [p for p in found if p is not None]
+        return sorted(typed, key=lambda p: (p.position, p.sample_id))

@@ -180,6 +180,8 @@ class ItemSide:
         state = self.state(item)
         if state is None:
             return None
+        # Built once per item: let its state (scores, judge result) go with it.
+        del item.stash[ITEM_STATE]
         self.service.discard_prefetch(state.scenario, state.sample)
         if report.skipped:
             return None

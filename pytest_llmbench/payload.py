@@ -99,6 +99,10 @@ def build(
     }
 
 
+def is_payload(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("v") == PAYLOAD_VERSION
+
+
 def read(data: Any) -> SamplePayload | None:
     """The payload carried by a report attribute, or None for anything else."""
     if not isinstance(data, dict) or data.get("v") != PAYLOAD_VERSION:

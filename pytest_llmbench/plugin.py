@@ -326,7 +326,9 @@ class LLMBenchRun:
         self.controller: ControllerSide | None = (
             None
             if hasattr(config, "workerinput")
-            else ControllerSide(cfg, self.service, config, run_id, shard)
+            else ControllerSide(
+                cfg, self.service, config, run_id, shard, dataset_of=self.items.dataset
+            )
         )
         self.run_id = run_id
 

@@ -11,7 +11,7 @@ import secrets
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -25,9 +25,12 @@ from . import rerecord
 from .alerts import redact_argv
 from .collector import Collector
 from .config import LLMBenchConfig, ScenarioConfig
-from .dataset import Sample, load_dataset
+from .dataset import Dataset, Sample, load_dataset
 from .judging import JudgeService
 from .warning import LLMBenchWarning
+
+
+JOURNAL_FLUSH_S = 0.5
 
 
 def new_run_id(now: float) -> str:
@@ -53,9 +56,14 @@ class ControllerSide:
         config: pytest.Config,
         run_id: str,
         shard: tuple[int, int] | None = None,
+        dataset_of: Callable[[ScenarioConfig], Dataset] | None = None,
     ) -> None:
         self.cfg = cfg
         self.shard = shard
+        # The item side's loaded datasets when this process ran the items: not read twice.
+        self.dataset_of = dataset_of or (
+            lambda s: load_dataset(s.dataset, s.dataset_display, s.fields)
+        )
         self.baseline: dict[str, Any] | None = None
         self.service = service
         self.config = config
@@ -65,27 +73,32 @@ class ControllerSide:
         self.runs_dir = Path(config.rootpath) / ".llmbench" / "runs"
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
+        self._flushed = 0.0
         self.record: dict[str, Any] | None = None
 
     # -- while the run goes ------------------------------------------------------------
 
     def add(self, data: Any) -> None:
-        sample = payload_mod.read(data)
-        if sample is None:
+        if not payload_mod.is_payload(data):
             return
-        self.collector.add(sample)
-        # A journal line per sample: a killed run still leaves what it had done.
+        self.collector.add(data)
+        # A journal line per sample: a killed run still leaves what it had done, give or
+        # take the last JOURNAL_FLUSH_S of it (flushing every line costs a 10,000-sample
+        # run more than its reports).
         if self._journal is None:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             self._journal = self.journal_path.open("a", encoding="utf-8")
-        self._journal.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
-        self._journal.flush()
+        self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
+        now = time.monotonic()
+        if now - self._flushed >= JOURNAL_FLUSH_S:
+            self._journal.flush()
+            self._flushed = now
         self.config.hook.pytest_llmbench_sample_result(payload=data, config=self.config)
 
     # -- at session finish -------------------------------------------------------------
 
     def fingerprints(self, scenario: ScenarioConfig) -> dict[str, Any]:
-        dataset = load_dataset(scenario.dataset, scenario.dataset_display, scenario.fields)
+        dataset = self.dataset_of(scenario)
         judge = self.cfg.judges[scenario.judge]
         resolved = self.service.mode(scenario.judge)
         prompt = self.service.prompt(scenario)
