@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -13,7 +14,12 @@ T = TypeVar("T")
 
 
 class BackgroundLoop:
-    def __init__(self, name: str = "llmbench-judge") -> None:
+    def __init__(self, name: str = "llmbench-judge", switch_interval_s: float = 0.001) -> None:
+        # The loop thread shares the GIL with pytest's main thread. At CPython's default
+        # 5 ms switch interval, replies wait behind item bookkeeping and calls in flight
+        # drop; a short interval while the loop runs keeps the judge's I/O moving.
+        self._previous_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._previous_interval, switch_interval_s))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
@@ -51,3 +57,4 @@ class BackgroundLoop:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()
+            sys.setswitchinterval(self._previous_interval)
