@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .report import fnum, interval
+from .report import fnum, interval, signed
 
 Line = tuple[str, str]  # (text, colour: "" | "green" | "yellow" | "red")
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no data": "red"}
@@ -39,6 +39,26 @@ def usage_line(u: Mapping[str, Any]) -> str:
     return text
 
 
+def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
+    """One line per metric against the baseline: difference, interval, status."""
+    if not comparison:
+        return []
+    if comparison["status"] == "not comparable":
+        return [("  not compared with the baseline: " + "; ".join(comparison["reasons"]), "")]
+    power = " (underpowered: only large drops are flagged)" if comparison["underpowered"] else ""
+    lines: list[Line] = [(f"  vs baseline, paired by sample id{power}:", "")]
+    for name, m in comparison["metrics"].items():
+        colour = "red" if m["status"] == "regression" else ""
+        lines.append(
+            (
+                f"    {name}: {signed(m['diff'])} (95% CI {interval(m['ci95'])}, "
+                f"{m['compared']} paired) {m['status']}",
+                colour,
+            )
+        )
+    return lines
+
+
 def section(record: Mapping[str, Any]) -> list[Line]:
     lines: list[Line] = []
     for name, scenario in record["scenarios"].items():
@@ -55,6 +75,7 @@ def section(record: Mapping[str, Any]) -> list[Line]:
             )
         )
         lines.extend(_table(scenario["metrics"]))
+        lines.extend(comparison_lines(scenario.get("comparison")))
         lines.append(("  " + usage_line(scenario["usage"]), ""))
         for problem in scenario["problems"]:
             lines.append(("  " + problem, COLOURS[status]))
