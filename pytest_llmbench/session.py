@@ -29,7 +29,6 @@ from .dataset import Dataset, Sample, load_dataset
 from .judging import JudgeService
 from .warning import LLMBenchWarning
 
-
 JOURNAL_FLUSH_S = 0.5
 
 
