@@ -253,8 +253,6 @@ def test_a_budget_that_is_not_positive_is_a_usage_error(
     )
 
 
-
-
 @pytest.mark.parametrize(
     "args", [["--collect-only"], ["-k", "no_such_test"]], ids=["collect-only", "none-selected"]
 )
