@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -219,6 +218,11 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
     variables = {"sample": sample, "output": output, "metrics": list(prompt.metrics)}
     messages = []
     for role, template in (("system", system), ("user", user)):
+        static = getattr(prompt, role)
+        if "{" not in static:
+            # No Jinja syntax at all: the text is the rendering (a system prompt, usually).
+            messages.append({"role": role, "content": static})
+            continue
         try:
             content = template.render(variables)
         except jinja2.UndefinedError as exc:
@@ -241,5 +245,11 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
 
 def messages_sha256(messages: Sequence[Mapping[str, str]]) -> str:
     """A stable hash of rendered messages (a cache key part)."""
-    text = json.dumps(list(map(dict, messages)), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = hashlib.sha256()
+    for message in messages:
+        # Length-prefixed, so no content can imitate a boundary.
+        for part in (message["role"], message["content"]):
+            data = part.encode("utf-8")
+            digest.update(b"%d:" % len(data))
+            digest.update(data)
+    return digest.hexdigest()

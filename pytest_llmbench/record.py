@@ -189,7 +189,27 @@ def overall_status(scenarios: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def dumps(record: Mapping[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    """Indented JSON with sorted keys, each sample on one line of its own: readable, and
+    fast (an indented dump goes through the pure-Python encoder; 10,000 samples took
+    seconds)."""
+    placeholders: dict[str, str] = {}
+    shallow = dict(record)
+    scenarios = {}
+    for name, scenario in record.get("scenarios", {}).items():
+        marker = f"@@llmbench-samples-{len(placeholders)}@@"
+        lines = [
+            json.dumps(s, ensure_ascii=False, sort_keys=True) for s in scenario.get("samples", [])
+        ]
+        placeholders[json.dumps(marker)] = (
+            "[\n        " + ",\n        ".join(lines) + "\n      ]" if lines else "[]"
+        )
+        scenarios[name] = {**scenario, "samples": marker}
+    if scenarios:
+        shallow["scenarios"] = scenarios
+    text = json.dumps(shallow, ensure_ascii=False, indent=2, sort_keys=True)
+    for marker, samples in placeholders.items():
+        text = text.replace(marker, samples, 1)
+    return text + "\n"
 
 
 def write(record: Mapping[str, Any], path: Path) -> None:
