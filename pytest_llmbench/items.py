@@ -198,6 +198,7 @@ class ItemSide:
             nodeid=item.nodeid,
             outcome=report.outcome,
             judged=state.judged,
+            live=self.service.mode(scenario.judge).mode == "live",
             judged_metrics=scenario.judged_metrics,
             field_values={
                 m.name: fields.get(m.field or m.name)

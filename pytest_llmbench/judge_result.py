@@ -20,15 +20,13 @@ class JudgeResult:
     completion_tokens: int = 0
     cached: bool = False
 
-    def to_dict(self) -> dict[str, object]:
+    def call_stats(self) -> dict[str, object]:
+        """What a live call cost, for the payload (the scores travel apart)."""
         return {
-            "status": self.status,
-            "scores": dict(sorted(self.scores.items())),
-            "reason": self.reason,
+            "cached": self.cached,
             "attempts": self.attempts,
             "retries": self.retries,
-            "latency_s": self.latency_s,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "cached": self.cached,
+            "latency_s": self.latency_s,
         }

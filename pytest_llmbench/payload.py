@@ -30,7 +30,7 @@ class SamplePayload:
     reason: str | None
     scores: dict[str, float]
     prompt_sha256: str | None
-    judge: dict[str, Any] = field(default_factory=dict)  # JudgeResult.to_dict() or {}
+    judge: dict[str, Any] = field(default_factory=dict)  # JudgeResult.call_stats() or {}
     outcome: str = "passed"  # the pytest outcome of the item
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -51,6 +51,7 @@ def build(
     nodeid: str,
     outcome: str,
     judged: JudgeResult | None,
+    live: bool,
     judged_metrics: tuple[str, ...],
     field_values: dict[str, Any],
     extra_scores: dict[str, float],
@@ -93,7 +94,8 @@ def build(
         "reason": reason,
         "scores": dict(sorted(scores.items())),
         "prompt_sha256": prompt_sha256,
-        "judge": judged.to_dict() if judged is not None else {},
+        # What the call cost; nothing for the dry-run judge, which makes no call.
+        "judge": judged.call_stats() if judged is not None and live else {},
         "outcome": outcome,
         "extra": {},
     }

@@ -42,7 +42,7 @@ Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · d
 | accuracy | 0.900 | 0.835 – 0.965 | 4 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
 | latency_seconds | 102.500 | 100.446 – 104.554 | 4 | pass ≤ 200, warn ≤ 300 | ✅ pass |
 
-Judge calls: 4 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
+Judge calls: 0 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
 
 **Verdict: PASS**
 
@@ -69,7 +69,7 @@ Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · d
 | accuracy | 0.790 | 0.556 – 1.024 | 5 | pass ≥ 0.9, warn ≥ 0.7 | ⚠️ warn |
 | latency_seconds | 103.000 | 101.037 – 104.963 | 5 | pass ≤ 200, warn ≤ 300 | ✅ pass |
 
-Judge calls: 5 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
+Judge calls: 0 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
 
 - accuracy of digest is in its warn band: 0.790 (pass ≥ 0.9, warn ≥ 0.7)
 
@@ -113,7 +113,7 @@ Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · d
 | accuracy | 0.900 | 0.900 – 0.900 | 2 | pass ≥ 0.8, warn ≥ 0.7 | ✅ pass |
 | latency_seconds | 102.000 | 99.516 – 104.484 | 3 | pass ≤ 200, warn ≤ 300 | ✅ pass |
 
-Judge calls: 3 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
+Judge calls: 0 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
 
 <details><summary>Worst samples (1)</summary>
 

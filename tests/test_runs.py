@@ -24,7 +24,7 @@ def test_passing_run_exits_0_and_prints_the_section(
             "  coverage           0.900  0.835 – 0.965      4  pass ≥ 0.8, warn ≥ 0.7  pass",
             "  accuracy           0.900  0.835 – 0.965      4  pass ≥ 0.8, warn ≥ 0.7  pass",
             "  latency_seconds  102.500  100.446 – 104.554  4  pass ≤ 200, warn ≤ 300  pass",
-            "  judge calls 4 · cached 0 · retries 0 · tokens 0 in / 0 out",
+            "  judge calls 0 · cached 0 · retries 0 · tokens 0 in / 0 out",
             "llmbench verdict: PASS",
         ]
     )
