@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .payload import SamplePayload, read
-
 
 class Collector:
     def __init__(self) -> None:
@@ -23,8 +21,7 @@ class Collector:
     def scenarios(self) -> list[str]:
         return sorted({scenario for scenario, _ in self._by_key})
 
-    def samples(self, scenario: str) -> list[SamplePayload]:
-        """The scenario's samples in dataset order, whatever order they arrived in."""
-        found = [read(d) for (s, _), d in self._by_key.items() if s == scenario]
-        typed = [p for p in found if p is not None]
-        return sorted(typed, key=lambda p: (p.position, p.sample_id))
+    def samples(self, scenario: str) -> list[dict[str, Any]]:
+        """The scenario's payloads in dataset order, whatever order they arrived in."""
+        found = [d for (s, _), d in self._by_key.items() if s == scenario]
+        return sorted(found, key=lambda d: (d["position"], d["sample_id"]))

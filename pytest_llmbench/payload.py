@@ -7,7 +7,7 @@ report's attributes as builtins, so nothing but str/int/float/bool/None/list/dic
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from .judge_result import JudgeResult
@@ -15,24 +15,6 @@ from .judge_result import JudgeResult
 PAYLOAD_VERSION = 1
 ATTRIBUTE = "llmbench"
 SampleStatus = Literal["scored", "unscored", "error"]
-
-
-@dataclass(frozen=True)
-class SamplePayload:
-    """The controller's typed view of one payload."""
-
-    scenario: str
-    sample_id: str
-    item_id: str
-    position: int
-    nodeid: str
-    status: SampleStatus
-    reason: str | None
-    scores: dict[str, float]
-    prompt_sha256: str | None
-    judge: dict[str, Any] = field(default_factory=dict)  # JudgeResult.call_stats() or {}
-    outcome: str = "passed"  # the pytest outcome of the item
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _finite_number(value: Any) -> float | None:
@@ -105,21 +87,22 @@ def is_payload(data: Any) -> bool:
     return isinstance(data, dict) and data.get("v") == PAYLOAD_VERSION
 
 
-def read(data: Any) -> SamplePayload | None:
-    """The payload carried by a report attribute, or None for anything else."""
-    if not isinstance(data, dict) or data.get("v") != PAYLOAD_VERSION:
-        return None
-    return SamplePayload(
-        scenario=str(data["scenario"]),
-        sample_id=str(data["sample_id"]),
-        item_id=str(data["item_id"]),
-        position=int(data["position"]),
-        nodeid=str(data["nodeid"]),
-        status=data["status"],
-        reason=data.get("reason"),
-        scores={str(k): float(v) for k, v in data.get("scores", {}).items()},
-        prompt_sha256=data.get("prompt_sha256"),
-        judge=dict(data.get("judge") or {}),
-        outcome=str(data.get("outcome", "passed")),
-        extra=dict(data.get("extra") or {}),
-    )
+def to_entry(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A payload read into the run record's sample entry (the one place payloads are read).
+    The judge block keeps what is the same in every run mode: not the call's latency."""
+    judge = data.get("judge") or {}
+    return {
+        "id": str(data["sample_id"]),
+        "item_id": str(data["item_id"]),
+        "position": int(data["position"]),
+        "nodeid": str(data["nodeid"]),
+        "status": data["status"],
+        "reason": data.get("reason"),
+        "outcome": str(data.get("outcome", "passed")),
+        "scores": {str(k): float(v) for k, v in sorted(data.get("scores", {}).items())},
+        "prompt_sha256": data.get("prompt_sha256"),
+        "judge": {key: judge[key] for key in _ENTRY_JUDGE_KEYS if key in judge},
+    }
+
+
+_ENTRY_JUDGE_KEYS = ("cached", "attempts", "retries", "prompt_tokens", "completion_tokens")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from .budget import call_cost
 from .config import MetricConfig, Price, ScenarioConfig
-from .payload import SamplePayload
 from .verdict import MetricVerdict, evaluate_metric, scenario_status, worst
 
 SCHEMA = "llmbench-run/1"
@@ -64,26 +64,6 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> dict[str, Any]
         "aggregate": metric.aggregate,
         "source": metric.source,
         "band": verdict.band,
-    }
-
-
-def sample_entry(sample: SamplePayload) -> dict[str, Any]:
-    judge = sample.judge
-    return {
-        "id": sample.sample_id,
-        "item_id": sample.item_id,
-        "position": sample.position,
-        "nodeid": sample.nodeid,
-        "status": sample.status,
-        "reason": sample.reason,
-        "outcome": sample.outcome,
-        "scores": dict(sorted(sample.scores.items())),
-        "prompt_sha256": sample.prompt_sha256,
-        "judge": {
-            key: judge[key]
-            for key in ("cached", "attempts", "retries", "prompt_tokens", "completion_tokens")
-            if key in judge
-        },
     }
 
 
@@ -169,12 +149,11 @@ def summarize_scenario(
 
 def build_scenario(
     scenario: ScenarioConfig,
-    samples: Sequence[SamplePayload],
+    entries: Sequence[Mapping[str, Any]],
     fingerprints: Mapping[str, Any],
     price: Price | None,
     fail_on_warn: bool,
 ) -> dict[str, Any]:
-    entries = [sample_entry(s) for s in samples]
     return summarize_scenario(
         scenario.name,
         entries,
@@ -188,36 +167,57 @@ def overall_status(scenarios: Mapping[str, Mapping[str, Any]]) -> str:
     return worst(s["status"] for s in scenarios.values())
 
 
-def dumps(record: Mapping[str, Any]) -> str:
-    """Indented JSON with sorted keys, each sample on one line of its own: readable, and
-    fast (an indented dump goes through the pure-Python encoder; 10,000 samples took
-    seconds)."""
-    placeholders: dict[str, str] = {}
+def _chunks(record: Mapping[str, Any]) -> Iterator[str]:
+    """The record as indented JSON with sorted keys, each sample on one line of its own:
+    readable, and fast (an indented dump goes through the pure-Python encoder, seconds for
+    10,000 samples). Yielded in pieces so a large record is never held as one string."""
+    markers: dict[str, Sequence[Mapping[str, Any]]] = {}
     shallow = dict(record)
     scenarios = {}
     for name, scenario in record.get("scenarios", {}).items():
-        marker = f"@@llmbench-samples-{len(placeholders)}@@"
-        lines = [
-            json.dumps(s, ensure_ascii=False, sort_keys=True) for s in scenario.get("samples", [])
-        ]
-        placeholders[json.dumps(marker)] = (
-            "[\n        " + ",\n        ".join(lines) + "\n      ]" if lines else "[]"
-        )
-        scenarios[name] = {**scenario, "samples": marker}
+        marker = json.dumps(f"@@llmbench-samples-{len(markers)}@@")
+        markers[marker] = scenario.get("samples", [])
+        scenarios[name] = {**scenario, "samples": marker[1:-1]}
     if scenarios:
         shallow["scenarios"] = scenarios
     text = json.dumps(shallow, ensure_ascii=False, indent=2, sort_keys=True)
-    for marker, samples in placeholders.items():
-        text = text.replace(marker, samples, 1)
-    return text + "\n"
+    for marker, samples in markers.items():
+        head, _, text = text.partition(marker)
+        yield head
+        if not samples:
+            yield "[]"
+            continue
+        yield "["
+        for index, sample in enumerate(samples):
+            yield ("\n        " if index == 0 else ",\n        ") + json.dumps(
+                sample, ensure_ascii=False, sort_keys=True
+            )
+        yield "\n      ]"
+    yield text
+    yield "\n"
 
 
-def write(record: Mapping[str, Any], path: Path) -> None:
-    """Write atomically, so a reader never sees half a record."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(dumps(record), encoding="utf-8")
-    os.replace(tmp, path)
+def dumps(record: Mapping[str, Any]) -> str:
+    return "".join(_chunks(record))
+
+
+def write(record: Mapping[str, Any], *paths: Path) -> None:
+    """Write atomically (a reader never sees half a record): streamed to the first path,
+    copied to the others."""
+    if not paths:
+        return
+    first, *others = paths
+    first.parent.mkdir(parents=True, exist_ok=True)
+    tmp = first.with_name(f".{first.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        for chunk in _chunks(record):
+            out.write(chunk)
+    for path in others:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        shutil.copyfile(tmp, copy)
+        os.replace(copy, path)
+    os.replace(tmp, first)
 
 
 def deterministic_view(record: Mapping[str, Any]) -> dict[str, Any]:

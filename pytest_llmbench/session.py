@@ -178,7 +178,7 @@ class ControllerSide:
             judge = self.cfg.judges[scenario.judge]
             scenarios[name] = record_mod.build_scenario(
                 scenario,
-                self.collector.samples(name),
+                [payload_mod.to_entry(d) for d in self.collector.samples(name)],
                 self.fingerprints(scenario),
                 judge.price if self.service.mode(scenario.judge).mode == "live" else None,
                 fail_on_warn,
@@ -247,10 +247,9 @@ class ControllerSide:
         }
 
     def write(self, record: dict[str, Any]) -> None:
-        record_mod.write(record, self.runs_dir / f"{self.run_id}.json")
         json_path = self.config.getoption("llmbench_json")
-        if json_path:
-            record_mod.write(record, Path(json_path))
+        paths = [self.runs_dir / f"{self.run_id}.json", *([Path(json_path)] if json_path else [])]
+        record_mod.write(record, *paths)
         report_path = self.config.getoption("llmbench_report")
         if report_path:
             extra = self.config.hook.pytest_llmbench_report_sections(
