@@ -72,12 +72,18 @@ class Request:
     key: str  # the cache key; "" when nothing is sent (dry-run, no judged metrics)
 
 
+@dataclass(frozen=True)
+class Judged:
+    text: str  # the output's text as judge(output) sends it
+    request: Request
+
+
 @dataclass
 class Prefetched:
     """A sample judged ahead of its item: the output produced (as the callable returned it),
-    the cache key of judging its text, and the result."""
+    the text and request judged, and the result."""
 
-    future: concurrent.futures.Future[tuple[object, str, JudgeResult]]  # (output, key, result)
+    future: concurrent.futures.Future[tuple[object, Judged, JudgeResult]]
 
 
 NOT_PREFETCHED = object()  # prefetched_output(): nothing judged ahead (None is an output)
@@ -231,21 +237,22 @@ class JudgeService:
         metrics = scenario.judged_metrics
         if not metrics:
             return JudgeResult(status="scored"), None
-        request = self.request(scenario, sample, output)
         if self.mode(scenario.judge).mode == "dry-run":
-            return dry_run_score(sample, metrics), request.digest
+            return dry_run_score(sample, metrics), self.request(scenario, sample, output).digest
         ahead = self._prefetched.pop((scenario.name, sample.id), None)
         if ahead is not None:
             try:
-                _, key, result = ahead.future.result()
+                _, judged, done = ahead.future.result()
             except Exception:
                 # Producing the output ahead failed, but this test judges an output of its
                 # own: judge that, the failure is not this call's.
                 pass
             else:
-                if key == request.key:  # the test judged the output we judged ahead
+                # The test judged the text judged ahead: same request, no second rendering.
+                if judged.text == output:
                     self.prefetch_used += 1
-                    return result, request.digest
+                    return done, judged.request.digest
+        request = self.request(scenario, sample, output)
         return self.loop.run(self._judge(scenario, request)), request.digest
 
     # -- judging ahead ------------------------------------------------------------------
@@ -265,11 +272,11 @@ class JudgeService:
         source = self.output_source(scenario)
         assert source is not None
 
-        async def ahead() -> tuple[object, str, JudgeResult]:
+        async def ahead() -> tuple[object, Judged, JudgeResult]:
             produced = await source.produce(sample)
             text = "" if produced is None else str(produced)  # as judge(output) sends it
             request = self.request(scenario, sample, text)
-            return produced, request.key, await self._judge(scenario, request)
+            return produced, Judged(text, request), await self._judge(scenario, request)
 
         self._prefetched[(scenario.name, sample.id)] = Prefetched(self.loop.submit(ahead()))
         return True
