@@ -252,3 +252,24 @@ def test_header_says_which_judge_runs_and_why(project: Project) -> None:
             "  digest: judge default: dry-run (auto: $TEST_LLM_URL is not set), prompt digest_judge@v1",
         ]
     )
+
+
+def test_a_killed_run_leaves_every_finished_sample_in_its_journal(project: Project) -> None:
+    project.write(
+        "benchmarks/test_digest.py",
+        "import os, signal\nimport pytest\n\n@pytest.mark.llmbench('digest')\n"
+        "def test_digest(sample, judge):\n"
+        "    if sample.id == 's-04':\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    judge(sample.output)\n",
+    )
+    result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == -9
+    assert project.records() == []  # no record: the process never reached session finish
+    (journal,) = (project.root / ".llmbench" / "runs").glob("*.partial.jsonl")
+    lines = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    assert [(p["sample_id"], p["status"]) for p in lines] == [
+        ("s-01", "scored"),
+        ("s-02", "scored"),
+        ("s-03", "scored"),
+    ]
