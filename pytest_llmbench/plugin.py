@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -267,27 +267,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run.parametrize(metafunc, marker.args[0])
 
 
+def _only_in_llmbench_tests(request: pytest.FixtureRequest, fixture: str) -> NoReturn:
+    raise pytest.UsageError(
+        f"{request.node.nodeid}: the {fixture!r} fixture is only available in tests marked "
+        "@pytest.mark.llmbench('<scenario>')"
+    )
+
+
+def _item(request: pytest.FixtureRequest, fixture: str) -> tuple[ItemSide, ItemState]:
+    run = _run(request.config)
+    state = run.items.state(request.node) if run is not None and run.items else None
+    if run is None or run.items is None or state is None:
+        _only_in_llmbench_tests(request, fixture)
+    return run.items, state
+
+
 @pytest.fixture
 def sample(request: pytest.FixtureRequest) -> Any:
     """The dataset sample of this item (parametrized by @pytest.mark.llmbench)."""
-    raise pytest.UsageError(
-        f"{request.node.nodeid}: the 'sample' fixture is only available in tests marked "
-        "@pytest.mark.llmbench('<scenario>')"
-    )
+    _only_in_llmbench_tests(request, "sample")
 
 
 @pytest.fixture
 def output(request: pytest.FixtureRequest) -> Any:
     """The scenario's output for this sample (from `output:`), judged ahead when possible."""
-    run = _run(request.config)
-    state = run.items.state(request.node) if run is not None and run.items else None
-    if run is None or run.items is None or state is None:
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: the 'output' fixture is only available in tests marked "
-            "@pytest.mark.llmbench('<scenario>')"
-        )
+    items, state = _item(request, "output")
     try:
-        return run.items.output(state)
+        return items.output(state)
     except OutputError as error:
         raise pytest.UsageError(str(error)) from None
 
@@ -295,16 +301,8 @@ def output(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def judge(request: pytest.FixtureRequest) -> Callable[[object], dict[str, float]]:
     """judge(output) scores this sample on the scenario's judged metrics and records it."""
-    run = _run(request.config)
-    state = run.items.state(request.node) if run is not None and run.items else None
-    if run is None or run.items is None or state is None:
-        raise pytest.UsageError(
-            f"{request.node.nodeid}: the 'judge' fixture is only available in tests marked "
-            "@pytest.mark.llmbench('<scenario>')"
-        )
-    items = run.items
-    bound: ItemState = state
-    return lambda output: items.judge(bound, output)
+    items, state = _item(request, "judge")
+    return lambda output: items.judge(state, output)
 
 
 class LLMBenchRun:

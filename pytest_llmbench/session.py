@@ -178,23 +178,18 @@ class ControllerSide:
         gated, note, partial = self.gate(session, exitstatus)
         if self.baseline is not None:
             for name, scenario in scenarios.items():
-                compare_with_baseline(
-                    scenario, self.baseline["scenarios"].get(name), self.cfg.scenarios[name]
+                config = self.cfg.scenarios[name]
+                rerecord.add_comparison(
+                    scenario, self.baseline["scenarios"].get(name), config.regression, name
                 )
-        status = record_mod.overall_status(scenarios)
-        record: dict[str, Any] = {
-            "schema": record_mod.SCHEMA,
-            "status": status,
-            "gated": gated and partial is None,
-            "gate_note": note,
-            "partial": partial is not None,
-            "partial_reason": partial,
-            "problems": [p for s in scenarios.values() for p in s["problems"]],
-            "verdict_note": None,
-            "shard": {"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
-            "baseline": baseline_summary(self.baseline),
-            "scenarios": scenarios,
-        }
+        record = rerecord.top_level(
+            scenarios,
+            gated=gated,
+            gate_note=note,
+            partial_reason=partial,
+            shard={"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
+            baseline=self.baseline,
+        )
         if record["gated"]:
             self._enforce(session, record)
         record["run"] = self.run_block(exitstatus)
@@ -271,18 +266,6 @@ def inputs_sha256(samples: Sequence[Sample]) -> str:
     rows = sorted((s.id, s.input, s.reference) for s in samples)
     blob = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def compare_with_baseline(
-    scenario: dict[str, Any], baseline: dict[str, Any] | None, config: ScenarioConfig
-) -> None:
-    """Add the baseline comparison to a scenario block (rerecord.add_comparison, shared
-    with `llmbench report --baseline`)."""
-    rerecord.add_comparison(scenario, baseline, config.regression, config.name)
-
-
-def baseline_summary(baseline: dict[str, Any] | None) -> dict[str, Any] | None:
-    return rerecord.baseline_summary(baseline)
 
 
 def git_info(root: Path) -> dict[str, str | None]:
