@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .locate import ConfigError
 from .regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 from .yaml_lines import (
     DuplicateKeyError,
@@ -31,10 +32,6 @@ JudgeKind = Literal["openai", "dry-run"]
 # reference metric computed against the sample's `reference`.
 REFERENCE_SOURCES = ("chrf", "rouge_l", "wer")
 StructuredOutput = Literal["auto", "json_schema", "json_object", "none"]
-
-
-class ConfigError(Exception):
-    """A mistake in the user's llmbench YAML; the message names the file, the key and the fix."""
 
 
 @dataclass(frozen=True)
@@ -148,33 +145,6 @@ _REGRESSION_KEYS = ("margin", "severity", "min_samples")
 _METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
-
-
-def find_config(
-    option: str | None, ini: str | None, rootdir: Path, invocation_dir: Path | None = None
-) -> Path | None:
-    """--llmbench-config (relative to the invocation dir), else the ini value (relative to
-    the rootdir), else <rootdir>/benchmarks/llmbench.yaml if it exists, else None."""
-    if option:
-        path = Path(option)
-        if not path.is_absolute():
-            path = (invocation_dir or Path.cwd()) / path
-        if not path.is_file():
-            raise ConfigError(
-                f"--llmbench-config={option}: file not found: {path}; check the path "
-                "(relative paths resolve against the current directory)"
-            )
-        return path
-    if ini:
-        path = rootdir / ini
-        if not path.is_file():
-            raise ConfigError(
-                f"llmbench_config = {ini} (ini): file not found: {path}; check the path, "
-                f"relative paths resolve against the rootdir {rootdir}"
-            )
-        return path
-    default = rootdir / "benchmarks" / "llmbench.yaml"
-    return default if default.is_file() else None
 
 
 def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBenchConfig:

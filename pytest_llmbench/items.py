@@ -15,6 +15,7 @@ from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import Dataset, Sample, load_dataset
 from .judge_result import JudgeResult
 from .judging import NOT_PREFETCHED, JudgeService
+from .outputs import OutputError
 from .prompts import PromptError
 from .reference_metrics import compute as reference_scores
 
@@ -126,7 +127,12 @@ class ItemSide:
                 "or add output: <field> or output: module:function to the scenario"
             )
         ahead = self.service.prefetched_output(state.scenario, state.sample)
-        return source.produce_sync(state.sample) if ahead is NOT_PREFETCHED else ahead
+        if ahead is not NOT_PREFETCHED:
+            return ahead
+        try:
+            return source.produce_sync(state.sample)
+        except OutputError as error:
+            raise pytest.UsageError(str(error)) from None
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
         """Judge the next samples while this one runs, up to the window."""

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .openai_judge import OpenAIJudge
 
 Mode = Literal["live", "dry-run"]
-MODES = ("auto", "live", "dry-run")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
 

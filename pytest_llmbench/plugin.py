@@ -1,128 +1,31 @@
 """pytest wiring: options, markers, fixtures and hooks, handed to the parts that do the work.
 
-The run object is registered only when a llmbench config exists, so a project without
-benchmarks sees no change in its runs.
+Loaded in every pytest run where the package is installed, so it imports only the option
+declarations and the config locator; the run (judge, datasets, records) loads and
+registers itself only when a llmbench config exists, so a project without benchmarks
+sees no change in its runs.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from . import record as record_mod
-from .ahead import Upcoming
-from .budget import Budget
-from .config import ConfigError, LLMBenchConfig, find_config, load_config
-from .dataset import DatasetError
-from .items import ItemSide, ItemState
-from .judging import MODES, JudgeService, JudgeSetupError
-from .outputs import OutputError
-from .prompts import PromptError
-from .session import ControllerSide, new_run_id
-from .terminal import section
+from .locate import ConfigError, find_config
+from .options import MODES, add_options
+
+if TYPE_CHECKING:
+    from .items import ItemSide, ItemState
+    from .run import LLMBenchRun
 
 PLUGIN_NAME = "llmbench-run"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("llmbench", "LLM benchmarks (pytest-llmbench)")
-    group.addoption(
-        "--llmbench-config",
-        dest="llmbench_config",
-        metavar="PATH",
-        help="the llmbench YAML (default: ini llmbench_config, else benchmarks/llmbench.yaml)",
-    )
-    group.addoption(
-        "--llmbench-judge",
-        dest="llmbench_judge",
-        choices=MODES,
-        default=None,
-        help="auto (default): live when the judge's base_url is set, else dry-run; "
-        "live; dry-run (stored ground_truth, no network)",
-    )
-    group.addoption(
-        "--llmbench-report",
-        dest="llmbench_report",
-        metavar="PATH",
-        help="write the markdown report (for a PR comment) to PATH",
-    )
-    group.addoption(
-        "--llmbench-json",
-        dest="llmbench_json",
-        metavar="PATH",
-        help="write the run record to PATH (it is always written under .llmbench/runs/)",
-    )
-    group.addoption(
-        "--llmbench-fail-on-warn",
-        dest="llmbench_fail_on_warn",
-        action="store_true",
-        default=None,
-        help="a metric in its warn band fails the session",
-    )
-    group.addoption(
-        "--llmbench-cache",
-        dest="llmbench_cache",
-        metavar="DIR",
-        help="judge reply cache directory (default .llmbench/cache under the rootdir)",
-    )
-    group.addoption(
-        "--llmbench-no-cache",
-        dest="llmbench_no_cache",
-        action="store_true",
-        default=False,
-        help="neither read nor write the judge reply cache",
-    )
-    group.addoption(
-        "--llmbench-budget",
-        dest="llmbench_budget",
-        metavar="USD",
-        type=float,
-        default=None,
-        help="stop new judge calls once the run has spent USD (needs price: on the judge)",
-    )
-    group.addoption(
-        "--llmbench-baseline",
-        dest="llmbench_baseline",
-        metavar="PATH",
-        help="compare with an earlier run record (paired by sample id)",
-    )
-    group.addoption(
-        "--llmbench-shard",
-        dest="llmbench_shard",
-        metavar="K/N",
-        help="run shard K of N of every scenario's samples (by a hash of the sample id); "
-        "join the shard records with `llmbench merge`",
-    )
-    group.addoption(
-        "--llmbench-webhook",
-        dest="llmbench_webhook",
-        metavar="URL",
-        help="post an alert to this Slack or Discord incoming webhook on the outcomes in "
-        "notify: on: (default: the variable named by notify: webhook_env)",
-    )
-    group.addoption(
-        "--llmbench-pushgateway",
-        dest="llmbench_pushgateway",
-        metavar="URL",
-        help="push the run's Prometheus metrics to the Pushgateway at URL "
-        "(needs pytest-llmbench[metrics])",
-    )
-    group.addoption(
-        "--llmbench-prom-file",
-        dest="llmbench_prom_file",
-        metavar="PATH",
-        help="write the run's Prometheus metrics as a node_exporter textfile (*.prom) "
-        "(needs pytest-llmbench[metrics])",
-    )
-    parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
-    parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
-    parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
-    parser.addini("llmbench_fail_on_warn", "a warn fails the session", type="bool", default=False)
+    add_options(parser)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -143,111 +46,24 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"llmbench_judge = {judge!r} in the ini file: use one of {', '.join(MODES)}"
         )
-    rootdir = Path(config.rootpath)
     try:
         path = find_config(
-            config.getoption("llmbench_config"), config.getini("llmbench_config") or None, rootdir
+            config.getoption("llmbench_config"),
+            config.getini("llmbench_config") or None,
+            Path(config.rootpath),
         )
-        if path is None:
-            return
-        cfg = load_config(path, rootdir, os.environ)
-    except (ConfigError, PromptError) as error:
+    except ConfigError as error:
         raise pytest.UsageError(str(error)) from None
-    shard = _shard(config.getoption("llmbench_shard"))
-    baseline = None
-    if not hasattr(config, "workerinput") and config.getoption("llmbench_baseline"):
-        try:
-            baseline = record_mod.load(Path(config.getoption("llmbench_baseline")))
-        except record_mod.RecordError as error:
-            raise pytest.UsageError(f"--llmbench-baseline: {error}") from None
-    run_id = (
-        config.workerinput["llmbench_run_id"]
-        if hasattr(config, "workerinput")
-        else new_run_id(time.time())
-    )
-    service = JudgeService(
-        cfg,
-        judge,
-        os.environ,
-        cache_dir=_cache_dir(config, rootdir),
-        budget=_budget(config, cfg, rootdir, run_id),
-    )
-    if judge == "live":
-        # Asked for live explicitly: a judge that cannot be live is a usage error now, the
-        # same in every xdist mode, rather than a collection error later.
-        for scenario in cfg.scenarios.values():
-            try:
-                service.mode(scenario.judge)
-            except JudgeSetupError as error:
-                raise pytest.UsageError(str(error)) from None
-    run = LLMBenchRun(config, cfg, service, run_id, shard)
-    if run.controller is not None:
-        run.controller.baseline = baseline
-    config.pluginmanager.register(run, PLUGIN_NAME)
-    if run.controller is not None:
-        _register_controller_extras(config, cfg)
+    if path is None:
+        return
+    from .run import start  # the heavy parts, only for a project with benchmarks
 
-
-def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
-    """Alerts and metrics exporters: controller only, imported only when asked for."""
-    from .alerts import AlertPlugin, webhook_problem
-
-    webhook = config.getoption("llmbench_webhook")
-    if webhook and (problem := webhook_problem(webhook)):
-        raise pytest.UsageError(f"--llmbench-webhook: {problem}")
-    config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
-    from .prom import PromPlugin  # prometheus-client itself only when an option asks
-
-    prom = PromPlugin.from_config(config)
-    if prom is not None:
-        config.pluginmanager.register(prom, PromPlugin.name)
-
-
-def _shard(value: str | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    index, _, count = value.partition("/")
-    if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
-        return int(index), int(count)
-    raise pytest.UsageError(
-        f"--llmbench-shard={value}: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3"
-    )
-
-
-def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
-    if config.getoption("llmbench_no_cache"):
-        return None
-    chosen = config.getoption("llmbench_cache") or config.getini("llmbench_cache_dir")
-    return rootdir / (chosen or ".llmbench/cache")
-
-
-def _budget(
-    config: pytest.Config, cfg: LLMBenchConfig, rootdir: Path, run_id: str
-) -> Budget | None:
-    limit = config.getoption("llmbench_budget")
-    if limit is None:
-        limit = cfg.budget_usd
-    if limit is None:
-        return None
-    if limit <= 0:
-        raise pytest.UsageError(f"--llmbench-budget={limit:g}: give a positive amount in USD")
-    unpriced = sorted(
-        s.judge
-        for s in cfg.scenarios.values()
-        if cfg.judges[s.judge].kind == "openai" and cfg.judges[s.judge].price is None
-    )
-    if unpriced:
-        raise pytest.UsageError(
-            f"a budget of ${limit:g} needs the judge's price to count spend: add "
-            f"price: {{input_per_mtok: ..., output_per_mtok: ...}} to judge {unpriced[0]!r} "
-            f"in {cfg.path.name}"
-        )
-    return Budget(limit, rootdir / ".llmbench" / "runs" / f"{run_id}.spend.sqlite3")
+    start(config, path, judge)
 
 
 def _run(config: pytest.Config) -> LLMBenchRun | None:
-    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
-    return plugin if isinstance(plugin, LLMBenchRun) else None
+    run: LLMBenchRun | None = config.pluginmanager.get_plugin(PLUGIN_NAME)
+    return run
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -292,10 +108,7 @@ def sample(request: pytest.FixtureRequest) -> Any:
 def output(request: pytest.FixtureRequest) -> Any:
     """The scenario's output for this sample (from `output:`), judged ahead when possible."""
     items, state = _item(request, "output")
-    try:
-        return items.output(state)
-    except OutputError as error:
-        raise pytest.UsageError(str(error)) from None
+    return items.output(state)
 
 
 @pytest.fixture
@@ -303,114 +116,3 @@ def judge(request: pytest.FixtureRequest) -> Callable[[object], dict[str, float]
     """judge(output) scores this sample on the scenario's judged metrics and records it."""
     items, state = _item(request, "judge")
     return lambda output: items.judge(state, output)
-
-
-class LLMBenchRun:
-    """The per-process run: an item side wherever items run, a controller side where
-    results are gathered (never on an xdist worker)."""
-
-    def __init__(
-        self,
-        config: pytest.Config,
-        cfg: LLMBenchConfig,
-        service: JudgeService,
-        run_id: str,
-        shard: tuple[int, int] | None = None,
-    ) -> None:
-        self.config = config
-        self.service = service
-        self.upcoming: Upcoming | None = None
-        self.items: ItemSide | None = ItemSide(cfg, self.service, shard)
-        self.controller: ControllerSide | None = (
-            None
-            if hasattr(config, "workerinput")
-            else ControllerSide(
-                cfg, self.service, config, run_id, shard, dataset_of=self.items.dataset
-            )
-        )
-        self.run_id = run_id
-
-    def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
-        assert self.items is not None
-        try:
-            self.items.parametrize(metafunc, scenario)
-            chosen = self.items.scenario(scenario)
-            self.service.mode(chosen.judge)
-            self.service.output_source(chosen)
-        except (DatasetError, PromptError, JudgeSetupError, OutputError) as error:
-            raise pytest.Collector.CollectError(str(error)) from None
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        # The controller decides the run id once and hands it to every worker.
-        node.workerinput["llmbench_run_id"] = self.run_id
-
-    def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        cfg = self.service_cfg
-        path = Path(cfg.path)
-        shown = path.relative_to(config.rootpath) if path.is_relative_to(config.rootpath) else path
-        lines = [f"llmbench: {shown}"]
-        for name, scenario in sorted(cfg.scenarios.items()):
-            judge = cfg.judges[scenario.judge]
-            try:
-                resolved = self.service.mode(scenario.judge)
-            except JudgeSetupError as error:
-                lines.append(f"  {name}: judge {judge.name}: cannot run: {error}")
-                continue
-            parts = [f"judge {judge.name}: {resolved.mode} ({resolved.reason})"]
-            if resolved.mode == "live":
-                parts.append(f"model {judge.model}")
-                parts.append(f"concurrency {judge.concurrency}")
-            parts.append(f"prompt {scenario.prompt or 'none'}")
-            lines.append(f"  {name}: " + ", ".join(parts))
-        lines.append("  " + self.service.describe_cache_and_budget())
-        return lines
-
-    @property
-    def service_cfg(self) -> Any:
-        assert self.items is not None
-        return self.items.cfg
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if self.items is None:
-            return report
-        if call.when == "call" or (call.when == "setup" and report.failed):
-            data = self.items.payload(item, report)
-            if data is not None:
-                self.config.hook.pytest_llmbench_sample_payload(payload=data, item=item)
-                report.llmbench = data  # type: ignore[attr-defined]
-        return report
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
-        if self.items is None or not self.items.prefetchable:
-            return
-        if self.upcoming is None:
-            self.upcoming = Upcoming(item.session)
-        self.items.prefetch_ahead(self.upcoming.after(item))
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if self.controller is not None:
-            data = getattr(report, "llmbench", None)
-            if data is not None:
-                self.controller.add(data)
-
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.service.close()
-        if self.controller is None:
-            return
-        if self.config.getoption("collectonly"):
-            self.controller.discard()
-            return
-        self.controller.finish(session, exitstatus)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.controller is None or self.controller.record is None:
-            return
-        terminalreporter.write_sep("=", "llmbench")
-        for text, colour in section(self.controller.record):
-            terminalreporter.write_line(text, **({colour: True} if colour else {}))

@@ -17,9 +17,9 @@ from pytest_llmbench.config import (
     Price,
     RetryPolicy,
     ScenarioConfig,
-    find_config,
     load_config,
 )
+from pytest_llmbench.locate import find_config
 
 DATASET = "data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl"
 CONFIG = "benchmarks/llmbench.yaml"
