@@ -98,6 +98,20 @@ def config_yaml(
     )
 
 
+def live_judge_yaml(*, timeout_s: float = 5, retries: str | None = None) -> str:
+    """A `judges:` block for a live judge at $TEST_LLM_URL (a JudgeServer the test starts)."""
+    block = (
+        "judges:\n"
+        "  default:\n"
+        "    kind: openai\n"
+        "    base_url: ${TEST_LLM_URL}\n"
+        "    model: test-model\n"
+        "    concurrency: 3\n"
+        f"    timeout_s: {timeout_s:g}\n"
+    )
+    return block + (f"    retries: {retries}\n" if retries else "")
+
+
 @dataclass
 class Project:
     pytester: pytest.Pytester

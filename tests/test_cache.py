@@ -17,7 +17,7 @@ from typing import Any
 # (see test_live_judge.py).
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, make_samples
+from conftest import Project, config_yaml, live_judge_yaml, make_samples
 from judge_server import JudgeServer
 
 from pytest_llmbench.cache import FILENAME, JudgeCache, cache_key
@@ -217,16 +217,7 @@ def test_two_processes_write_one_cache_file_concurrently_without_errors(tmp_path
 
 # -- whole runs against a live judge -----------------------------------------------------
 
-LIVE_JUDGE = (
-    "judges:\n"
-    "  default:\n"
-    "    kind: openai\n"
-    "    base_url: ${TEST_LLM_URL}\n"
-    "    model: test-model\n"
-    "    concurrency: 3\n"
-    "    timeout_s: 5\n"
-    "    retries: {attempts: 2, max_wait_s: 2, base_s: 0.01}\n"
-)
+LIVE_JUDGE = live_judge_yaml(retries="{attempts: 2, max_wait_s: 2, base_s: 0.01}")
 CACHE_DB = Path(".llmbench") / "cache" / FILENAME
 
 

@@ -15,22 +15,13 @@ from typing import Any
 # run re-imports (and assert-rewrites) all of hypothesis, about 1.5 s a run.
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, make_samples
+from conftest import Project, config_yaml, live_judge_yaml, make_samples
 from judge_server import JudgeServer
 
 SECRET = "sk-llmbench-test-5ecret-7f3a9c1e"
 
 # Short retry settings: every backoff really sleeps, but for tens of milliseconds.
-LIVE_JUDGE = (
-    "judges:\n"
-    "  default:\n"
-    "    kind: openai\n"
-    "    base_url: ${TEST_LLM_URL}\n"
-    "    model: test-model\n"
-    "    concurrency: 3\n"
-    "    timeout_s: 2\n"
-    "    retries: {attempts: 4, max_wait_s: 5, base_s: 0.05}\n"
-)
+LIVE_JUDGE = live_judge_yaml(timeout_s=2, retries="{attempts: 4, max_wait_s: 5, base_s: 0.05}")
 KEYED_JUDGE = LIVE_JUDGE + "    api_key_env: TEST_LLM_KEY\n"
 
 _SAMPLE_NUMBER = re.compile(r"Пост номер (\d+):")

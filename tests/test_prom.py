@@ -21,7 +21,7 @@ import pytest
 prometheus_client = pytest.importorskip(
     "prometheus_client", reason="prometheus-client is not installed (pip install -e '.[test]')"
 )
-from conftest import Project, config_yaml  # noqa: E402
+from conftest import Project, config_yaml, live_judge_yaml  # noqa: E402
 from judge_server import JudgeServer  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
@@ -606,15 +606,7 @@ def test_module_command_pushes_a_stored_record(pushgateway: str, tmp_path: Path)
 # arguments"; once it is in, they pass.
 # ==========================================================================================
 
-LIVE_JUDGE = (
-    "judges:\n"
-    "  default:\n"
-    "    kind: openai\n"
-    "    base_url: ${TEST_LLM_URL}\n"
-    "    model: test-model\n"
-    "    concurrency: 3\n"
-    "    timeout_s: 5\n"
-)
+LIVE_JUDGE = live_judge_yaml()
 
 
 def test_run_writes_the_textfile_and_says_so(project: Project, xdist_args: list[str]) -> None:
