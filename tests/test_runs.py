@@ -273,3 +273,20 @@ def test_a_killed_run_leaves_every_finished_sample_in_its_journal(project: Proje
         ("s-02", "scored"),
         ("s-03", "scored"),
     ]
+
+
+def test_the_plugin_imports_nothing_heavy_until_a_config_exists() -> None:
+    # Loaded in every pytest run where it is installed: YAML, Jinja2, httpx, sqlite3 and
+    # asyncio load only once a llmbench config is found.
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, pytest, pytest_llmbench.plugin\n"
+        "heavy = ['yaml', 'jinja2', 'httpx', 'sqlite3', 'asyncio', 'pytest_llmbench.run']\n"
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == []
