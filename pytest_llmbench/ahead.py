@@ -30,6 +30,27 @@ class Upcoming:
             _worker_queue(session.config) if hasattr(session.config, "workerinput") else None
         )
         self._index: dict[int, int] | None = None
+        self._frontier = -1  # the furthest item already handed out (no xdist)
+
+    def starting_at(self, item: pytest.Item) -> Iterator[pytest.Item]:
+        """This item, then those that run after it in this process and were not handed out
+        by an earlier call (the consumer examines every item it is given). The item itself
+        comes first so that the first item of a run is judged ahead too, not queued behind
+        the window it opened."""
+        yield item
+        if self._interactor is not None:
+            # An xdist worker's queue is short and may change between calls: walk it all.
+            yield from self.after(item)
+            return
+        items = self._session.items
+        if self._index is None:
+            self._index = {id(it): i for i, it in enumerate(items)}
+        position = self._index.get(id(item))
+        if position is None:
+            return
+        for index in range(max(position, self._frontier) + 1, len(items)):
+            self._frontier = index
+            yield items[index]
 
     def after(self, item: pytest.Item) -> Iterator[pytest.Item]:
         items = self._session.items

@@ -29,6 +29,7 @@ class ItemState:
     judged: JudgeResult | None = None
     prompt_sha256: str | None = None
     extra_scores: dict[str, float] = field(default_factory=dict)
+    ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
 
 
 ITEM_STATE = pytest.StashKey[ItemState]()
@@ -139,16 +140,22 @@ class ItemSide:
         if not self.prefetchable:
             return
         room = self.window - self.service.pending_prefetches()
+        if room <= 0:
+            return
+        # Every item taken from `upcoming` is examined: it does not hand it out again.
         for item in upcoming:
-            if room <= 0:
-                return
             state = self.state(item)
-            if state is None or not self.service.can_prefetch(state.scenario):
+            if state is None:
                 continue
-            if item.get_closest_marker("skip") or item.get_closest_marker("skipif"):
-                continue
-            if self.service.prefetch(state.scenario, state.sample):
+            if state.ahead is None:
+                # Decided once per item: the window is walked again before every item.
+                state.ahead = self.service.can_prefetch(state.scenario) and not (
+                    item.get_closest_marker("skip") or item.get_closest_marker("skipif")
+                )
+            if state.ahead and self.service.prefetch(state.scenario, state.sample):
                 room -= 1
+                if room <= 0:
+                    return
 
     @functools.cached_property
     def prefetchable(self) -> bool:

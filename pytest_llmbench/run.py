@@ -213,7 +213,7 @@ class LLMBenchRun:
             return
         if self.upcoming is None:
             self.upcoming = Upcoming(item.session)
-        self.items.prefetch_ahead(self.upcoming.after(item))
+        self.items.prefetch_ahead(self.upcoming.starting_at(item))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:
