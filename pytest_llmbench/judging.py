@@ -68,7 +68,7 @@ def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) ->
 class Request:
     messages: list[dict[str, str]]
     digest: str | None  # sha256 of the rendered messages, for the record
-    key: str  # the cache key; "" when nothing is sent (dry-run, no judged metrics)
+    key: str  # the cache key; "" with no cache, the dry-run judge or no judged metrics
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,8 @@ class JudgeService:
             return Request([], None, "")
         messages = render_messages(prompt, sample, output)
         digest = messages_sha256(messages)
-        if self.mode(scenario.judge).mode == "dry-run":
-            return Request(messages, digest, "")
+        if self.mode(scenario.judge).mode == "dry-run" or self._cache_dir is None:
+            return Request(messages, digest, "")  # the key serves the cache only
         from .cache import cache_key
 
         judge = self._cfg.judges[scenario.judge]
