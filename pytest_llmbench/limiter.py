@@ -7,10 +7,17 @@ recover without the run hammering it at full concurrency or crawling at one call
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections import deque
 from types import TracebackType
 
 
 class AdaptiveLimiter:
+    """Slots are handed to waiters first in, first out, one wake-up per free slot: with a
+    window of judged-ahead calls queued behind a full set in flight, waking every waiter on
+    each release (as a Condition's notify_all does) costs the loop a task step per waiter
+    per reply, on the thread that also reads the replies."""
+
     def __init__(self, maximum: int) -> None:
         self.maximum = max(1, maximum)
         self.limit = self.maximum
@@ -18,16 +25,29 @@ class AdaptiveLimiter:
         self.throttles = 0
         self._in_use = 0
         self._successes = 0
-        self._changed = asyncio.Condition()  # create inside the loop that uses it
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def in_use(self) -> int:
         return self._in_use
 
     async def __aenter__(self) -> AdaptiveLimiter:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._in_use < self.limit)
+        if self._in_use < self.limit and not self._waiters:
             self._in_use += 1
+            return self
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # _wake() counted the slot in for us before waking us
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # Given a slot and cancelled before using it: pass it on.
+                self._in_use -= 1
+                self._wake()
+            else:
+                with contextlib.suppress(ValueError):  # already popped by _wake()
+                    self._waiters.remove(waiter)
+            raise
         return self
 
     async def __aexit__(
@@ -36,9 +56,15 @@ class AdaptiveLimiter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        async with self._changed:
-            self._in_use -= 1
-            self._changed.notify_all()
+        self._in_use -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters and self._in_use < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_use += 1
+                waiter.set_result(None)
 
     def throttled(self) -> None:
         """The server said 429: halve the limit (never below one call)."""
@@ -54,6 +80,5 @@ class AdaptiveLimiter:
         self._successes += 1
         if self._successes >= self.limit:
             self._successes = 0
-            async with self._changed:
-                self.limit += 1
-                self._changed.notify_all()
+            self.limit += 1
+            self._wake()

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from judge_server import JudgeServer
 
-from pytest_llmbench.config import JudgeConfig, RetryPolicy
+from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy
 from pytest_llmbench.judge_result import JudgeResult
 from pytest_llmbench.limiter import AdaptiveLimiter
 from pytest_llmbench.openai_judge import OpenAIJudge
@@ -209,6 +209,86 @@ def test_growing_the_limit_lets_a_waiter_in_without_any_release() -> None:
         return events, in_use
 
     assert run(go) == (["holder in", "waiter in"], 1)
+
+
+def test_waiters_get_slots_in_the_order_they_asked() -> None:
+    async def go() -> list[int]:
+        limiter = AdaptiveLimiter(1)
+        order: list[int] = []
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with limiter:
+                await release.wait()
+
+        async def waiter(index: int) -> None:
+            async with limiter:
+                order.append(index)
+                await asyncio.sleep(0)
+
+        first = asyncio.create_task(holder())
+        await settle()
+        waiters = []
+        for index in range(6):
+            waiters.append(asyncio.create_task(waiter(index)))
+            await settle()  # queued in this order
+        release.set()
+        await asyncio.gather(first, *waiters)
+        return order
+
+    assert run(go) == [0, 1, 2, 3, 4, 5]
+
+
+def test_a_cancelled_waiter_loses_no_slot() -> None:
+    async def go() -> tuple[list[str], int]:
+        limiter = AdaptiveLimiter(1)
+        events: list[str] = []
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with limiter:
+                await release.wait()
+
+        async def waiter(name: str) -> None:
+            async with limiter:
+                events.append(name)
+
+        first = asyncio.create_task(holder())
+        await settle()
+        doomed = asyncio.create_task(waiter("cancelled"))
+        survivor = asyncio.create_task(waiter("survivor"))
+        await settle()
+        doomed.cancel()  # while still waiting for the slot
+        await settle()
+        release.set()
+        await asyncio.gather(first, survivor)
+        assert doomed.cancelled()
+        return events, limiter.in_use
+
+    assert run(go) == (["survivor"], 0)
+
+
+def test_a_waiter_cancelled_after_being_handed_a_slot_passes_it_on() -> None:
+    async def go() -> tuple[list[str], int]:
+        limiter = AdaptiveLimiter(1)
+        events: list[str] = []
+
+        async def waiter(name: str) -> None:
+            async with limiter:
+                events.append(name)
+
+        await limiter.__aenter__()  # the only slot is taken
+        doomed = asyncio.create_task(waiter("cancelled"))
+        survivor = asyncio.create_task(waiter("survivor"))
+        await settle()
+        # The release hands the slot to the first waiter; it is cancelled before it runs.
+        await limiter.__aexit__(None, None, None)
+        doomed.cancel()
+        await asyncio.gather(survivor)
+        await asyncio.gather(doomed, return_exceptions=True)
+        return events, limiter.in_use
+
+    assert run(go) == (["survivor"], 0)
 
 
 def test_after_a_throttle_new_callers_wait_until_in_use_is_below_the_new_limit() -> None:
