@@ -256,6 +256,7 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != URL_VAR}
     for name in ("PYTEST_ADDOPTS", "PYTEST_XDIST_AUTO_NUM_WORKERS", "PYTEST_PLUGINS"):
         env.pop(name, None)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # see PLUGINS
     if not BYTECODE_AS_IS:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
@@ -303,8 +304,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def pytest_command(*args: str) -> list[str]:
-    return [PYTHON, "-m", "pytest", *args]
+# The measured pytest loads only the plugins named here (child_env() turns autoloading off):
+# other plugins installed in this venv for the test suite would add their own fixed cost to
+# both sides of every ratio (hypothesis's imports hypothesis at each terminal summary, ~1 s).
+PLUGINS = {"llmbench": "pytest_llmbench.plugin", "xdist": "xdist.plugin"}
+
+
+def pytest_command(*args: str, plugins: Sequence[str] = ("llmbench",)) -> list[str]:
+    loaded = [part for name in plugins for part in ("-p", PLUGINS[name])]
+    return [PYTHON, "-m", "pytest", *loaded, *args]
 
 
 def read_record(path: Path) -> dict[str, Any]:

@@ -6,7 +6,7 @@ In one temporary directory, two projects, each with an empty pytest.ini:
   llmbench/  the generated benchmark project (DESIGN.md's test body,
              `judge(sample.output)`), run with --llmbench-judge=dry-run;
   plain/     one test, @pytest.mark.parametrize("i", range(N)), asserting True, run with
-             the plugin disabled (-p no:llmbench): plain pytest.
+             no plugin loaded: plain pytest.
 Both with `-q -p no:cacheprovider`, --repeat times each, interleaved; medians of wall time
 (spawn to exit) and peak resident memory (/usr/bin/time -v, else getrusage of a
 `python -c` wrapper). DESIGN.md goal: each ratio <= 1.5. `--check` exits 1 above it.
@@ -74,7 +74,7 @@ def main() -> int:
                 bench,
             ),
             "plain": (
-                P.pytest_command("-q", "-p", "no:cacheprovider", "-p", "no:llmbench", "test_trivial.py"),
+                P.pytest_command("-q", "-p", "no:cacheprovider", "test_trivial.py", plugins=()),
                 plain,
             ),
         }  # fmt: skip

@@ -67,7 +67,7 @@ def plugin_round(
     record.unlink(missing_ok=True)
     command = P.pytest_command(
         "-q", "-p", "no:cacheprovider", "--llmbench-no-cache", f"--llmbench-json={record}",
-        *extra, "benchmarks",
+        *extra, "benchmarks", plugins=("llmbench", "xdist") if extra else ("llmbench",),
     )  # fmt: skip
     server_cpu = server.reset()
     result = P.run(command, root, work / f"log-{tag}.txt", env={P.URL_VAR: server.url}, quiet=quiet)
