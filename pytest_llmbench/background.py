@@ -14,12 +14,16 @@ T = TypeVar("T")
 
 
 class BackgroundLoop:
-    def __init__(self, name: str = "llmbench-judge", switch_interval_s: float = 0.001) -> None:
-        # The loop thread shares the GIL with pytest's main thread. At CPython's default
-        # 5 ms switch interval, replies wait behind item bookkeeping and calls in flight
-        # drop; a short interval while the loop runs keeps the judge's I/O moving.
+    def __init__(
+        self, name: str = "llmbench-judge", switch_interval_s: float | None = None
+    ) -> None:
+        # The loop thread shares the GIL with pytest's main thread. When it makes the HTTP
+        # calls itself (no helper process), at CPython's default 5 ms switch interval
+        # replies wait behind item bookkeeping and calls in flight drop: a short interval
+        # while the loop runs keeps the judge's I/O moving.
         self._previous_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._previous_interval, switch_interval_s))
+        if switch_interval_s is not None:
+            sys.setswitchinterval(min(self._previous_interval, switch_interval_s))
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()

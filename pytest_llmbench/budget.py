@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from .config import Price
+from .judge_config import Price
 
 
 def call_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> float:

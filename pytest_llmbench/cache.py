@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import JudgeConfig
+from .judge_config import JudgeConfig
 from .openai_judge import chat_completions_url
 
 KEY_VERSION = 1

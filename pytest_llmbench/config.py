@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .judge_config import JudgeConfig, Price, RetryPolicy
 from .locate import ConfigError
 from .regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 from .yaml_lines import (
@@ -27,41 +28,9 @@ from .yaml_lines import (
 
 Better = Literal["higher", "lower"]
 Aggregate = Literal["mean", "median", "p95", "rate"]
-JudgeKind = Literal["openai", "dry-run"]
 # `judge` (a score the judge prompt returns), `field` (a number stored on the sample) or a
 # reference metric computed against the sample's `reference`.
 REFERENCE_SOURCES = ("chrf", "rouge_l", "wer")
-StructuredOutput = Literal["auto", "json_schema", "json_object", "none"]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 5  # total attempts per call, the first included
-    max_wait_s: float = 60.0  # total time spent waiting between attempts of one call
-    base_s: float = 0.5  # first backoff step; doubles each retry, with full jitter
-
-
-@dataclass(frozen=True)
-class Price:
-    input_per_mtok: float
-    output_per_mtok: float
-
-
-@dataclass(frozen=True)
-class JudgeConfig:
-    name: str
-    kind: JudgeKind
-    base_url: str = ""  # after ${VAR} expansion; "" when the variable is unset
-    base_url_raw: str = ""  # as written, for messages ("${LLM_URL}")
-    model: str = ""
-    api_key_env: str | None = None
-    concurrency: int = 8
-    timeout_s: float = 60.0
-    retries: RetryPolicy = field(default_factory=RetryPolicy)
-    price: Price | None = None
-    temperature: float = 0.0
-    max_tokens: int | None = None
-    structured_output: StructuredOutput = "auto"
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,17 @@ from typing import TYPE_CHECKING, Literal
 
 from .background import BackgroundLoop
 from .budget import Budget, call_cost
-from .config import JudgeConfig, LLMBenchConfig, ScenarioConfig
+from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import Sample
 from .dry_run import dry_run_score
+from .judge_config import JudgeConfig
 from .judge_result import JudgeResult
 from .outputs import OutputSource
 from .prompts import JudgePrompt, load_prompt, messages_sha256, render_messages
 
 if TYPE_CHECKING:
     from .cache import JudgeCache
+    from .judge_process import JudgeProcess, RemoteJudge
     from .openai_judge import OpenAIJudge
 
 Mode = Literal["live", "dry-run"]
@@ -99,8 +101,10 @@ class JudgeService:
         *,
         cache_dir: Path | None = None,
         budget: Budget | None = None,
+        judge_process: bool = True,
     ) -> None:
         self._cfg = cfg
+        self._use_process = judge_process
         self._option = option
         self._environ = environ
         self._cache_dir = cache_dir
@@ -108,7 +112,8 @@ class JudgeService:
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
-        self._engines: dict[str, OpenAIJudge] = {}
+        self._engines: dict[str, OpenAIJudge | RemoteJudge] = {}
+        self._process: JudgeProcess | None = None
         self._cache: JudgeCache | None = None
         self._loop: BackgroundLoop | None = None
         self._lock = threading.Lock()
@@ -152,20 +157,51 @@ class JudgeService:
     def loop(self) -> BackgroundLoop:
         with self._lock:
             if self._loop is None:
-                self._loop = BackgroundLoop()
+                # In process, the loop reads every reply: switch to it at 1 ms, not 5.
+                self._loop = BackgroundLoop(switch_interval_s=None if self._use_process else 0.001)
             return self._loop
 
-    def engine(self, judge: JudgeConfig) -> OpenAIJudge:
-        from .openai_judge import OpenAIJudge  # httpx only when a live judge runs
-
+    def engine(self, judge: JudgeConfig) -> OpenAIJudge | RemoteJudge:
         loop = self.loop
         with self._lock:
             if judge.name not in self._engines:
-                key = self._environ.get(judge.api_key_env) if judge.api_key_env else None
-                engine = OpenAIJudge(judge, api_key=key)
-                loop.on_close(engine.aclose)
-                self._engines[judge.name] = engine
+                if self._use_process:
+                    from .judge_process import RemoteJudge
+
+                    self._engines[judge.name] = RemoteJudge(self._judge_process(loop), judge)
+                else:
+                    from .openai_judge import OpenAIJudge  # httpx only when a live judge runs
+
+                    engine = OpenAIJudge(judge, api_key=self._api_key(judge))
+                    loop.on_close(engine.aclose)
+                    self._engines[judge.name] = engine
             return self._engines[judge.name]
+
+    def _api_key(self, judge: JudgeConfig) -> str | None:
+        return self._environ.get(judge.api_key_env) if judge.api_key_env else None
+
+    def _judge_process(self, loop: BackgroundLoop) -> JudgeProcess:
+        """The helper process for every live judge of this config (caller holds the lock)."""
+        if self._process is None:
+            from .judge_process import JudgeProcess
+
+            judges = {n: j for n, j in self._cfg.judges.items() if j.kind == "openai"}
+            self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
+            loop.on_close(self._process.aclose)
+        return self._process
+
+    def warm_up(self) -> None:
+        """Start the helper process now, while pytest collects, if any judge is live."""
+        if not self._use_process:
+            return
+        for scenario in self._cfg.scenarios.values():
+            with contextlib.suppress(JudgeSetupError):
+                if scenario.judged_metrics and self.mode(scenario.judge).mode == "live":
+                    loop = self.loop
+                    with self._lock:
+                        process = self._judge_process(loop)
+                    loop.submit(process.start())
+                    return
 
     def describe_cache_and_budget(self) -> str:
         live = False
@@ -185,9 +221,6 @@ class JudgeService:
         if self.budget is not None:
             text += f", budget ${self.budget.limit_usd:g}"
         return text
-
-    def engines(self) -> dict[str, OpenAIJudge]:
-        return dict(self._engines)
 
     # -- one request --------------------------------------------------------------------
 

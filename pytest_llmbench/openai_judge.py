@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from pytest_llmbench.backoff import backoff_delay, is_transient_status, parse_retry_after
-from pytest_llmbench.config import JudgeConfig, StructuredOutput
+from pytest_llmbench.judge_config import JudgeConfig, StructuredOutput
 from pytest_llmbench.judge_result import JudgeResult
 from pytest_llmbench.limiter import AdaptiveLimiter
 from pytest_llmbench.replies import UnusableReply, extract_message, extract_usage, parse_scores

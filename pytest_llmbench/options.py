@@ -102,3 +102,10 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
     parser.addini("llmbench_fail_on_warn", "a warn fails the session", type="bool", default=False)
+    parser.addini(
+        "llmbench_judge_process",
+        "make live judge calls from a helper process (false: from a thread of the pytest "
+        "process, e.g. to debug the judge client)",
+        type="bool",
+        default=True,
+    )

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .budget import call_cost
-from .config import MetricConfig, Price, ScenarioConfig
+from .config import MetricConfig, ScenarioConfig
+from .judge_config import Price
 from .verdict import MetricVerdict, evaluate_metric, scenario_status, worst
 
 SCHEMA = "llmbench-run/1"

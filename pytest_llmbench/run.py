@@ -53,6 +53,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         os.environ,
         cache_dir=_cache_dir(config, rootdir),
         budget=_budget(config, cfg, rootdir, run_id),
+        judge_process=bool(config.getini("llmbench_judge_process")),
     )
     if judge == "live":
         # Asked for live explicitly: a judge that cannot be live is a usage error now, the
@@ -214,6 +215,10 @@ class LLMBenchRun:
         if self.upcoming is None:
             self.upcoming = Upcoming(item.session)
         self.items.prefetch_ahead(self.upcoming.starting_at(item))
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not self.config.getoption("collectonly"):
+            self.service.warm_up()  # the judge's helper process boots while pytest collects
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:

@@ -16,8 +16,8 @@ from conftest import Project, config_yaml, make_samples
 from judge_server import JudgeServer
 
 from pytest_llmbench.budget import Budget, call_cost
-from pytest_llmbench.config import Price
 from pytest_llmbench.dataset import load_dataset
+from pytest_llmbench.judge_config import Price
 from pytest_llmbench.prompts import load_prompt, render_messages
 
 SAMPLES = 6

@@ -21,7 +21,7 @@ from conftest import Project, config_yaml, live_judge_yaml, make_samples
 from judge_server import JudgeServer
 
 from pytest_llmbench.cache import FILENAME, JudgeCache, cache_key
-from pytest_llmbench.config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.judge_config import JudgeConfig, Price, RetryPolicy
 
 # -- cache_key ----------------------------------------------------------------------------
 

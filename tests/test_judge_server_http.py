@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from judge_server import JudgeServer
 
-from pytest_llmbench.config import JudgeConfig, RetryPolicy, StructuredOutput
+from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
 from pytest_llmbench.judge_result import JudgeResult
 from pytest_llmbench.openai_judge import OpenAIJudge
 

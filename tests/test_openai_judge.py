@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pytest_llmbench.config import JudgeConfig, RetryPolicy, StructuredOutput
+from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
 from pytest_llmbench.judge_result import JudgeResult
 from pytest_llmbench.openai_judge import OpenAIJudge, chat_completions_url
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import Project, config_yaml
 from real_llm_server import LlamaServer, Unavailable, find_setup
 
-from pytest_llmbench.config import JudgeConfig, RetryPolicy
+from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy
 from pytest_llmbench.judge_result import JudgeResult
 from pytest_llmbench.openai_judge import OpenAIJudge
 

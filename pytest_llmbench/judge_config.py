@@ -1,0 +1,40 @@
+"""One judge's settings, as the YAML gives them: apart from the YAML schema so that the
+judge's helper process can rebuild them without importing the config loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+JudgeKind = Literal["openai", "dry-run"]
+StructuredOutput = Literal["auto", "json_schema", "json_object", "none"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5  # total attempts per call, the first included
+    max_wait_s: float = 60.0  # total time spent waiting between attempts of one call
+    base_s: float = 0.5  # first backoff step; doubles each retry, with full jitter
+
+
+@dataclass(frozen=True)
+class Price:
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    name: str
+    kind: JudgeKind
+    base_url: str = ""  # after ${VAR} expansion; "" when the variable is unset
+    base_url_raw: str = ""  # as written, for messages ("${LLM_URL}")
+    model: str = ""
+    api_key_env: str | None = None
+    concurrency: int = 8
+    timeout_s: float = 60.0
+    retries: RetryPolicy = field(default_factory=RetryPolicy)
+    price: Price | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+    structured_output: StructuredOutput = "auto"

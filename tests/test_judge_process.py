@@ -1,0 +1,292 @@
+"""Live judge calls from a helper process: the same results as the judge in process, over
+real HTTP to a JudgeServer on 127.0.0.1; a clear reason when the process dies; no orphan
+when pytest is killed; and test code that patches httpx does not reach the judge."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from conftest import Project, config_yaml, live_judge_yaml
+from judge_server import JudgeServer
+
+from pytest_llmbench.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.judge_process import JudgeProcess, judge_from_dict, judge_to_dict
+from pytest_llmbench.judge_result import JudgeResult
+from pytest_llmbench.openai_judge import OpenAIJudge
+
+T = TypeVar("T")
+METRICS = ("coverage", "accuracy")
+
+
+def judge_config(url: str, *, concurrency: int = 4, name: str = "local") -> JudgeConfig:
+    return JudgeConfig(
+        name=name,
+        kind="openai",
+        base_url=url,
+        model="judge",
+        api_key_env="TEST_KEY",
+        concurrency=concurrency,
+        timeout_s=5,
+        retries=RetryPolicy(attempts=4, max_wait_s=5, base_s=0.02),
+        price=Price(input_per_mtok=1.0, output_per_mtok=2.0),
+    )
+
+
+def messages(marker: str) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": 'Reply with {"coverage": x, "accuracy": y}.'},
+        {"role": "user", "content": f"Sample {marker}: the summary to judge."},
+    ]
+
+
+def run(make: Callable[[], Awaitable[T]]) -> T:
+    async def go() -> T:
+        return await asyncio.wait_for(make(), timeout=60)  # a hang fails, never blocks
+
+    return asyncio.run(go())
+
+
+def through_process(
+    judges: Sequence[JudgeConfig], calls: Sequence[tuple[str, str]], key: str | None = None
+) -> list[JudgeResult]:
+    """Score (judge name, marker) pairs through one helper process, all at once."""
+
+    async def go() -> list[JudgeResult]:
+        process = JudgeProcess({j.name: j for j in judges}, {j.name: key for j in judges})
+        try:
+            return list(
+                await asyncio.gather(
+                    *(process.score(name, messages(m), METRICS, None) for name, m in calls)
+                )
+            )
+        finally:
+            await process.aclose()
+
+    return run(go)
+
+
+def in_process(judge: JudgeConfig, markers: Sequence[str]) -> list[JudgeResult]:
+    async def go() -> list[JudgeResult]:
+        async with OpenAIJudge(judge, api_key="k-1") as engine:
+            return list(
+                await asyncio.gather(*(engine.score(messages(m), METRICS) for m in markers))
+            )
+
+    return run(go)
+
+
+def comparable(result: JudgeResult) -> dict[str, Any]:
+    fields = dict(vars(result))
+    fields.pop("latency_s")  # wall time differs from call to call
+    return fields
+
+
+def test_a_judge_config_survives_the_trip_to_the_helper_process() -> None:
+    judge = judge_config("http://127.0.0.1:1")
+    assert judge_from_dict(judge_to_dict(judge)) == judge
+    bare = JudgeConfig(name="x", kind="openai")
+    assert judge_from_dict(judge_to_dict(bare)) == bare
+
+
+def test_results_match_the_judge_in_process_call_for_call() -> None:
+    markers = [f"s-{i:02d}" for i in range(12)]
+    script = [("status", 503), ("garbage", "I think it is fine."), ("garbage", "no")]
+    with JudgeServer(latency_s=0.02) as srv:
+        srv.script_for("s-03", script)
+        here = in_process(judge_config(srv.url), markers)
+        srv.script_for("s-03", script)
+        there = through_process([judge_config(srv.url)], [("local", m) for m in markers], "k-1")
+    assert [comparable(r) for r in there] == [comparable(r) for r in here]
+    assert [r.status for r in there].count("unscored") == 1  # s-03's second garbage reply
+    assert there[0].prompt_tokens > 0 and there[0].completion_tokens > 0
+    assert all(r.latency_s > 0 for r in there)
+
+
+def test_calls_overlap_and_the_api_key_reaches_the_server() -> None:
+    markers = [f"s-{i:02d}" for i in range(16)]
+    with JudgeServer(latency_s=0.2) as srv:
+        start = time.monotonic()
+        results = through_process(
+            [judge_config(srv.url, concurrency=8)], [("local", m) for m in markers], "sk-9"
+        )
+        elapsed = time.monotonic() - start
+        assert all(r.status == "scored" for r in results)
+        assert 1 < srv.peak_in_flight <= 8
+        assert elapsed < 16 * 0.2 / 2  # far from serial
+        assert {h["authorization"] for h in srv.headers} == {"Bearer sk-9"}
+
+
+def test_each_judge_keeps_its_own_concurrency_in_one_helper_process() -> None:
+    with JudgeServer(latency_s=0.1) as one, JudgeServer(latency_s=0.1) as two:
+        judges = [
+            judge_config(one.url, concurrency=2, name="one"),
+            judge_config(two.url, concurrency=5, name="two"),
+        ]
+        calls = [("one", f"a-{i}") for i in range(8)] + [("two", f"b-{i}") for i in range(10)]
+        results = through_process(judges, calls)
+        assert all(r.status == "scored" for r in results)
+        assert (one.peak_in_flight, len(one.requests)) == (2, 8)
+        assert (two.peak_in_flight, len(two.requests)) == (5, 10)
+
+
+def test_calls_in_flight_when_the_helper_process_dies_end_unscored_with_the_reason() -> None:
+    async def go() -> tuple[list[JudgeResult], JudgeResult]:
+        with JudgeServer(latency_s=5) as srv:
+            process = JudgeProcess({"local": judge_config(srv.url)}, {"local": None})
+            try:
+                calls = [
+                    asyncio.create_task(process.score("local", messages(f"s-{i}"), METRICS, None))
+                    for i in range(3)
+                ]
+                while srv.in_flight < 3:
+                    await asyncio.sleep(0.02)
+                assert process.pid is not None
+                os.kill(process.pid, signal.SIGKILL)
+                results = list(await asyncio.gather(*calls))
+                later = await process.score("local", messages("s-9"), METRICS, None)
+                return results, later
+            finally:
+                await process.aclose()
+
+    results, later = run(go)
+    assert [r.status for r in results] == ["unscored"] * 3
+    assert {r.reason for r in results} == {"judge process exited with code -9"}
+    assert later.status == "unscored" and later.reason == "judge process exited with code -9"
+
+
+def test_a_helper_process_that_cannot_start_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest_llmbench.judge_process as jp
+
+    monkeypatch.setattr(jp, "_child_command", lambda: ["/nonexistent/python-for-llmbench"])
+    results = through_process([judge_config("http://127.0.0.1:1")], [("local", "s-1")])
+    assert results[0].status == "unscored"
+    assert results[0].reason is not None
+    assert results[0].reason.startswith("could not start the judge process:")
+
+
+def test_what_the_helper_process_prints_on_stderr_comes_with_its_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pytest_llmbench.judge_process as jp
+
+    crash = "import sys; sys.stdin.readline(); sys.exit('judge child: cannot import httpx')"
+    monkeypatch.setattr(jp, "_child_command", lambda: [sys.executable, "-c", crash])
+    results = through_process([judge_config("http://127.0.0.1:1")], [("local", "s-1")])
+    assert results[0].reason == "judge process exited with code 1: judge child: cannot import httpx"
+
+
+# -- whole runs ------------------------------------------------------------------------------
+
+PATCHING_TEST = """\
+import httpx
+import pytest
+
+
+@pytest.mark.llmbench("digest")
+def test_digest(sample, judge, monkeypatch):
+    # The application under test is tested with its HTTP mocked out, as tests do.
+    def refuse(*args, **kwargs):
+        raise RuntimeError("this test forbids HTTP")
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", refuse)
+    judge(sample.output)
+"""
+
+
+@pytest.fixture
+def live(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[JudgeServer]:
+    with JudgeServer(latency_s=0.02, metrics=METRICS) as srv:
+        monkeypatch.setenv("TEST_LLM_URL", srv.url)
+        project.config(config_yaml(judge_block=live_judge_yaml()))
+        yield srv
+
+
+def test_a_test_that_patches_httpx_does_not_reach_the_judge(
+    project: Project, live: JudgeServer
+) -> None:
+    project.write("benchmarks/test_digest.py", PATCHING_TEST)
+    result = project.run("benchmarks", "--llmbench-judge=live")
+    result.assert_outcomes(passed=4)
+    assert len(live.requests) == 4
+    # The same tests with the judge in the pytest process: the patch catches its calls.
+    in_process = project.run(
+        "benchmarks",
+        "--llmbench-judge=live",
+        "--llmbench-no-cache",
+        "-o",
+        "llmbench_judge_process=false",
+    )
+    in_process.assert_outcomes(failed=4)
+    in_process.stdout.fnmatch_lines(["FAILED *RuntimeError: this test*"])
+    assert len(live.requests) == 4
+
+
+def test_the_judge_in_process_still_runs_when_asked_for(
+    project: Project, live: JudgeServer
+) -> None:
+    result = project.run(
+        "benchmarks", "--llmbench-judge=live", "-o", "llmbench_judge_process=false"
+    )
+    result.assert_outcomes(passed=4)
+    assert len(live.requests) == 4
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_killed_pytest_leaves_no_helper_process_behind(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with JudgeServer(latency_s=30, metrics=METRICS) as srv:  # calls that never finish in time
+        monkeypatch.setenv("TEST_LLM_URL", srv.url)
+        project.config(config_yaml(judge_block=live_judge_yaml(timeout_s=60)))
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "benchmarks"]
+        pytest_run = subprocess.Popen(
+            command, cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while srv.in_flight == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert srv.in_flight > 0, "the run never reached the judge"
+            helpers = _children(pytest_run.pid)
+            assert len(helpers) == 1
+            pytest_run.kill()
+            pytest_run.wait(timeout=10)
+            deadline = time.monotonic() + 15
+            while _alive(helpers[0]) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _alive(helpers[0]), "the helper process outlived a killed pytest"
+        finally:
+            if pytest_run.poll() is None:
+                pytest_run.kill()
