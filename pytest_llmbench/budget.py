@@ -7,7 +7,6 @@ reads the total before starting a new call, so xdist workers stop together.
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -29,6 +28,8 @@ class Budget:
         ledger.parent.mkdir(parents=True, exist_ok=True)
         self.path = ledger
         self._lock = threading.Lock()
+        import sqlite3  # only for a run with a budget
+
         self._db = sqlite3.connect(
             ledger, timeout=30.0, check_same_thread=False, isolation_level=None
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -67,7 +68,7 @@ class ScenarioConfig:
     def prompt_version(self) -> str:
         return self.prompt.partition("@")[2]
 
-    @property
+    @functools.cached_property  # asked several times per sample
     def judged_metrics(self) -> tuple[str, ...]:
         return tuple(m.name for m in self.metrics if m.source == "judge")
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .background import BackgroundLoop
 from .budget import Budget, call_cost
 from .config import LLMBenchConfig, ScenarioConfig
 from .dataset import Sample
@@ -23,6 +22,7 @@ from .outputs import OutputSource
 from .prompts import JudgePrompt, load_prompt, messages_sha256, render_messages
 
 if TYPE_CHECKING:
+    from .background import BackgroundLoop
     from .cache import JudgeCache
     from .judge_process import JudgeProcess, RemoteJudge
     from .openai_judge import OpenAIJudge
@@ -157,6 +157,8 @@ class JudgeService:
     def loop(self) -> BackgroundLoop:
         with self._lock:
             if self._loop is None:
+                from .background import BackgroundLoop  # asyncio only for a live judge
+
                 # In process, the loop reads every reply: switch to it at 1 ms, not 5.
                 self._loop = BackgroundLoop(switch_interval_s=None if self._use_process else 0.001)
             return self._loop

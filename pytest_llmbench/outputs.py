@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 from collections.abc import Callable
@@ -49,6 +48,8 @@ class OutputSource:
         if self._function is None:
             return self.from_field(sample)
         if self.is_async:
+            import asyncio  # not for fields: a dry run never loads asyncio
+
             return asyncio.run(self._function(sample))
         return self._function(sample)
 
@@ -58,4 +59,6 @@ class OutputSource:
             return self.from_field(sample)
         if self.is_async:
             return await self._function(sample)
+        import asyncio
+
         return await asyncio.to_thread(self._function, sample)

@@ -91,6 +91,9 @@ def to_entry(data: Mapping[str, Any]) -> dict[str, Any]:
     """A payload read into the run record's sample entry (the one place payloads are read).
     The judge block keeps what is the same in every run mode: not the call's latency."""
     judge = data.get("judge") or {}
+    scores = data.get("scores") or {}
+    if not _normal(scores):
+        scores = {str(k): float(v) for k, v in sorted(scores.items())}
     return {
         "id": str(data["sample_id"]),
         "item_id": str(data["item_id"]),
@@ -99,10 +102,24 @@ def to_entry(data: Mapping[str, Any]) -> dict[str, Any]:
         "status": data["status"],
         "reason": data.get("reason"),
         "outcome": str(data.get("outcome", "passed")),
-        "scores": {str(k): float(v) for k, v in sorted(data.get("scores", {}).items())},
+        # The payload's own dicts when they are already in the record's form: a
+        # 10,000-sample run would otherwise hold each one twice at its finish.
+        "scores": scores,
         "prompt_sha256": data.get("prompt_sha256"),
-        "judge": {key: judge[key] for key in _ENTRY_JUDGE_KEYS if key in judge},
+        "judge": {key: judge[key] for key in _ENTRY_JUDGE_KEYS if key in judge} if judge else judge,
     }
+
+
+def _normal(scores: Mapping[str, Any]) -> bool:
+    """Sorted string keys and float values: the record's form of a scores dict."""
+    if not isinstance(scores, dict):
+        return False
+    keys = list(scores)
+    return (
+        all(type(k) is str for k in keys)
+        and keys == sorted(keys)
+        and all(type(v) is float for v in scores.values())
+    )
 
 
 _ENTRY_JUDGE_KEYS = ("cached", "attempts", "retries", "prompt_tokens", "completion_tokens")
