@@ -193,8 +193,12 @@ class JudgeService:
         return self._process
 
     def warm_up(self) -> None:
-        """Start the helper process now, while pytest collects, if any judge is live."""
+        """Start the helper process now, while pytest collects, if any judge is live and
+        calls are likely. With replies already cached (a re-run) it waits for the first
+        miss: a warm run then starts no process at all."""
         if not self._use_process:
+            return
+        if self.cache is not None and len(self.cache) > 0:
             return
         for scenario in self._cfg.scenarios.values():
             with contextlib.suppress(JudgeSetupError):

@@ -240,6 +240,42 @@ def test_the_judge_in_process_still_runs_when_asked_for(
     assert len(live.requests) == 4
 
 
+HELPER_WATCH = """\
+import os
+from pathlib import Path
+
+
+def helpers():
+    found = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        found += parent == os.getpid() and b"judge_process" in command
+    return found
+
+
+def pytest_runtest_teardown(item):
+    seen = Path(item.config.rootpath, "helpers-seen.txt")
+    before = int(seen.read_text()) if seen.exists() else 0
+    seen.write_text(str(max(before, helpers())))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_warm_rerun_starts_no_helper_process(project: Project, live: JudgeServer) -> None:
+    project.write("benchmarks/conftest.py", HELPER_WATCH)
+    seen = project.root / "helpers-seen.txt"
+    project.run("benchmarks", "--llmbench-judge=live").assert_outcomes(passed=4)
+    assert (seen.read_text(), len(live.requests)) == ("1", 4)
+    seen.unlink()
+    project.run("benchmarks", "--llmbench-judge=live").assert_outcomes(passed=4)
+    assert (seen.read_text(), len(live.requests)) == ("0", 4)  # all cached, no process
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
