@@ -196,18 +196,21 @@ class JudgeService:
         """Start the helper process now, while pytest collects, if any judge is live and
         calls are likely. With replies already cached (a re-run) it waits for the first
         miss: a warm run then starts no process at all."""
-        if not self._use_process:
+        if not self._use_process or not self._any_live():
             return
         if self.cache is not None and len(self.cache) > 0:
             return
+        loop = self.loop
+        with self._lock:
+            process = self._judge_process(loop)
+        loop.submit(process.start())
+
+    def _any_live(self) -> bool:
         for scenario in self._cfg.scenarios.values():
             with contextlib.suppress(JudgeSetupError):
                 if scenario.judged_metrics and self.mode(scenario.judge).mode == "live":
-                    loop = self.loop
-                    with self._lock:
-                        process = self._judge_process(loop)
-                    loop.submit(process.start())
-                    return
+                    return True
+        return False
 
     def describe_cache_and_budget(self) -> str:
         live = False
