@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from .run import LLMBenchRun
 
 PLUGIN_NAME = "llmbench-run"
+
+# The configs of the pytest runs in this process, innermost last (pytester nests whole runs
+# inside a test of another): the fixtures find their run through the innermost one.
+_CONFIGS: list[pytest.Config] = []
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,6 +39,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _CONFIGS.append(config)
     config.addinivalue_line(
         "markers", "llmbench(scenario): one test item per sample of the scenario's dataset"
     )
@@ -61,6 +66,11 @@ def pytest_configure(config: pytest.Config) -> None:
     start(config, path, judge)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config in _CONFIGS:
+        _CONFIGS.remove(config)
+
+
 def _run(config: pytest.Config) -> LLMBenchRun | None:
     run: LLMBenchRun | None = config.pluginmanager.get_plugin(PLUGIN_NAME)
     return run
@@ -83,36 +93,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run.parametrize(metafunc, marker.args[0])
 
 
-def _only_in_llmbench_tests(request: pytest.FixtureRequest, fixture: str) -> NoReturn:
-    raise pytest.UsageError(
-        f"{request.node.nodeid}: the {fixture!r} fixture is only available in tests marked "
-        "@pytest.mark.llmbench('<scenario>')"
-    )
-
-
-def _item(request: pytest.FixtureRequest, fixture: str) -> tuple[ItemSide, ItemState]:
-    run = _run(request.config)
-    state = run.items.state(request.node) if run is not None and run.items else None
+def _current(fixture: str) -> tuple[ItemSide, ItemState]:
+    """The item side and state of the item being set up. Found through the innermost run
+    rather than the `request` fixture: pytest builds a FixtureDef for each use of
+    `request`, about 5% of a dry run's time when two fixtures of every item asked for it."""
+    run = _run(_CONFIGS[-1]) if _CONFIGS else None
+    item = run.current_item if run is not None else None
+    state = run.items.state(item) if run is not None and run.items and item else None
     if run is None or run.items is None or state is None:
-        _only_in_llmbench_tests(request, fixture)
+        # An error in the test's setup: pytest's report names the test; no traceback.
+        pytest.fail(
+            f"the {fixture!r} fixture is only available in tests marked "
+            "@pytest.mark.llmbench('<scenario>')",
+            pytrace=False,
+        )
     return run.items, state
 
 
 @pytest.fixture
-def sample(request: pytest.FixtureRequest) -> Any:
-    """The dataset sample of this item (parametrized by @pytest.mark.llmbench)."""
-    _only_in_llmbench_tests(request, "sample")
+def sample() -> Any:
+    """The dataset sample of this item (parametrized by @pytest.mark.llmbench, which
+    overrides this fixture: it only runs, and fails, in a test without the marker)."""
+    _current("sample")
 
 
 @pytest.fixture
-def output(request: pytest.FixtureRequest) -> Any:
+def output() -> Any:
     """The scenario's output for this sample (from `output:`), judged ahead when possible."""
-    items, state = _item(request, "output")
+    items, state = _current("output")
     return items.output(state)
 
 
 @pytest.fixture
-def judge(request: pytest.FixtureRequest) -> Callable[[object], dict[str, float]]:
+def judge() -> Callable[[object], dict[str, float]]:
     """judge(output) scores this sample on the scenario's judged metrics and records it."""
-    items, state = _item(request, "judge")
+    items, state = _current("judge")
     return lambda output: items.judge(state, output)

@@ -152,6 +152,7 @@ class LLMBenchRun:
             )
         )
         self.run_id = run_id
+        self.current_item: pytest.Item | None = None  # the item whose protocol is running
 
     def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
         assert self.items is not None
@@ -210,6 +211,7 @@ class LLMBenchRun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        self.current_item = item
         if self.items is None or not self.items.prefetchable:
             return
         if self.upcoming is None:

@@ -348,3 +348,38 @@ def test_a_failed_judge_call_still_records_every_other_sample(
     assert all(set(s["scores"]) >= {"coverage", "accuracy"} for s in samples if s["id"] != "s-03")
     assert record["scenarios"]["digest"]["metrics"]["coverage"]["n"] == 3
     assert not list((project.root / ".llmbench" / "runs").glob("*.partial.jsonl"))
+
+
+UNMARKED_TESTS = """\
+def test_uses_judge(judge):
+    judge("text")
+
+
+def test_uses_sample(sample):
+    pass
+
+
+def test_uses_output(output):
+    pass
+"""
+
+
+@pytest.mark.parametrize("with_config", [True, False], ids=["with-config", "no-config"])
+def test_llmbench_fixtures_in_an_unmarked_test_error_with_the_test_and_the_fix(
+    project: Project, with_config: bool
+) -> None:
+    if not with_config:
+        (project.root / "benchmarks" / "llmbench.yaml").unlink()
+        (project.root / "benchmarks" / "test_digest.py").unlink()
+    project.write("benchmarks/test_unmarked.py", UNMARKED_TESTS)
+    result = project.run("benchmarks/test_unmarked.py")
+    result.assert_outcomes(errors=3)
+    assert_no_traceback(result)
+    for name, fixture in (("judge", "judge"), ("sample", "sample"), ("output", "output")):
+        result.stdout.fnmatch_lines(
+            [
+                f"*_ ERROR at setup of test_uses_{name} _*",
+                f"the {fixture!r} fixture is only available in tests marked "
+                "@pytest.mark.llmbench('<scenario>')",
+            ]
+        )
