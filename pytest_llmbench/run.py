@@ -5,6 +5,7 @@ hooks that connect them to pytest."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -53,7 +54,8 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         os.environ,
         cache_dir=_cache_dir(config, rootdir),
         budget=_budget(config, cfg, rootdir, run_id),
-        judge_process=bool(config.getini("llmbench_judge_process")),
+        # The helper reads its stdin with asyncio's Unix pipe support: Windows stays in process.
+        judge_process=bool(config.getini("llmbench_judge_process")) and sys.platform != "win32",
     )
     if judge == "live":
         # Asked for live explicitly: a judge that cannot be live is a usage error now, the
