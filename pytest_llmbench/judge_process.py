@@ -103,7 +103,7 @@ class JudgeProcess:
                 stderr=asyncio.subprocess.PIPE,
                 limit=_LINE_LIMIT,
             )
-        except OSError as error:
+        except Exception as error:  # OSError, or a child watcher a user set up
             self._gone = f"could not start the judge process: {error}"
             raise JudgeProcessError(self._gone) from None
         self._process = process
@@ -115,7 +115,7 @@ class JudgeProcess:
         }
         process.stdin.write(_line(hello))
         self._readers = [
-            asyncio.create_task(self._read_replies(process.stdout)),
+            asyncio.create_task(self._read_replies(process, process.stdout)),
             asyncio.create_task(self._read_stderr(process.stderr)),
         ]
 
@@ -148,31 +148,37 @@ class JudgeProcess:
         finally:
             self._pending.pop(request_id, None)
 
-    async def _read_replies(self, stdout: asyncio.StreamReader) -> None:
+    async def _read_replies(
+        self, process: asyncio.subprocess.Process, stdout: asyncio.StreamReader
+    ) -> None:
         try:
             async for raw in stdout:
-                data = json.loads(raw)
-                reply = self._pending.get(data.get("id"))
-                if reply is None or reply.done():
-                    continue
-                if "result" in data:
-                    reply.set_result(result_from_dict(data["result"]))
-                else:
-                    reply.set_result(
-                        JudgeResult(status="unscored", reason=f"judge process: {data['error']}")
-                    )
-        except (ValueError, asyncio.LimitOverrunError) as error:
-            self._fail(f"judge process sent an unreadable reply ({error})")
+                self._deliver(json.loads(raw))
+        except Exception as error:  # whatever the line was, no call may wait forever
+            self._fail(f"judge process sent an unreadable reply ({type(error).__name__})")
             return
-        await self._exited()
+        await self._exited(process)
+
+    def _deliver(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        request_id = data.get("id")
+        reply = self._pending.get(request_id) if isinstance(request_id, int) else None
+        if reply is None or reply.done():
+            return
+        if "result" in data:
+            reply.set_result(result_from_dict(data["result"]))
+        else:
+            reply.set_result(
+                JudgeResult(status="unscored", reason=f"judge process: {data.get('error')}")
+            )
 
     async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
         async for raw in stderr:
             self._stderr.append(raw.decode("utf-8", "replace").rstrip())
 
-    async def _exited(self) -> None:
-        assert self._process is not None
-        code = await self._process.wait()
+    async def _exited(self, process: asyncio.subprocess.Process) -> None:
+        code = await process.wait()
         # Let the stderr reader drain what the child said last.
         await asyncio.gather(*self._readers[1:], return_exceptions=True)
         said = " | ".join(line for line in self._stderr if line.strip())[-600:]
@@ -186,18 +192,25 @@ class JudgeProcess:
                 reply.set_result(JudgeResult(status="unscored", reason=self._gone))
 
     async def aclose(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
         self._gone = self._gone or "judge process closed"
-        if process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()
+        if self._starting is not None:
+            # Closed while the child is being spawned: let the spawn finish, then stop it
+            # (cancelling asyncio's own pipe set-up can leave it waiting forever).
+            await asyncio.gather(self._starting, return_exceptions=True)
+        process, self._process = self._process, None
         try:
-            await asyncio.wait_for(process.wait(), timeout=10)
-        except asyncio.TimeoutError:
-            process.kill()
-            await process.wait()
-        await asyncio.gather(*self._readers, return_exceptions=True)
+            if process is None:
+                return
+            if process.stdin is not None and not process.stdin.is_closing():
+                process.stdin.close()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=10)
+            except asyncio.TimeoutError:
+                process.kill()
+                await process.wait()
+            await asyncio.gather(*self._readers, return_exceptions=True)
+        finally:
+            self._fail(self._gone)  # a call still waiting gets its answer
 
 
 class RemoteJudge:

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
@@ -182,6 +183,49 @@ def test_what_the_helper_process_prints_on_stderr_comes_with_its_exit(
     monkeypatch.setattr(jp, "_child_command", lambda: [sys.executable, "-c", crash])
     results = through_process([judge_config("http://127.0.0.1:1")], [("local", "s-1")])
     assert results[0].reason == "judge process exited with code 1: judge child: cannot import httpx"
+
+
+def test_closing_while_the_helper_is_still_starting_returns_promptly() -> None:
+    from pytest_llmbench.background import BackgroundLoop
+
+    # From Python 3.11, cancelling asyncio's pipe set-up mid-spawn could hang close().
+    for delay in (0.0, 0.001, 0.05):
+        loop = BackgroundLoop()
+        process = JudgeProcess({"local": judge_config("http://127.0.0.1:1")}, {"local": None})
+        loop.on_close(process.aclose)
+        loop.submit(process.start())
+        time.sleep(delay)
+        closer = threading.Thread(target=loop.close, daemon=True)
+        closer.start()
+        closer.join(timeout=20)
+        assert not closer.is_alive(), f"close() hung when called {delay} s into the spawn"
+
+
+def test_a_call_still_waiting_when_the_helper_is_closed_gets_an_answer() -> None:
+    async def go() -> JudgeResult:
+        with JudgeServer(latency_s=30) as srv:
+            process = JudgeProcess({"local": judge_config(srv.url)}, {"local": None})
+            call = asyncio.create_task(process.score("local", messages("s-1"), METRICS, None))
+            while srv.in_flight == 0:
+                await asyncio.sleep(0.02)
+            await process.aclose()
+            return await call
+
+    result = run(go)
+    assert (result.status, result.reason) == ("unscored", "judge process closed")
+
+
+def test_a_stray_line_on_the_helpers_stdout_ends_calls_unscored_not_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pytest_llmbench.judge_process as jp
+
+    # A .pth or sitecustomize that prints: valid JSON, but not a reply.
+    child = "import sys; sys.stdin.readline(); print(1, flush=True); sys.stdin.read()"
+    monkeypatch.setattr(jp, "_child_command", lambda: [sys.executable, "-c", child])
+    results = through_process([judge_config("http://127.0.0.1:1")], [("local", "s-1")])
+    assert results[0].status == "unscored"
+    assert results[0].reason == "judge process sent an unreadable reply (ValueError)"
 
 
 # -- whole runs ------------------------------------------------------------------------------
