@@ -1,8 +1,8 @@
 """Live judge calls in a helper process, so HTTP never waits on pytest for the GIL.
 
-The pytest process (each xdist worker too) starts one child, ``python -m
-pytest_llmbench.judge_process``, and talks to it over its stdin and stdout, one JSON
-object a line:
+The pytest process (each xdist worker too) starts one child running ``main()`` (with
+``python -c``, this package first on its path) and talks to it over its stdin and stdout,
+one JSON object a line:
 
     parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key}}  (first)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],

@@ -196,7 +196,7 @@ class JudgeService:
         """Start the helper process now, while pytest collects, if any judge is live and
         calls are likely. With replies already cached (a re-run) it waits for the first
         miss: a warm run then starts no process at all."""
-        if not self._use_process or not self._any_live():
+        if not self._use_process or not self._any_live(judging=True):
             return
         if self.cache is not None and len(self.cache) > 0:
             return
@@ -205,18 +205,18 @@ class JudgeService:
             process = self._judge_process(loop)
         loop.submit(process.start())
 
-    def _any_live(self) -> bool:
+    def _any_live(self, *, judging: bool) -> bool:
+        """Whether a scenario's judge is live (with `judging`: and it has metrics to judge)."""
         for scenario in self._cfg.scenarios.values():
+            if judging and not scenario.judged_metrics:
+                continue
             with contextlib.suppress(JudgeSetupError):
-                if scenario.judged_metrics and self.mode(scenario.judge).mode == "live":
+                if self.mode(scenario.judge).mode == "live":
                     return True
         return False
 
     def describe_cache_and_budget(self) -> str:
-        live = False
-        for scenario in self._cfg.scenarios.values():
-            with contextlib.suppress(JudgeSetupError):
-                live = live or self.mode(scenario.judge).mode == "live"
+        live = self._any_live(judging=False)
         if self._cache_dir is None:
             text = "cache off"
         elif not live:
