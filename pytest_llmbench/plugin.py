@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .locate import ConfigError, find_config
-from .options import MODES, add_options
+from pytest_llmbench.config_file import ConfigError, find_config
+from pytest_llmbench.options import MODES, add_options
 
 if TYPE_CHECKING:
-    from .items import ItemSide, ItemState
-    from .run import LLMBenchRun
+    from pytest_llmbench.run.item_side import ItemSide, ItemState
+    from pytest_llmbench.run.start import LLMBenchRun
 
 PLUGIN_NAME = "llmbench-run"
 
@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hookspecs
+    from pytest_llmbench import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 
@@ -61,7 +61,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     if path is None:
         return
-    from .run import start  # the heavy parts, only for a project with benchmarks
+    from pytest_llmbench.run.start import (
+        start,  # the heavy parts, only for a project with benchmarks
+    )
 
     start(config, path, judge)
 

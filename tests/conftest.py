@@ -1,13 +1,6 @@
-"""Fixtures to build a small benchmark project and run it the ways users do."""
+"""Fixtures to build a small benchmark project and run it the ways users do (helpers in support/)."""
 
 from __future__ import annotations
-
-import json
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 # httpx imports httpcore lazily and maps its exception classes once. If the first import
 # happened inside an in-process pytester run, the snapshot restore would drop httpcore and
@@ -18,130 +11,10 @@ import httpcore  # noqa: F401
 # in its terminal summary, so without it every run re-imports (and rewrites) hypothesis.
 import hypothesis.internal.observability  # noqa: F401
 import pytest
+from support.project import PROMPT, TEST_FILE, XDIST_MODES, Project, config_yaml, make_samples
 
 # tests/perf holds measuring scripts run by hand, not tests (see tests/perf/README.md).
 collect_ignore = ["perf"]
-
-# Every whole-run test runs with no xdist, with `-n 0` and with `-n 2`.
-XDIST_MODES = {"no-xdist": ["-p", "no:xdist"], "n0": ["-n", "0"], "n2": ["-n", "2"]}
-
-PROMPT = """\
-description: test judge
-metrics: [coverage, accuracy]
-system: |
-  You are a strict evaluator.
-user: |
-  Posts:
-  {{ sample.input }}
-
-  Summary:
-  {{ output }}
-
-  Return only a JSON object with {{ metrics | join(", ") }}, each from 0 to 1.
-"""
-
-TEST_FILE = """\
-import pytest
-
-
-@pytest.mark.llmbench("digest")
-def test_digest(sample, judge):
-    judge(sample.output)
-"""
-
-
-def make_samples(
-    scores: Sequence[tuple[float, float]], latency: float = 100.0
-) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": f"s-{i:02d}",
-            "input": f"Пост номер {i}: в городе открыли новую станцию метро.",
-            "output": f"Сводка {i}: открыли станцию.",
-            "reference": f"Сводка {i}: в городе открыли новую станцию метро.",
-            "ground_truth": {"coverage": c, "accuracy": a},
-            "latency_seconds": latency + i,
-        }
-        for i, (c, a) in enumerate(scores, 1)
-    ]
-
-
-def config_yaml(
-    *,
-    coverage: tuple[float, float] = (0.8, 0.7),
-    accuracy: tuple[float, float] = (0.8, 0.7),
-    smoke: str = "2",
-    extra_scenario: str = "",
-    judge_block: str = "",
-) -> str:
-    judges = judge_block or (
-        "judges:\n"
-        "  default:\n"
-        "    kind: openai\n"
-        "    base_url: ${TEST_LLM_URL}\n"
-        "    model: test-model\n"
-    )
-    return (
-        "version: 1\n"
-        f"{judges}"
-        "scenarios:\n"
-        "  digest:\n"
-        "    dataset: data/digest.jsonl\n"
-        "    prompt: digest_judge@v1\n"
-        "    judge: default\n"
-        f"    smoke: {smoke}\n"
-        "    metrics:\n"
-        f"      coverage: {{pass: {coverage[0]}, warn: {coverage[1]}}}\n"
-        f"      accuracy: {{pass: {accuracy[0]}, warn: {accuracy[1]}}}\n"
-        "      latency_seconds: {pass: 200, warn: 300, better: lower, source: field}\n"
-        f"{extra_scenario}"
-    )
-
-
-def live_judge_yaml(*, timeout_s: float = 5, retries: str | None = None) -> str:
-    """A `judges:` block for a live judge at $TEST_LLM_URL (a JudgeServer the test starts)."""
-    block = (
-        "judges:\n"
-        "  default:\n"
-        "    kind: openai\n"
-        "    base_url: ${TEST_LLM_URL}\n"
-        "    model: test-model\n"
-        "    concurrency: 3\n"
-        f"    timeout_s: {timeout_s:g}\n"
-    )
-    return block + (f"    retries: {retries}\n" if retries else "")
-
-
-@dataclass
-class Project:
-    pytester: pytest.Pytester
-
-    @property
-    def root(self) -> Path:
-        return self.pytester.path
-
-    def write(self, relative: str, text: str) -> Path:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return path
-
-    def dataset(
-        self, samples: Iterable[dict[str, Any]], relative: str = "data/digest.jsonl"
-    ) -> Path:
-        return self.write(
-            relative, "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples)
-        )
-
-    def config(self, text: str) -> Path:
-        return self.write("benchmarks/llmbench.yaml", text)
-
-    def run(self, *args: str, **kwargs: Any) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "no:cacheprovider", *args, **kwargs)
-
-    def records(self) -> list[dict[str, Any]]:
-        runs = sorted((self.root / ".llmbench" / "runs").glob("*.json"))
-        return [json.loads(p.read_text(encoding="utf-8")) for p in runs]
 
 
 @pytest.fixture
@@ -158,11 +31,3 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
 @pytest.fixture(params=list(XDIST_MODES), ids=list(XDIST_MODES))
 def xdist_args(request: pytest.FixtureRequest) -> list[str]:
     return list(XDIST_MODES[request.param])
-
-
-_FOOTER = re.compile(r"\n---\n<sub>run [^\n]*</sub>\n\Z")
-
-
-def without_footer(report: str) -> str:
-    """The report minus its footer of run id and timings."""
-    return _FOOTER.sub("\n", report)

@@ -13,10 +13,8 @@ from typing import Any, Literal
 
 import yaml
 
-from .judge_config import JudgeConfig, Price, RetryPolicy
-from .locate import ConfigError
-from .regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
-from .yaml_lines import (
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.benchmark.yaml_reader import (
     DuplicateKeyError,
     KeyPath,
     LoadedYAML,
@@ -26,6 +24,8 @@ from .yaml_lines import (
     yaml_error_line,
     yaml_error_problem,
 )
+from pytest_llmbench.config_file import ConfigError
+from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 
 Better = Literal["higher", "lower"]
 Aggregate = Literal["mean", "median", "p95", "rate"]
@@ -404,7 +404,7 @@ class _ConfigReader(Reader):
                     f"only used with source: field (this metric's source is {source})",
                     "remove field:, or set source: field",
                 )
-        from .verdict import band_problem  # verdict imports this module
+        from pytest_llmbench.results.bands import band_problem  # verdict imports this module
 
         problem = band_problem(pass_, warn, better)
         if problem:
@@ -436,7 +436,12 @@ class _ConfigReader(Reader):
 
     def check_prompt(self, ref: str, path: KeyPath, prompts_dir: Path, judged: list[str]) -> None:
         """The prompt exists, parses, and returns every metric the judge must score."""
-        from .prompts import PromptError, PromptNotFoundError, PromptRefError, load_prompt
+        from pytest_llmbench.benchmark.prompts import (
+            PromptError,
+            PromptNotFoundError,
+            PromptRefError,
+            load_prompt,
+        )
 
         try:
             prompt = load_prompt(prompts_dir, ref, rootdir=self.rootdir)

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .yaml_lines import DuplicateKeyError, load_yaml
+from pytest_llmbench.benchmark.yaml_reader import DuplicateKeyError, load_yaml
 
 if TYPE_CHECKING:
     import jinja2
 
-    from .dataset import Sample
+    from pytest_llmbench.benchmark.dataset import Sample
 
 _PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # no "..", no "/": stays inside the dir
 _METRIC_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -226,7 +226,7 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
         try:
             content = template.render(variables)
         except jinja2.UndefinedError as exc:
-            # Jinja says "'pytest_llmbench.dataset.Sample object' has no attribute 'x'".
+            # Jinja says "'pytest_llmbench.benchmark.dataset.Sample object' has no attribute 'x'".
             message = _SAMPLE_OBJECT_RE.sub("sample", exc.message or "")
             raise PromptError(
                 f"{prompt.shown}: {role}: undefined variable ({message}) rendering sample "

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import record as record_mod
-from .regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 
 PROG = "llmbench"
 OK, FAILED, USAGE = 0, 1, 2
@@ -61,8 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from . import report as report_mod
-    from . import rerecord
+    from pytest_llmbench.reporting import markdown as report_mod
+    from pytest_llmbench.results import rederive as rerecord
 
     record = record_mod.load(Path(args.record))
     if args.baseline:
@@ -91,7 +91,7 @@ def verdict_code(record: Mapping[str, Any]) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .regression import compare_scenario
+    from pytest_llmbench.results.regression import compare_scenario
 
     current = record_mod.load(Path(args.current))
     baseline = record_mod.load(Path(args.baseline))
@@ -125,7 +125,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    from .report import fnum, interval, signed
+    from pytest_llmbench.reporting.markdown import fnum, interval, signed
 
     rows = [("metric", "value", "baseline", "diff", "95% CI of diff", "paired", "status")]
     for name, m in metrics.items():
@@ -147,8 +147,8 @@ def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from . import merge as merge_mod
-    from .session import new_run_id
+    from pytest_llmbench.results import merge as merge_mod
+    from pytest_llmbench.run.controller import new_run_id
 
     shards = [(path, record_mod.load(Path(path))) for path in args.shards]
     try:
@@ -232,7 +232,7 @@ def run_id(record: Mapping[str, Any]) -> str:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from . import history as history_mod
+    from pytest_llmbench.reporting import history as history_mod
 
     directory = Path(args.dir)
     if not directory.is_dir():
@@ -362,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Each command has --help. Exit status 2 is always a usage error or bad input.",
         formatter_class=formatter,
     )
-    from . import __version__
+    from pytest_llmbench import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -478,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--html", metavar="OUT", help="also write the HTML page here")
     history.set_defaults(handler=cmd_history)
 
-    from .github_comment import add_command as add_comment_command
+    from pytest_llmbench.reporting.github_comment import add_command as add_comment_command
 
     add_comment_command(commands)
     return parser

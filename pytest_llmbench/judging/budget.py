@@ -10,7 +10,7 @@ import math
 import threading
 from pathlib import Path
 
-from .judge_config import Price
+from pytest_llmbench.benchmark.judge_config import Price
 
 
 def call_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> float:

@@ -18,11 +18,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from pytest_llmbench.backoff import backoff_delay, is_transient_status, parse_retry_after
-from pytest_llmbench.judge_config import JudgeConfig, StructuredOutput
-from pytest_llmbench.judge_result import JudgeResult
-from pytest_llmbench.limiter import AdaptiveLimiter
-from pytest_llmbench.replies import UnusableReply, extract_message, extract_usage, parse_scores
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, StructuredOutput
+from pytest_llmbench.judging.limiter import AdaptiveLimiter
+from pytest_llmbench.judging.reply_parsing import (
+    UnusableReply,
+    extract_message,
+    extract_usage,
+    parse_scores,
+)
+from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.judging.retry_policy import (
+    backoff_delay,
+    is_transient_status,
+    parse_retry_after,
+)
 
 __all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
 

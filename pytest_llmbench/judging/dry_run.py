@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_llmbench.dataset import Sample
-from pytest_llmbench.judge_result import JudgeResult
+from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.judging.result import JudgeResult
 
 __all__ = ["dry_run_score"]
 

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .judge_config import JudgeConfig, Price, RetryPolicy
-from .judge_result import JudgeResult
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.judging.result import JudgeResult
 
 __all__ = ["JudgeProcess", "RemoteJudge", "judge_from_dict", "main"]
 
@@ -65,7 +65,7 @@ def _child_command() -> list[str]:
     package_parent = str(Path(__file__).resolve().parent.parent)
     code = (
         f"import sys; sys.path.insert(0, {package_parent!r}); "
-        "from pytest_llmbench.judge_process import main; main()"
+        "from pytest_llmbench.judging.helper_process import main; main()"
     )
     return [sys.executable, "-c", code]
 
@@ -238,7 +238,7 @@ def _line(data: Mapping[str, Any]) -> bytes:
 
 
 async def _serve() -> None:
-    from .openai_judge import OpenAIJudge
+    from pytest_llmbench.judging.chat_completions import OpenAIJudge
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=_LINE_LIMIT, loop=loop)

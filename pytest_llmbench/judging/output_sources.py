@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from .dataset import Sample
+from pytest_llmbench.benchmark.dataset import Sample
 
 
 class OutputError(Exception):

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .config import MetricConfig
+from pytest_llmbench.benchmark.config import MetricConfig
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .judge_config import JudgeConfig
-from .openai_judge import chat_completions_url
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
+from pytest_llmbench.judging.chat_completions import chat_completions_url
 
 KEY_VERSION = 1
 FILENAME = "judge-replies.sqlite3"

@@ -12,20 +12,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from .budget import Budget, call_cost
-from .config import LLMBenchConfig, ScenarioConfig
-from .dataset import Sample
-from .dry_run import dry_run_score
-from .judge_config import JudgeConfig
-from .judge_result import JudgeResult
-from .outputs import OutputSource
-from .prompts import JudgePrompt, load_prompt, messages_sha256, render_messages
+from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
+from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
+from pytest_llmbench.benchmark.prompts import (
+    JudgePrompt,
+    load_prompt,
+    messages_sha256,
+    render_messages,
+)
+from pytest_llmbench.judging.budget import Budget, call_cost
+from pytest_llmbench.judging.dry_run import dry_run_score
+from pytest_llmbench.judging.output_sources import OutputSource
+from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
-    from .background import BackgroundLoop
-    from .cache import JudgeCache
-    from .judge_process import JudgeProcess, RemoteJudge
-    from .openai_judge import OpenAIJudge
+    from pytest_llmbench.judging.background_loop import BackgroundLoop
+    from pytest_llmbench.judging.chat_completions import OpenAIJudge
+    from pytest_llmbench.judging.helper_process import JudgeProcess, RemoteJudge
+    from pytest_llmbench.judging.reply_cache import JudgeCache
 
 Mode = Literal["live", "dry-run"]
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -148,7 +153,7 @@ class JudgeService:
     @property
     def cache(self) -> JudgeCache | None:
         if self._cache is None and self._cache_dir is not None:
-            from .cache import JudgeCache
+            from pytest_llmbench.judging.reply_cache import JudgeCache
 
             self._cache = JudgeCache(self._cache_dir)
         return self._cache
@@ -157,7 +162,9 @@ class JudgeService:
     def loop(self) -> BackgroundLoop:
         with self._lock:
             if self._loop is None:
-                from .background import BackgroundLoop  # asyncio only for a live judge
+                from pytest_llmbench.judging.background_loop import (
+                    BackgroundLoop,  # asyncio only for a live judge
+                )
 
                 # In process, the loop reads every reply: switch to it at 1 ms, not 5.
                 self._loop = BackgroundLoop(switch_interval_s=None if self._use_process else 0.001)
@@ -168,11 +175,13 @@ class JudgeService:
         with self._lock:
             if judge.name not in self._engines:
                 if self._use_process:
-                    from .judge_process import RemoteJudge
+                    from pytest_llmbench.judging.helper_process import RemoteJudge
 
                     self._engines[judge.name] = RemoteJudge(self._judge_process(loop), judge)
                 else:
-                    from .openai_judge import OpenAIJudge  # httpx only when a live judge runs
+                    from pytest_llmbench.judging.chat_completions import (
+                        OpenAIJudge,  # httpx only when a live judge runs
+                    )
 
                     engine = OpenAIJudge(judge, api_key=self._api_key(judge))
                     loop.on_close(engine.aclose)
@@ -185,7 +194,7 @@ class JudgeService:
     def _judge_process(self, loop: BackgroundLoop) -> JudgeProcess:
         """The helper process for every live judge of this config (caller holds the lock)."""
         if self._process is None:
-            from .judge_process import JudgeProcess
+            from pytest_llmbench.judging.helper_process import JudgeProcess
 
             judges = {n: j for n, j in self._cfg.judges.items() if j.kind == "openai"}
             self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
@@ -241,7 +250,7 @@ class JudgeService:
         digest = messages_sha256(messages)
         if self.mode(scenario.judge).mode == "dry-run" or self._cache_dir is None:
             return Request(messages, digest, "")  # the key serves the cache only
-        from .cache import cache_key
+        from pytest_llmbench.judging.reply_cache import cache_key
 
         judge = self._cfg.judges[scenario.judge]
         key = cache_key(judge, messages, scenario.judged_metrics, prompt.ref, prompt.sha256)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .config import NotifyConfig
+from pytest_llmbench.benchmark.config import NotifyConfig
 
 if TYPE_CHECKING:
     import httpx

@@ -15,8 +15,8 @@ from typing import Any
 
 import jinja2
 
-from . import record as record_mod
-from .report import fnum
+from pytest_llmbench.reporting.markdown import fnum
+from pytest_llmbench.results import record as record_mod
 
 Record = Mapping[str, Any]
 COLOURS = {"pass": "#1a7f37", "warn": "#b35900", "fail": "#cf222e", "no data": "#6e7781"}
@@ -336,7 +336,7 @@ def run_rows(runs: Sequence[Record]) -> list[dict[str, Any]]:
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("pytest_llmbench", "templates"),
+        loader=jinja2.PackageLoader("pytest_llmbench.reporting", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=True,
         keep_trailing_newline=True,

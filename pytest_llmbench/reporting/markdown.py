@@ -98,7 +98,7 @@ def worst_samples(scenario: Mapping[str, Any], limit: int = WORST_SAMPLES) -> li
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("pytest_llmbench", "templates"),
+        loader=jinja2.PackageLoader("pytest_llmbench.reporting", "templates"),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # markdown, escaped explicitly with md_text
         keep_trailing_newline=True,

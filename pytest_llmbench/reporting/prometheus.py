@@ -350,7 +350,7 @@ def write_textfile(registry: CollectorRegistry, path: Path | str) -> ExportResul
 
 def shard_grouping(record: Mapping[str, Any]) -> dict[str, str]:
     """A shard pushes to its own group, so the shards of one run do not replace each
-    other (the merged run, pushed by ``python -m pytest_llmbench.prom``, has none)."""
+    other (the merged run, pushed by ``llmbench metrics``, has none)."""
     shard = record.get("shard")
     if isinstance(shard, Mapping) and shard.get("index") and shard.get("count"):
         return {"shard": f"{shard['index']}-of-{shard['count']}"}
@@ -446,13 +446,13 @@ class PromPlugin:
             )
 
 
-# -- python -m pytest_llmbench.prom RUN.json ---------------------------------------------
+# -- exporting a record written earlier (llmbench metrics RUN.json) --
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Export a run record written earlier (the merged record of a sharded run): exit 0
     when every export worked, 1 when one failed, 2 for bad input."""
-    from . import record as record_mod
+    from pytest_llmbench.results import record as record_mod
 
     parser = argparse.ArgumentParser(
         prog="python -m pytest_llmbench.prom",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .report import fnum, interval, signed
+from pytest_llmbench.reporting.markdown import fnum, interval, signed
 
 Line = tuple[str, str]  # (text, colour: "" | "green" | "yellow" | "red")
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no data": "red"}

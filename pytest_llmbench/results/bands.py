@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_llmbench.config import MetricConfig
-from pytest_llmbench.stats import summarize
+from pytest_llmbench.benchmark.config import MetricConfig
+from pytest_llmbench.results.statistics import summarize
 
 __all__ = [
     "EDGE_TOLERANCE",

@@ -22,8 +22,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import record as record_mod
-from . import rerecord
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import rederive as rerecord
 
 FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
 Shard = tuple[str, Mapping[str, Any]]  # (a label for messages, usually the path; record)

@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .budget import call_cost
-from .config import MetricConfig, ScenarioConfig
-from .judge_config import Price
-from .verdict import MetricVerdict, evaluate_metric, scenario_status, worst
+from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
+from pytest_llmbench.benchmark.judge_config import Price
+from pytest_llmbench.judging.budget import call_cost
+from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
 
 SCHEMA = "llmbench-run/1"
 BUDGET_EXHAUSTED = "budget exhausted"

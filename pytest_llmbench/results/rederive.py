@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import record as record_mod
-from .regression import RegressionRules, compare_scenario
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.regression import RegressionRules, compare_scenario
 
 NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .stats import overlap, paired_difference
+from pytest_llmbench.results.statistics import overlap, paired_difference
 
 Severity = Literal["error", "warn"]
 UNDERPOWERED_FACTOR = 3.0

@@ -18,16 +18,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from . import payload as payload_mod
-from . import record as record_mod
-from . import report as report_mod
-from . import rerecord
-from .alerts import redact_argv
-from .collector import Collector
-from .config import LLMBenchConfig, ScenarioConfig
-from .dataset import Dataset, Sample, load_dataset
-from .judging import JudgeService
-from .warning import LLMBenchWarning
+from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
+from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.judging.service import JudgeService
+from pytest_llmbench.reporting import markdown as report_mod
+from pytest_llmbench.reporting.alerts import redact_argv
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.run import payload as payload_mod
+from pytest_llmbench.run.payload_store import Collector
+from pytest_llmbench.warning import LLMBenchWarning
 
 
 def new_run_id(now: float) -> str:

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from . import payload
-from .config import LLMBenchConfig, ScenarioConfig
-from .dataset import Dataset, Sample, load_dataset
-from .judge_result import JudgeResult
-from .judging import NOT_PREFETCHED, JudgeService
-from .outputs import OutputError
-from .prompts import PromptError
-from .reference_metrics import compute as reference_scores
+from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
+from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.benchmark.prompts import PromptError
+from pytest_llmbench.judging.output_sources import OutputError
+from pytest_llmbench.judging.reference_metrics import compute as reference_scores
+from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.judging.service import NOT_PREFETCHED, JudgeService
+from pytest_llmbench.run import payload
 
 MARKER = "llmbench"
 

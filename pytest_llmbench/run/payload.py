@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from .judge_result import JudgeResult
+from pytest_llmbench.judging.result import JudgeResult
 
 PAYLOAD_VERSION = 1
 ATTRIBUTE = "llmbench"

@@ -13,18 +13,18 @@ from typing import Any
 
 import pytest
 
-from . import record as record_mod
-from .ahead import Upcoming
-from .budget import Budget
-from .config import LLMBenchConfig, load_config
-from .dataset import DatasetError
-from .items import ItemSide
-from .judging import JudgeService, JudgeSetupError
-from .locate import ConfigError
-from .outputs import OutputError
-from .prompts import PromptError
-from .session import ControllerSide, new_run_id
-from .terminal import section
+from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
+from pytest_llmbench.benchmark.dataset import DatasetError
+from pytest_llmbench.benchmark.prompts import PromptError
+from pytest_llmbench.config_file import ConfigError
+from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.output_sources import OutputError
+from pytest_llmbench.judging.service import JudgeService, JudgeSetupError
+from pytest_llmbench.reporting.terminal import section
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.run.controller import ControllerSide, new_run_id
+from pytest_llmbench.run.item_side import ItemSide
+from pytest_llmbench.run.upcoming_items import Upcoming
 
 PLUGIN_NAME = "llmbench-run"
 
@@ -75,13 +75,15 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
 
 def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
     """Alerts and metrics exporters: controller only, imported only when asked for."""
-    from .alerts import AlertPlugin, webhook_problem
+    from pytest_llmbench.reporting.alerts import AlertPlugin, webhook_problem
 
     webhook = config.getoption("llmbench_webhook")
     if webhook and (problem := webhook_problem(webhook)):
         raise pytest.UsageError(f"--llmbench-webhook: {problem}")
     config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
-    from .prom import PromPlugin  # prometheus-client itself only when an option asks
+    from pytest_llmbench.reporting.prometheus import (
+        PromPlugin,  # prometheus-client itself only when an option asks
+    )
 
     prom = PromPlugin.from_config(config)
     if prom is not None:

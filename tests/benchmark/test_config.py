@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench.config import (
+from pytest_llmbench.benchmark.config import (
     ConfigError,
     JudgeConfig,
     LLMBenchConfig,
@@ -19,7 +19,7 @@ from pytest_llmbench.config import (
     ScenarioConfig,
     load_config,
 )
-from pytest_llmbench.locate import find_config
+from pytest_llmbench.config_file import find_config
 
 DATASET = "data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl"
 CONFIG = "benchmarks/llmbench.yaml"

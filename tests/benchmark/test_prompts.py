@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmbench.dataset import Sample
-from pytest_llmbench.prompts import (
+from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
     PromptError,
     PromptNotFoundError,

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, make_samples, without_footer
-from test_merge import SORTED_CONFIG, TWELVE, entry, make_record
+from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
+from support.records import entry, make_record
 
-from pytest_llmbench import __version__, cli
-from pytest_llmbench import record as record_mod
+from pytest_llmbench import __version__
+from pytest_llmbench.cli import main as cli
+from pytest_llmbench.results import record as record_mod
 
 Run = tuple[int, str, str]  # exit status, stdout, stderr
 

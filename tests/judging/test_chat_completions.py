@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
-from pytest_llmbench.judge_result import JudgeResult
-from pytest_llmbench.openai_judge import OpenAIJudge, chat_completions_url
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
+from pytest_llmbench.judging.chat_completions import OpenAIJudge, chat_completions_url
+from pytest_llmbench.judging.result import JudgeResult
 
 METRICS = ("coverage", "faithfulness")
 MESSAGES = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "Score tg-1."}]

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from conftest import Project, config_yaml, live_judge_yaml
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
+from support.project import Project, config_yaml, live_judge_yaml
 
-from pytest_llmbench.judge_config import JudgeConfig, Price, RetryPolicy
-from pytest_llmbench.judge_process import JudgeProcess, judge_from_dict, judge_to_dict
-from pytest_llmbench.judge_result import JudgeResult
-from pytest_llmbench.openai_judge import OpenAIJudge
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.helper_process import JudgeProcess, judge_from_dict, judge_to_dict
+from pytest_llmbench.judging.result import JudgeResult
 
 T = TypeVar("T")
 METRICS = ("coverage", "accuracy")
@@ -165,7 +165,7 @@ def test_calls_in_flight_when_the_helper_process_dies_end_unscored_with_the_reas
 
 
 def test_a_helper_process_that_cannot_start_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pytest_llmbench.judge_process as jp
+    import pytest_llmbench.judging.helper_process as jp
 
     monkeypatch.setattr(jp, "_child_command", lambda: ["/nonexistent/python-for-llmbench"])
     results = through_process([judge_config("http://127.0.0.1:1")], [("local", "s-1")])
@@ -177,7 +177,7 @@ def test_a_helper_process_that_cannot_start_says_so(monkeypatch: pytest.MonkeyPa
 def test_what_the_helper_process_prints_on_stderr_comes_with_its_exit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pytest_llmbench.judge_process as jp
+    import pytest_llmbench.judging.helper_process as jp
 
     crash = "import sys; sys.stdin.readline(); sys.exit('judge child: cannot import httpx')"
     monkeypatch.setattr(jp, "_child_command", lambda: [sys.executable, "-c", crash])
@@ -186,7 +186,7 @@ def test_what_the_helper_process_prints_on_stderr_comes_with_its_exit(
 
 
 def test_closing_while_the_helper_is_still_starting_returns_promptly() -> None:
-    from pytest_llmbench.background import BackgroundLoop
+    from pytest_llmbench.judging.background_loop import BackgroundLoop
 
     # From Python 3.11, cancelling asyncio's pipe set-up mid-spawn could hang close().
     for delay in (0.0, 0.001, 0.05):
@@ -218,7 +218,7 @@ def test_a_call_still_waiting_when_the_helper_is_closed_gets_an_answer() -> None
 def test_a_stray_line_on_the_helpers_stdout_ends_calls_unscored_not_waiting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import pytest_llmbench.judge_process as jp
+    import pytest_llmbench.judging.helper_process as jp
 
     # A .pth or sitecustomize that prints: valid JSON, but not a reply.
     child = "import sys; sys.stdin.readline(); print(1, flush=True); sys.stdin.read()"
@@ -298,7 +298,7 @@ def helpers():
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        found += parent == os.getpid() and b"judge_process" in command
+        found += parent == os.getpid() and b"helper_process" in command
     return found
 
 

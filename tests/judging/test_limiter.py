@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
 
-from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy
-from pytest_llmbench.judge_result import JudgeResult
-from pytest_llmbench.limiter import AdaptiveLimiter
-from pytest_llmbench.openai_judge import OpenAIJudge
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
+from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.limiter import AdaptiveLimiter
+from pytest_llmbench.judging.result import JudgeResult
 
 T = TypeVar("T")
 

@@ -17,11 +17,11 @@ from typing import Any
 # (see test_live_judge.py).
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, live_judge_yaml, make_samples
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
+from support.project import Project, config_yaml, live_judge_yaml, make_samples
 
-from pytest_llmbench.cache import FILENAME, JudgeCache, cache_key
-from pytest_llmbench.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.judging.reply_cache import FILENAME, JudgeCache, cache_key
 
 # -- cache_key ----------------------------------------------------------------------------
 
@@ -169,7 +169,7 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
 
-    from pytest_llmbench.cache import JudgeCache
+    from pytest_llmbench.judging.reply_cache import JudgeCache
 
     directory, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     sys.stdin.readline()  # start together

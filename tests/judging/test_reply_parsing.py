@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmbench.replies import UnusableReply, extract_message, parse_scores
+from pytest_llmbench.judging.reply_parsing import UnusableReply, extract_message, parse_scores
 
 METRICS = ("coverage", "faithfulness")
 

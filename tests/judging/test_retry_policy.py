@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmbench.backoff import backoff_delay, is_transient_status, parse_retry_after
+from pytest_llmbench.judging.retry_policy import (
+    backoff_delay,
+    is_transient_status,
+    parse_retry_after,
+)
 
 NOW = 1_700_000_000.0
 

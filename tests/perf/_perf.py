@@ -141,10 +141,10 @@ def write_trivial_project(root: Path, samples: int) -> Path:
 def request_bodies(root: Path, url: str) -> list[dict[str, Any]]:
     """The chat-completions bodies the plugin sends for the project at `root`, built with
     the plugin's own config, dataset, prompt and request code."""
-    from pytest_llmbench.config import load_config
-    from pytest_llmbench.dataset import load_dataset
-    from pytest_llmbench.openai_judge import OpenAIJudge
-    from pytest_llmbench.prompts import load_prompt, render_messages
+    from pytest_llmbench.benchmark.config import load_config
+    from pytest_llmbench.benchmark.dataset import load_dataset
+    from pytest_llmbench.benchmark.prompts import load_prompt, render_messages
+    from pytest_llmbench.judging.chat_completions import OpenAIJudge
 
     cfg = load_config(root / "benchmarks" / "llmbench.yaml", root, {URL_VAR: url})
     scenario = cfg.scenarios["digest"]

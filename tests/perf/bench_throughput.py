@@ -2,7 +2,7 @@
 
     python tests/perf/bench_throughput.py [--samples 200 --latency 0.25 --concurrency 32]
 
-A JudgeServer (tests/judge_server.py) with fixed latency runs in a process of its own
+A JudgeServer (tests/support/judge_server.py) with fixed latency runs in a process of its own
 (tests/perf/serve.py). Against it, in turns (--repeat rounds, medians reported):
 
   (a) bare: an httpx.AsyncClient with an asyncio.Semaphore(concurrency) POSTs the same

@@ -3,7 +3,7 @@
     python tests/perf/bench_warm_cache.py [--samples 200 --latency 0.25 --concurrency 32]
 
 The throughput suite (a generated project, scenario `output: output`, live judge against
-tests/judge_server.py in its own process via tests/perf/serve.py) is run with the cache
+tests/support/judge_server.py in its own process via tests/perf/serve.py) is run with the cache
 on, in a fresh cache directory: once cold (fills the cache), then --repeat times warm,
 interleaved with as many dry runs (`--llmbench-judge=dry-run`) of the same suite.
 

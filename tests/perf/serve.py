@@ -1,4 +1,4 @@
-"""Serve tests/judge_server.JudgeServer in a process of its own, for the perf scripts.
+"""Serve tests/support/judge_server.JudgeServer in a process of its own, for the perf scripts.
 
     python tests/perf/serve.py --latency 0.25
 
@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for judge_server
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for support.judge_server
 
-from judge_server import JudgeServer  # type: ignore[import-not-found]
+from support.judge_server import JudgeServer  # type: ignore[import-not-found]
 
 _CHAT = "/v1/chat/completions"
 

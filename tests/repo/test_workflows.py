@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = ("benchmark-smoke.yml", "benchmark-nightly.yml", "ci.yml")
 REQUIRE_ENV = "LLMBENCH_REQUIRE_ACTIONLINT"

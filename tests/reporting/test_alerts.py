@@ -12,9 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from conftest import Project, config_yaml, make_samples
+from support.project import Project, config_yaml, make_samples
 
-from pytest_llmbench.alerts import (
+from pytest_llmbench.benchmark.config import NotifyConfig
+from pytest_llmbench.reporting.alerts import (
     AlertPlugin,
     AlertResult,
     build_message,
@@ -24,7 +25,6 @@ from pytest_llmbench.alerts import (
     run_url,
     should_notify,
 )
-from pytest_llmbench.config import NotifyConfig
 
 RUN_URL = "https://github.com/octo/bench/actions/runs/42"
 HOOK_PATH = "/services/T000/B000/s3cretHOOKabcd"

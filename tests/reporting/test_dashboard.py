@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("prometheus_client", reason="prometheus-client is not installed")
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from test_prom import LATENCIES, record_fixture
+from support.records import LATENCIES, record_fixture
 
-from pytest_llmbench import prom
+from pytest_llmbench.reporting import prometheus as prom
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "dashboards" / "llmbench.json"
+DASHBOARD = Path(__file__).resolve().parents[2] / "dashboards" / "llmbench.json"
 METRIC_NAME = re.compile(r"\bbenchmark_[a-z0-9_]*[a-z0-9]\b")
 VARIABLE = re.compile(r"\$(?:\{(\w+)(?::\w+)?\}|(\w+))")
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}

@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_github import BOT, FakeGitHub
+from support.fake_github import BOT, FakeGitHub
 
-from pytest_llmbench.github_comment import (
+from pytest_llmbench.reporting.github_comment import (
     CommentError,
     CommentResult,
     comment_main,
     next_link,
     upsert_comment,
 )
-from pytest_llmbench.report import MARKER
+from pytest_llmbench.reporting.markdown import MARKER
 
 REPO = "octo/bench"
 PR = 7
@@ -434,7 +434,7 @@ def test_add_command_plugs_comment_into_the_llmbench_parser(
 ) -> None:
     import argparse
 
-    from pytest_llmbench.github_comment import add_command
+    from pytest_llmbench.reporting.github_comment import add_command
 
     parser = argparse.ArgumentParser(prog="llmbench")
     add_command(parser.add_subparsers(dest="command", required=True))

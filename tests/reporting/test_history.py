@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_merge import entry, make_record
+from support.records import entry, make_record
 
-from pytest_llmbench import cli, history
-from pytest_llmbench import record as record_mod
+from pytest_llmbench.cli import main as cli
+from pytest_llmbench.reporting import history
+from pytest_llmbench.results import record as record_mod
 
 
 def run_on(day: int, accuracy: float, **kwargs: Any) -> dict[str, Any]:

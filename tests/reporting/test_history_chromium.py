@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_merge import FINGERPRINTS, entry, make_record
+from support.records import FINGERPRINTS, entry, make_record
 
-from pytest_llmbench import cli
-from pytest_llmbench import record as record_mod
+from pytest_llmbench.cli import main as cli
+from pytest_llmbench.results import record as record_mod
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1200, 1600

@@ -10,10 +10,10 @@ from typing import Any
 # re-import it (about 3 s) in the terminal summary of every in-process run below.
 import hypothesis  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, make_samples, without_footer
+from support.project import Project, config_yaml, make_samples, without_footer
 
-from pytest_llmbench import report
-from pytest_llmbench.report import MARKER, fnum, md_code, md_text
+from pytest_llmbench.reporting import markdown as report
+from pytest_llmbench.reporting.markdown import MARKER, fnum, md_code, md_text
 
 WJ = "\u2060"  # the word joiner md_text puts after "@"
 

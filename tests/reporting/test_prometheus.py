@@ -21,73 +21,16 @@ import pytest
 prometheus_client = pytest.importorskip(
     "prometheus_client", reason="prometheus-client is not installed (pip install -e '.[test]')"
 )
-from conftest import Project, config_yaml, live_judge_yaml  # noqa: E402
-from judge_server import JudgeServer  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+from support.judge_server import JudgeServer  # noqa: E402
+from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
+from support.records import LATENCIES, record_fixture  # noqa: E402
 
-from pytest_llmbench import prom  # noqa: E402
+from pytest_llmbench.reporting import prometheus as prom  # noqa: E402
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 REQUIRE_ENV = "LLMBENCH_REQUIRE_PUSHGATEWAY"
 
-
-def record_fixture() -> dict[str, Any]:
-    """A run record of two scenarios, shaped as session.py writes it (only what the
-    exporter reads, plus a little more)."""
-
-    def metric(
-        value: float | None, pass_: float, warn: float, better: str = "higher"
-    ) -> dict[str, Any]:
-        return {"value": value, "pass": pass_, "warn": warn, "better": better, "status": "pass"}
-
-    def sample(sample_id: str, status: str, **judge: Any) -> dict[str, Any]:
-        return {"id": sample_id, "status": status, "scores": {}, "judge": judge}
-
-    return {
-        "schema": "llmbench-run/1",
-        "status": "warn",
-        "shard": None,
-        "scenarios": {
-            "digest": {
-                "status": "warn",
-                "fingerprints": {},
-                "metrics": {
-                    "coverage": metric(0.85, 0.88, 0.80),
-                    "accuracy": metric(0.93, 0.90, 0.85),
-                    "latency_seconds": metric(205.5, 210, 240, better="lower"),
-                    "coherence": metric(None, 0.9, 0.85),  # no scored sample: no value series
-                },
-                "usage": {
-                    "judge_calls": 4,
-                    "cached": 1,
-                    "http_requests": 7,
-                    "retries": 3,
-                    "prompt_tokens": 1200,
-                    "completion_tokens": 300,
-                    "cost_usd": 0.006,
-                },
-                "samples": [
-                    sample("a", "scored", cached=False, attempts=1, retries=0),
-                    sample("b", "scored", cached=False, attempts=3, retries=2),
-                    sample("c", "scored", cached=False, attempts=1, retries=0),
-                    sample("d", "unscored", cached=False, attempts=2, retries=1),
-                    sample("e", "scored", cached=True, attempts=0, retries=0),
-                    {"id": "f", "status": "error", "scores": {}, "judge": {}},  # never judged
-                ],
-            },
-            "qa": {
-                "status": "pass",
-                "fingerprints": {},
-                "metrics": {"exact": metric(1.0, 0.9, 0.8)},
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": None},
-                "samples": [sample("q1", "scored", cached=False, attempts=0, retries=0)],
-            },
-        },
-        "run": {"id": "20251109T030000Z-abc123", "duration_s": 42.5},
-    }
-
-
-LATENCIES = {"digest": [0.05, 0.3, 1.5, 7.0, 200.0]}
 
 # name, labels -> value: what build_registry must hold for record_fixture() and LATENCIES.
 EXPECTED = [
@@ -283,7 +226,7 @@ def test_textfile_write_failure_is_a_result_not_an_exception(tmp_path: Path) -> 
 
 
 def test_importing_the_plugin_does_not_import_prometheus_client() -> None:
-    code = "import sys, pytest_llmbench.plugin, pytest_llmbench.prom; print('prometheus_client' in sys.modules)"
+    code = "import sys, pytest_llmbench.plugin, pytest_llmbench.reporting.prometheus; print('prometheus_client' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "False\n"
 
@@ -567,7 +510,7 @@ def test_module_command_pushes_a_stored_record(pushgateway: str, tmp_path: Path)
         [
             sys.executable,
             "-m",
-            "pytest_llmbench.prom",
+            "pytest_llmbench.reporting.prometheus",
             str(path),
             "--pushgateway",
             pushgateway,
@@ -587,7 +530,7 @@ def test_module_command_pushes_a_stored_record(pushgateway: str, tmp_path: Path)
         [
             sys.executable,
             "-m",
-            "pytest_llmbench.prom",
+            "pytest_llmbench.reporting.prometheus",
             str(tmp_path / "nope.json"),
             "--prom-file",
             str(prom_file),

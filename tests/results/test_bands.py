@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmbench.config import MetricConfig
-from pytest_llmbench.verdict import (
+from pytest_llmbench.benchmark.config import MetricConfig
+from pytest_llmbench.results.bands import (
     MetricVerdict,
     Status,
     band_problem,

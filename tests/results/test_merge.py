@@ -10,106 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, config_yaml, make_samples, without_footer
+from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
+from support.records import FINGERPRINTS, entry, make_record
 
-from pytest_llmbench import cli, rerecord
-from pytest_llmbench import record as record_mod
-from pytest_llmbench.items import in_shard
-from pytest_llmbench.merge import MergeError, merge
-
-# -- building records by hand (also used by test_cli, test_history) --------------------
-
-FINGERPRINTS: dict[str, Any] = {
-    "dataset": {
-        "path": "data/digest.jsonl",
-        "sha256": "a" * 64,
-        "inputs_sha256": "b" * 64,
-        "samples": 6,
-    },
-    "judge": {
-        "name": "default",
-        "kind": "openai",
-        "mode": "dry-run",
-        "mode_reason": "auto: $TEST_LLM_URL is not set",
-        "model": "",
-        "base_url": "",
-    },
-    "prompt": {"ref": "digest_judge@v1", "sha256": "c" * 64},
-    "metrics": {
-        "accuracy": {
-            "pass": 0.8,
-            "warn": 0.7,
-            "better": "higher",
-            "source": "judge",
-            "aggregate": "mean",
-        }
-    },
-}
-
-
-def entry(
-    position: int, accuracy: float | None, *, tokens: tuple[int, int] = (100, 10)
-) -> dict[str, Any]:
-    sample_id = f"s-{position + 1:02d}"
-    return {
-        "id": sample_id,
-        "item_id": sample_id,
-        "position": position,
-        "nodeid": f"benchmarks/test_digest.py::test_digest[{sample_id}]",
-        "status": "scored" if accuracy is not None else "unscored",
-        "reason": None if accuracy is not None else "unusable reply",
-        "outcome": "passed",
-        "scores": {} if accuracy is None else {"accuracy": accuracy},
-        "prompt_sha256": "d" * 64,
-        "judge": {
-            "cached": False,
-            "attempts": 1,
-            "retries": 0,
-            "prompt_tokens": tokens[0],
-            "completion_tokens": tokens[1],
-        },
-    }
-
-
-def make_record(
-    samples: Sequence[Mapping[str, Any]],
-    *,
-    scenario: str = "digest",
-    fingerprints: Mapping[str, Any] = FINGERPRINTS,
-    shard: tuple[int, int] | None = None,
-    gated: bool = True,
-    partial_reason: str | None = None,
-    cost: float | None = None,
-    run: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    usage = record_mod.usage(samples, None)
-    usage["cost_usd"] = cost
-    block = record_mod.summarize_scenario(scenario, samples, fingerprints, False, usage)
-    note = (
-        f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
-    )
-    out = rerecord.top_level(
-        {scenario: block},
-        gated=gated and shard is None,
-        gate_note=note,
-        partial_reason=partial_reason,
-        shard={"index": shard[0], "count": shard[1]} if shard else None,
-        baseline=None,
-    )
-    out["run"] = {
-        "id": "20251109T030000Z-aaaaaa",
-        "started_at": "2025-11-09T03:00:00Z",
-        "finished_at": "2025-11-09T03:00:30Z",
-        "duration_s": 30.0,
-        "exitstatus": 0,
-        "argv": ["pytest", "benchmarks"],
-        "workers": None,
-        "python": "3.11.7",
-        "pytest": "9.0.0",
-        "git": {"commit": "1" * 40, "branch": "main"},
-        **(run or {}),
-    }
-    return out
+from pytest_llmbench.cli import main as cli
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results.merge import MergeError, merge
+from pytest_llmbench.run.item_side import in_shard
 
 
 def with_fingerprint(part: str, **changes: Any) -> dict[str, Any]:
@@ -360,13 +268,6 @@ def test_shards_holding_the_same_sample_are_refused() -> None:
 
 # Metrics written in name order: a report rendered from a loaded record lists metrics by
 # name (the record's JSON sorts keys), the plugin's own report in YAML order.
-SORTED_CONFIG = config_yaml().replace(
-    "      coverage: {pass: 0.8, warn: 0.7}\n      accuracy: {pass: 0.8, warn: 0.7}\n",
-    "      accuracy: {pass: 0.8, warn: 0.7}\n      coverage: {pass: 0.8, warn: 0.7}\n",
-)
-TWELVE = [(0.95, 0.9), (0.7, 0.8), (0.9, 0.85), (0.85, 0.6), (0.8, 0.9), (0.9, 0.95)] * 2
-
-
 def merged_run(project: Project, count: int, capsys: pytest.CaptureFixture[str]) -> Path:
     paths = []
     for k in range(1, count + 1):

@@ -6,17 +6,17 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Project, config_yaml, make_samples
 from hypothesis import given
 from hypothesis import strategies as st
+from support.project import Project, config_yaml, make_samples
 
-from pytest_llmbench.items import in_shard
-from pytest_llmbench.regression import (
+from pytest_llmbench.results.regression import (
     RegressionRules,
     comparability,
     compare_metric,
     compare_scenario,
 )
+from pytest_llmbench.run.item_side import in_shard
 
 RULES = RegressionRules(default_margin=0.02, min_samples=5)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmbench.stats import (
+from pytest_llmbench.results.statistics import (
     PairedDiff,
     Summary,
     _resampled_quantile,

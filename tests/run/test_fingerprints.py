@@ -9,8 +9,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmbench.dataset import Sample
-from pytest_llmbench.session import inputs_sha256
+from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.run.controller import inputs_sha256
 
 
 def one_shot(samples: list[Sample]) -> str:

@@ -10,10 +10,10 @@ import re
 # re-import it (about 3 s) in the terminal summary of every in-process run below.
 import hypothesis  # noqa: F401
 import pytest
-from conftest import PROMPT, TEST_FILE, Project, config_yaml, make_samples
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
+from support.project import PROMPT, TEST_FILE, Project, config_yaml, make_samples
 
-from pytest_llmbench.config import _SCENARIO_KEYS as SCENARIO_KEYS
+from pytest_llmbench.benchmark.config import _SCENARIO_KEYS as SCENARIO_KEYS
 
 USAGE_ERROR = pytest.ExitCode.USAGE_ERROR  # 4: a usage error, raised before collection
 COLLECTION_ERROR = pytest.ExitCode.INTERRUPTED  # 2: "ERROR collecting", nothing runs

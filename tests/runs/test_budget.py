@@ -12,13 +12,13 @@ from typing import Any
 # (see test_live_judge.py).
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, make_samples
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
+from support.project import Project, config_yaml, make_samples
 
-from pytest_llmbench.budget import Budget, call_cost
-from pytest_llmbench.dataset import load_dataset
-from pytest_llmbench.judge_config import Price
-from pytest_llmbench.prompts import load_prompt, render_messages
+from pytest_llmbench.benchmark.dataset import load_dataset
+from pytest_llmbench.benchmark.judge_config import Price
+from pytest_llmbench.benchmark.prompts import load_prompt, render_messages
+from pytest_llmbench.judging.budget import Budget, call_cost
 
 SAMPLES = 6
 COMPLETION_TOKENS = 20  # what JudgeServer reports for every reply

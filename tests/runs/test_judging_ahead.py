@@ -12,8 +12,8 @@ from typing import Any
 # (see test_live_judge.py).
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, make_samples
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
+from support.project import Project, config_yaml, make_samples
 
 SAMPLES = 12
 CONCURRENCY = 4

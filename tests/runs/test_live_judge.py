@@ -15,8 +15,8 @@ from typing import Any
 # run re-imports (and assert-rewrites) all of hypothesis, about 1.5 s a run.
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from conftest import Project, config_yaml, live_judge_yaml, make_samples
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
+from support.project import Project, config_yaml, live_judge_yaml, make_samples
 
 SECRET = "sk-llmbench-test-5ecret-7f3a9c1e"
 

@@ -19,12 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import Project, config_yaml
-from real_llm_server import LlamaServer, Unavailable, find_setup
+from support.project import Project, config_yaml
+from support.real_llm_server import LlamaServer, Unavailable, find_setup
 
-from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy
-from pytest_llmbench.judge_result import JudgeResult
-from pytest_llmbench.openai_judge import OpenAIJudge
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
+from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.result import JudgeResult
 
 pytestmark = pytest.mark.real_llm
 

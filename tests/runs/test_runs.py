@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Project, config_yaml, make_samples, without_footer
+from support.project import Project, config_yaml, make_samples, without_footer
 
-from pytest_llmbench.record import deterministic_view
+from pytest_llmbench.results.record import deterministic_view
 
 
 def test_passing_run_exits_0_and_prints_the_section(
@@ -283,7 +283,7 @@ def test_the_plugin_imports_nothing_heavy_until_a_config_exists() -> None:
 
     code = (
         "import json, sys, pytest, pytest_llmbench.plugin\n"
-        "heavy = ['yaml', 'jinja2', 'httpx', 'sqlite3', 'asyncio', 'pytest_llmbench.run']\n"
+        "heavy = ['yaml', 'jinja2', 'httpx', 'sqlite3', 'asyncio', 'pytest_llmbench.run.start']\n"
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules)))\n"
     )
     done = subprocess.run(

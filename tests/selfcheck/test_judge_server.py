@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from judge_server import JudgeServer
+from support.judge_server import JudgeServer
 
-from pytest_llmbench.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
-from pytest_llmbench.judge_result import JudgeResult
-from pytest_llmbench.openai_judge import OpenAIJudge
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
+from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.result import JudgeResult
 
 METRICS = ("coverage", "faithfulness")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ENV_FILE = REPO / ".llmbench" / "real-llm.env"
 SETUP_HINT = "run .ci/real-llm-setup to build it (about 5-10 minutes the first time)"
 START_TIMEOUT_S = 120.0

@@ -1,0 +1,1 @@
+"""Test helpers, imported as modules (`from support.judge_server import JudgeServer`)."""

@@ -1,0 +1,161 @@
+"""Run records built by hand, as the controller writes them, for tests of what reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import rederive as rerecord
+
+FINGERPRINTS: dict[str, Any] = {
+    "dataset": {
+        "path": "data/digest.jsonl",
+        "sha256": "a" * 64,
+        "inputs_sha256": "b" * 64,
+        "samples": 6,
+    },
+    "judge": {
+        "name": "default",
+        "kind": "openai",
+        "mode": "dry-run",
+        "mode_reason": "auto: $TEST_LLM_URL is not set",
+        "model": "",
+        "base_url": "",
+    },
+    "prompt": {"ref": "digest_judge@v1", "sha256": "c" * 64},
+    "metrics": {
+        "accuracy": {
+            "pass": 0.8,
+            "warn": 0.7,
+            "better": "higher",
+            "source": "judge",
+            "aggregate": "mean",
+        }
+    },
+}
+
+
+def entry(
+    position: int, accuracy: float | None, *, tokens: tuple[int, int] = (100, 10)
+) -> dict[str, Any]:
+    sample_id = f"s-{position + 1:02d}"
+    return {
+        "id": sample_id,
+        "item_id": sample_id,
+        "position": position,
+        "nodeid": f"benchmarks/test_digest.py::test_digest[{sample_id}]",
+        "status": "scored" if accuracy is not None else "unscored",
+        "reason": None if accuracy is not None else "unusable reply",
+        "outcome": "passed",
+        "scores": {} if accuracy is None else {"accuracy": accuracy},
+        "prompt_sha256": "d" * 64,
+        "judge": {
+            "cached": False,
+            "attempts": 1,
+            "retries": 0,
+            "prompt_tokens": tokens[0],
+            "completion_tokens": tokens[1],
+        },
+    }
+
+
+def make_record(
+    samples: Sequence[Mapping[str, Any]],
+    *,
+    scenario: str = "digest",
+    fingerprints: Mapping[str, Any] = FINGERPRINTS,
+    shard: tuple[int, int] | None = None,
+    gated: bool = True,
+    partial_reason: str | None = None,
+    cost: float | None = None,
+    run: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    usage = record_mod.usage(samples, None)
+    usage["cost_usd"] = cost
+    block = record_mod.summarize_scenario(scenario, samples, fingerprints, False, usage)
+    note = (
+        f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
+    )
+    out = rerecord.top_level(
+        {scenario: block},
+        gated=gated and shard is None,
+        gate_note=note,
+        partial_reason=partial_reason,
+        shard={"index": shard[0], "count": shard[1]} if shard else None,
+        baseline=None,
+    )
+    out["run"] = {
+        "id": "20251109T030000Z-aaaaaa",
+        "started_at": "2025-11-09T03:00:00Z",
+        "finished_at": "2025-11-09T03:00:30Z",
+        "duration_s": 30.0,
+        "exitstatus": 0,
+        "argv": ["pytest", "benchmarks"],
+        "workers": None,
+        "python": "3.11.7",
+        "pytest": "9.0.0",
+        "git": {"commit": "1" * 40, "branch": "main"},
+        **(run or {}),
+    }
+    return out
+
+
+
+def record_fixture() -> dict[str, Any]:
+    """A run record of two scenarios, shaped as the controller writes it (only what the
+    exporter reads, plus a little more)."""
+
+    def metric(
+        value: float | None, pass_: float, warn: float, better: str = "higher"
+    ) -> dict[str, Any]:
+        return {"value": value, "pass": pass_, "warn": warn, "better": better, "status": "pass"}
+
+    def sample(sample_id: str, status: str, **judge: Any) -> dict[str, Any]:
+        return {"id": sample_id, "status": status, "scores": {}, "judge": judge}
+
+    return {
+        "schema": "llmbench-run/1",
+        "status": "warn",
+        "shard": None,
+        "scenarios": {
+            "digest": {
+                "status": "warn",
+                "fingerprints": {},
+                "metrics": {
+                    "coverage": metric(0.85, 0.88, 0.80),
+                    "accuracy": metric(0.93, 0.90, 0.85),
+                    "latency_seconds": metric(205.5, 210, 240, better="lower"),
+                    "coherence": metric(None, 0.9, 0.85),  # no scored sample: no value series
+                },
+                "usage": {
+                    "judge_calls": 4,
+                    "cached": 1,
+                    "http_requests": 7,
+                    "retries": 3,
+                    "prompt_tokens": 1200,
+                    "completion_tokens": 300,
+                    "cost_usd": 0.006,
+                },
+                "samples": [
+                    sample("a", "scored", cached=False, attempts=1, retries=0),
+                    sample("b", "scored", cached=False, attempts=3, retries=2),
+                    sample("c", "scored", cached=False, attempts=1, retries=0),
+                    sample("d", "unscored", cached=False, attempts=2, retries=1),
+                    sample("e", "scored", cached=True, attempts=0, retries=0),
+                    {"id": "f", "status": "error", "scores": {}, "judge": {}},  # never judged
+                ],
+            },
+            "qa": {
+                "status": "pass",
+                "fingerprints": {},
+                "metrics": {"exact": metric(1.0, 0.9, 0.8)},
+                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": None},
+                "samples": [sample("q1", "scored", cached=False, attempts=0, retries=0)],
+            },
+        },
+        "run": {"id": "20251109T030000Z-abc123", "duration_s": 42.5},
+    }
+
+
+LATENCIES = {"digest": [0.05, 0.3, 1.5, 7.0, 200.0]}
