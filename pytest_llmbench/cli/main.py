@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
+from pytest_llmbench.results.schema import RunRecord
 
 PROG = "llmbench"
 OK, FAILED, USAGE = 0, 1, 2
@@ -194,7 +195,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     directory = Path(args.dir)
     for name in names:
         scenario = record["scenarios"][name]
-        one = {
+        one: RunRecord = {
             **record,
             "status": scenario["status"],
             "problems": list(scenario["problems"]),
@@ -283,7 +284,7 @@ def rules_from(args: argparse.Namespace) -> RegressionRules:
     )
 
 
-def write_record(record: Mapping[str, Any], path: Path) -> None:
+def write_record(record: RunRecord, path: Path) -> None:
     try:
         record_mod.write(record, path)
     except OSError as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pytest_llmbench.results.schema import JudgeCallStats
+
 Status = Literal["scored", "unscored"]
 
 
@@ -20,7 +22,7 @@ class JudgeResult:
     completion_tokens: int = 0
     cached: bool = False
 
-    def call_stats(self) -> dict[str, object]:
+    def call_stats(self) -> JudgeCallStats:
         """What a live call cost, for the payload (the scores travel apart)."""
         return {
             "cached": self.cached,

@@ -17,6 +17,7 @@ import jinja2
 
 from pytest_llmbench.reporting.markdown import fnum
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.schema import RunRecord
 
 Record = Mapping[str, Any]
 COLOURS = {"pass": "#1a7f37", "warn": "#b35900", "fail": "#cf222e", "no data": "#6e7781"}
@@ -26,10 +27,10 @@ LEFT, RIGHT, TOP, BOTTOM = 58, 14, 12, 34
 MAX_X_LABELS = 8
 
 
-def load_runs(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def load_runs(directory: Path) -> tuple[list[RunRecord], list[str]]:
     """The run records in ``directory`` (``*.json``), oldest first, and one line per file
     skipped (not a run record, or a shard record that needs merging first)."""
-    runs: list[dict[str, Any]] = []
+    runs: list[RunRecord] = []
     skipped: list[str] = []
     for path in sorted(directory.glob("*.json")):
         try:
@@ -37,8 +38,8 @@ def load_runs(directory: Path) -> tuple[list[dict[str, Any]], list[str]]:
         except record_mod.RecordError as error:
             skipped.append(str(error))
             continue
-        if run.get("shard"):
-            shard = run["shard"]
+        shard = run.get("shard")
+        if shard:
             skipped.append(
                 f"{path}: shard {shard['index']}/{shard['count']} of a run; join the shards "
                 "with `llmbench merge` and keep the merged record instead"

@@ -121,10 +121,15 @@ def _latencies_by_scenario(
             f"a plain list of latencies is ambiguous for {len(scenarios)} scenarios: "
             "pass {scenario: [seconds, ...]}"
         )
-    # A record whose samples carry their call's latency (a merged or re-read record) fills
-    # in the scenarios the caller had nothing for.
+    # A record written by the controller (or merged from shards) carries its live calls'
+    # latencies in its run block; older records may carry them on their samples. Either
+    # fills in the scenarios the caller had nothing for.
+    stored = (record.get("run") or {}).get("judge_latency_s") or {}
     for name in scenarios:
         if name in given:
+            continue
+        if isinstance(stored.get(name), list):
+            given[name] = [s for s in map(_finite, stored[name]) if s is not None]
             continue
         found = []
         for sample in record["scenarios"][name].get("samples") or []:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results.schema import RunRecord, SampleRecord, ScenarioRecord, Usage
 
 FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
-Shard = tuple[str, Mapping[str, Any]]  # (a label for messages, usually the path; record)
+Shard = tuple[str, RunRecord]  # (a label for messages, usually the path; record)
 
 
 class MergeError(Exception):
@@ -39,13 +40,13 @@ def merge(
     run_id: str,
     argv: Sequence[str] = (),
     allow_partial: bool = False,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[RunRecord, list[str]]:
     """(the merged run record, notes for the user) or MergeError."""
     if not shards:
         raise MergeError("no shard records given")
     count = _check_shards(shards)
     notes: list[str] = []
-    by_index = {int(r["shard"]["index"]): label for label, r in shards}
+    by_index = {int(r["shard"]["index"]): label for label, r in shards if r["shard"]}
     missing = [k for k in range(1, count + 1) if k not in by_index]
     partial: list[str] = []
     if missing:
@@ -59,8 +60,8 @@ def merge(
         partial.append(f"shard {listed} missing")
         notes.append(f"shard {listed} missing: the merged run is partial and not gated")
     for _, r in shards:
-        if r.get("partial"):
-            shard = r["shard"]
+        shard = r["shard"]
+        if r.get("partial") and shard:
             partial.append(f"shard {shard['index']}/{shard['count']}: {r.get('partial_reason')}")
     if any(r.get("baseline") for _, r in shards):
         notes.append(
@@ -85,6 +86,7 @@ def _check_shards(shards: Sequence[Shard]) -> int:
     """The shard count N, once every record is a shard of N and no K is given twice."""
     seen: dict[int, str] = {}
     first_label, first = shards[0]
+    first_index = first["shard"]["index"] if first["shard"] else None
     count = None
     for label, r in shards:
         shard = r.get("shard")
@@ -99,7 +101,7 @@ def _check_shards(shards: Sequence[Shard]) -> int:
         elif n != count:
             raise MergeError(
                 f"{label} is shard {index}/{n} but {first_label} is shard "
-                f"{first['shard']['index']}/{count}: shards of different counts cannot be merged"
+                f"{first_index}/{count}: shards of different counts cannot be merged"
             )
         if index in seen:
             raise MergeError(f"{seen[index]} and {label} are both shard {index}/{n}")
@@ -112,14 +114,15 @@ def _scenario_names(shards: Sequence[Shard]) -> list[str]:
     return sorted({name for _, r in shards for name in r["scenarios"]})
 
 
-def _merge_scenario(name: str, shards: Sequence[Shard]) -> dict[str, Any]:
+def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
     holders = [(label, r["scenarios"][name]) for label, r in shards if name in r["scenarios"]]
     first_label, first = holders[0]
     owner: dict[str, str] = {}
-    samples: list[Mapping[str, Any]] = []
+    samples: list[SampleRecord] = []
     for label, scenario in holders:
         for part in FINGERPRINT_PARTS:
-            mine, theirs = scenario["fingerprints"].get(part), first["fingerprints"].get(part)
+            mine = scenario["fingerprints"].get(part)
+            theirs = first["fingerprints"].get(part)
             if mine != theirs:
                 raise MergeError(
                     f"{label}: scenario {name!r} has a different {part} from {first_label} "
@@ -149,19 +152,20 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> dict[str, Any]:
     )
 
 
-def sum_usage(blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def sum_usage(blocks: Sequence[Usage]) -> Usage:
     """Usage blocks added key by key; cost is the sum of the known costs (None when no
     block has one), rounded like a run's."""
     out: dict[str, Any] = {}
-    for key in sorted({k for b in blocks for k in b}):
-        values: list[Any] = [b[key] for b in blocks if b.get(key) is not None]
+    plain: list[Mapping[str, Any]] = list(blocks)
+    for key in sorted({k for b in plain for k in b}):
+        values: list[Any] = [b[key] for b in plain if b.get(key) is not None]
         if not values:
             out[key] = None
         elif key == "cost_usd":
             out[key] = round(math.fsum(float(v) for v in values), 6)
         else:
             out[key] = sum(values)
-    return out
+    return cast(Usage, out)
 
 
 def _differences(mine: Any, theirs: Any) -> str:
@@ -202,7 +206,7 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def _selected_by_node_id(r: Mapping[str, Any]) -> bool:
+def _selected_by_node_id(r: RunRecord) -> bool:
     argv = (r.get("run") or {}).get("argv") or []
     return any("::" in str(arg) for arg in argv if not str(arg).startswith("-"))
 
@@ -211,7 +215,8 @@ def _run_block(
     shards: Sequence[Shard], run_id: str, argv: Sequence[str], notes: list[str]
 ) -> dict[str, Any]:
     runs = sorted(
-        ((r["shard"], r.get("run") or {}) for _, r in shards), key=lambda p: p[0]["index"]
+        ((r["shard"], r.get("run") or {}) for _, r in shards if r["shard"]),
+        key=lambda p: p[0]["index"],
     )
     started = [run["started_at"] for _, run in runs if run.get("started_at")]
     finished = [run["finished_at"] for _, run in runs if run.get("finished_at")]
@@ -241,6 +246,7 @@ def _run_block(
         "python": agreed("python"),
         "pytest": agreed("pytest"),
         "git": git if git is not None else {"commit": None, "branch": None},
+        "judge_latency_s": _latencies(runs),
         "shards": [
             {
                 "index": shard["index"],
@@ -255,6 +261,15 @@ def _run_block(
             for shard, run in runs
         ],
     }
+
+
+def _latencies(runs: Sequence[tuple[Any, Mapping[str, Any]]]) -> dict[str, list[float]]:
+    """The shards' live judge call latencies, per scenario, sorted."""
+    found: dict[str, list[float]] = {}
+    for _, run in runs:
+        for name, seconds in (run.get("judge_latency_s") or {}).items():
+            found.setdefault(str(name), []).extend(float(s) for s in seconds)
+    return {name: sorted(values) for name, values in sorted(found.items())}
 
 
 def _span(start: str | None, end: str | None) -> float | None:

@@ -12,23 +12,33 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.judging.budget import call_cost
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
+from pytest_llmbench.results.schema import (
+    Counts,
+    Fingerprints,
+    MetricRecord,
+    RunRecord,
+    SampleRecord,
+    ScenarioRecord,
+    Status,
+    Usage,
+)
 
 SCHEMA = "llmbench-run/1"
 BUDGET_EXHAUSTED = "budget exhausted"
 
 
-def usage(samples: Sequence[Mapping[str, Any]], price: Price | None) -> dict[str, Any]:
+def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
     """Judge calls, cache hits, retries and tokens over sample entries (cached calls are
     counted apart and cost nothing)."""
     calls = cached = attempts = retries = prompt_tokens = completion_tokens = 0
     for sample in samples:
-        judge = sample.get("judge") or {}
+        judge = sample.get("judge")
         if not judge or str(sample.get("reason") or "").startswith(BUDGET_EXHAUSTED):
             continue  # no judge, or the budget stopped it before any call
         if judge.get("cached"):
@@ -53,7 +63,7 @@ def usage(samples: Sequence[Mapping[str, Any]], price: Price | None) -> dict[str
     }
 
 
-def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> dict[str, Any]:
+def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
     return {
         "value": verdict.value,
         "n": verdict.n,
@@ -89,10 +99,11 @@ def in_metric_order(fingerprints: Mapping[str, Any], by_name: Mapping[str, Any])
     return {n: by_name[n] for n in [*order, *sorted(set(by_name) - set(order))]}
 
 
-def restore_metric_order(record: dict[str, Any]) -> None:
+def restore_metric_order(record: RunRecord) -> None:
     for scenario in record.get("scenarios", {}).values():
         fingerprints = scenario.get("fingerprints", {})
-        for holder in (scenario, fingerprints, scenario.get("comparison") or {}):
+        holders: tuple[Any, ...] = (scenario, fingerprints, scenario.get("comparison") or {})
+        for holder in holders:
             if isinstance(holder.get("metrics"), dict):
                 holder["metrics"] = in_metric_order(fingerprints, holder["metrics"])
 
@@ -113,11 +124,11 @@ def metrics_from_fingerprints(fingerprints: Mapping[str, Any]) -> tuple[MetricCo
 
 def summarize_scenario(
     name: str,
-    samples: Sequence[Mapping[str, Any]],
-    fingerprints: Mapping[str, Any],
+    samples: Sequence[SampleRecord],
+    fingerprints: Fingerprints,
     fail_on_warn: bool,
-    usage_block: Mapping[str, Any],
-) -> dict[str, Any]:
+    usage_block: Usage,
+) -> ScenarioRecord:
     """A scenario's block from its sample entries: what a run, a merge and a re-report share."""
     metrics = metrics_from_fingerprints(fingerprints)
     ordered = sorted(samples, key=lambda s: (s.get("position", 0), s["id"]))
@@ -125,11 +136,11 @@ def summarize_scenario(
         evaluate_metric(m, [s["scores"][m.name] for s in ordered if m.name in s["scores"]])
         for m in metrics
     ]
-    counts = {"scored": 0, "unscored": 0, "error": 0}
+    counts: Counts = {"scored": 0, "unscored": 0, "error": 0}
     unjudged = 0
     for sample in ordered:
         counts[sample["status"]] += 1
-        unjudged += bool(sample.get("reason") and sample["reason"].startswith(BUDGET_EXHAUSTED))
+        unjudged += str(sample.get("reason") or "").startswith(BUDGET_EXHAUSTED)
     found = problems(name, verdicts)
     status = scenario_status(verdicts, fail_on_warn)
     if unjudged:
@@ -140,21 +151,21 @@ def summarize_scenario(
         "status": status,
         "problems": found,
         "fail_on_warn": fail_on_warn,
-        "fingerprints": dict(fingerprints),
+        "fingerprints": fingerprints,
         "metrics": {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)},
         "counts": counts,
-        "usage": dict(usage_block),
+        "usage": usage_block,
         "samples": list(ordered),
     }
 
 
 def build_scenario(
     scenario: ScenarioConfig,
-    entries: Sequence[Mapping[str, Any]],
-    fingerprints: Mapping[str, Any],
+    entries: Sequence[SampleRecord],
+    fingerprints: Fingerprints,
     price: Price | None,
     fail_on_warn: bool,
-) -> dict[str, Any]:
+) -> ScenarioRecord:
     return summarize_scenario(
         scenario.name,
         entries,
@@ -164,16 +175,16 @@ def build_scenario(
     )
 
 
-def overall_status(scenarios: Mapping[str, Mapping[str, Any]]) -> str:
+def overall_status(scenarios: Mapping[str, ScenarioRecord]) -> Status:
     return worst(s["status"] for s in scenarios.values())
 
 
-def _chunks(record: Mapping[str, Any]) -> Iterator[str]:
+def _chunks(record: RunRecord) -> Iterator[str]:
     """The record as indented JSON with sorted keys, each sample on one line of its own:
     readable, and fast (an indented dump goes through the pure-Python encoder, seconds for
     10,000 samples). Yielded in pieces so a large record is never held as one string."""
-    markers: dict[str, Sequence[Mapping[str, Any]]] = {}
-    shallow = dict(record)
+    markers: dict[str, Sequence[SampleRecord]] = {}
+    shallow: dict[str, Any] = dict(record)
     scenarios = {}
     for name, scenario in record.get("scenarios", {}).items():
         marker = json.dumps(f"@@llmbench-samples-{len(markers)}@@")
@@ -198,11 +209,11 @@ def _chunks(record: Mapping[str, Any]) -> Iterator[str]:
     yield "\n"
 
 
-def dumps(record: Mapping[str, Any]) -> str:
+def dumps(record: RunRecord) -> str:
     return "".join(_chunks(record))
 
 
-def write(record: Mapping[str, Any], *paths: Path) -> None:
+def write(record: RunRecord, *paths: Path) -> None:
     """Write atomically (a reader never sees half a record): streamed to the first path,
     copied to the others."""
     if not paths:
@@ -221,7 +232,7 @@ def write(record: Mapping[str, Any], *paths: Path) -> None:
     os.replace(tmp, first)
 
 
-def deterministic_view(record: Mapping[str, Any]) -> dict[str, Any]:
+def deterministic_view(record: RunRecord) -> dict[str, Any]:
     """The record without its ``run`` block: what must match across -n 0, -n 2, no xdist."""
     return {k: v for k, v in record.items() if k != "run"}
 
@@ -230,7 +241,7 @@ class RecordError(Exception):
     """A file that is not a run record this version can read; the message says why."""
 
 
-def load(path: Path) -> dict[str, Any]:
+def load(path: Path) -> RunRecord:
     """Read a run record, refusing foreign or newer files with a clear message."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -256,6 +267,6 @@ def load(path: Path) -> dict[str, Any]:
         for key in ("fingerprints", "metrics", "samples", "status"):
             if key not in scenario:
                 raise RecordError(f"{path}: scenario {name!r} lacks {key!r}; the record is damaged")
-    record = dict(data)
+    record = cast(RunRecord, dict(data))
     restore_metric_order(record)
     return record

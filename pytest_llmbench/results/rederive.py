@@ -8,17 +8,22 @@ bands) and ``fail_on_warn``; the record's status and problems follow from its sc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.regression import RegressionRules, compare_scenario
+from pytest_llmbench.results.schema import (
+    BaselineSummary,
+    RunRecord,
+    ScenarioRecord,
+    Shard,
+)
 
 NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
 
 
 def add_comparison(
-    scenario: dict[str, Any],
-    baseline: Mapping[str, Any] | None,
+    scenario: ScenarioRecord,
+    baseline: ScenarioRecord | None,
     rules: RegressionRules,
     name: str,
 ) -> None:
@@ -44,7 +49,7 @@ def add_comparison(
         scenario["status"] = "warn"
 
 
-def baseline_summary(baseline: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def baseline_summary(baseline: RunRecord | None) -> BaselineSummary | None:
     """Which run a record was compared with, as the report's baseline line shows it."""
     if baseline is None:
         return None
@@ -59,7 +64,7 @@ def baseline_summary(baseline: Mapping[str, Any] | None) -> dict[str, Any] | Non
     }
 
 
-def rescore(name: str, scenario: Mapping[str, Any]) -> dict[str, Any]:
+def rescore(name: str, scenario: ScenarioRecord) -> ScenarioRecord:
     """A scenario block rebuilt from its own samples (any baseline comparison dropped)."""
     return record_mod.summarize_scenario(
         name,
@@ -71,14 +76,14 @@ def rescore(name: str, scenario: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def top_level(
-    scenarios: Mapping[str, Any],
+    scenarios: Mapping[str, ScenarioRecord],
     *,
     gated: bool,
     gate_note: str,
     partial_reason: str | None,
-    shard: Mapping[str, int] | None,
-    baseline: Mapping[str, Any] | None,
-) -> dict[str, Any]:
+    shard: Shard | None,
+    baseline: RunRecord | None,
+) -> RunRecord:
     """A record (without its ``run`` block) around finished scenario blocks."""
     return {
         "schema": record_mod.SCHEMA,
@@ -89,17 +94,17 @@ def top_level(
         "partial_reason": partial_reason,
         "problems": [p for s in scenarios.values() for p in s["problems"]],
         "verdict_note": None,
-        "shard": dict(shard) if shard else None,
+        "shard": Shard(index=shard["index"], count=shard["count"]) if shard else None,
         "baseline": baseline_summary(baseline),
         "scenarios": dict(scenarios),
     }
 
 
 def rederive(
-    record: Mapping[str, Any],
-    baseline: Mapping[str, Any] | None = None,
+    record: RunRecord,
+    baseline: RunRecord | None = None,
     rules: RegressionRules | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     """The record's verdict re-derived from its samples, compared with ``baseline`` when
     given (with ``rules``, default RegressionRules()). Its gating, shard and run block are
     kept; a warning that -W error had turned into a failure still fails a gated warn."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pytest_llmbench.results.schema import Comparison, MetricComparison, ScenarioRecord
 from pytest_llmbench.results.statistics import overlap, paired_difference
 
 Severity = Literal["error", "warn"]
@@ -33,12 +34,14 @@ class RegressionRules:
         return self.margins.get(metric, self.default_margin)
 
 
-def comparability(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
+def comparability(current: ScenarioRecord, baseline: ScenarioRecord) -> list[str]:
     """Why two scenario records cannot be compared; empty when they can."""
     cur, base = current["fingerprints"], baseline["fingerprints"]
     reasons = []
     # Same questions, not the same file: stored outputs and ground truth may differ.
-    key = "inputs_sha256" if "inputs_sha256" in cur["dataset"] else "sha256"
+    key: Literal["inputs_sha256", "sha256"] = (
+        "inputs_sha256" if "inputs_sha256" in cur["dataset"] else "sha256"
+    )
     if cur["dataset"][key] != base["dataset"].get(key):
         reasons.append(
             f"dataset samples differ ({cur['dataset'][key][:12]} vs "
@@ -57,7 +60,7 @@ def comparability(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> li
     return reasons
 
 
-def _scores(scenario: Mapping[str, Any], metric: str) -> dict[str, float]:
+def _scores(scenario: ScenarioRecord, metric: str) -> dict[str, float]:
     return {
         s["id"]: float(s["scores"][metric])
         for s in scenario["samples"]
@@ -71,12 +74,12 @@ def compare_metric(
     current: Mapping[str, float],
     baseline: Mapping[str, float],
     rules: RegressionRules,
-) -> dict[str, Any]:
+) -> MetricComparison:
     """One metric's comparison as a plain dict (it goes into the run record as is)."""
     compared, new, missing = overlap(current, baseline)
     diff = paired_difference(current, baseline)
     margin = rules.margin(metric)
-    entry: dict[str, Any] = {
+    entry: MetricComparison = {
         "baseline": _mean([baseline[k] for k in sorted(baseline.keys() & current.keys())]),
         "current": _mean([current[k] for k in sorted(baseline.keys() & current.keys())]),
         "diff": diff.mean,
@@ -115,8 +118,8 @@ def _mean(values: list[float]) -> float | None:
 
 
 def compare_scenario(
-    current: Mapping[str, Any], baseline: Mapping[str, Any] | None, rules: RegressionRules
-) -> dict[str, Any]:
+    current: ScenarioRecord, baseline: ScenarioRecord | None, rules: RegressionRules
+) -> Comparison:
     """The comparison block of one scenario: status ok / regression / not comparable."""
     if baseline is None:
         return {"status": "not comparable", "reasons": ["the baseline has no such scenario"]}
@@ -144,13 +147,13 @@ def compare_scenario(
 
 
 def most_regressed(
-    current: Mapping[str, Any], baseline: Mapping[str, Any], metrics: list[str], limit: int = 5
+    current: ScenarioRecord, baseline: ScenarioRecord, metrics: list[str], limit: int = 5
 ) -> list[dict[str, Any]]:
     """The samples whose regressed metrics dropped the most, worst first."""
     if not metrics:
         return []
     base = {s["id"]: s for s in baseline["samples"]}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sample in current["samples"]:
         before = base.get(sample["id"])
         if before is None:

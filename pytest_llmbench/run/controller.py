@@ -25,6 +25,7 @@ from pytest_llmbench.reporting import markdown as report_mod
 from pytest_llmbench.reporting.alerts import redact_argv
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results.schema import Fingerprints, RunRecord, ScenarioRecord
 from pytest_llmbench.run import payload as payload_mod
 from pytest_llmbench.run.payload_store import Collector
 from pytest_llmbench.warning import LLMBenchWarning
@@ -61,7 +62,7 @@ class ControllerSide:
         self.dataset_of = dataset_of or (
             lambda s: load_dataset(s.dataset, s.dataset_display, s.fields)
         )
-        self.baseline: dict[str, Any] | None = None
+        self.baseline: RunRecord | None = None
         self.service = service
         self.config = config
         self.run_id = run_id
@@ -70,7 +71,7 @@ class ControllerSide:
         self.runs_dir = Path(config.rootpath) / ".llmbench" / "runs"
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
-        self.record: dict[str, Any] | None = None
+        self.record: RunRecord | None = None
 
     # -- while the run goes ------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class ControllerSide:
 
     # -- at session finish -------------------------------------------------------------
 
-    def fingerprints(self, scenario: ScenarioConfig) -> dict[str, Any]:
+    def fingerprints(self, scenario: ScenarioConfig) -> Fingerprints:
         dataset = self.dataset_of(scenario)
         judge = self.cfg.judges[scenario.judge]
         resolved = self.service.mode(scenario.judge)
@@ -164,7 +165,7 @@ class ControllerSide:
             self._close_journal(remove=True)
             return
         fail_on_warn = bool(self.config.getoption("llmbench_fail_on_warn"))
-        scenarios: dict[str, Any] = {}
+        scenarios: dict[str, ScenarioRecord] = {}
         for name in self.collector.scenarios():
             scenario = self.cfg.scenarios[name]
             judge = self.cfg.judges[scenario.judge]
@@ -177,11 +178,9 @@ class ControllerSide:
             )
         gated, note, partial = self.gate(session, exitstatus)
         if self.baseline is not None:
-            for name, scenario in scenarios.items():
-                config = self.cfg.scenarios[name]
-                rerecord.add_comparison(
-                    scenario, self.baseline["scenarios"].get(name), config.regression, name
-                )
+            for name, block in scenarios.items():
+                rules = self.cfg.scenarios[name].regression
+                rerecord.add_comparison(block, self.baseline["scenarios"].get(name), rules, name)
         record = rerecord.top_level(
             scenarios,
             gated=gated,
@@ -198,7 +197,7 @@ class ControllerSide:
         self.write(record)
         self.config.hook.pytest_llmbench_verdict(record=record, config=self.config)
 
-    def _enforce(self, session: pytest.Session, record: dict[str, Any]) -> None:
+    def _enforce(self, session: pytest.Session, record: RunRecord) -> None:
         if record["status"] == "fail":
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -231,9 +230,19 @@ class ControllerSide:
             "python": sys.version.split()[0],
             "pytest": pytest.__version__,
             "git": git_info(Path(self.config.rootpath)),
+            # Each scenario's live judge calls, in seconds, sorted: they differ from run to
+            # run, so they live here and not on the samples (the Prometheus histogram).
+            "judge_latency_s": self.latencies(),
         }
 
-    def write(self, record: dict[str, Any]) -> None:
+    def latencies(self) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        for name in self.collector.scenarios():
+            seconds = [payload_mod.live_latency(d) for d in self.collector.samples(name)]
+            found[name] = sorted(s for s in seconds if s is not None)
+        return found
+
+    def write(self, record: RunRecord) -> None:
         json_path = self.config.getoption("llmbench_json")
         paths = [self.runs_dir / f"{self.run_id}.json", *([Path(json_path)] if json_path else [])]
         record_mod.write(record, *paths)

@@ -17,6 +17,7 @@ from pytest_llmbench.judging.output_sources import OutputError
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import NOT_PREFETCHED, JudgeService
+from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
 
 MARKER = "llmbench"
@@ -189,7 +190,7 @@ class ItemSide:
             pytest.fail(f"sample {state.sample.id!r} unscored: {result.reason}", pytrace=False)
         return {**result.scores, **state.extra_scores}
 
-    def payload(self, item: pytest.Item, report: pytest.TestReport) -> dict[str, Any] | None:
+    def payload(self, item: pytest.Item, report: pytest.TestReport) -> SamplePayload | None:
         state = self.state(item)
         if state is None:
             return None

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, TypeGuard, cast
 
 from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.results.schema import JudgeCallStats, SamplePayload, SampleRecord, SampleStatus
 
 PAYLOAD_VERSION = 1
 ATTRIBUTE = "llmbench"
-SampleStatus = Literal["scored", "unscored", "error"]
 
 
 def _finite_number(value: Any) -> float | None:
@@ -39,7 +39,7 @@ def build(
     extra_scores: dict[str, float],
     prompt_sha256: str | None,
     failure: str | None,
-) -> dict[str, Any]:
+) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
     ``field_values`` are the sample's `source: field` metrics (non-numbers are dropped);
@@ -77,24 +77,25 @@ def build(
         "scores": dict(sorted(scores.items())),
         "prompt_sha256": prompt_sha256,
         # What the call cost; nothing for the dry-run judge, which makes no call.
-        "judge": judged.call_stats() if judged is not None and live else {},
+        "judge": judged.call_stats() if judged is not None and live else JudgeCallStats(),
         "outcome": outcome,
         "extra": {},
     }
 
 
-def is_payload(data: Any) -> bool:
+def is_payload(data: object) -> TypeGuard[SamplePayload]:
     return isinstance(data, dict) and data.get("v") == PAYLOAD_VERSION
 
 
-def to_entry(data: Mapping[str, Any]) -> dict[str, Any]:
+def to_entry(data: SamplePayload) -> SampleRecord:
     """A payload read into the run record's sample entry (the one place payloads are read).
-    The judge block keeps what is the same in every run mode: not the call's latency."""
-    judge = data.get("judge") or {}
+    The judge block keeps what is the same in every run mode: not the call's latency (that
+    goes to the run block, see `live_latency`)."""
+    judge = data.get("judge") or JudgeCallStats()
     scores = data.get("scores") or {}
     if not _normal(scores):
         scores = {str(k): float(v) for k, v in sorted(scores.items())}
-    return {
+    entry: SampleRecord = {
         "id": str(data["sample_id"]),
         "item_id": str(data["item_id"]),
         "position": int(data["position"]),
@@ -106,8 +107,26 @@ def to_entry(data: Mapping[str, Any]) -> dict[str, Any]:
         # 10,000-sample run would otherwise hold each one twice at its finish.
         "scores": scores,
         "prompt_sha256": data.get("prompt_sha256"),
-        "judge": {key: judge[key] for key in _ENTRY_JUDGE_KEYS if key in judge} if judge else judge,
+        "judge": _entry_judge(judge),
     }
+    if data.get("extra"):
+        entry["extra"] = data["extra"]
+    return entry
+
+
+def live_latency(data: SamplePayload) -> float | None:
+    """The seconds of the sample's judge call when it went over HTTP (not cached), else None."""
+    judge = data.get("judge") or JudgeCallStats()
+    if judge.get("cached") or not judge.get("attempts"):
+        return None
+    return _finite_number(judge.get("latency_s"))
+
+
+def _entry_judge(judge: JudgeCallStats) -> JudgeCallStats:
+    if not judge:
+        return judge
+    kept: dict[str, Any] = {k: v for k, v in judge.items() if k in _ENTRY_JUDGE_KEYS}
+    return cast(JudgeCallStats, kept)
 
 
 def _normal(scores: Mapping[str, Any]) -> bool:

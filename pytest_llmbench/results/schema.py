@@ -1,0 +1,228 @@
+"""The wire between processes and runs, typed: the sample payload and the run record.
+
+A payload rides on a test report from the item process to the controller (xdist moves it
+as builtins); a run record is what the controller writes and every later reader (baselines,
+``llmbench`` subcommands, history, exporters) reads back. Each is built in one place
+(``run/payload.py``, ``results/record.py``) and read through these types everywhere.
+Only builtins go in: str, int, float, bool, None, list, dict.
+
+Keys that a record written by an earlier 0.1 release may lack are in the ``total=False``
+halves, so ``load_record`` can hand such a record on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+SampleStatus = Literal["scored", "unscored", "error"]
+Status = Literal["pass", "warn", "fail"]
+MetricStatus = Literal["pass", "warn", "fail", "no data"]
+
+
+class JudgeCallStats(TypedDict, total=False):
+    """What one sample's judge call cost. Empty for the dry-run judge, which makes no call."""
+
+    cached: bool  # answered from the reply cache: no HTTP request, no cost
+    attempts: int  # HTTP requests made (1 + retries)
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float  # the call's wall time; only on the payload (it differs between runs)
+
+
+class SamplePayload(TypedDict):
+    """One sample's result, from the item process to the controller (``report.llmbench``)."""
+
+    v: int  # PAYLOAD_VERSION: a report attribute of another version is ignored
+    scenario: str
+    sample_id: str
+    item_id: str  # the test id's parameter part
+    position: int  # the sample's 0-based line order in the dataset
+    nodeid: str
+    status: SampleStatus
+    reason: str | None  # why unscored or error; None when scored
+    scores: dict[str, float]  # sorted by metric name
+    prompt_sha256: str | None  # the rendered prompt's hash, None when nothing was judged
+    judge: JudgeCallStats
+    outcome: str  # the test's outcome: passed, failed, skipped
+    extra: dict[str, Any]  # what pytest_llmbench_sample_payload implementations added
+
+
+class _SampleRecordRequired(TypedDict):
+    id: str
+    item_id: str
+    position: int
+    nodeid: str
+    status: SampleStatus
+    reason: str | None
+    outcome: str
+    scores: dict[str, float]
+    prompt_sha256: str | None
+    judge: JudgeCallStats  # without latency_s: the record's samples are run-independent
+
+
+class SampleRecord(_SampleRecordRequired, total=False):
+    """A sample in the run record (``scenarios.<name>.samples[]``)."""
+
+    extra: dict[str, Any]  # the payload's extra, when a hook added any
+
+
+# ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
+# are the band's edges, "band" the same in words). Functional syntax: "pass" is a keyword.
+MetricRecord = TypedDict(
+    "MetricRecord",
+    {
+        "value": float | None,  # None with no scored sample
+        "n": int,
+        "ci95": list[float] | None,  # [low, high]
+        "status": MetricStatus,
+        "pass": float,
+        "warn": float,
+        "better": str,
+        "aggregate": str,
+        "source": str,
+        "band": str,
+    },
+)
+
+
+class Usage(TypedDict):
+    """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
+
+    judge_calls: int  # calls answered over HTTP (cached ones apart)
+    cached: int
+    http_requests: int
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None without a price (or for the dry-run judge)
+
+
+class _DatasetFingerprintRequired(TypedDict):
+    path: str
+    sha256: str  # the file's bytes
+    samples: int
+
+
+class DatasetFingerprint(_DatasetFingerprintRequired, total=False):
+    inputs_sha256: str  # ids, inputs and references: what makes two runs comparable
+
+
+class JudgeFingerprint(TypedDict):
+    name: str
+    kind: str
+    mode: Literal["live", "dry-run"]
+    mode_reason: str
+    model: str  # "" for the dry-run judge
+    base_url: str  # redaction.public_url of it; "" for the dry-run judge
+
+
+class PromptFingerprint(TypedDict):
+    ref: str  # name@version, "" without a judge prompt
+    sha256: str
+
+
+# A metric's band as it decided the verdict (``fingerprints.metrics.<name>``).
+MetricRule = TypedDict(
+    "MetricRule",
+    {"pass": float, "warn": float, "better": str, "source": str, "aggregate": str},
+)
+
+
+class Fingerprints(TypedDict):
+    dataset: DatasetFingerprint
+    judge: JudgeFingerprint
+    prompt: PromptFingerprint
+    metric_order: list[str]  # the YAML's order (JSON objects are written with sorted keys)
+    metrics: dict[str, MetricRule]
+
+
+class MetricComparison(TypedDict):
+    """One metric against the baseline, paired by sample id."""
+
+    baseline: float | None
+    current: float | None
+    diff: float | None
+    ci95: list[float] | None
+    compared: int
+    new: int
+    missing: int
+    margin: float
+    better: str
+    underpowered: bool
+    status: Literal["ok", "regression", "improved", "no overlap"]
+
+
+class _ComparisonRequired(TypedDict):
+    status: Literal["ok", "regression", "not comparable"]
+
+
+class Comparison(_ComparisonRequired, total=False):
+    """``scenarios.<name>.comparison``: the scenario against its baseline."""
+
+    reasons: list[str]  # when not comparable
+    severity: Literal["error", "warn"]
+    regressed: list[str]
+    underpowered: bool
+    method: str
+    metrics: dict[str, MetricComparison]
+    most_regressed: list[dict[str, Any]]
+
+
+class Counts(TypedDict):
+    scored: int
+    unscored: int
+    error: int
+
+
+class _ScenarioRecordRequired(TypedDict):
+    status: Status
+    problems: list[str]
+    fail_on_warn: bool
+    fingerprints: Fingerprints
+    metrics: dict[str, MetricRecord]
+    counts: Counts
+    usage: Usage
+    samples: list[SampleRecord]  # in dataset order
+
+
+class ScenarioRecord(_ScenarioRecordRequired, total=False):
+    """``scenarios.<name>``: one scenario's samples, aggregates and verdict."""
+
+    comparison: Comparison  # with a baseline
+
+
+class Shard(TypedDict):
+    index: int
+    count: int
+
+
+class BaselineSummary(TypedDict):
+    id: str | None
+    commit: str | None
+    branch: str | None
+    date: str | None
+    status: str | None
+
+
+class _RunRecordRequired(TypedDict):
+    schema: str  # SCHEMA
+    status: Status
+    gated: bool  # False: a shard, a node-id selection or a partial run (reported only)
+    gate_note: str
+    partial: bool
+    partial_reason: str | None
+    problems: list[str]
+    verdict_note: str | None
+    shard: Shard | None
+    baseline: BaselineSummary | None
+    scenarios: dict[str, ScenarioRecord]
+
+
+class RunRecord(_RunRecordRequired, total=False):
+    """A run record: ``--llmbench-json`` and ``.llmbench/runs/<run-id>.json``.
+
+    Everything outside ``run`` is the same with no xdist, ``-n 0`` and ``-n 2``.
+    """
+
+    run: dict[str, Any]  # id, times, exitstatus, argv, workers, versions, git, latencies
