@@ -15,6 +15,7 @@ class JudgeResult:
     status: Status
     scores: dict[str, float] = field(default_factory=dict)
     reason: str | None = None  # why unscored
+    reason_code: str | None = None  # set where the caller must tell it apart (the budget)
     attempts: int = 0  # HTTP requests made (0 for dry-run and cache hits)
     retries: int = 0  # attempts beyond the first, for any cause
     latency_s: float = 0.0  # wall time of the whole call, retries included

@@ -25,6 +25,7 @@ from pytest_llmbench.judging.budget import Budget, call_cost
 from pytest_llmbench.judging.dry_run import dry_run_score
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
@@ -268,6 +269,7 @@ class JudgeService:
         if self.budget is not None and self.budget.exhausted():
             return JudgeResult(
                 status="unscored",
+                reason_code=BUDGET_EXHAUSTED,
                 reason=f"budget exhausted: ${self.budget.spent():.4f} of "
                 f"${self.budget.limit_usd:g} spent before this sample was judged",
             )

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_llmbench.benchmark.config import NotifyConfig
+from pytest_llmbench.results.problems import scenario_problems, sentence
 
 if TYPE_CHECKING:
     import httpx
@@ -80,30 +81,20 @@ def build_message(record: Mapping[str, Any], run_url: str | None) -> dict[str, A
     concerned = [n for n, s in scenarios.items() if s.get("status") != "pass" or n in slipped]
     names = ", ".join(concerned or list(scenarios)) or "no scenarios"
     head = f"llmbench: {str(record.get('status', '?')).upper()} — {names}"
-    lines = _problem_lines(record, slipped)
+    lines = _problem_lines(record)
     tail = [f"run: {run_url}"] if run_url else []
     text = _fit(head, lines, tail)
     return {"text": text, "content": text, "allowed_mentions": {"parse": []}}
 
 
-def _problem_lines(record: Mapping[str, Any], slipped: Mapping[str, list[str]]) -> list[str]:
+def _problem_lines(record: Mapping[str, Any]) -> list[str]:
+    """The serious problems (failures, missing data, regressions, a spent budget) or, when
+    there are none, the rest; derived from each scenario's block, never from its sentences."""
     serious: list[str] = []
     minor: list[str] = []
     for name, scenario in (record.get("scenarios") or {}).items():
-        metrics = scenario.get("metrics") or {}
-        # The problem lines of record.py and session.py: "<metric> of <scenario> is in its
-        # fail band: …", "… has no scored samples", "… regressed (…): …", "budget exhausted: …".
-        prefixes = ["budget exhausted"]
-        prefixes += [
-            f"{m} of {name} " for m, v in metrics.items() if v.get("status") in ("fail", "no data")
-        ]
-        prefixes += [f"{m} of {name} regressed" for m in slipped.get(name, ())]
-        for problem in scenario.get("problems") or []:
-            line = "• " + _inert(str(problem))
-            if str(problem).startswith(tuple(prefixes)):
-                serious.append(line)
-            else:
-                minor.append(line)
+        for problem in scenario_problems(name, scenario):
+            (serious if problem.serious else minor).append("• " + _inert(sentence(problem)))
     return serious or minor
 
 

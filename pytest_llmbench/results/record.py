@@ -18,6 +18,12 @@ from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.judging.budget import call_cost
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
+from pytest_llmbench.results.problems import (
+    band_problems,
+    budget_exhausted,
+    budget_problems,
+    sentence,
+)
 from pytest_llmbench.results.schema import (
     Counts,
     Fingerprints,
@@ -30,7 +36,6 @@ from pytest_llmbench.results.schema import (
 )
 
 SCHEMA = "llmbench-run/1"
-BUDGET_EXHAUSTED = "budget exhausted"
 
 
 def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
@@ -39,7 +44,7 @@ def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
     calls = cached = attempts = retries = prompt_tokens = completion_tokens = 0
     for sample in samples:
         judge = sample.get("judge")
-        if not judge or str(sample.get("reason") or "").startswith(BUDGET_EXHAUSTED):
+        if not judge or budget_exhausted(sample):
             continue  # no judge, or the budget stopped it before any call
         if judge.get("cached"):
             cached += 1
@@ -76,21 +81,6 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
         "source": metric.source,
         "band": verdict.band,
     }
-
-
-def problems(name: str, verdicts: Sequence[MetricVerdict]) -> list[str]:
-    """One human line per metric outside its pass band."""
-    lines = []
-    for verdict in verdicts:
-        if verdict.status == "no data":
-            lines.append(f"{verdict.name} of {name} has no scored samples")
-        elif verdict.status != "pass":
-            band = "fail" if verdict.status == "fail" else "warn"
-            value = "—" if verdict.value is None else f"{verdict.value:.3f}"
-            lines.append(
-                f"{verdict.name} of {name} is in its {band} band: {value} ({verdict.band})"
-            )
-    return lines
 
 
 def in_metric_order(fingerprints: Mapping[str, Any], by_name: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,22 +127,19 @@ def summarize_scenario(
         for m in metrics
     ]
     counts: Counts = {"scored": 0, "unscored": 0, "error": 0}
-    unjudged = 0
     for sample in ordered:
         counts[sample["status"]] += 1
-        unjudged += str(sample.get("reason") or "").startswith(BUDGET_EXHAUSTED)
-    found = problems(name, verdicts)
+    entries = {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)}
+    found = [*budget_problems(name, ordered), *band_problems(name, entries)]
     status = scenario_status(verdicts, fail_on_warn)
-    if unjudged:
-        # Not judging is not passing: a spent budget fails the scenario, with what was done kept.
-        found.insert(0, f"{BUDGET_EXHAUSTED}: {unjudged} samples of {name} not judged")
-        status = "fail"
+    if any(p.kind == "budget" for p in found):
+        status = "fail"  # not judging is not passing: what was done is kept
     return {
         "status": status,
-        "problems": found,
+        "problems": [sentence(p) for p in found],
         "fail_on_warn": fail_on_warn,
         "fingerprints": fingerprints,
-        "metrics": {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)},
+        "metrics": entries,
         "counts": counts,
         "usage": usage_block,
         "samples": list(ordered),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.problems import regression_problems, sentence
 from pytest_llmbench.results.regression import RegressionRules, compare_scenario
 from pytest_llmbench.results.schema import (
     BaselineSummary,
@@ -33,16 +34,8 @@ def add_comparison(
     scenario["comparison"] = comparison
     if comparison["status"] != "regression":
         return
-    severity = comparison["severity"]
-    for metric in comparison["regressed"]:
-        m = comparison["metrics"][metric]
-        ci = m["ci95"]
-        interval = f", 95% CI {ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
-        powered = "; underpowered: only a large drop is flagged" if m["underpowered"] else ""
-        scenario["problems"].append(
-            f"{metric} of {name} regressed ({severity}): {m['diff']:+.3f} vs baseline "
-            f"over {m['compared']} samples{interval}, margin {m['margin']:g}{powered}"
-        )
+    scenario["problems"].extend(sentence(p) for p in regression_problems(name, comparison))
+    severity = comparison.get("severity")
     if severity == "error":
         scenario["status"] = "fail"
     elif scenario["status"] == "pass":

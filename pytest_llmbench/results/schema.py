@@ -41,6 +41,7 @@ class SamplePayload(TypedDict):
     nodeid: str
     status: SampleStatus
     reason: str | None  # why unscored or error; None when scored
+    reason_code: str | None  # the reason as a code (problems.ReasonCode); None when scored
     scores: dict[str, float]  # sorted by metric name
     prompt_sha256: str | None  # the rendered prompt's hash, None when nothing was judged
     judge: JudgeCallStats
@@ -64,6 +65,7 @@ class _SampleRecordRequired(TypedDict):
 class SampleRecord(_SampleRecordRequired, total=False):
     """A sample in the run record (``scenarios.<name>.samples[]``)."""
 
+    reason_code: str  # with a reason: budget_exhausted, judge, test_error or not_judged
     extra: dict[str, Any]  # the payload's extra, when a hook added any
 
 

@@ -54,15 +54,18 @@ def build(
     scores.update(extra_scores)
     status: SampleStatus
     reason: str | None = None
+    code: str | None = None
     if judged is not None and judged.status == "scored":
         scores.update(judged.scores)
         status = "scored"
     elif judged is not None:
         status, reason = "unscored", judged.reason or "unscored"
+        code = judged.reason_code or "judge"
     elif failure is not None:
-        status, reason = "error", failure
+        status, reason, code = "error", failure, "test_error"
     elif judged_metrics:
         status, reason = "unscored", "the test did not call judge(output)"
+        code = "not_judged"
     else:
         status = "scored"
     return {
@@ -74,6 +77,7 @@ def build(
         "nodeid": nodeid,
         "status": status,
         "reason": reason,
+        "reason_code": code,
         "scores": dict(sorted(scores.items())),
         "prompt_sha256": prompt_sha256,
         # What the call cost; nothing for the dry-run judge, which makes no call.
@@ -109,6 +113,8 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         "prompt_sha256": data.get("prompt_sha256"),
         "judge": _entry_judge(judge),
     }
+    if data.get("reason_code"):
+        entry["reason_code"] = str(data["reason_code"])
     if data.get("extra"):
         entry["extra"] = data["extra"]
     return entry

@@ -98,7 +98,7 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}{HOOK_PATH}"
 
 
-# -- records, as session.py builds them (the keys alerts read) -----------------------------
+# -- records, as the controller builds them (the keys alerts read) ------------------------
 
 FAIL_LINE = "coverage of digest is in its fail band: 0.900 (pass ≥ 0.99, warn ≥ 0.95)"
 WARN_LINE = "accuracy of digest is in its warn band: 0.900 (pass ≥ 0.95, warn ≥ 0.85)"
@@ -108,11 +108,37 @@ REGRESSION_LINE = (
 )
 
 
-def scenario(status: str, problems: list[str], **metrics: str) -> dict[str, Any]:
+# The value and band each metric status is given here; FAIL_LINE and WARN_LINE say them.
+BANDS = {"fail": "pass ≥ 0.99, warn ≥ 0.95", "warn": "pass ≥ 0.95, warn ≥ 0.85"}
+REGRESSION = {
+    "status": "regression",
+    "severity": "warn",
+    "regressed": ["accuracy"],
+    "metrics": {
+        "accuracy": {
+            "diff": -0.1,
+            "ci95": [-0.1, -0.1],
+            "compared": 4,
+            "margin": 0.02,
+            "underpowered": False,
+        }
+    },
+}
+
+
+def metric(status: str, value: float = 0.9, band: str | None = None) -> dict[str, Any]:
+    return {"status": status, "value": value, "band": band or BANDS.get(status, "")}
+
+
+def scenario(
+    status: str, problems: list[str], samples: list[dict[str, Any]] | None = None, **metrics: Any
+) -> dict[str, Any]:
+    """A scenario block; a metric given as a status string gets that status's BANDS entry."""
     return {
         "status": status,
         "problems": problems,
-        "metrics": {name: {"status": s} for name, s in metrics.items()},
+        "samples": samples or [],
+        "metrics": {n: metric(m) if isinstance(m, str) else m for n, m in metrics.items()},
     }
 
 
@@ -137,7 +163,7 @@ def fail_record() -> dict[str, Any]:
 
 def regression_record() -> dict[str, Any]:
     digest = scenario("warn", [REGRESSION_LINE], coverage="pass", accuracy="pass")
-    digest["comparison"] = {"status": "regression", "regressed": ["accuracy"]}
+    digest["comparison"] = REGRESSION
     return record("warn", digest=digest)
 
 
@@ -177,7 +203,7 @@ def test_warn_message_lists_the_warn_band_metrics_when_nothing_failed() -> None:
 def test_a_regressed_scenario_that_also_fails_shows_both_lines() -> None:
     rec = fail_record()
     rec["scenarios"]["digest"]["problems"].append(REGRESSION_LINE)
-    rec["scenarios"]["digest"]["comparison"] = {"status": "regression", "regressed": ["accuracy"]}
+    rec["scenarios"]["digest"]["comparison"] = REGRESSION
     assert build_message(rec, None)["text"] == (
         f"llmbench: FAIL — digest\n• {FAIL_LINE}\n• {REGRESSION_LINE}"
     )
@@ -185,7 +211,11 @@ def test_a_regressed_scenario_that_also_fails_shows_both_lines() -> None:
 
 def test_a_spent_budget_is_a_serious_line() -> None:
     line = "budget exhausted: 3 samples of digest not judged"
-    rec = record("fail", digest=scenario("fail", [line, WARN_LINE], accuracy="warn"))
+    unjudged = [
+        {"id": f"s-{i}", "status": "unscored", "reason": "budget …", "reason_code": "budget_exhausted"}
+        for i in range(3)
+    ]
+    rec = record("fail", digest=scenario("fail", [line, WARN_LINE], unjudged, accuracy="warn"))
     assert build_message(rec, None)["text"] == f"llmbench: FAIL — digest\n• {line}"
 
 
@@ -193,7 +223,7 @@ def test_a_long_message_stays_under_discords_limit_and_keeps_the_link() -> None:
     lines = [
         f"m{i:03d} of digest is in its fail band: 0.100 (pass ≥ 0.9, warn ≥ 0.8)" for i in range(80)
     ]
-    metrics = {f"m{i:03d}": "fail" for i in range(80)}
+    metrics = {f"m{i:03d}": metric("fail", 0.1, "pass ≥ 0.9, warn ≥ 0.8") for i in range(80)}
     text = build_message(record("fail", digest=scenario("fail", lines, **metrics)), RUN_URL)["text"]
     assert len(text) <= 1_900
     kept = text.splitlines()

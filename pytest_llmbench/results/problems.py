@@ -1,0 +1,124 @@
+"""What is wrong with a scenario, as data: each problem has a kind and the fields that
+describe it, and its sentence is rendered from them (`sentence`). Code that decides
+(verdicts, alerts) reads the fields; the record stores the sentences for people.
+
+`scenario_problems` derives a scenario's problems from its record block alone, so a
+record read back (a merge, `llmbench report`, the nightly alert) gives the same problems
+as the run that wrote it, without parsing a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from pytest_llmbench.results.schema import Comparison, MetricRecord, SampleRecord, ScenarioRecord
+
+Kind = Literal["budget", "band", "no_data", "regression"]
+Severity = Literal["warn", "fail"]
+
+# The reason code of a sample the budget stopped before its judge call.
+BUDGET_EXHAUSTED = "budget_exhausted"
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: Kind
+    scenario: str
+    severity: Severity  # what it makes the scenario at least
+    metric: str | None = None
+    value: float | None = None  # the metric's value, or the paired difference (regression)
+    band: str | None = None  # the band in words (band), or the margin (regression)
+    count: int = 0  # samples concerned (budget), or compared (regression)
+    interval: tuple[float, float] | None = None  # the regression's 95% interval
+    underpowered: bool = False  # a regression flagged on too few pairs to trust the interval
+    margin: float | None = None
+
+    @property
+    def serious(self) -> bool:
+        """What an alert leads with: a failure, missing data or a regression."""
+        return self.kind != "band" or self.severity == "fail"
+
+
+def budget_exhausted(sample: SampleRecord) -> bool:
+    """The budget stopped this sample before any judge call (by code; older records: by
+    the reason's words, which were the only mark then)."""
+    if sample.get("reason_code") == BUDGET_EXHAUSTED:
+        return True
+    return "reason_code" not in sample and str(sample.get("reason") or "").startswith(
+        "budget exhausted"
+    )
+
+
+def band_problems(name: str, metrics: dict[str, MetricRecord]) -> list[Problem]:
+    found = []
+    for metric, entry in metrics.items():
+        status = entry["status"]
+        if status == "no data":
+            found.append(Problem("no_data", name, "fail", metric=metric))
+        elif status in ("warn", "fail"):
+            found.append(
+                Problem(
+                    "band", name, status, metric=metric, value=entry["value"], band=entry["band"]
+                )
+            )
+    return found
+
+
+def budget_problems(name: str, samples: Sequence[SampleRecord]) -> list[Problem]:
+    unjudged = sum(budget_exhausted(s) for s in samples)
+    return [Problem("budget", name, "fail", count=unjudged)] if unjudged else []
+
+
+def regression_problems(name: str, comparison: Comparison) -> list[Problem]:
+    if comparison.get("status") != "regression":
+        return []
+    severity: Severity = "fail" if comparison.get("severity") == "error" else "warn"
+    found = []
+    for metric in comparison.get("regressed", []):
+        m = comparison.get("metrics", {})[metric]
+        ci = m["ci95"]
+        found.append(
+            Problem(
+                "regression",
+                name,
+                severity,
+                metric=metric,
+                value=m["diff"],
+                count=m["compared"],
+                interval=(ci[0], ci[1]) if ci else None,
+                underpowered=m["underpowered"],
+                margin=m["margin"],
+            )
+        )
+    return found
+
+
+def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
+    """Every problem of a scenario block, in the order its sentences are stored. Tolerant
+    of an abridged block (a hand-written record for an alert): what is missing has none."""
+    return [
+        *budget_problems(name, scenario.get("samples") or []),
+        *band_problems(name, scenario.get("metrics") or {}),
+        *regression_problems(name, scenario.get("comparison") or {"status": "ok"}),
+    ]
+
+
+def sentence(problem: Problem) -> str:
+    """The problem in words, as the terminal, the report and the warning show it."""
+    p = problem
+    if p.kind == "budget":
+        return f"budget exhausted: {p.count} samples of {p.scenario} not judged"
+    if p.kind == "no_data":
+        return f"{p.metric} of {p.scenario} has no scored samples"
+    if p.kind == "band":
+        value = "—" if p.value is None else f"{p.value:.3f}"
+        return f"{p.metric} of {p.scenario} is in its {p.severity} band: {value} ({p.band})"
+    level = "error" if p.severity == "fail" else "warn"
+    interval = f", 95% CI {p.interval[0]:+.3f} – {p.interval[1]:+.3f}" if p.interval else ""
+    powered = "; underpowered: only a large drop is flagged" if p.underpowered else ""
+    return (
+        f"{p.metric} of {p.scenario} regressed ({level}): {p.value or 0.0:+.3f} vs baseline "
+        f"over {p.count} samples{interval}, margin {p.margin:g}{powered}"
+    )

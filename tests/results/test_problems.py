@@ -1,0 +1,71 @@
+"""Problems are data: the sentences a record stores are rendered from fields that readers
+(alerts, verdicts) use directly, and a block read back yields the same problems."""
+
+from __future__ import annotations
+
+import copy
+
+from hypothesis import given
+from hypothesis import strategies as st
+from support.records import FINGERPRINTS, entry
+
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import rederive
+from pytest_llmbench.results.problems import Problem, scenario_problems, sentence
+from pytest_llmbench.results.regression import RegressionRules
+from pytest_llmbench.results.schema import SampleRecord, ScenarioRecord
+
+scores = st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=0, max_size=12)
+
+
+def block(values: list[float | None], unjudged: int = 0) -> ScenarioRecord:
+    samples: list[SampleRecord] = [entry(p, v) for p, v in enumerate(values)]  # type: ignore[misc]
+    for sample in samples[:unjudged]:
+        sample.update(
+            status="unscored",
+            scores={},
+            reason="budget exhausted: $0.0100 of $0.01 spent before this sample was judged",
+            reason_code="budget_exhausted",
+        )
+    return record_mod.summarize_scenario(
+        "digest", samples, copy.deepcopy(FINGERPRINTS), False, record_mod.usage(samples, None)
+    )
+
+
+@given(scores, st.integers(0, 3))
+def test_stored_sentences_are_the_problems_rendered_from_the_block(
+    values: list[float | None], unjudged: int
+) -> None:
+    scenario = block(values, unjudged)
+    assert [sentence(p) for p in scenario_problems("digest", scenario)] == scenario["problems"]
+
+
+@given(scores, scores)
+def test_regression_problems_round_trip_through_the_comparison(
+    current: list[float | None], baseline: list[float | None]
+) -> None:
+    scenario, base = block(current), block(baseline)
+    rederive.add_comparison(scenario, base, RegressionRules(min_samples=2), "digest")
+    assert [sentence(p) for p in scenario_problems("digest", scenario)] == scenario["problems"]
+
+
+def test_a_spent_budget_fails_the_scenario_by_its_reason_code() -> None:
+    scenario = block([0.9, 0.9, 0.9, 0.9], unjudged=2)
+    (budget,) = [p for p in scenario_problems("digest", scenario) if p.kind == "budget"]
+    assert (budget.count, budget.severity, scenario["status"]) == (2, "fail", "fail")
+
+
+def test_a_reason_that_merely_reads_like_the_budget_is_not_the_budget() -> None:
+    scenario = block([0.9, 0.9, 0.9])
+    scenario["samples"][0].update(
+        status="unscored", reason="budget exhausted, said the judge", reason_code="judge"
+    )
+    assert [p.kind for p in scenario_problems("digest", scenario)] == []
+
+
+def test_warn_band_problems_are_minor_and_the_rest_serious() -> None:
+    warn = Problem("band", "digest", "warn", metric="accuracy", value=0.75, band="…")
+    assert not warn.serious
+    assert all(
+        Problem(kind, "digest", "fail").serious for kind in ("band", "budget", "no_data")
+    )
