@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
-class ConfigError(Exception):
-    """A mistake in the user's llmbench YAML; the message names the file, the key and the fix."""
+from pytest_llmbench.errors import ConfigError
 
 
 def find_config(

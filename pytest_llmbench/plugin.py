@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.config_file import ConfigError, find_config
+from pytest_llmbench.config_file import find_config
+from pytest_llmbench.errors import ConfigError
 from pytest_llmbench.options import MODES, add_options
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ from pytest_llmbench.benchmark.yaml_reader import (
     yaml_error_line,
     yaml_error_problem,
 )
-from pytest_llmbench.config_file import ConfigError
+from pytest_llmbench.errors import ConfigError
 from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 
 Better = Literal["higher", "lower"]
@@ -436,12 +436,8 @@ class _ConfigReader(Reader):
 
     def check_prompt(self, ref: str, path: KeyPath, prompts_dir: Path, judged: list[str]) -> None:
         """The prompt exists, parses, and returns every metric the judge must score."""
-        from pytest_llmbench.benchmark.prompts import (
-            PromptError,
-            PromptNotFoundError,
-            PromptRefError,
-            load_prompt,
-        )
+        from pytest_llmbench.benchmark.prompts import load_prompt
+        from pytest_llmbench.errors import PromptError, PromptNotFoundError, PromptRefError
 
         try:
             prompt = load_prompt(prompts_dir, ref, rootdir=self.rootdir)

@@ -12,9 +12,7 @@ from math import isfinite
 from pathlib import Path
 from typing import Any
 
-
-class DatasetError(Exception):
-    """A dataset the user must fix; the message names the file and the line(s)."""
+from pytest_llmbench.errors import DatasetError
 
 
 @dataclass(frozen=True, slots=True)  # slots: a 10,000-sample dataset holds 10,000 of these

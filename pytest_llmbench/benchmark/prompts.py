@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from pytest_llmbench.benchmark.yaml_reader import DuplicateKeyError, load_yaml
+from pytest_llmbench.errors import PromptError, PromptNotFoundError, PromptRefError
 
 if TYPE_CHECKING:
     import jinja2
@@ -24,18 +25,6 @@ _PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # no "..", no "/": stay
 _METRIC_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _SAMPLE_OBJECT_RE = re.compile(r"'[\w.]*Sample object'")
 _KEYS = ("description", "metrics", "system", "temperature", "user")
-
-
-class PromptError(Exception):
-    """A missing or broken judge prompt; the message names the prompt file and the fix."""
-
-
-class PromptNotFoundError(PromptError):
-    """The `name@version` reference names no file; the message lists what exists."""
-
-
-class PromptRefError(PromptError):
-    """The reference is not of the form `name@version`."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from pytest_llmbench.errors import UserError
+
 KeyPath = tuple[str, ...]  # mapping keys as written; sequence items as "0", "1", ...
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -165,14 +167,14 @@ NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 class Reader:
     """Typed access to a loaded document; every failure is `error_type("f:line: key: ...")`."""
 
-    def __init__(self, display: str, loaded: LoadedYAML, error_type: type[Exception]) -> None:
+    def __init__(self, display: str, loaded: LoadedYAML, error_type: type[UserError]) -> None:
         self.display = display
         self.loaded = loaded
         self.error_type = error_type
 
-    def error(self, path: KeyPath, what: str, fix: str) -> Exception:
-        key = f"{'.'.join(path)}: " if path else ""
-        return self.error_type(f"{self.display}:{self.loaded.line(path)}: {key}{what}; {fix}")
+    def error(self, path: KeyPath, what: str, fix: str) -> UserError:
+        line = self.loaded.line(path)
+        return self.error_type.at(self.display, line, ".".join(path) or None, what, fix)
 
     def expand(self, value: Any, path: KeyPath, environ: Mapping[str, str]) -> Any:
         """`value` with ${VAR} expanded in every string (keys are left as written)."""

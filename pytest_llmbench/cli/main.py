@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pytest_llmbench.errors import MergeError, RecordError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 from pytest_llmbench.results.schema import RunRecord
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
-    except (CliError, record_mod.RecordError) as error:
+    except (CliError, RecordError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return USAGE
     except BrokenPipeError:  # `llmbench history | head`
@@ -159,7 +160,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
             argv=[PROG, "merge", *args.shards, "-o", args.output],
             allow_partial=args.allow_partial,
         )
-    except merge_mod.MergeError as error:
+    except MergeError as error:
         raise CliError(f"merge refused: {error}") from None
     write_record(merged, Path(args.output))
     for note in notes:

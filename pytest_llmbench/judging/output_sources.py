@@ -8,10 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pytest_llmbench.benchmark.dataset import Sample
-
-
-class OutputError(Exception):
-    """A scenario's `output:` cannot produce an output; the message says how to fix it."""
+from pytest_llmbench.errors import OutputError
 
 
 class OutputSource:

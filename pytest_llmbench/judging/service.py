@@ -21,6 +21,7 @@ from pytest_llmbench.benchmark.prompts import (
     messages_sha256,
     render_messages,
 )
+from pytest_llmbench.errors import JudgeSetupError
 from pytest_llmbench.judging.budget import Budget, call_cost
 from pytest_llmbench.judging.dry_run import dry_run_score
 from pytest_llmbench.judging.output_sources import OutputSource
@@ -35,10 +36,6 @@ if TYPE_CHECKING:
 
 Mode = Literal["live", "dry-run"]
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-
-
-class JudgeSetupError(Exception):
-    """The judge cannot run as configured (e.g. live without a URL); a usage error."""
 
 
 @dataclass(frozen=True)

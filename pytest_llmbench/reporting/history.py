@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from pytest_llmbench.errors import RecordError
 from pytest_llmbench.reporting.markdown import fnum
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
@@ -35,7 +36,7 @@ def load_runs(directory: Path) -> tuple[list[RunRecord], list[str]]:
     for path in sorted(directory.glob("*.json")):
         try:
             run = record_mod.load(path)
-        except record_mod.RecordError as error:
+        except RecordError as error:
             skipped.append(str(error))
             continue
         shard = run.get("shard")

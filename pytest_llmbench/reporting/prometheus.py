@@ -43,6 +43,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pytest
 
+from pytest_llmbench.errors import RecordError
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
@@ -474,7 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give --pushgateway URL and/or --prom-file PATH")
     try:
         record = record_mod.load(Path(args.record))
-    except record_mod.RecordError as error:
+    except RecordError as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return 2
     results = export(

@@ -22,16 +22,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import RunRecord, SampleRecord, ScenarioRecord, Usage
 
 FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
 Shard = tuple[str, RunRecord]  # (a label for messages, usually the path; record)
-
-
-class MergeError(Exception):
-    """Shards that cannot be joined into one run; the message says which and why."""
 
 
 def merge(

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
+from pytest_llmbench.errors import RecordError
 from pytest_llmbench.judging.budget import call_cost
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
 from pytest_llmbench.results.problems import (
@@ -222,10 +223,6 @@ def write(record: RunRecord, *paths: Path) -> None:
 def deterministic_view(record: RunRecord) -> dict[str, Any]:
     """The record without its ``run`` block: what must match across -n 0, -n 2, no xdist."""
     return {k: v for k, v in record.items() if k != "run"}
-
-
-class RecordError(Exception):
-    """A file that is not a run record this version can read; the message says why."""
 
 
 def load(path: Path) -> RunRecord:

@@ -12,8 +12,7 @@ import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
-from pytest_llmbench.benchmark.prompts import PromptError
-from pytest_llmbench.judging.output_sources import OutputError
+from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import NOT_PREFETCHED, JudgeService

@@ -14,12 +14,9 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
-from pytest_llmbench.benchmark.dataset import DatasetError
-from pytest_llmbench.benchmark.prompts import PromptError
-from pytest_llmbench.config_file import ConfigError
+from pytest_llmbench.errors import JudgeSetupError, UserError
 from pytest_llmbench.judging.budget import Budget
-from pytest_llmbench.judging.output_sources import OutputError
-from pytest_llmbench.judging.service import JudgeService, JudgeSetupError
+from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
@@ -34,14 +31,14 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
     rootdir = Path(config.rootpath)
     try:
         cfg = load_config(path, rootdir, os.environ)
-    except (ConfigError, PromptError) as error:
+    except UserError as error:
         raise pytest.UsageError(str(error)) from None
     shard = _shard(config.getoption("llmbench_shard"))
     baseline = None
     if not hasattr(config, "workerinput") and config.getoption("llmbench_baseline"):
         try:
             baseline = record_mod.load(Path(config.getoption("llmbench_baseline")))
-        except record_mod.RecordError as error:
+        except UserError as error:
             raise pytest.UsageError(f"--llmbench-baseline: {error}") from None
     run_id = (
         config.workerinput["llmbench_run_id"]
@@ -63,7 +60,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         for scenario in cfg.scenarios.values():
             try:
                 service.mode(scenario.judge)
-            except JudgeSetupError as error:
+            except UserError as error:
                 raise pytest.UsageError(str(error)) from None
     run = LLMBenchRun(config, cfg, service, run_id, shard)
     if run.controller is not None:
@@ -165,7 +162,7 @@ class LLMBenchRun:
             chosen = self.items.scenario(scenario)
             self.service.mode(chosen.judge)
             self.service.output_source(chosen)
-        except (DatasetError, PromptError, JudgeSetupError, OutputError) as error:
+        except UserError as error:
             raise pytest.Collector.CollectError(str(error)) from None
 
     @pytest.hookimpl(optionalhook=True)

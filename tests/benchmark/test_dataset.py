@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmbench.benchmark.dataset import Dataset, DatasetError, load_dataset, safe_id
+from pytest_llmbench.benchmark.dataset import Dataset, load_dataset, safe_id
+from pytest_llmbench.errors import DatasetError
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

@@ -14,9 +14,10 @@ from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, withou
 from support.records import FINGERPRINTS, entry, make_record
 
 from pytest_llmbench.cli import main as cli
+from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
-from pytest_llmbench.results.merge import MergeError, merge
+from pytest_llmbench.results.merge import merge
 from pytest_llmbench.run.item_side import in_shard
 
 
