@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from pytest_llmbench.cli import baseline, compare, history, merge, report
+from pytest_llmbench.cli import baseline, comment, compare, history, merge, report
 from pytest_llmbench.cli.common import FORMATTER, OK, PROG, USAGE, CliError, Parser
 from pytest_llmbench.results import record as record_mod
 
@@ -41,11 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (report, compare, merge, baseline, history):
+    for command in (report, compare, merge, baseline, history, comment):
         command.add_command(commands)
-    from pytest_llmbench.reporting.github_comment import add_command as add_comment_command
-
-    add_comment_command(commands)
     return parser
 
 
