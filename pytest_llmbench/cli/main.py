@@ -1,4 +1,4 @@
-"""The ``llmbench`` command: re-render, compare, merge, promote and chart run records.
+"""The ``llmbench`` command: re-render, compare, merge, promote, chart and export run records.
 
 Thin: parse the arguments, call the pure parts (record, rerecord, merge, history, report),
 print, and exit with a code that means something. A file a user got wrong is a one-line
@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from pytest_llmbench.cli import baseline, comment, compare, history, merge, report
+from pytest_llmbench.cli import baseline, comment, compare, history, merge, metrics, report
 from pytest_llmbench.cli.common import FORMATTER, OK, PROG, USAGE, CliError, Parser
 from pytest_llmbench.results import record as record_mod
 
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (report, compare, merge, baseline, history, comment):
+    for command in (report, compare, merge, baseline, history, comment, metrics):
         command.add_command(commands)
     return parser
 

@@ -32,9 +32,7 @@ keep ``_total`` because they are counts of things in the run.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -386,45 +384,3 @@ def export(
     if prom_file is not None:
         results.append(write_textfile(registry, prom_file))
     return results
-
-
-# -- exporting a record written earlier (llmbench metrics RUN.json) --
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Export a run record written earlier (the merged record of a sharded run): exit 0
-    when every export worked, 1 when one failed, 2 for bad input."""
-    from pytest_llmbench.results import record as record_mod
-
-    parser = argparse.ArgumentParser(
-        prog="python -m pytest_llmbench.prom",
-        description="Push a run record's metrics to a Pushgateway and/or write them as a "
-        "node_exporter textfile. Judge latencies come from the record's samples when "
-        "they carry them.",
-    )
-    parser.add_argument("record", metavar="RUN.json", help="a run record")
-    parser.add_argument("--pushgateway", metavar="URL", help="the Pushgateway's URL")
-    parser.add_argument("--prom-file", metavar="PATH", help="write the textfile here")
-    parser.add_argument("--job", default=DEFAULT_JOB, help=f"job label (default {DEFAULT_JOB})")
-    args = parser.parse_args(argv)
-    if not args.pushgateway and not args.prom_file:
-        parser.error("give --pushgateway URL and/or --prom-file PATH")
-    try:
-        record = record_mod.load(Path(args.record))
-    except record_mod.RecordError as error:
-        print(f"{parser.prog}: {error}", file=sys.stderr)
-        return 2
-    results = export(
-        record,
-        {},
-        pushgateway=args.pushgateway,
-        prom_file=Path(args.prom_file) if args.prom_file else None,
-        job=args.job,
-    )
-    for result in results:
-        print(result.message, file=sys.stdout if result.ok else sys.stderr)
-    return 0 if all(r.ok for r in results) else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
