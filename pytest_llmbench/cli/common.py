@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeAlias
 
+from pytest_llmbench.benchmark.rules import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 from pytest_llmbench.results import record as record_mod
-from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 
 PROG = "llmbench"
 OK, FAILED, USAGE = 0, 1, 2

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results import record as record_mod
-from pytest_llmbench.results.regression import RegressionRules, compare_scenario
+from pytest_llmbench.results.regression import compare_scenario
 
 NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
 
