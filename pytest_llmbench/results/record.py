@@ -16,7 +16,6 @@ from typing import Any
 
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
-from pytest_llmbench.judging.budget import call_cost
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
 
 SCHEMA = "llmbench-run/1"
@@ -41,7 +40,7 @@ def usage(samples: Sequence[Mapping[str, Any]], price: Price | None) -> dict[str
         completion_tokens += int(judge.get("completion_tokens", 0))
     cost = None
     if price is not None:
-        cost = round(call_cost(price, prompt_tokens, completion_tokens), 6)
+        cost = round(price.cost(prompt_tokens, completion_tokens), 6)
     return {
         "judge_calls": calls,
         "cached": cached,
