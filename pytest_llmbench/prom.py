@@ -1,6 +1,6 @@
-"""Moved: the Prometheus exporter is ``llmbench metrics`` (code in ``reporting/prometheus``).
+"""Moved: exporting a stored run record is ``llmbench metrics`` (``cli/metrics.py``).
 
-``python -m pytest_llmbench.prom`` still works, and says where it went.
+``python -m pytest_llmbench.prom RUN.json ...`` still works, and says where it went.
 """
 
 from __future__ import annotations
@@ -8,7 +8,11 @@ from __future__ import annotations
 import sys
 
 if __name__ == "__main__":  # pragma: no cover
-    from pytest_llmbench.reporting.prometheus import main
+    from pytest_llmbench.cli.main import main
 
-    print("note: python -m pytest_llmbench.prom is now `llmbench metrics`", file=sys.stderr)
-    sys.exit(main())
+    print(
+        "llmbench: note: python -m pytest_llmbench.prom moved to `llmbench metrics`; "
+        "run that instead",
+        file=sys.stderr,
+    )
+    sys.exit(main(["metrics", *sys.argv[1:]]))

@@ -14,6 +14,12 @@ from typing import Any, Literal
 import yaml
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.benchmark.rules import (
+    DEFAULT_MARGIN,
+    DEFAULT_MIN_SAMPLES,
+    RegressionRules,
+    band_problem,
+)
 from pytest_llmbench.benchmark.yaml_reader import (
     DuplicateKeyError,
     KeyPath,
@@ -25,7 +31,6 @@ from pytest_llmbench.benchmark.yaml_reader import (
     yaml_error_problem,
 )
 from pytest_llmbench.errors import ConfigError
-from pytest_llmbench.results.regression import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
 
 Better = Literal["higher", "lower"]
 Aggregate = Literal["mean", "median", "p95", "rate"]
@@ -404,8 +409,6 @@ class _ConfigReader(Reader):
                     f"only used with source: field (this metric's source is {source})",
                     "remove field:, or set source: field",
                 )
-        from pytest_llmbench.results.bands import band_problem  # verdict imports this module
-
         problem = band_problem(pass_, warn, better)
         if problem:
             what, _, fix = problem.partition("; ")

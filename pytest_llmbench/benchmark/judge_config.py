@@ -3,6 +3,7 @@ judge's helper process can rebuild them without importing the config loader."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,15 @@ class RetryPolicy:
 class Price:
     input_per_mtok: float
     output_per_mtok: float
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        """What one call with these token counts costs, in USD."""
+        return math.fsum(
+            [
+                prompt_tokens * self.input_per_mtok / 1e6,
+                completion_tokens * self.output_per_mtok / 1e6,
+            ]
+        )
 
 
 @dataclass(frozen=True)

@@ -6,20 +6,8 @@ reads the total before starting a new call, so xdist workers stop together.
 
 from __future__ import annotations
 
-import math
 import threading
 from pathlib import Path
-
-from pytest_llmbench.benchmark.judge_config import Price
-
-
-def call_cost(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
-    return math.fsum(
-        [
-            prompt_tokens * price.input_per_mtok / 1e6,
-            completion_tokens * price.output_per_mtok / 1e6,
-        ]
-    )
 
 
 class Budget:

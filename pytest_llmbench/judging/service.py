@@ -22,7 +22,7 @@ from pytest_llmbench.benchmark.prompts import (
     render_messages,
 )
 from pytest_llmbench.errors import JudgeSetupError
-from pytest_llmbench.judging.budget import Budget, call_cost
+from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.dry_run import dry_run_score
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
@@ -274,7 +274,7 @@ class JudgeService:
         temperature = prompt.temperature if prompt is not None else None
         result = await self.engine(judge).score(request.messages, metrics, temperature)
         if self.budget is not None and judge.price is not None:
-            self.budget.add(call_cost(judge.price, result.prompt_tokens, result.completion_tokens))
+            self.budget.add(judge.price.cost(result.prompt_tokens, result.completion_tokens))
         if result.status == "scored" and cache is not None:
             cache.put(request.key, {"scores": result.scores})
         return result

@@ -7,20 +7,16 @@ or ``<url|link>`` syntax in names. Which outcomes alert is the YAML's ``notify: 
 
 A webhook that fails is reported on the terminal and never changes the verdict or the
 exit status. The URL is a secret (it is the only credential a webhook has): messages show
-``redact_url(url)``, never the URL.
+``redact_url(url)``, never the URL. The pytest side, AlertPlugin, is ``run/exporters.py``.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import pytest
-
-from pytest_llmbench.benchmark.config import NotifyConfig
 from pytest_llmbench.results.problems import scenario_problems, sentence
 
 if TYPE_CHECKING:
@@ -201,62 +197,6 @@ def _reason(response: httpx.Response) -> str:
     if not text or "/" in text or not text.isprintable():
         return ""
     return f": {text}"
-
-
-# -- the pytest side -----------------------------------------------------------------------
-
-
-class AlertPlugin:
-    """Registered on the controller (or the single process) when a llmbench config exists:
-    after the verdict, post an alert when ``notify: on:`` says so and a webhook is set
-    (``--llmbench-webhook`` or the variable named by ``notify: webhook_env``)."""
-
-    def __init__(
-        self,
-        notify: NotifyConfig,
-        environ: Mapping[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = TIMEOUT_S,
-    ) -> None:
-        self.notify = notify
-        self.environ = environ
-        self.transport = transport
-        self.timeout = timeout
-        self.result: AlertResult | None = None  # what happened, for tests and other plugins
-        self.line: tuple[str, str] | None = None  # (text, colour) for the terminal summary
-
-    def webhook(self, config: pytest.Config) -> str | None:
-        option = config.getoption("llmbench_webhook", None)
-        environ = os.environ if self.environ is None else self.environ
-        url = option or environ.get(self.notify.webhook_env) or ""
-        return url.strip() or None
-
-    def pytest_llmbench_verdict(self, record: dict[str, Any], config: pytest.Config) -> None:
-        url = self.webhook(config)
-        if url is None or not should_notify(record, self.notify.on):
-            return
-        environ = os.environ if self.environ is None else self.environ
-        payload = build_message(record, run_url(environ))
-        self.result = post_alert(url, payload, timeout=self.timeout, transport=self.transport)
-        shown = redact_url(url)
-        if self.result.ok:
-            self.line = (f"llmbench: alert posted to {shown}", "green")
-        else:
-            self.line = (
-                f"llmbench: alert NOT posted ({self.result.detail} from {shown}); "
-                "the verdict is unchanged",
-                "yellow",
-            )
-        if config.pluginmanager.get_plugin("terminalreporter") is None:
-            import sys
-
-            print(self.line[0], file=sys.stderr)
-
-    @pytest.hookimpl(trylast=True)  # after the llmbench section and its verdict
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.line is not None:
-            text, colour = self.line
-            terminalreporter.write_line(text, **{colour: True})
 
 
 def redact_argv(argv: Sequence[str]) -> list[str]:

@@ -3,7 +3,7 @@ written as a node_exporter textfile.
 
 prometheus-client is an optional extra (``pip install 'pytest-llmbench[metrics]'``): it is
 imported only inside the functions that need it, so a run without the metrics options
-never loads it.
+never loads it. The pytest side, PromPlugin, is ``run/exporters.py``.
 
 Every run builds a fresh registry (never the library's global one), so a push or a file
 holds exactly one run. What the plugin exports:
@@ -32,18 +32,12 @@ keep ``_total`` because they are counts of things in the run.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
-
-import pytest
-
-from pytest_llmbench.errors import RecordError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -54,9 +48,10 @@ __all__ = [
     "OUTCOMES",
     "ExportResult",
     "MetricsUnavailable",
-    "PromPlugin",
     "build_registry",
+    "http_latency",
     "judge_outcome",
+    "load_client",
     "push",
     "write_textfile",
 ]
@@ -76,7 +71,8 @@ class MetricsUnavailable(ImportError):
     """prometheus-client is not installed; the message says how to install it."""
 
 
-def _client() -> Any:
+def load_client() -> Any:
+    """The prometheus_client module; MetricsUnavailable when it is not installed."""
     try:
         import prometheus_client
     except ImportError:
@@ -108,6 +104,15 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def http_latency(judge: Mapping[str, Any]) -> float | None:
+    """The seconds of a sample's judge call over HTTP (its payload's or record's ``judge``
+    block); None for a cache hit or the dry-run judge, which make no HTTP call to time."""
+    if not judge or judge.get("cached") or not judge.get("attempts"):
+        return None
+    seconds = _finite(judge.get("latency_s"))
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
 def _latencies_by_scenario(
     record: Mapping[str, Any], latencies: Sequence[float] | Mapping[str, Sequence[float]]
 ) -> dict[str, list[float]]:
@@ -135,9 +140,8 @@ def _latencies_by_scenario(
             continue
         found = []
         for sample in record["scenarios"][name].get("samples") or []:
-            judge = sample.get("judge") or {}
-            seconds = _finite(judge.get("latency_s"))
-            if seconds is not None and not judge.get("cached") and judge.get("attempts"):
+            seconds = http_latency(sample.get("judge") or {})
+            if seconds is not None:
                 found.append(seconds)
         given[name] = found
     return given
@@ -152,7 +156,7 @@ def build_registry(
     ``latencies`` are judge call durations in seconds: per scenario, or a plain list for a
     record of one scenario. Raises MetricsUnavailable without prometheus-client.
     """
-    client = _client()
+    client = load_client()
     registry: CollectorRegistry = client.CollectorRegistry(auto_describe=True)
     gauge = client.Gauge
 
@@ -308,7 +312,7 @@ def push(
     if problem is not None:
         return ExportResult(False, f"metrics not pushed to {url!r}: {problem}")
     try:
-        client = _client()
+        client = load_client()
         gateway, handler = _handler(url)
         kwargs: dict[str, Any] = {"grouping_key": dict(grouping or {}), "timeout": timeout}
         if handler is not None:
@@ -345,7 +349,7 @@ def write_textfile(registry: CollectorRegistry, path: Path | str) -> ExportResul
     a file; name it ``*.prom``). Never raises."""
     target = Path(path)
     try:
-        client = _client()
+        client = load_client()
         target.parent.mkdir(parents=True, exist_ok=True)
         client.write_to_textfile(str(target), registry)
     except MetricsUnavailable as error:
@@ -385,111 +389,3 @@ def export(
     if prom_file is not None:
         results.append(write_textfile(registry, prom_file))
     return results
-
-
-# -- the pytest plugin -------------------------------------------------------------------
-
-
-class PromPlugin:
-    """Registered on the controller when ``--llmbench-pushgateway`` or
-    ``--llmbench-prom-file`` is given: collects the judge latencies as payloads arrive,
-    exports once the verdict is final, and prints one line per export. An export that
-    fails is reported and never changes the verdict or the exit status."""
-
-    name = "llmbench-prom"
-
-    def __init__(
-        self, pushgateway: str | None, prom_file: Path | None, job: str = DEFAULT_JOB
-    ) -> None:
-        self.pushgateway = pushgateway
-        self.prom_file = prom_file
-        self.job = job
-        self.latencies: dict[str, list[float]] = {}
-        self.results: list[ExportResult] = []
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> PromPlugin | None:
-        """The plugin the options ask for, or None when neither is given. Raises
-        pytest.UsageError for a bad URL or without prometheus-client."""
-        url = config.getoption("llmbench_pushgateway", None)
-        path = config.getoption("llmbench_prom_file", None)
-        if not url and not path:
-            return None
-        option = "--llmbench-pushgateway" if url else "--llmbench-prom-file"
-        try:
-            _client()
-        except MetricsUnavailable:
-            raise pytest.UsageError(
-                f"{option} needs prometheus-client, which is not installed: {INSTALL_HINT}"
-            ) from None
-        if url:
-            problem = check_gateway_url(url)
-            if problem is not None:
-                raise pytest.UsageError(f"--llmbench-pushgateway={url}: {problem}")
-        return cls(url or None, Path(path) if path else None)
-
-    def pytest_llmbench_sample_result(self, payload: dict[str, Any], config: pytest.Config) -> None:
-        judge = payload.get("judge") or {}
-        if not judge or judge.get("cached") or not judge.get("attempts"):
-            return  # a cache hit or the dry-run judge: no HTTP call to time
-        seconds = _finite(judge.get("latency_s"))
-        if seconds is not None and seconds >= 0:
-            self.latencies.setdefault(str(payload.get("scenario")), []).append(seconds)
-
-    def pytest_llmbench_verdict(self, record: dict[str, Any], config: pytest.Config) -> None:
-        self.results = export(
-            record,
-            self.latencies,
-            pushgateway=self.pushgateway,
-            prom_file=self.prom_file,
-            job=self.job,
-        )
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        for result in self.results:
-            terminalreporter.write_line(
-                f"llmbench: {result.message}", **({} if result.ok else {"yellow": True})
-            )
-
-
-# -- exporting a record written earlier (llmbench metrics RUN.json) --
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Export a run record written earlier (the merged record of a sharded run): exit 0
-    when every export worked, 1 when one failed, 2 for bad input."""
-    from pytest_llmbench.results import record as record_mod
-
-    parser = argparse.ArgumentParser(
-        prog="python -m pytest_llmbench.prom",
-        description="Push a run record's metrics to a Pushgateway and/or write them as a "
-        "node_exporter textfile. Judge latencies come from the record's samples when "
-        "they carry them.",
-    )
-    parser.add_argument("record", metavar="RUN.json", help="a run record")
-    parser.add_argument("--pushgateway", metavar="URL", help="the Pushgateway's URL")
-    parser.add_argument("--prom-file", metavar="PATH", help="write the textfile here")
-    parser.add_argument("--job", default=DEFAULT_JOB, help=f"job label (default {DEFAULT_JOB})")
-    args = parser.parse_args(argv)
-    if not args.pushgateway and not args.prom_file:
-        parser.error("give --pushgateway URL and/or --prom-file PATH")
-    try:
-        record = record_mod.load(Path(args.record))
-    except RecordError as error:
-        print(f"{parser.prog}: {error}", file=sys.stderr)
-        return 2
-    results = export(
-        record,
-        {},
-        pushgateway=args.pushgateway,
-        prom_file=Path(args.prom_file) if args.prom_file else None,
-        job=args.job,
-    )
-    for result in results:
-        print(result.message, file=sys.stdout if result.ok else sys.stderr)
-    return 0 if all(r.ok for r in results) else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pytest_llmbench.benchmark.config import MetricConfig
+from pytest_llmbench.benchmark.rules import format_edge
 from pytest_llmbench.results.statistics import summarize
 
 __all__ = [
     "EDGE_TOLERANCE",
     "MetricVerdict",
     "Status",
-    "band_problem",
     "band_status",
     "describe_band",
     "evaluate_metric",
@@ -62,27 +62,6 @@ def band_status(value: float, metric: MetricConfig) -> Status:
     return "fail"
 
 
-def band_problem(pass_: float, warn: float, better: str) -> str | None:
-    """A sentence saying what is wrong with the bands, or None when they make sense.
-
-    warn equal to pass is allowed: the metric then has no warn band.
-    """
-    if better not in ("higher", "lower"):
-        return f"better must be 'higher' or 'lower', not {better!r}"
-    p, w = _num(pass_), _num(warn)
-    if better == "higher" and warn > pass_:
-        return (
-            f"warn ({w}) is above pass ({p}), but with better: higher a value must reach "
-            f"warn before pass; set warn to at most {p}"
-        )
-    if better == "lower" and warn < pass_:
-        return (
-            f"warn ({w}) is below pass ({p}), but with better: lower a value must get "
-            f"under warn before pass; set warn to at least {p}"
-        )
-    return None
-
-
 def worst(statuses: Iterable[Status]) -> Status:
     """The worst of the statuses (pass < warn < fail); pass when there are none."""
     return max(statuses, key=_RANK.__getitem__, default="pass")
@@ -91,13 +70,7 @@ def worst(statuses: Iterable[Status]) -> Status:
 def describe_band(metric: MetricConfig) -> str:
     """The bands as the report shows them: "pass ≥ 0.88, warn ≥ 0.8"."""
     op = "≤" if metric.better == "lower" else "≥"
-    return f"pass {op} {_num(metric.pass_)}, warn {op} {_num(metric.warn)}"
-
-
-def _num(x: float) -> str:
-    # 'g' drops trailing zeros (210.0 -> 210); 15 significant digits round-trip anything
-    # typed in YAML without the float noise repr would show.
-    return format(x, ".15g")
+    return f"pass {op} {format_edge(metric.pass_)}, warn {op} {format_edge(metric.warn)}"
 
 
 def evaluate_metric(metric: MetricConfig, values: Sequence[float]) -> MetricVerdict:

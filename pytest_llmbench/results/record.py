@@ -17,7 +17,6 @@ from typing import Any, cast
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.errors import RecordError
-from pytest_llmbench.judging.budget import call_cost
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
 from pytest_llmbench.results.problems import (
     band_problems,
@@ -57,7 +56,7 @@ def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
         completion_tokens += int(judge.get("completion_tokens", 0))
     cost = None
     if price is not None:
-        cost = round(call_cost(price, prompt_tokens, completion_tokens), 6)
+        cost = round(price.cost(prompt_tokens, completion_tokens), 6)
     return {
         "judge_calls": calls,
         "cached": cached,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.problems import regression_problems, sentence
-from pytest_llmbench.results.regression import RegressionRules, compare_scenario
+from pytest_llmbench.results.regression import compare_scenario
 from pytest_llmbench.results.schema import (
     BaselineSummary,
     RunRecord,

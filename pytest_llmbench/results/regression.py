@@ -10,28 +10,14 @@ times the margin is flagged, and the comparison says it is underpowered.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results.schema import Comparison, MetricComparison, ScenarioRecord
 from pytest_llmbench.results.statistics import overlap, paired_difference
 
-Severity = Literal["error", "warn"]
 UNDERPOWERED_FACTOR = 3.0
-DEFAULT_MARGIN = 0.02
-DEFAULT_MIN_SAMPLES = 10
 METHOD = "paired t interval over samples scored in both runs"
-
-
-@dataclass(frozen=True)
-class RegressionRules:
-    margins: Mapping[str, float] = field(default_factory=dict)  # per metric
-    default_margin: float = DEFAULT_MARGIN
-    severity: Severity = "error"
-    min_samples: int = DEFAULT_MIN_SAMPLES
-
-    def margin(self, metric: str) -> float:
-        return self.margins.get(metric, self.default_margin)
 
 
 def comparability(current: ScenarioRecord, baseline: ScenarioRecord) -> list[str]:

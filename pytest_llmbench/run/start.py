@@ -71,17 +71,15 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
 
 
 def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
-    """Alerts and metrics exporters: controller only, imported only when asked for."""
-    from pytest_llmbench.reporting.alerts import AlertPlugin, webhook_problem
+    """Alerts and metrics exporters: controller only, imported only when asked for
+    (prometheus-client itself only when an option asks)."""
+    from pytest_llmbench.reporting.alerts import webhook_problem
+    from pytest_llmbench.run.exporters import AlertPlugin, PromPlugin
 
     webhook = config.getoption("llmbench_webhook")
     if webhook and (problem := webhook_problem(webhook)):
         raise pytest.UsageError(f"--llmbench-webhook: {problem}")
     config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
-    from pytest_llmbench.reporting.prometheus import (
-        PromPlugin,  # prometheus-client itself only when an option asks
-    )
-
     prom = PromPlugin.from_config(config)
     if prom is not None:
         config.pluginmanager.register(prom, PromPlugin.name)

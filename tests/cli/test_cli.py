@@ -52,7 +52,8 @@ def test_the_console_script_is_installed_and_reports_its_version() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [["report"], ["compare"], ["merge"], ["baseline", "promote"], ["history"]]
+    "command",
+    [["report"], ["compare"], ["merge"], ["baseline", "promote"], ["history"], ["metrics"]],
 )
 def test_every_subcommand_has_help_that_states_its_exit_statuses(
     llmbench: Any, command: list[str]

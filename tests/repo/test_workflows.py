@@ -259,7 +259,7 @@ def test_nightly_merges_keeps_history_pushes_and_alerts_on_main_only() -> None:
     metrics = step(merge, "Push metrics")
     assert metrics["if"].startswith("github.ref == 'refs/heads/main'")
     assert metrics["env"] == {"PUSHGATEWAY_URL": "${{ secrets.PUSHGATEWAY_URL }}"}
-    assert "python -m pytest_llmbench.prom .llmbench/nightly.json" in metrics["run"]
+    assert "llmbench metrics .llmbench/nightly.json --pushgateway" in metrics["run"]
 
     history = jobs["history"]
     assert history["permissions"] == {"contents": "write"}

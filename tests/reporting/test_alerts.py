@@ -16,7 +16,6 @@ from support.project import Project, config_yaml, make_samples
 
 from pytest_llmbench.benchmark.config import NotifyConfig
 from pytest_llmbench.reporting.alerts import (
-    AlertPlugin,
     AlertResult,
     build_message,
     post_alert,
@@ -25,6 +24,7 @@ from pytest_llmbench.reporting.alerts import (
     run_url,
     should_notify,
 )
+from pytest_llmbench.run.exporters import AlertPlugin
 
 RUN_URL = "https://github.com/octo/bench/actions/runs/42"
 HOOK_PATH = "/services/T000/B000/s3cretHOOKabcd"

@@ -27,6 +27,7 @@ from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
 from support.records import LATENCIES, record_fixture  # noqa: E402
 
 from pytest_llmbench.reporting import prometheus as prom  # noqa: E402
+from pytest_llmbench.run.exporters import PromPlugin  # noqa: E402
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 REQUIRE_ENV = "LLMBENCH_REQUIRE_PUSHGATEWAY"
@@ -226,7 +227,7 @@ def test_textfile_write_failure_is_a_result_not_an_exception(tmp_path: Path) -> 
 
 
 def test_importing_the_plugin_does_not_import_prometheus_client() -> None:
-    code = "import sys, pytest_llmbench.plugin, pytest_llmbench.reporting.prometheus; print('prometheus_client' in sys.modules)"
+    code = "import sys, pytest_llmbench.plugin, pytest_llmbench.run.exporters; print('prometheus_client' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout == "False\n"
 
@@ -263,7 +264,7 @@ def test_options_without_prometheus_client_are_a_usage_error(
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
     config: Any = FakeConfig(llmbench_prom_file="m.prom")
     with pytest.raises(pytest.UsageError) as info:
-        prom.PromPlugin.from_config(config)
+        PromPlugin.from_config(config)
     assert str(info.value) == (
         "--llmbench-prom-file needs prometheus-client, which is not installed: "
         "pip install 'pytest-llmbench[metrics]'"
@@ -271,8 +272,8 @@ def test_options_without_prometheus_client_are_a_usage_error(
 
 
 def test_no_metrics_options_no_plugin_and_bad_urls_are_usage_errors() -> None:
-    assert prom.PromPlugin.from_config(FakeConfig()) is None  # type: ignore[arg-type]
-    plugin = prom.PromPlugin.from_config(FakeConfig(llmbench_pushgateway="127.0.0.1:9091"))  # type: ignore[arg-type]
+    assert PromPlugin.from_config(FakeConfig()) is None  # type: ignore[arg-type]
+    plugin = PromPlugin.from_config(FakeConfig(llmbench_pushgateway="127.0.0.1:9091"))  # type: ignore[arg-type]
     assert (
         plugin is not None and plugin.pushgateway == "127.0.0.1:9091" and plugin.prom_file is None
     )
@@ -280,9 +281,9 @@ def test_no_metrics_options_no_plugin_and_bad_urls_are_usage_errors() -> None:
         pytest.UsageError,
         match=r"^--llmbench-pushgateway=ftp://x: the scheme must be http or https, not 'ftp'$",
     ):
-        prom.PromPlugin.from_config(FakeConfig(llmbench_pushgateway="ftp://x"))  # type: ignore[arg-type]
+        PromPlugin.from_config(FakeConfig(llmbench_pushgateway="ftp://x"))  # type: ignore[arg-type]
     with pytest.raises(pytest.UsageError, match="the port is not a number"):
-        prom.PromPlugin.from_config(FakeConfig(llmbench_pushgateway="http://127.0.0.1:99999"))  # type: ignore[arg-type]
+        PromPlugin.from_config(FakeConfig(llmbench_pushgateway="http://127.0.0.1:99999"))  # type: ignore[arg-type]
 
 
 # -- the plugin object, driven by its hooks ------------------------------------------------
@@ -308,7 +309,7 @@ class FakeTerminal:
 
 def test_plugin_times_http_calls_only_and_writes_at_the_verdict(tmp_path: Path) -> None:
     path = tmp_path / "llmbench.prom"
-    plugin = prom.PromPlugin(None, path)
+    plugin = PromPlugin(None, path)
     config: Any = None
     plugin.pytest_llmbench_sample_result(payload("digest", 0.4), config)
     plugin.pytest_llmbench_sample_result(payload("digest", 0.001, cached=True, attempts=0), config)
@@ -332,7 +333,7 @@ def records(text: str) -> Iterator[str]:
 
 def test_plugin_reports_a_failed_push_in_yellow_and_still_writes_the_file(tmp_path: Path) -> None:
     port = closed_port()
-    plugin = prom.PromPlugin(f"http://127.0.0.1:{port}", tmp_path / "m.prom")
+    plugin = PromPlugin(f"http://127.0.0.1:{port}", tmp_path / "m.prom")
     plugin.pytest_llmbench_verdict(record_fixture(), None)  # type: ignore[arg-type]
     terminal = FakeTerminal()
     plugin.pytest_terminal_summary(terminal)
@@ -344,7 +345,7 @@ def test_plugin_reports_a_failed_push_in_yellow_and_still_writes_the_file(tmp_pa
 
 
 def test_a_failing_exporter_never_raises_into_the_run(tmp_path: Path) -> None:
-    plugin = prom.PromPlugin(None, tmp_path / "m.prom")
+    plugin = PromPlugin(None, tmp_path / "m.prom")
     plugin.pytest_llmbench_verdict({"scenarios": {"x": {"metrics": "not a mapping"}}}, None)  # type: ignore[arg-type]
     assert len(plugin.results) == 1 and not plugin.results[0].ok
     assert plugin.results[0].message.startswith("metrics not exported: AttributeError: ")
@@ -502,15 +503,15 @@ def test_the_gateway_rejects_a_push_and_the_result_says_why(pushgateway: str) ->
     )
 
 
-def test_module_command_pushes_a_stored_record(pushgateway: str, tmp_path: Path) -> None:
+def test_llmbench_metrics_pushes_a_stored_record(pushgateway: str, tmp_path: Path) -> None:
     path = tmp_path / "run.json"
     path.write_text(json.dumps(record_fixture()), encoding="utf-8")
     prom_file = tmp_path / "out.prom"
+    llmbench = str(Path(sys.executable).with_name("llmbench"))
     done = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pytest_llmbench.reporting.prometheus",
+            llmbench,
+            "metrics",
             str(path),
             "--pushgateway",
             pushgateway,
@@ -522,24 +523,10 @@ def test_module_command_pushes_a_stored_record(pushgateway: str, tmp_path: Path)
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout.splitlines()[0].startswith("pushed ") and done.stdout.splitlines()[
-        1
-    ].startswith("wrote ")
+    pushed, wrote = done.stdout.splitlines()
+    assert pushed.startswith(f"pushed {len(list(records(prom_file.read_text())))} series to ")
+    assert wrote.startswith("wrote ")
     assert value_in(gateway_metrics(pushgateway), "benchmark_cost_usd", scenario="digest") == 0.006
-    missing = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest_llmbench.reporting.prometheus",
-            str(tmp_path / "nope.json"),
-            "--prom-file",
-            str(prom_file),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert missing.returncode == 2 and "cannot read the run record" in missing.stderr
 
 
 # ==========================================================================================

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_llmbench.benchmark.config import MetricConfig
+from pytest_llmbench.benchmark.rules import band_problem
 from pytest_llmbench.results.bands import (
     MetricVerdict,
     Status,
-    band_problem,
     band_status,
     describe_band,
     evaluate_metric,

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.project import Project, config_yaml, make_samples
 
+from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results.regression import (
-    RegressionRules,
     comparability,
     compare_metric,
     compare_scenario,

@@ -18,7 +18,7 @@ from support.project import Project, config_yaml, make_samples
 from pytest_llmbench.benchmark.dataset import load_dataset
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.benchmark.prompts import load_prompt, render_messages
-from pytest_llmbench.judging.budget import Budget, call_cost
+from pytest_llmbench.judging.budget import Budget
 
 SAMPLES = 6
 COMPLETION_TOKENS = 20  # what JudgeServer reports for every reply
@@ -56,7 +56,7 @@ def prompt_tokens(project: Project) -> list[int]:
 
 def call_costs(project: Project) -> list[float]:
     """What judging each sample costs at PRICE."""
-    return [call_cost(PRICE, tokens, COMPLETION_TOKENS) for tokens in prompt_tokens(project)]
+    return [PRICE.cost(tokens, COMPLETION_TOKENS) for tokens in prompt_tokens(project)]
 
 
 def budget_for(costs: list[float], calls: int) -> float:
@@ -286,8 +286,8 @@ def test_budget_ledger_sums_what_every_process_adds(tmp_path: Path) -> None:
         second.close()
 
 
-def test_call_cost_prices_input_and_output_tokens_per_million() -> None:
-    assert call_cost(Price(2.5, 10.0), 1_000_000, 0) == 2.5
-    assert call_cost(Price(2.5, 10.0), 0, 1_000_000) == 10.0
-    assert call_cost(Price(2.5, 10.0), 400, 20) == pytest.approx(0.0012)
-    assert call_cost(Price(0.0, 0.0), 400, 20) == 0.0
+def test_a_call_costs_its_input_and_output_tokens_at_the_price_per_million() -> None:
+    assert Price(2.5, 10.0).cost(1_000_000, 0) == 2.5
+    assert Price(2.5, 10.0).cost(0, 1_000_000) == 10.0
+    assert Price(2.5, 10.0).cost(400, 20) == pytest.approx(0.0012)
+    assert Price(0.0, 0.0).cost(400, 20) == 0.0

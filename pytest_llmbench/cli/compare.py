@@ -1,0 +1,102 @@
+"""`llmbench compare`: a run record against a baseline record, metric by metric."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbench.cli.common import (
+    FAILED,
+    FORMATTER,
+    OK,
+    Commands,
+    emit,
+    rules_from,
+    rules_note,
+    rules_options,
+)
+from pytest_llmbench.results import record as record_mod
+
+
+def add_command(commands: Commands) -> None:
+    compare = commands.add_parser(
+        "compare",
+        help="compare a run record with a baseline record, metric by metric",
+        description="Compare A.json (the current run) with B.json (the baseline): per "
+        "scenario and metric, paired by sample id: value, baseline, difference with its "
+        "95% interval, status; or why the two cannot be compared.",
+        epilog="exit status:\n  0  no regression at error level (improvements, ok, warn-level "
+        "regressions, not comparable)\n  1  a regression at error level\n  2  usage error "
+        "or bad input\n\n" + rules_note("compare"),
+        formatter_class=FORMATTER,
+    )
+    compare.add_argument("current", metavar="A.json", help="the current run record")
+    compare.add_argument("baseline", metavar="B.json", help="the baseline run record")
+    rules_options(compare)
+    compare.set_defaults(handler=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pytest_llmbench.results.regression import compare_scenario
+
+    current = record_mod.load(Path(args.current))
+    baseline = record_mod.load(Path(args.baseline))
+    rules = rules_from(args)
+    lines: list[str] = []
+    failed: list[str] = []
+    for name, scenario in current["scenarios"].items():
+        c = compare_scenario(scenario, baseline["scenarios"].get(name), rules)
+        lines.append(f"{name}: {c['status'].upper()}")
+        if c["status"] == "not comparable":
+            lines.extend(f"  not comparable: {reason}" for reason in c["reasons"])
+            continue
+        lines.extend(compare_table(c["metrics"]))
+        if c["underpowered"]:
+            lines.append(
+                f"  underpowered: fewer than {rules.min_samples} paired samples; "
+                "only large drops are flagged"
+            )
+        if c["regressed"]:
+            lines.append(f"  regressed ({c['severity']}): {', '.join(c['regressed'])}")
+            if c["severity"] == "error":
+                failed.extend(f"{metric} of {name}" for metric in c["regressed"])
+    for name in sorted(baseline["scenarios"].keys() - current["scenarios"].keys()):
+        lines.append(f"{name}: only in the baseline {args.baseline}")
+    if failed:
+        lines.append(f"regression at error level: {', '.join(failed)}")
+    else:
+        lines.append("no regression at error level")
+    emit("\n".join(lines) + "\n", None)
+    return FAILED if failed else OK
+
+
+def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    from pytest_llmbench.reporting.markdown import fnum, interval, signed
+
+    rows = [("metric", "value", "baseline", "diff", "95% CI of diff", "paired", "status")]
+    for name, m in metrics.items():
+        rows.append(
+            (
+                name,
+                fnum(m["current"]),
+                fnum(m["baseline"]),
+                signed(m["diff"]),
+                interval(m["ci95"]),
+                str(m["compared"]),
+                m["status"],
+            )
+        )
+    return ["  " + line for line in table(rows, right=(1, 2, 3, 5))]
+
+
+def table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ).rstrip()
+        for row in rows
+    ]
