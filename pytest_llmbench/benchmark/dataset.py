@@ -49,7 +49,7 @@ class Dataset:
     sha256: str  # of the file's bytes
 
 
-_SAFE_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+_SAFE_RE = re.compile(r"[A-Za-z0-9._-]+")  # fullmatch: "$" would let a final "\n" through
 _UNSAFE_RUN_RE = re.compile(r"[^A-Za-z0-9._-]+")
 
 # Cyrillic has no NFKD decomposition to ASCII; without this "тг-1" would become "1".
@@ -69,7 +69,7 @@ _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", boo
 
 def safe_id(raw: str) -> str:
     """An ASCII id fit for a pytest node id ("тг-0042" -> "tg-0042"); never empty."""
-    if _SAFE_RE.match(raw):
+    if _SAFE_RE.fullmatch(raw):
         return raw  # the common case, kept exactly as the user wrote it
     text = unicodedata.normalize("NFKD", raw.translate(_TRANSLIT))
     text = text.encode("ascii", "ignore").decode("ascii")

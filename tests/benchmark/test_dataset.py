@@ -216,6 +216,11 @@ def test_safe_id_is_always_a_nonempty_node_id_safe_string(raw: str) -> None:
     assert re.fullmatch(r"[A-Za-z0-9._-]+", safe_id(raw))
 
 
+@pytest.mark.parametrize("raw", ["0\n", "tg-1\n", "a\r\n"])
+def test_an_id_ending_in_a_line_break_is_made_safe(raw: str) -> None:
+    assert safe_id(raw) == raw.strip()
+
+
 def test_colliding_safe_ids_get_numbered_suffixes_in_file_order(tmp_path: Path) -> None:
     ids = ["a b", "a/b", "a-b-2", "a:b", "тг", "tg"]
     text = "".join(json.dumps({"id": raw}) + "\n" for raw in ids)
