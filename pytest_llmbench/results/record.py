@@ -219,9 +219,11 @@ def write(record: RunRecord, *paths: Path) -> None:
     os.replace(tmp, first)
 
 
-def deterministic_view(record: RunRecord) -> dict[str, Any]:
+def deterministic_view(record: RunRecord) -> RunRecord:
     """The record without its ``run`` block: what must match across -n 0, -n 2, no xdist."""
-    return {k: v for k, v in record.items() if k != "run"}
+    view = dict(record)
+    view.pop("run", None)
+    return cast(RunRecord, view)
 
 
 def load(path: Path) -> RunRecord:

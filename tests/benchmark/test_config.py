@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 
 from pytest_llmbench.benchmark.config import (
-    ConfigError,
-    JudgeConfig,
     LLMBenchConfig,
     MetricConfig,
-    Price,
-    RetryPolicy,
     ScenarioConfig,
     load_config,
 )
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.config_file import find_config
+from pytest_llmbench.errors import ConfigError
 
 DATASET = "data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl"
 CONFIG = "benchmarks/llmbench.yaml"

@@ -10,12 +10,11 @@ import pytest
 from pytest_llmbench.benchmark.dataset import Sample
 from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
-    PromptError,
-    PromptNotFoundError,
     load_prompt,
     messages_sha256,
     render_messages,
 )
+from pytest_llmbench.errors import PromptError, PromptNotFoundError
 
 GOOD = """\
 description: Judge for Russian channel digests

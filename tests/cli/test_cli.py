@@ -15,6 +15,7 @@ from support.records import entry, make_record
 from pytest_llmbench import __version__
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.schema import RunRecord, SampleRecord
 
 Run = tuple[int, str, str]  # exit status, stdout, stderr
 
@@ -33,7 +34,7 @@ def llmbench(capsys: pytest.CaptureFixture[str]) -> Any:
     return run
 
 
-def write(path: Path, record: dict[str, Any]) -> Path:
+def write(path: Path, record: RunRecord) -> Path:
     record_mod.write(record, path)
     return path
 
@@ -293,7 +294,7 @@ def test_merge_refusals_are_exit_2_with_the_reason(llmbench: Any, tmp_path: Path
 # -- baseline promote ------------------------------------------------------------------
 
 
-def two_scenarios(samples: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+def two_scenarios(samples: list[SampleRecord], **kwargs: Any) -> RunRecord:
     record = make_record(samples, **kwargs)
     other = make_record(PASSING[:3], scenario="other")
     record["scenarios"]["other"] = other["scenarios"]["other"]

@@ -26,12 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, for support.judge_server
 
-from support.judge_server import JudgeServer  # type: ignore[import-not-found]
+from support.judge_server import JudgeServer
 
 _CHAT = "/v1/chat/completions"
 
 
-class TimedJudgeServer(JudgeServer):  # type: ignore[misc]
+class TimedJudgeServer(JudgeServer):
     """JudgeServer that also times each chat-completions request."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -79,7 +79,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.25, help="seconds per reply")
     args = parser.parse_args()
-    with TimedJudgeServer(latency_s=args.latency) as server:
+    server = TimedJudgeServer(latency_s=args.latency)
+    with server:
         print(json.dumps({"url": server.url}), flush=True)
         for line in sys.stdin:
             command = line.strip()

@@ -42,7 +42,7 @@ def text(name: str) -> str:
 
 
 def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(text(name))
+    data: dict[Any, Any] = yaml.safe_load(text(name))
     # YAML 1.1 reads the key `on` as True.
     data["on"] = data.pop(True, data.get("on"))
     return data

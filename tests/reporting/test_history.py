@@ -12,9 +12,10 @@ from support.records import entry, make_record
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.reporting import history
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.schema import RunRecord
 
 
-def run_on(day: int, accuracy: float, **kwargs: Any) -> dict[str, Any]:
+def run_on(day: int, accuracy: float, **kwargs: Any) -> RunRecord:
     run = {
         "id": f"202511{day:02d}T030000Z-{day:06d}",
         "started_at": f"2025-11-{day:02d}T03:00:00Z",
@@ -24,7 +25,7 @@ def run_on(day: int, accuracy: float, **kwargs: Any) -> dict[str, Any]:
     return make_record([entry(p, accuracy) for p in range(6)], run=run, **kwargs)
 
 
-def folder(tmp_path: Path, *records: dict[str, Any]) -> Path:
+def folder(tmp_path: Path, *records: RunRecord) -> Path:
     runs = tmp_path / "benchmarks"
     runs.mkdir(parents=True, exist_ok=True)
     for index, r in enumerate(records):
@@ -99,7 +100,7 @@ def test_history_mentions_skipped_files_on_stderr(
 # -- the page --------------------------------------------------------------------------
 
 
-def page_of(tmp_path: Path, *records: dict[str, Any]) -> str:
+def page_of(tmp_path: Path, *records: RunRecord) -> str:
     out = tmp_path / "site" / "history.html"
     assert cli.main(["history", str(folder(tmp_path, *records)), "--html", str(out)]) == 0
     return out.read_text(encoding="utf-8")

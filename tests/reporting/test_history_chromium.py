@@ -13,13 +13,13 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 from support.records import FINGERPRINTS, entry, make_record
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.schema import SampleRecord
 
 CHROMIUM = Path("/usr/bin/chromium")
 WIDTH, HEIGHT = 1200, 1600
@@ -89,7 +89,7 @@ def png_rows(path: Path) -> tuple[int, int, list[bytes]]:
     return width, height, [raw[i : i + stride] for i in range(0, len(raw), stride)]
 
 
-def scored(position: int, accuracy: float, latency: float) -> dict[str, Any]:
+def scored(position: int, accuracy: float, latency: float) -> SampleRecord:
     sample = entry(position, accuracy)
     sample["scores"]["latency_seconds"] = latency
     return sample

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
@@ -18,18 +18,19 @@ from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.merge import merge
+from pytest_llmbench.results.schema import Fingerprints, RunRecord
 from pytest_llmbench.run.item_side import in_shard
 
 
-def with_fingerprint(part: str, **changes: Any) -> dict[str, Any]:
-    fp = copy.deepcopy(FINGERPRINTS)
+def with_fingerprint(part: str, **changes: Any) -> Fingerprints:
+    fp: dict[str, Any] = copy.deepcopy(dict(FINGERPRINTS))
     fp[part].update(changes)
-    return fp
+    return cast(Fingerprints, fp)
 
 
 def shards_of(
     scores: Sequence[float | None], count: int, **kwargs: Any
-) -> list[tuple[str, dict[str, Any]]]:
+) -> list[tuple[str, RunRecord]]:
     """Records of shard k/count holding positions p with p % count == k - 1."""
     return [
         (
@@ -175,7 +176,7 @@ def test_a_scenario_only_some_shards_hold_is_merged_from_those() -> None:
 # -- refusals --------------------------------------------------------------------------
 
 
-def refusal(shards: Sequence[tuple[str, Mapping[str, Any]]], **kwargs: Any) -> str:
+def refusal(shards: Sequence[tuple[str, RunRecord]], **kwargs: Any) -> str:
     with pytest.raises(MergeError) as info:
         merge(shards, run_id="m", **kwargs)
     return str(info.value)

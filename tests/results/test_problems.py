@@ -9,24 +9,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.records import FINGERPRINTS, entry
 
+from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive
 from pytest_llmbench.results.problems import Problem, scenario_problems, sentence
-from pytest_llmbench.results.regression import RegressionRules
 from pytest_llmbench.results.schema import SampleRecord, ScenarioRecord
 
 scores = st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=0, max_size=12)
 
 
 def block(values: list[float | None], unjudged: int = 0) -> ScenarioRecord:
-    samples: list[SampleRecord] = [entry(p, v) for p, v in enumerate(values)]  # type: ignore[misc]
+    samples: list[SampleRecord] = [entry(p, v) for p, v in enumerate(values)]
     for sample in samples[:unjudged]:
-        sample.update(
-            status="unscored",
-            scores={},
-            reason="budget exhausted: $0.0100 of $0.01 spent before this sample was judged",
-            reason_code="budget_exhausted",
-        )
+        sample["status"], sample["scores"] = "unscored", {}
+        sample["reason"] = "budget exhausted: $0.0100 of $0.01 spent before this sample was judged"
+        sample["reason_code"] = "budget_exhausted"
     return record_mod.summarize_scenario(
         "digest", samples, copy.deepcopy(FINGERPRINTS), False, record_mod.usage(samples, None)
     )
@@ -57,9 +54,9 @@ def test_a_spent_budget_fails_the_scenario_by_its_reason_code() -> None:
 
 def test_a_reason_that_merely_reads_like_the_budget_is_not_the_budget() -> None:
     scenario = block([0.9, 0.9, 0.9])
-    scenario["samples"][0].update(
-        status="unscored", reason="budget exhausted, said the judge", reason_code="judge"
-    )
+    first = scenario["samples"][0]
+    first["status"], first["reason"] = "unscored", "budget exhausted, said the judge"
+    first["reason_code"] = "judge"
     assert [p.kind for p in scenario_problems("digest", scenario)] == []
 
 

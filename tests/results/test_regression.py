@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -16,6 +16,7 @@ from pytest_llmbench.results.regression import (
     compare_metric,
     compare_scenario,
 )
+from pytest_llmbench.results.schema import ScenarioRecord
 from pytest_llmbench.run.item_side import in_shard
 
 RULES = RegressionRules(default_margin=0.02, min_samples=5)
@@ -46,7 +47,7 @@ def test_a_drop_beyond_the_margin_whose_interval_spans_zero_is_not_a_regression(
     base = scores([0.5] * 6)
     cur = scores([0.1, 0.9, 0.2, 0.8, 0.3, 0.5])  # mean 0.4667, very noisy
     entry = compare_metric("accuracy", "higher", cur, base, RULES)
-    assert entry["ci95"][0] < 0 < entry["ci95"][1]
+    assert entry["ci95"] is not None and entry["ci95"][0] < 0 < entry["ci95"][1]
     assert entry["status"] == "ok"
 
 
@@ -114,8 +115,9 @@ def test_comparison_does_not_depend_on_sample_order(pairs: dict[str, tuple[float
 
 def scenario_record(
     values: dict[str, float], *, dataset: str = "d1", model: str = "m", prompt_sha: str = "p1"
-) -> dict[str, Any]:
-    return {
+) -> ScenarioRecord:
+    """Only the keys the comparison reads."""
+    block: dict[str, Any] = {
         "fingerprints": {
             "dataset": {"inputs_sha256": dataset * 8, "path": "x", "samples": len(values)},
             "judge": {"mode": "live", "model": model},
@@ -127,6 +129,7 @@ def scenario_record(
             for k, v in values.items()
         ],
     }
+    return cast(ScenarioRecord, block)
 
 
 @pytest.mark.parametrize(

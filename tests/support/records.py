@@ -7,8 +7,9 @@ from typing import Any
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord
 
-FINGERPRINTS: dict[str, Any] = {
+FINGERPRINTS: Fingerprints = {
     "dataset": {
         "path": "data/digest.jsonl",
         "sha256": "a" * 64,
@@ -24,6 +25,7 @@ FINGERPRINTS: dict[str, Any] = {
         "base_url": "",
     },
     "prompt": {"ref": "digest_judge@v1", "sha256": "c" * 64},
+    "metric_order": ["accuracy"],
     "metrics": {
         "accuracy": {
             "pass": 0.8,
@@ -38,7 +40,7 @@ FINGERPRINTS: dict[str, Any] = {
 
 def entry(
     position: int, accuracy: float | None, *, tokens: tuple[int, int] = (100, 10)
-) -> dict[str, Any]:
+) -> SampleRecord:
     sample_id = f"s-{position + 1:02d}"
     return {
         "id": sample_id,
@@ -61,16 +63,16 @@ def entry(
 
 
 def make_record(
-    samples: Sequence[Mapping[str, Any]],
+    samples: Sequence[SampleRecord],
     *,
     scenario: str = "digest",
-    fingerprints: Mapping[str, Any] = FINGERPRINTS,
+    fingerprints: Fingerprints = FINGERPRINTS,
     shard: tuple[int, int] | None = None,
     gated: bool = True,
     partial_reason: str | None = None,
     cost: float | None = None,
     run: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunRecord:
     usage = record_mod.usage(samples, None)
     usage["cost_usd"] = cost
     block = record_mod.summarize_scenario(scenario, samples, fingerprints, False, usage)
