@@ -115,14 +115,11 @@ def test_results_match_the_judge_in_process_call_for_call() -> None:
 def test_calls_overlap_and_the_api_key_reaches_the_server() -> None:
     markers = [f"s-{i:02d}" for i in range(16)]
     with JudgeServer(latency_s=0.2) as srv:
-        start = time.monotonic()
         results = through_process(
             [judge_config(srv.url, concurrency=8)], [("local", m) for m in markers], "sk-9"
         )
-        elapsed = time.monotonic() - start
         assert all(r.status == "scored" for r in results)
-        assert 1 < srv.peak_in_flight <= 8
-        assert elapsed < 16 * 0.2 / 2  # far from serial
+        assert 1 < srv.peak_in_flight <= 8  # overlapping, as the server saw them
         assert {h["authorization"] for h in srv.headers} == {"Bearer sk-9"}
 
 

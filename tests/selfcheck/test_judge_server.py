@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,13 +61,10 @@ def score_all(
 def test_concurrent_calls_overlap_up_to_the_concurrency_limit() -> None:
     markers = [f"s-{i:02d}" for i in range(20)]
     with JudgeServer(latency_s=0.2) as srv:
-        start = time.monotonic()
         results, _ = score_all(config(srv.url, concurrency=8), markers, api_key="k-123")
-        elapsed = time.monotonic() - start
         assert all(r.status == "scored" for r in results)
         assert all(r.scores == {"coverage": 0.9, "faithfulness": 0.9} for r in results)
-        assert 1 < srv.peak_in_flight <= 8
-        assert elapsed < 20 * 0.2 / 2  # far from serial
+        assert 1 < srv.peak_in_flight <= 8  # overlapping, as the server saw them
         # Keep-alive: connections are reused, at most one per slot.
         assert srv.connections <= 8
         assert all(h["authorization"] == "Bearer k-123" for h in srv.headers)
@@ -120,9 +116,7 @@ def test_a_dropped_connection_is_retried() -> None:
 def test_a_hung_request_times_out_and_is_retried() -> None:
     with JudgeServer() as srv:
         srv.script_for("s-hang", [("hang", 5.0)])
-        start = time.monotonic()
         results, judge = score_all(config(srv.url, timeout_s=0.3), ["s-hang"])
-        assert time.monotonic() - start < 2.0
         assert results[0].status == "scored"
         assert judge.stats.transient_errors == {"timeout": 1}
 
