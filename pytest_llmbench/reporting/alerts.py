@@ -7,7 +7,7 @@ or ``<url|link>`` syntax in names. Which outcomes alert is the YAML's ``notify: 
 
 A webhook that fails is reported on the terminal and never changes the verdict or the
 exit status. The URL is a secret (it is the only credential a webhook has): messages show
-``redact_url(url)``, never the URL.
+``redaction.webhook_hint(url)``, never the URL.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from pytest_llmbench.benchmark.config import NotifyConfig
+from pytest_llmbench.redaction import webhook_hint
 
 if TYPE_CHECKING:
     import httpx
 
 MAX_TEXT = 1_900  # Discord refuses content over 2,000 characters
 TIMEOUT_S = 10.0
-OPTION = "--llmbench-webhook"
 
 
 @dataclass(frozen=True)
@@ -127,23 +127,6 @@ def _fit(head: str, lines: list[str], tail: list[str]) -> str:
 
 
 # -- posting -------------------------------------------------------------------------------
-
-
-def redact_url(url: str) -> str:
-    """A webhook URL fit for a message: scheme, host and the last 4 characters, e.g.
-    ``https://hooks.slack.com/…abcd``. The path holds the secret; only a long one shows
-    its tail."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname
-    if not parts.scheme or not host:
-        return "(not a URL)"
-    try:
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:  # a port that is not a number
-        netloc = host
-    secret = url.strip().split(parts.netloc, 1)[1].lstrip("/")
-    shown = f"…{secret[-4:]}" if len(secret) >= 12 else ("…" if secret else "")
-    return f"{parts.scheme}://{netloc}/{shown}"
 
 
 def webhook_problem(url: str) -> str | None:
@@ -247,7 +230,7 @@ class AlertPlugin:
         environ = os.environ if self.environ is None else self.environ
         payload = build_message(record, run_url(environ))
         self.result = post_alert(url, payload, timeout=self.timeout, transport=self.transport)
-        shown = redact_url(url)
+        shown = webhook_hint(url)
         if self.result.ok:
             self.line = (f"llmbench: alert posted to {shown}", "green")
         else:
@@ -266,22 +249,3 @@ class AlertPlugin:
         if self.line is not None:
             text, colour = self.line
             terminalreporter.write_line(text, **{colour: True})
-
-
-def redact_argv(argv: Sequence[str]) -> list[str]:
-    """A command line fit for the run record: the webhook URL of ``--llmbench-webhook``
-    (as ``=URL`` or as the next argument) replaced by its redacted form."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append(redact_url(arg))
-            hide_next = False
-        elif arg == OPTION:
-            out.append(arg)
-            hide_next = True
-        elif arg.startswith(OPTION + "="):
-            out.append(f"{OPTION}={redact_url(arg.partition('=')[2])}")
-        else:
-            out.append(arg)
-    return out
