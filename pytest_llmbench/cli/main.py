@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pytest_llmbench.reporting import markdown as report_mod
+    from pytest_llmbench.reporting.text_format import seconds
     from pytest_llmbench.results import rederive as rerecord
 
     record = record_mod.load(Path(args.record))
@@ -76,7 +77,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if run.get("id"):
             duration = run.get("duration_s")
             footer = f"run {run['id']}" + (
-                f" · {float(duration):.1f} s" if duration is not None else ""
+                f" · {seconds(duration)}" if duration is not None else ""
             )
         text = report_mod.render(record, footer=footer)
     emit(text, args.output)
@@ -125,22 +126,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    from pytest_llmbench.reporting.markdown import fnum, interval, signed
+    from pytest_llmbench.reporting.text_format import columns, interval, number, signed
 
     rows = [("metric", "value", "baseline", "diff", "95% CI of diff", "paired", "status")]
     for name, m in metrics.items():
         rows.append(
             (
                 name,
-                fnum(m["current"]),
-                fnum(m["baseline"]),
+                number(m["current"]),
+                number(m["baseline"]),
                 signed(m["diff"]),
                 interval(m["ci95"]),
                 str(m["compared"]),
                 m["status"],
             )
         )
-    return ["  " + line for line in table(rows, right=(1, 2, 3, 5))]
+    return ["  " + line for line in columns(rows, right=(1, 2, 3, 5))]
 
 
 # -- merge -------------------------------------------------------------------------------
@@ -299,17 +300,6 @@ def emit(text: str, output: str | None) -> None:
         return
     sys.stdout.write(text)
     sys.stdout.flush()
-
-
-def table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
 
 
 def positive_int(text: str) -> int:

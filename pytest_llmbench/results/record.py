@@ -18,6 +18,7 @@ from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.judging.budget import call_cost
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
+from pytest_llmbench.results.number_format import number
 
 SCHEMA = "llmbench-run/1"
 BUDGET_EXHAUSTED = "budget exhausted"
@@ -76,9 +77,9 @@ def problems(name: str, verdicts: Sequence[MetricVerdict]) -> list[str]:
             lines.append(f"{verdict.name} of {name} has no scored samples")
         elif verdict.status != "pass":
             band = "fail" if verdict.status == "fail" else "warn"
-            value = "—" if verdict.value is None else f"{verdict.value:.3f}"
             lines.append(
-                f"{verdict.name} of {name} is in its {band} band: {value} ({verdict.band})"
+                f"{verdict.name} of {name} is in its {band} band: {number(verdict.value)} "
+                f"({verdict.band})"
             )
     return lines
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.number_format import interval, signed
 from pytest_llmbench.results.regression import RegressionRules, compare_scenario
 
 NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
@@ -32,11 +33,11 @@ def add_comparison(
     for metric in comparison["regressed"]:
         m = comparison["metrics"][metric]
         ci = m["ci95"]
-        interval = f", 95% CI {ci[0]:+.3f} – {ci[1]:+.3f}" if ci else ""
+        bounds = f", 95% CI {interval(ci, signed)}" if ci else ""
         powered = "; underpowered: only a large drop is flagged" if m["underpowered"] else ""
         scenario["problems"].append(
-            f"{metric} of {name} regressed ({severity}): {m['diff']:+.3f} vs baseline "
-            f"over {m['compared']} samples{interval}, margin {m['margin']:g}{powered}"
+            f"{metric} of {name} regressed ({severity}): {signed(m['diff'])} vs baseline "
+            f"over {m['compared']} samples{bounds}, margin {m['margin']:g}{powered}"
         )
     if severity == "error":
         scenario["status"] = "fail"

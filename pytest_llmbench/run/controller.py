@@ -22,6 +22,7 @@ from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.redaction import public_url, redact_argv
 from pytest_llmbench.reporting import markdown as report_mod
+from pytest_llmbench.reporting.text_format import seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.run import payload as payload_mod
@@ -233,7 +234,7 @@ class ControllerSide:
             )
             text = report_mod.render(
                 record,
-                footer=f"run {self.run_id} · {record['run']['duration_s']:.1f} s",
+                footer=f"run {self.run_id} · {seconds(record['run']['duration_s'])}",
                 extra_sections=[s for sections in extra for s in sections],
             )
             path = Path(report_path)
