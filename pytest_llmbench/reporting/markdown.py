@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from pytest_llmbench.reporting.text_format import interval, number, signed
+from pytest_llmbench.reporting.text_format import interval, money, number, signed
 
 MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
@@ -91,7 +91,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(md=md_text, code=md_code, num=number, interval=interval, signed=signed)
+    env.filters.update(
+        md=md_text, code=md_code, num=number, interval=interval, signed=signed, money=money
+    )
     env.globals.update(icons=ICONS, compare_icons=COMPARE_ICONS, worst_samples=worst_samples)
     return env
 
