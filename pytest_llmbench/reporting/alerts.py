@@ -131,8 +131,11 @@ def _fit(head: str, lines: list[str], tail: list[str]) -> str:
 
 def webhook_problem(url: str) -> str | None:
     """Why this is not a usable webhook URL (without repeating it), or None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "Invalid IPv6 URL": post_alert must not raise
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return (
             "the webhook URL is not an http(s) URL (value not shown); give the incoming "
             "webhook URL from Slack or Discord"

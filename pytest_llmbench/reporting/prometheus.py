@@ -253,7 +253,10 @@ def public_gateway(url: str) -> str:
 
 def check_gateway_url(url: str) -> str | None:
     """Why ``url`` is not a usable Pushgateway URL, or None when it is."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+    except ValueError as error:  # "Invalid IPv6 URL": push() must not raise
+        return f"not a readable URL ({error})"
     if parts.scheme not in ("http", "https"):
         return f"the scheme must be http or https, not {parts.scheme!r}"
     try:

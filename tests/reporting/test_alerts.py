@@ -313,7 +313,9 @@ def test_post_alert_never_raises_on_a_timeout(receiver: Receiver) -> None:
     assert time.monotonic() - started < 1.5
 
 
-@pytest.mark.parametrize("url", ["", "hooks.slack.com/services/x", "ftp://hooks.example/x"])
+@pytest.mark.parametrize(
+    "url", ["", "hooks.slack.com/services/x", "ftp://hooks.example/x", "https://[hooks/x"]
+)
 def test_post_alert_refuses_a_url_that_is_not_http(url: str) -> None:
     assert post_alert(url, PAYLOAD) == AlertResult(False, "not an http(s) URL")
 
