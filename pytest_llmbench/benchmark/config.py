@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.benchmark.rules import (
     DEFAULT_MARGIN,
@@ -20,16 +18,7 @@ from pytest_llmbench.benchmark.rules import (
     RegressionRules,
     band_problem,
 )
-from pytest_llmbench.benchmark.yaml_reader import (
-    DuplicateKeyError,
-    KeyPath,
-    LoadedYAML,
-    Reader,
-    load_yaml,
-    show,
-    yaml_error_line,
-    yaml_error_problem,
-)
+from pytest_llmbench.benchmark.yaml_reader import KeyPath, LoadedYAML, Reader, read_yaml, show
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
@@ -127,21 +116,10 @@ def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBen
     path = Path(os.path.abspath(path))
     display = str(path.relative_to(rootdir)) if path.is_relative_to(rootdir) else str(path)
     try:
-        loaded = load_yaml(path.read_bytes().decode("utf-8-sig"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read ({exc.strerror}); check the path") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{display}: not valid UTF-8 ({exc.reason}); save as UTF-8") from None
-    except DuplicateKeyError as exc:
-        raise ConfigError(
-            f"{display}:{exc.line}: {'.'.join(exc.path)}: duplicate key (first on line "
-            f"{exc.first_line}); remove one of them"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{display}:{yaml_error_line(exc)}: not valid YAML ({yaml_error_problem(exc)}); "
-            "fix the YAML syntax"
-        ) from None
+    loaded = read_yaml(raw, display, ConfigError)
     return _ConfigReader(path, rootdir, environ, loaded).config()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import threading
@@ -11,9 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from pytest_llmbench.benchmark.yaml_reader import DuplicateKeyError, load_yaml
+from pytest_llmbench.benchmark.yaml_reader import NAME_RE, Reader, read_yaml
 from pytest_llmbench.errors import PromptError, PromptNotFoundError, PromptRefError
 
 if TYPE_CHECKING:
@@ -22,9 +19,9 @@ if TYPE_CHECKING:
     from pytest_llmbench.benchmark.dataset import Sample
 
 _PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # no "..", no "/": stays inside the dir
-_METRIC_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 _SAMPLE_OBJECT_RE = re.compile(r"'[\w.]*Sample object'")
 _KEYS = ("description", "metrics", "system", "temperature", "user")
+_REQUIRED = ("metrics", "system", "user")
 
 
 @dataclass(frozen=True)
@@ -86,63 +83,39 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
     if rootdir is not None and path.is_relative_to(rootdir):
         display = str(path.relative_to(rootdir))
     raw = path.read_bytes()
-    try:
-        loaded = load_yaml(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise PromptError(f"{display}: not valid UTF-8 ({exc.reason}); save it as UTF-8") from None
-    except DuplicateKeyError as exc:
-        raise PromptError(
-            f"{display}:{exc.line}: {exc.path[-1]}: duplicate key (first on line "
-            f"{exc.first_line}); remove one of them"
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PromptError(f"{display}{line}: not valid YAML ({problem}); fix the syntax") from None
-    data = loaded.data
-    if not isinstance(data, dict):
-        raise PromptError(f"{display}:1: expected a mapping with keys {', '.join(_KEYS)}")
-
-    def fail(key: str, what: str, fix: str) -> PromptError:
-        return PromptError(f"{display}:{loaded.line((key,))}: {key}: {what}; {fix}")
-
-    for key in data:
-        if key not in _KEYS:
-            close = difflib.get_close_matches(str(key), _KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise fail(str(key), "unknown key", f"expected one of {', '.join(_KEYS)}{hint}")
-    for key in ("metrics", "system", "user"):
-        if key not in data:
-            raise PromptError(f"{display}:1: {key}: missing; add {key}: to the prompt file")
-    for key in ("description", "system", "user"):
-        if key in data and not isinstance(data[key], str):
-            raise fail(key, f"expected text, got {type(data[key]).__name__}", "quote it")
+    loaded = read_yaml(raw, display, PromptError)
+    reader = Reader(display, loaded, PromptError)
+    data = reader.mapping(
+        loaded.data, (), _KEYS, {k: f"add {k}: to the prompt file" for k in _REQUIRED}
+    )
+    description, system, user = (
+        reader.string(data.get(key, ""), (key,)) for key in ("description", "system", "user")
+    )
     metrics = data["metrics"]
     if (
         not isinstance(metrics, list)
         or not metrics
-        or not all(isinstance(m, str) and _METRIC_RE.match(m) for m in metrics)
+        or not all(isinstance(m, str) and NAME_RE.match(m) for m in metrics)
     ):
-        raise fail("metrics", "expected a non-empty list of metric names", "e.g. [coverage]")
+        raise reader.error(
+            ("metrics",), "expected a non-empty list of metric names", "e.g. [coverage]"
+        )
     if len(set(metrics)) != len(metrics):
-        raise fail("metrics", "a metric is listed twice", "list each metric once")
+        raise reader.error(("metrics",), "a metric is listed twice", "list each metric once")
     temperature = data.get("temperature")
-    if temperature is not None and (
-        isinstance(temperature, bool) or not isinstance(temperature, (int, float))
-    ):
-        raise fail("temperature", f"expected a number, got {temperature!r}", "e.g. 0")
+    if temperature is not None:
+        temperature = reader.number(temperature, ("temperature",))
 
     prompt = JudgePrompt(
         name=name,
         version=version,
         path=path,
-        description=data.get("description") or "",
+        description=description,
         metrics=tuple(metrics),
-        system=data["system"],
-        user=data["user"],
+        system=system,
+        user=user,
         sha256=hashlib.sha256(raw).hexdigest(),
-        temperature=None if temperature is None else float(temperature),
+        temperature=temperature,
         display=display,
     )
     _templates(prompt, loaded.value_lines)

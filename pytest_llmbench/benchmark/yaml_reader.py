@@ -1,7 +1,9 @@
 """Read YAML so that every error names the file, line and key: `f:12: a.b: what; fix`.
 
-`load_yaml` parses once and remembers where each key is; `Reader` checks values (types,
-ranges, known keys, ${VAR} expansion) and raises errors in that one format.
+`load_yaml` parses once and remembers where each key is (`read_yaml` also decodes a file's
+bytes and words the errors); `Reader` checks values (types, ranges, known keys, ${VAR}
+expansion) and raises errors in that one format. The llmbench YAML and the prompt files
+are both read this way.
 """
 
 from __future__ import annotations
@@ -119,13 +121,24 @@ def _walk(
                 value_lines.setdefault(child, line)
 
 
-def yaml_error_line(exc: yaml.YAMLError) -> int:
-    mark = getattr(exc, "problem_mark", None)
-    return mark.line + 1 if mark is not None else 1
-
-
-def yaml_error_problem(exc: yaml.YAMLError) -> str:
-    return str(getattr(exc, "problem", None) or exc)
+def read_yaml(raw: bytes, display: str, error_type: type[Exception]) -> LoadedYAML:
+    """A YAML file's bytes decoded and loaded; what stops that is `error_type("f:line: ...")`."""
+    try:
+        return load_yaml(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise error_type(f"{display}: not valid UTF-8 ({exc.reason}); save as UTF-8") from None
+    except DuplicateKeyError as exc:
+        raise error_type(
+            f"{display}:{exc.line}: {'.'.join(exc.path)}: duplicate key (first on line "
+            f"{exc.first_line}); remove one of them"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or exc
+        raise error_type(
+            f"{display}:{line}: not valid YAML ({problem}); fix the YAML syntax"
+        ) from None
 
 
 # --- ${VAR} expansion ----------------------------------------------------------------------

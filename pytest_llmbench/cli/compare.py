@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,30 +73,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    from pytest_llmbench.reporting.markdown import fnum, interval, signed
+    from pytest_llmbench.reporting.text_format import columns, interval, number, signed
 
     rows = [("metric", "value", "baseline", "diff", "95% CI of diff", "paired", "status")]
     for name, m in metrics.items():
         rows.append(
             (
                 name,
-                fnum(m["current"]),
-                fnum(m["baseline"]),
+                number(m["current"]),
+                number(m["baseline"]),
                 signed(m["diff"]),
                 interval(m["ci95"]),
                 str(m["compared"]),
                 m["status"],
             )
         )
-    return ["  " + line for line in table(rows, right=(1, 2, 3, 5))]
+    return ["  " + line for line in columns(rows, right=(1, 2, 3, 5))]
 
-
-def table(rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]

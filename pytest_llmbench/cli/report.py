@@ -48,6 +48,7 @@ def add_command(commands: Commands) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pytest_llmbench.reporting import markdown as report_mod
+    from pytest_llmbench.reporting.text_format import seconds
     from pytest_llmbench.results import rederive as rerecord
 
     record = record_mod.load(Path(args.record))
@@ -62,7 +63,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if run.get("id"):
             duration = run.get("duration_s")
             footer = f"run {run['id']}" + (
-                f" · {float(duration):.1f} s" if duration is not None else ""
+                f" · {seconds(duration)}" if duration is not None else ""
             )
         text = report_mod.render(record, footer=footer)
     emit(text, args.output)

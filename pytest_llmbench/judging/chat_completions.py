@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -32,6 +31,7 @@ from pytest_llmbench.judging.retry_policy import (
     is_transient_status,
     parse_retry_after,
 )
+from pytest_llmbench.redaction import public_url, redact, url_secrets
 
 __all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
 
@@ -73,19 +73,6 @@ def chat_completions_url(base_url: str) -> str:
     if root.endswith("/v1"):
         return f"{root}/chat/completions"
     return f"{root}/v1/chat/completions"
-
-
-def _redact(url: str) -> str:
-    """The URL without user:password, for messages."""
-    try:
-        parts = urlsplit(url)
-        if parts.username is None and parts.password is None:
-            return url
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    except ValueError:
-        return "<unreadable base_url>"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @dataclass
@@ -135,6 +122,9 @@ class OpenAIJudge:
         self.url = chat_completions_url(judge.base_url)
         self.stats = JudgeStats()
         self._api_key = api_key or None
+        # What a reason must never show: the key, and credentials in base_url (httpx sends
+        # those as basic auth, which a server may echo).
+        self._secrets = [self._api_key, *url_secrets(judge.base_url)]
         self._transport = transport
         self._rng = rng if rng is not None else random.Random()
         self._sleep = sleep
@@ -149,7 +139,7 @@ class OpenAIJudge:
 
     def __repr__(self) -> str:
         return (
-            f"OpenAIJudge(name={self.judge.name!r}, url={_redact(self.url)!r}, "
+            f"OpenAIJudge(name={self.judge.name!r}, url={public_url(self.url)!r}, "
             f"model={self.judge.model!r}, structured_output={self._format!r})"
         )
 
@@ -276,7 +266,7 @@ class OpenAIJudge:
                 return call.unscored(
                     self._clean(
                         f"judge request failed: {type(exc).__name__} "
-                        f"(check base_url {_redact(self.judge.base_url)})"
+                        f"(check base_url {public_url(self.judge.base_url)})"
                     )
                 )
             except httpx.TransportError as exc:
@@ -373,7 +363,7 @@ class OpenAIJudge:
             return f"{text} (no API key configured: set api_key_env in the judge config)"
         if status == 404:
             return (
-                f"{text} (check base_url {_redact(self.judge.base_url)} "
+                f"{text} (check base_url {public_url(self.judge.base_url)} "
                 f"and model {self.judge.model!r})"
             )
         message = _server_message(response)
@@ -381,9 +371,7 @@ class OpenAIJudge:
 
     def _clean(self, reason: str) -> str:
         # Defence in depth: a server could echo the key back in an error message.
-        if self._api_key:
-            reason = reason.replace(self._api_key, "***")
-        return reason
+        return redact(reason, self._secrets)
 
 
 def _response_format(fmt: StructuredOutput, metrics: Sequence[str]) -> dict[str, object] | None:

@@ -32,6 +32,7 @@ from typing import Any
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.redaction import redact, url_secrets
 
 __all__ = ["JudgeProcess", "RemoteJudge", "judge_from_dict", "main"]
 
@@ -76,6 +77,11 @@ class JudgeProcess:
     def __init__(self, judges: Mapping[str, JudgeConfig], keys: Mapping[str, str | None]) -> None:
         self._judges = dict(judges)
         self._keys = dict(keys)
+        # The child's own words (stderr, error replies) could quote a key or a base_url's
+        # credentials: they reach a reason, and so the record, only through redact().
+        self._secrets = [*self._keys.values()]
+        for judge in self._judges.values():
+            self._secrets += url_secrets(judge.base_url)
         self._process: asyncio.subprocess.Process | None = None
         self._starting: asyncio.Task[None] | None = None
         self._pending: dict[int, asyncio.Future[JudgeResult]] = {}
@@ -169,9 +175,8 @@ class JudgeProcess:
         if "result" in data:
             reply.set_result(result_from_dict(data["result"]))
         else:
-            reply.set_result(
-                JudgeResult(status="unscored", reason=f"judge process: {data.get('error')}")
-            )
+            error = redact(str(data.get("error")), self._secrets)
+            reply.set_result(JudgeResult(status="unscored", reason=f"judge process: {error}"))
 
     async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
         async for raw in stderr:
@@ -181,7 +186,10 @@ class JudgeProcess:
         code = await process.wait()
         # Let the stderr reader drain what the child said last.
         await asyncio.gather(*self._readers[1:], return_exceptions=True)
-        said = " | ".join(line for line in self._stderr if line.strip())[-600:]
+        said = " | ".join(line for line in self._stderr if line.strip())
+        # Redacted before the cut to 600, so the cut cannot leave a piece too short to find;
+        # from a bounded tail, so a huge stderr line costs nothing.
+        said = redact(said[-4096:], self._secrets)[-600:]
         self._fail(f"judge process exited with code {code}" + (f": {said}" if said else ""))
 
     def _fail(self, reason: str) -> None:

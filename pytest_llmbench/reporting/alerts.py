@@ -7,7 +7,8 @@ or ``<url|link>`` syntax in names. Which outcomes alert is the YAML's ``notify: 
 
 A webhook that fails is reported on the terminal and never changes the verdict or the
 exit status. The URL is a secret (it is the only credential a webhook has): messages show
-``redact_url(url)``, never the URL. The pytest side, AlertPlugin, is ``run/exporters.py``.
+``redaction.webhook_hint(url)``, never the URL. The pytest side, AlertPlugin, is in
+``run/exporters.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 MAX_TEXT = 1_900  # Discord refuses content over 2,000 characters
 TIMEOUT_S = 10.0
-OPTION = "--llmbench-webhook"
 
 
 @dataclass(frozen=True)
@@ -116,27 +116,13 @@ def _fit(head: str, lines: list[str], tail: list[str]) -> str:
 # -- posting -------------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """A webhook URL fit for a message: scheme, host and the last 4 characters, e.g.
-    ``https://hooks.slack.com/…abcd``. The path holds the secret; only a long one shows
-    its tail."""
-    parts = urlsplit(url.strip())
-    host = parts.hostname
-    if not parts.scheme or not host:
-        return "(not a URL)"
-    try:
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:  # a port that is not a number
-        netloc = host
-    secret = url.strip().split(parts.netloc, 1)[1].lstrip("/")
-    shown = f"…{secret[-4:]}" if len(secret) >= 12 else ("…" if secret else "")
-    return f"{parts.scheme}://{netloc}/{shown}"
-
-
 def webhook_problem(url: str) -> str | None:
     """Why this is not a usable webhook URL (without repeating it), or None."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "Invalid IPv6 URL": post_alert must not raise
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         return (
             "the webhook URL is not an http(s) URL (value not shown); give the incoming "
             "webhook URL from Slack or Discord"
@@ -199,20 +185,3 @@ def _reason(response: httpx.Response) -> str:
     return f": {text}"
 
 
-def redact_argv(argv: Sequence[str]) -> list[str]:
-    """A command line fit for the run record: the webhook URL of ``--llmbench-webhook``
-    (as ``=URL`` or as the next argument) replaced by its redacted form."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append(redact_url(arg))
-            hide_next = False
-        elif arg == OPTION:
-            out.append(arg)
-            hide_next = True
-        elif arg.startswith(OPTION + "="):
-            out.append(f"{OPTION}={redact_url(arg.partition('=')[2])}")
-        else:
-            out.append(arg)
-    return out

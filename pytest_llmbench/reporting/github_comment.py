@@ -14,9 +14,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
+
+from pytest_llmbench.redaction import url_origin
 
 DEFAULT_API = "https://api.github.com"
 MAX_BODY_CHARS = 65_536  # GitHub refuses a longer comment body (422)
@@ -120,8 +121,9 @@ def check_body(body: str) -> str:
 
 
 def check_api_base(api_base: str) -> str:
-    parts = urlsplit(api_base)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    # An unreadable base (a bad port) is refused here: two unreadable origins would compare
+    # equal when the next page's host is checked.
+    if not url_origin(api_base).startswith(("http://", "https://")):
         raise CommentError(
             f"--api-base {api_base!r}: expected an http(s) URL, e.g. https://api.github.com "
             "or https://github.example.com/api/v3"
@@ -147,7 +149,7 @@ def _find(
     """The first comment (oldest first, across all pages) carrying the marker."""
     url: str | None = f"{base}/repos/{repo}/issues/{pr}/comments?per_page=100"
     seen: set[str] = set()
-    origin = _origin(base)
+    origin = url_origin(base)
     while url is not None:
         if url in seen or len(seen) >= MAX_PAGES:
             raise CommentError(
@@ -166,11 +168,11 @@ def _find(
             if isinstance(comment, dict) and has_marker(comment.get("body") or "", marker):
                 return comment
         url = next_link(response.headers.get("link", ""))
-        if url is not None and _origin(url) != origin:
+        if url is not None and url_origin(url) != origin:
             # The token is sent with every page: never to another host.
             raise CommentError(
                 f"listing the comments of {where}: the next page is on another host "
-                f"({_origin(url)}, not {origin}); check --api-base"
+                f"({url_origin(url)}, not {origin}); check --api-base"
             )
     return None
 
@@ -182,11 +184,6 @@ def next_link(header: str) -> str | None:
         if match:
             return match.group(1).strip()
     return None
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def _call(client: httpx.Client, method: str, url: str, where: str, body: str) -> dict[str, Any]:
@@ -207,7 +204,7 @@ def _send(
         ) from None
     except httpx.HTTPError as error:
         raise CommentError(
-            f"{_doing(method, where)}: cannot reach {_origin(url)} ({type(error).__name__}); "
+            f"{_doing(method, where)}: cannot reach {url_origin(url)} ({type(error).__name__}); "
             "check the network and --api-base"
         ) from None
     if response.is_success:
@@ -216,7 +213,7 @@ def _send(
         except ValueError:
             raise CommentError(
                 f"{_doing(method, where)}: the answer is not JSON; is --api-base "
-                f"({_origin(url)}) a GitHub REST API?"
+                f"({url_origin(url)}) a GitHub REST API?"
             ) from None
         return response
     raise CommentError(refusal(response, method, where))

@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 
 from pytest_llmbench.errors import RecordError
-from pytest_llmbench.reporting.markdown import fnum
+from pytest_llmbench.reporting.text_format import columns, money, number, seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
 
@@ -91,10 +91,6 @@ def cost(scenarios: Sequence[Record]) -> float | None:
     return round(math.fsum(costs), 6) if known else None
 
 
-def money(value: float | None) -> str:
-    return "—" if value is None else f"${value:.4f}"
-
-
 def qualifier(run: Record) -> str:
     """ "" for a gated complete run, else why its verdict did not gate."""
     if run.get("partial"):
@@ -122,7 +118,7 @@ def text_table(runs: Sequence[Record]) -> list[str]:
         for name, scenario in run["scenarios"].items():
             status = scenario["status"] + ("" if run.get("gated") else "*")
             values = [
-                fnum(scenario["metrics"][m]["value"]) if m in scenario["metrics"] else ""
+                number(scenario["metrics"][m]["value"]) if m in scenario["metrics"] else ""
                 for m in metrics
             ]
             rows.append(
@@ -133,14 +129,7 @@ def text_table(runs: Sequence[Record]) -> list[str]:
                 ]
             )
     right = {6 + i for i in range(len(metrics))} | {len(rows[0]) - 1}
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
+    lines = columns(rows, right)
     if any(not run.get("gated") for run in runs):
         lines.append("* not gated (a partial run or a node-id selection)")
     return lines
@@ -151,8 +140,7 @@ def text_table(runs: Sequence[Record]) -> list[str]:
 
 def _f(value: float) -> str:
     """SVG coordinates with one decimal: deterministic and small."""
-    text = f"{value:.1f}"
-    return "0.0" if text == "-0.0" else text
+    return number(value, 1)
 
 
 def nice_step(span: float, count: int = 4) -> float:
@@ -250,7 +238,7 @@ def chart(name: str, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 "ci": {"y1": _f(y(ci[0])), "y2": _f(y(ci[1]))} if ci else None,
                 "title": (
                     f"{p['date']} · run {p['run']} · {p['commit']} · {name} "
-                    f"{fnum(p['value'])} ({p['status']})"
+                    f"{number(p['value'])} ({p['status']})"
                 ),
             }
         )
@@ -266,7 +254,7 @@ def chart(name: str, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "xticks": xticks,
         "lines": [" ".join(s) for s in segments if len(s) > 1],
         "marks": marks,
-        "latest": fnum(latest["value"]),
+        "latest": number(latest["value"]),
         "latest_status": latest["status"],
         "band_text": f"pass {op} {latest['pass']:g}, warn {op} {latest['warn']:g}",
         "x_label_y": HEIGHT - BOTTOM + 18,
@@ -325,11 +313,7 @@ def run_rows(runs: Sequence[Record]) -> list[dict[str, Any]]:
                 "scenarios": [(name, s["status"]) for name, s in sorted(scenarios.items())],
                 "samples": sum(len(s["samples"]) for s in scenarios.values()),
                 "cost": money(cost(list(scenarios.values()))),
-                "duration": (
-                    "—"
-                    if run_block(run).get("duration_s") is None
-                    else f"{float(run_block(run)['duration_s']):.1f} s"
-                ),
+                "duration": seconds(run_block(run).get("duration_s")),
             }
         )
     return rows

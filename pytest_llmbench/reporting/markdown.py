@@ -9,6 +9,8 @@ from typing import Any
 
 import jinja2
 
+from pytest_llmbench.reporting.text_format import interval, money, number, signed
+
 MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
 MAX_CHARS = 60_000
@@ -46,22 +48,6 @@ def md_code(value: object, limit: int | None = 200) -> str:
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text.replace("`", "'").replace("|", "\\|")
-
-
-def fnum(value: object, digits: int = 3) -> str:
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "—"
-    text = f"{value:.{digits}f}"
-    return "0." + "0" * digits if text == "-0." + "0" * digits else text
-
-
-def signed(value: object, digits: int = 3) -> str:
-    text = fnum(value, digits)
-    return text if text == "—" or text.startswith("-") else "+" + text
-
-
-def interval(ci: Sequence[float] | None) -> str:
-    return "—" if not ci else f"{fnum(ci[0])} – {fnum(ci[1])}"
 
 
 def badness(sample: Mapping[str, Any], higher: Sequence[str]) -> tuple[int, float, int]:
@@ -105,7 +91,9 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(md=md_text, code=md_code, num=fnum, interval=interval, signed=signed)
+    env.filters.update(
+        md=md_text, code=md_code, num=number, interval=interval, signed=signed, money=money
+    )
     env.globals.update(icons=ICONS, compare_icons=COMPARE_ICONS, worst_samples=worst_samples)
     return env
 

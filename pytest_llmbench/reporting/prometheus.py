@@ -37,7 +37,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
+
+from pytest_llmbench.redaction import public_url
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -255,18 +257,17 @@ class ExportResult:
 
 
 def public_gateway(url: str) -> str:
-    """The gateway URL as shown to people and as requested: no credentials, no query."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    """The gateway URL as shown to people and as requested: its public_url, read as http://
+    when it names no scheme, without a trailing / (the client appends /metrics/job/...)."""
+    return public_url(url if "://" in url else f"http://{url}").rstrip("/")
 
 
 def check_gateway_url(url: str) -> str | None:
     """Why ``url`` is not a usable Pushgateway URL, or None when it is."""
-    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+    except ValueError as error:  # "Invalid IPv6 URL": push() must not raise
+        return f"not a readable URL ({error})"
     if parts.scheme not in ("http", "https"):
         return f"the scheme must be http or https, not {parts.scheme!r}"
     try:
@@ -310,7 +311,7 @@ def push(
     shown = public_gateway(url)
     problem = check_gateway_url(url)
     if problem is not None:
-        return ExportResult(False, f"metrics not pushed to {url!r}: {problem}")
+        return ExportResult(False, f"metrics not pushed to {public_url(url)!r}: {problem}")
     try:
         client = load_client()
         gateway, handler = _handler(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_llmbench.reporting.markdown import fnum, interval, signed
+from pytest_llmbench.reporting.text_format import columns, interval, money, number, signed
 
 Line = tuple[str, str]  # (text, colour: "" | "green" | "yellow" | "red")
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no data": "red"}
@@ -15,17 +15,12 @@ def _table(metrics: Mapping[str, Mapping[str, Any]]) -> list[Line]:
     rows = [("metric", "value", "95% CI", "n", "bands", "status")]
     for name, m in metrics.items():
         rows.append(
-            (name, fnum(m["value"]), interval(m["ci95"]), str(m["n"]), m["band"], m["status"])
+            (name, number(m["value"]), interval(m["ci95"]), str(m["n"]), m["band"], m["status"])
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines: list[Line] = []
-    for index, row in enumerate(rows):
-        cells = [
-            cell.rjust(widths[i]) if i in (1, 3) else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ]
-        colour = "" if index == 0 else COLOURS.get(row[5], "")
-        lines.append(("  " + "  ".join(cells).rstrip(), colour))
+    for index, text in enumerate(columns(rows, right=(1, 3))):
+        colour = "" if index == 0 else COLOURS.get(rows[index][5], "")
+        lines.append(("  " + text, colour))
     return lines
 
 
@@ -35,7 +30,7 @@ def usage_line(u: Mapping[str, Any]) -> str:
         f" · tokens {u['prompt_tokens']} in / {u['completion_tokens']} out"
     )
     if u.get("cost_usd") is not None:
-        text += f" · cost ${u['cost_usd']:.4f}"
+        text += f" · cost {money(u['cost_usd'])}"
     return text
 
 

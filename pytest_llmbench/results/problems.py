@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_llmbench.results.number_format import interval, number, signed
 from pytest_llmbench.results.schema import Comparison, MetricRecord, SampleRecord, ScenarioRecord
 
 Kind = Literal["budget", "band", "no_data", "regression"]
@@ -113,12 +114,13 @@ def sentence(problem: Problem) -> str:
     if p.kind == "no_data":
         return f"{p.metric} of {p.scenario} has no scored samples"
     if p.kind == "band":
-        value = "—" if p.value is None else f"{p.value:.3f}"
-        return f"{p.metric} of {p.scenario} is in its {p.severity} band: {value} ({p.band})"
+        return (
+            f"{p.metric} of {p.scenario} is in its {p.severity} band: {number(p.value)} ({p.band})"
+        )
     level = "error" if p.severity == "fail" else "warn"
-    interval = f", 95% CI {p.interval[0]:+.3f} – {p.interval[1]:+.3f}" if p.interval else ""
+    bounds = f", 95% CI {interval(p.interval, signed)}" if p.interval else ""
     powered = "; underpowered: only a large drop is flagged" if p.underpowered else ""
     return (
-        f"{p.metric} of {p.scenario} regressed ({level}): {p.value or 0.0:+.3f} vs baseline "
-        f"over {p.count} samples{interval}, margin {p.margin:g}{powered}"
+        f"{p.metric} of {p.scenario} regressed ({level}): {signed(p.value)} vs baseline "
+        f"over {p.count} samples{bounds}, margin {p.margin:g}{powered}"
     )

@@ -1,4 +1,4 @@
-"""Aggregates with 95% intervals, paired differences and number formatting.
+"""Aggregates with 95% intervals and paired differences.
 
 Every function sorts its input first and sums with math.fsum, so a result depends only on
 the multiset of values: the same report with no xdist, `-n 0` and `-n 2`.
@@ -16,7 +16,6 @@ from statistics import NormalDist
 __all__ = [
     "PairedDiff",
     "Summary",
-    "fmt",
     "overlap",
     "paired_difference",
     "percentile",
@@ -227,13 +226,3 @@ def overlap(current_keys: Iterable[str], baseline_keys: Iterable[str]) -> tuple[
     """(compared, new, missing): keys in both, only in current, only in baseline."""
     cur, base = set(current_keys), set(baseline_keys)
     return len(cur & base), len(cur - base), len(base - cur)
-
-
-def fmt(value: float | None, digits: int = 3) -> str:
-    """Fixed-point text for reports: "—" for None, and never a negative zero."""
-    if value is None:
-        return "—"
-    text = f"{value:.{digits}f}"
-    if text.startswith("-") and not text.strip("-0."):
-        return text[1:]
-    return text

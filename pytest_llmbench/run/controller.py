@@ -14,15 +14,15 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.judging.service import JudgeService
+from pytest_llmbench.redaction import public_url, redact_argv
 from pytest_llmbench.reporting import markdown as report_mod
-from pytest_llmbench.reporting.alerts import redact_argv
+from pytest_llmbench.reporting.text_format import seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import Fingerprints, RunRecord, ScenarioRecord
@@ -34,16 +34,6 @@ from pytest_llmbench.warning import LLMBenchWarning
 def new_run_id(now: float) -> str:
     stamp = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
-
-
-def public_url(url: str) -> str:
-    """A base URL without credentials or query, fit for a record that may be published."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class ControllerSide:
@@ -253,7 +243,7 @@ class ControllerSide:
             )
             text = report_mod.render(
                 record,
-                footer=f"run {self.run_id} · {record['run']['duration_s']:.1f} s",
+                footer=f"run {self.run_id} · {seconds(record['run']['duration_s'])}",
                 extra_sections=[s for sections in extra for s in sections],
             )
             path = Path(report_path)

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_llmbench.benchmark.config import NotifyConfig
+from pytest_llmbench.redaction import webhook_hint
 from pytest_llmbench.reporting.alerts import (
     TIMEOUT_S,
     AlertResult,
     build_message,
     post_alert,
-    redact_url,
     run_url,
     should_notify,
 )
@@ -70,7 +70,7 @@ class AlertPlugin:
         environ = os.environ if self.environ is None else self.environ
         payload = build_message(record, run_url(environ))
         self.result = post_alert(url, payload, timeout=self.timeout, transport=self.transport)
-        shown = redact_url(url)
+        shown = webhook_hint(url)
         if self.result.ok:
             self.line = (f"llmbench: alert posted to {shown}", "green")
         else:

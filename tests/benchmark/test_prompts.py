@@ -177,8 +177,23 @@ def test_metrics_must_be_a_nonempty_list_of_names(tmp_path: Path, metrics: str) 
 
 
 def test_system_must_be_text(tmp_path: Path) -> None:
+    # Worded as the llmbench YAML's errors: both files are checked by the one Reader.
     assert error(tmp_path, "metrics: [m]\nsystem: [s]\nuser: u\n") == (
-        "prompts/judge/v1.yaml:2: system: expected text, got list; quote it"
+        "prompts/judge/v1.yaml:2: system: expected text, got a list; quote it"
+    )
+
+
+def test_a_prompt_file_must_be_a_mapping(tmp_path: Path) -> None:
+    assert error(tmp_path, "- metrics\n") == (
+        "prompts/judge/v1.yaml:1: expected a mapping, got a list; give it keys from "
+        "description, metrics, system, temperature, user"
+    )
+
+
+@pytest.mark.parametrize(("value", "shown"), [("warm", "'warm'"), ("true", "true")])
+def test_temperature_must_be_a_number(tmp_path: Path, value: str, shown: str) -> None:
+    assert error(tmp_path, f"metrics: [m]\nsystem: s\nuser: u\ntemperature: {value}\n") == (
+        f"prompts/judge/v1.yaml:4: temperature: expected a number, got {shown}; write a number"
     )
 
 

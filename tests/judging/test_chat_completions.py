@@ -252,6 +252,18 @@ def test_the_key_never_appears_in_a_reason_even_if_the_server_echoes_it() -> Non
     )
 
 
+def test_a_cut_key_and_echoed_basic_auth_stay_out_of_reasons() -> None:
+    # A server's message is shortened to 160 characters, which can cut the key; httpx sends
+    # base_url's user:password as basic auth, which a server can echo.
+    echo = f"{'x' * 120} Basic dXNlcjpodW50ZXIy {KEY}"  # cut inside the key
+    fake = Fake([status(400, json={"error": {"message": echo}})])
+    cfg = config(base_url="http://user:hunter2@judge.test:8000/v1", structured_output="none")
+    result, _ = run(fake, cfg)
+    assert result.reason is not None
+    assert result.reason.endswith("Basic *** ***...")
+    assert fake.requests[0].headers["authorization"] == "Basic dXNlcjpodW50ZXIy"  # user:hunter2
+
+
 def test_credentials_in_base_url_stay_out_of_reasons_and_repr() -> None:
     fake = Fake([status(404)])
     result, judge = run(fake, config(base_url="http://user:hunter2@judge.test:8000/v1"))

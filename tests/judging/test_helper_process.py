@@ -182,6 +182,18 @@ def test_what_the_helper_process_prints_on_stderr_comes_with_its_exit(
     assert results[0].reason == "judge process exited with code 1: judge child: cannot import httpx"
 
 
+def test_a_key_the_helper_process_prints_on_stderr_is_redacted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pytest_llmbench.judging.helper_process as jp
+
+    crash = "import sys; sys.stdin.readline(); sys.exit('bad key sk-live-0123456789')"
+    monkeypatch.setattr(jp, "_child_command", lambda: [sys.executable, "-c", crash])
+    judge = judge_config("http://127.0.0.1:1")
+    results = through_process([judge], [("local", "s-1")], key="sk-live-0123456789")
+    assert results[0].reason == "judge process exited with code 1: bad key ***"
+
+
 def test_closing_while_the_helper_is_still_starting_returns_promptly() -> None:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
 

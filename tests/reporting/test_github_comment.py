@@ -263,6 +263,12 @@ def test_a_body_without_a_marker_is_refused_before_any_request(gh: FakeGitHub) -
             "api.github.com",
             "--api-base 'api.github.com': expected an http(s) URL, e.g. https://api.github.com or https://github.example.com/api/v3",
         ),
+        (
+            REPO,
+            PR,
+            "https://api.github.com:port",
+            "--api-base 'https://api.github.com:port': expected an http(s) URL, e.g. https://api.github.com or https://github.example.com/api/v3",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_before_any_request(

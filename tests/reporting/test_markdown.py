@@ -13,7 +13,7 @@ import pytest
 from support.project import Project, config_yaml, make_samples, without_footer
 
 from pytest_llmbench.reporting import markdown as report
-from pytest_llmbench.reporting.markdown import MARKER, fnum, md_code, md_text
+from pytest_llmbench.reporting.markdown import MARKER, md_code, md_text
 
 WJ = "\u2060"  # the word joiner md_text puts after "@"
 
@@ -384,27 +384,3 @@ def test_md_code_keeps_a_code_span_and_its_cell_closed(
     value: str, limit: int | None, expected: str
 ) -> None:
     assert md_code(value, limit) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "digits", "expected"),
-    [
-        (0.9, 3, "0.900"),
-        (1, 3, "1.000"),
-        (102.5, 3, "102.500"),
-        (0.12345, 3, "0.123"),
-        (0.0004, 3, "0.000"),
-        (-0.0004, 3, "0.000"),  # never "-0.000"
-        (-0.5, 3, "-0.500"),
-        (1e6, 3, "1000000.000"),
-        (0.456, 2, "0.46"),
-        (-0.001, 2, "0.00"),
-        (None, 3, "—"),
-        (True, 3, "—"),
-        ("0.5", 3, "—"),
-    ],
-)
-def test_fnum_formats_fixed_digits_and_a_dash_for_no_number(
-    value: object, digits: int, expected: str
-) -> None:
-    assert fnum(value, digits) == expected

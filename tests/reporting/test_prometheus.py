@@ -378,6 +378,21 @@ def test_push_with_a_bad_url_is_a_result() -> None:
     )
 
 
+def test_push_with_an_unreadable_url_is_a_result() -> None:
+    result = prom.push(prom.build_registry(record_fixture()), "http://[gateway:9091")
+    assert result == prom.ExportResult(
+        False, "metrics not pushed to '<unreadable URL>': not a readable URL (Invalid IPv6 URL)"
+    )
+
+
+def test_push_with_a_bad_url_does_not_repeat_its_credentials() -> None:
+    result = prom.push(prom.build_registry(record_fixture()), "ftp://ci:s3cret@127.0.0.1/?k=v")
+    assert result == prom.ExportResult(
+        False,
+        "metrics not pushed to 'ftp://127.0.0.1/': the scheme must be http or https, not 'ftp'",
+    )
+
+
 # -- push: a real Pushgateway --------------------------------------------------------------
 
 

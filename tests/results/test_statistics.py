@@ -1,4 +1,4 @@
-"""Aggregates, intervals, paired differences and formatting, against hand-computed values."""
+"""Aggregates, intervals and paired differences, against hand-computed values."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pytest_llmbench.results.statistics import (
     PairedDiff,
     Summary,
     _resampled_quantile,
-    fmt,
     overlap,
     paired_difference,
     percentile,
@@ -308,25 +307,3 @@ def test_overlap_counts_compared_new_and_missing(
     current: list[str], baseline: list[str], expected: tuple[int, int, int]
 ) -> None:
     assert overlap(current, baseline) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "digits", "text"),
-    [
-        (None, 3, "—"),
-        (0.88, 3, "0.880"),
-        (0.0, 3, "0.000"),
-        (-0.0, 3, "0.000"),
-        (-0.0004, 3, "0.000"),
-        (-1e-17, 3, "0.000"),
-        (-0.4, 0, "0"),
-        (-0.0006, 3, "-0.001"),
-        (-1.5, 3, "-1.500"),
-        (1.23456, 2, "1.23"),
-        (210.0, 0, "210"),
-    ],
-)
-def test_fmt_is_fixed_point_without_negative_zero(
-    value: float | None, digits: int, text: str
-) -> None:
-    assert fmt(value, digits) == text
