@@ -1,16 +1,15 @@
-"""Which judge runs (live or dry-run, and why), and scoring samples with it: cache first,
-one call per distinct request, a budget, and judging ahead of the items (prefetch)."""
+"""Scoring samples with the judge resolved for them: cache first, one call per distinct
+request, a budget, and judging ahead of the items (prefetch)."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
@@ -23,6 +22,7 @@ from pytest_llmbench.benchmark.prompts import (
 )
 from pytest_llmbench.judging.budget import Budget, call_cost
 from pytest_llmbench.judging.dry_run import dry_run_score
+from pytest_llmbench.judging.mode import JudgeSetupError, Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
 
@@ -31,44 +31,6 @@ if TYPE_CHECKING:
     from pytest_llmbench.judging.chat_completions import OpenAIJudge
     from pytest_llmbench.judging.helper_process import JudgeProcess, RemoteJudge
     from pytest_llmbench.judging.reply_cache import JudgeCache
-
-Mode = Literal["live", "dry-run"]
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-
-
-class JudgeSetupError(Exception):
-    """The judge cannot run as configured (e.g. live without a URL); a usage error."""
-
-
-@dataclass(frozen=True)
-class Resolved:
-    mode: Mode
-    reason: str
-
-
-def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) -> Resolved:
-    """auto is live when the judge's base_url expands to something, dry-run otherwise."""
-    variable = _VAR.search(judge.base_url_raw)
-    named = f"${variable.group(1)}" if variable else "base_url"
-    if judge.kind == "dry-run":
-        return Resolved("dry-run", f"judge {judge.name!r} is of kind dry-run")
-    if option == "dry-run":
-        return Resolved("dry-run", "--llmbench-judge=dry-run")
-    if not judge.base_url:
-        if option == "live":
-            raise JudgeSetupError(
-                f"--llmbench-judge=live but judge {judge.name!r} has no base_url "
-                f"({judge.base_url_raw or 'not set'}): set {named} or use --llmbench-judge=auto"
-            )
-        return Resolved("dry-run", f"auto: {named} is not set")
-    if judge.api_key_env and not environ.get(judge.api_key_env):
-        raise JudgeSetupError(
-            f"judge {judge.name!r} reads its API key from ${judge.api_key_env}, which is not "
-            f"set: export it, or run offline with --llmbench-judge=dry-run"
-        )
-    return Resolved(
-        "live", "--llmbench-judge=live" if option == "live" else f"auto: {named} is set"
-    )
 
 
 @dataclass(frozen=True)

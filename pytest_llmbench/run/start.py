@@ -18,8 +18,9 @@ from pytest_llmbench.benchmark.dataset import DatasetError
 from pytest_llmbench.benchmark.prompts import PromptError
 from pytest_llmbench.config_file import ConfigError
 from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.mode import JudgeSetupError
 from pytest_llmbench.judging.output_sources import OutputError
-from pytest_llmbench.judging.service import JudgeService, JudgeSetupError
+from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
