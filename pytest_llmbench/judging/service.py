@@ -6,10 +6,10 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
@@ -21,21 +21,23 @@ from pytest_llmbench.benchmark.prompts import (
     render_messages,
 )
 from pytest_llmbench.judging.budget import Budget, call_cost
-from pytest_llmbench.judging.dry_run import dry_run_score
+from pytest_llmbench.judging.dry_run import DryRunJudge
+from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.mode import JudgeSetupError, Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
-    from pytest_llmbench.judging.chat_completions import OpenAIJudge
-    from pytest_llmbench.judging.helper_process import JudgeProcess, RemoteJudge
+    from pytest_llmbench.judging.helper_process import JudgeProcess
     from pytest_llmbench.judging.reply_cache import JudgeCache
 
 
 @dataclass(frozen=True)
-class Request:
-    messages: list[dict[str, str]]
+class Prepared:
+    """A request for the judge, with what the service keeps beside it."""
+
+    request: JudgeRequest
     digest: str | None  # sha256 of the rendered messages, for the record
     key: str  # the cache key; "" with no cache, the dry-run judge or no judged metrics
 
@@ -43,7 +45,7 @@ class Request:
 @dataclass(frozen=True)
 class Judged:
     text: str  # the output's text as judge(output) sends it
-    request: Request
+    prepared: Prepared
 
 
 @dataclass
@@ -55,6 +57,20 @@ class Prefetched:
 
 
 NOT_PREFETCHED = object()  # prefetched_output(): nothing judged ahead (None is an output)
+T = TypeVar("T")
+_DRY_RUN = DryRunJudge()
+
+
+def _run_now(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (the dry-run judge's) to its end in this thread:
+    a dry run scores through the Judge protocol without starting an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+    coro.close()
+    raise RuntimeError("the dry-run judge awaited something; it must answer at once")
 
 
 class JudgeService:
@@ -79,7 +95,7 @@ class JudgeService:
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
-        self._engines: dict[str, OpenAIJudge | RemoteJudge] = {}
+        self._engines: dict[str, Judge] = {}
         self._process: JudgeProcess | None = None
         self._cache: JudgeCache | None = None
         self._loop: BackgroundLoop | None = None
@@ -132,22 +148,22 @@ class JudgeService:
                 self._loop = BackgroundLoop(switch_interval_s=None if self._use_process else 0.001)
             return self._loop
 
-    def engine(self, judge: JudgeConfig) -> OpenAIJudge | RemoteJudge:
+    def engine(self, judge: JudgeConfig) -> Judge:
         loop = self.loop
         with self._lock:
             if judge.name not in self._engines:
                 if self._use_process:
                     from pytest_llmbench.judging.helper_process import RemoteJudge
 
-                    self._engines[judge.name] = RemoteJudge(self._judge_process(loop), judge)
+                    engine: Judge = RemoteJudge(self._judge_process(loop), judge)
                 else:
                     from pytest_llmbench.judging.chat_completions import (
                         OpenAIJudge,  # httpx only when a live judge runs
                     )
 
                     engine = OpenAIJudge(judge, api_key=self._api_key(judge))
-                    loop.on_close(engine.aclose)
-                    self._engines[judge.name] = engine
+                loop.on_close(engine.aclose)
+                self._engines[judge.name] = engine
             return self._engines[judge.name]
 
     def _api_key(self, judge: JudgeConfig) -> str | None:
@@ -204,26 +220,34 @@ class JudgeService:
 
     # -- one request --------------------------------------------------------------------
 
-    def request(self, scenario: ScenarioConfig, sample: Sample, output: str) -> Request:
+    def prepare(self, scenario: ScenarioConfig, sample: Sample, output: str) -> Prepared:
+        metrics = scenario.judged_metrics
         prompt = self.prompt(scenario)
-        if prompt is None or not scenario.judged_metrics:
-            return Request([], None, "")
-        messages = render_messages(prompt, sample, output)
+        messages = [] if prompt is None or not metrics else render_messages(prompt, sample, output)
+        request = JudgeRequest(
+            messages,
+            metrics,
+            temperature=prompt.temperature if prompt is not None else None,
+            sample_id=sample.id,
+            output=output,
+            ground_truth=sample.ground_truth,
+        )
+        if prompt is None or not metrics:
+            return Prepared(request, None, "")
         digest = messages_sha256(messages)
         if self.mode(scenario.judge).mode == "dry-run" or self._cache_dir is None:
-            return Request(messages, digest, "")  # the key serves the cache only
+            return Prepared(request, digest, "")  # the key serves the cache only
         from pytest_llmbench.judging.reply_cache import cache_key
 
         judge = self._cfg.judges[scenario.judge]
-        key = cache_key(judge, messages, scenario.judged_metrics, prompt.ref, prompt.sha256)
-        return Request(messages, digest, key)
+        key = cache_key(judge, messages, metrics, prompt.ref, prompt.sha256)
+        return Prepared(request, digest, key)
 
-    async def _judge(self, scenario: ScenarioConfig, request: Request) -> JudgeResult:
+    async def _judge(self, scenario: ScenarioConfig, prepared: Prepared) -> JudgeResult:
         """Cache, budget, then the judge; runs on the background loop."""
-        metrics = scenario.judged_metrics
         cache = self.cache
         if cache is not None:
-            hit = cache.get(request.key)
+            hit = cache.get(prepared.key)
             if hit is not None:
                 return JudgeResult(status="scored", scores=dict(hit["scores"]), cached=True)
         judge = self._cfg.judges[scenario.judge]
@@ -233,13 +257,11 @@ class JudgeService:
                 reason=f"budget exhausted: ${self.budget.spent():.4f} of "
                 f"${self.budget.limit_usd:g} spent before this sample was judged",
             )
-        prompt = self.prompt(scenario)
-        temperature = prompt.temperature if prompt is not None else None
-        result = await self.engine(judge).score(request.messages, metrics, temperature)
+        result = await self.engine(judge).score(prepared.request)
         if self.budget is not None and judge.price is not None:
             self.budget.add(call_cost(judge.price, result.prompt_tokens, result.completion_tokens))
         if result.status == "scored" and cache is not None:
-            cache.put(request.key, {"scores": result.scores})
+            cache.put(prepared.key, {"scores": result.scores})
         return result
 
     def score(
@@ -250,7 +272,8 @@ class JudgeService:
         if not metrics:
             return JudgeResult(status="scored"), None
         if self.mode(scenario.judge).mode == "dry-run":
-            return dry_run_score(sample, metrics), self.request(scenario, sample, output).digest
+            prepared = self.prepare(scenario, sample, output)
+            return _run_now(_DRY_RUN.score(prepared.request)), prepared.digest
         ahead = self._prefetched.pop((scenario.name, sample.id), None)
         if ahead is not None:
             try:
@@ -263,9 +286,9 @@ class JudgeService:
                 # The test judged the text judged ahead: same request, no second rendering.
                 if judged.text == output:
                     self.prefetch_used += 1
-                    return done, judged.request.digest
-        request = self.request(scenario, sample, output)
-        return self.loop.run(self._judge(scenario, request)), request.digest
+                    return done, judged.prepared.digest
+        prepared = self.prepare(scenario, sample, output)
+        return self.loop.run(self._judge(scenario, prepared)), prepared.digest
 
     # -- judging ahead ------------------------------------------------------------------
 
@@ -287,8 +310,8 @@ class JudgeService:
         async def ahead() -> tuple[object, Judged, JudgeResult]:
             produced = await source.produce(sample)
             text = "" if produced is None else str(produced)  # as judge(output) sends it
-            request = self.request(scenario, sample, text)
-            return produced, Judged(text, request), await self._judge(scenario, request)
+            prepared = self.prepare(scenario, sample, text)
+            return produced, Judged(text, prepared), await self._judge(scenario, prepared)
 
         self._prefetched[(scenario.name, sample.id)] = Prefetched(self.loop.submit(ahead()))
         return True
