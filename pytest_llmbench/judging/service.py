@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
-from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
     load_prompt,
@@ -21,15 +19,14 @@ from pytest_llmbench.benchmark.prompts import (
     render_messages,
 )
 from pytest_llmbench.judging.budget import Budget, call_cost
-from pytest_llmbench.judging.dry_run import DryRunJudge
-from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
+from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import JudgeSetupError, Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
-    from pytest_llmbench.judging.helper_process import JudgeProcess
     from pytest_llmbench.judging.reply_cache import JudgeCache
 
 
@@ -58,7 +55,6 @@ class Prefetched:
 
 NOT_PREFETCHED = object()  # prefetched_output(): nothing judged ahead (None is an output)
 T = TypeVar("T")
-_DRY_RUN = DryRunJudge()
 
 
 def _run_now(coro: Coroutine[Any, Any, T]) -> T:
@@ -87,7 +83,7 @@ class JudgeService:
         judge_process: bool = True,
     ) -> None:
         self._cfg = cfg
-        self._use_process = judge_process
+        self._judges = Judges(cfg.judges, environ, use_process=judge_process)
         self._option = option
         self._environ = environ
         self._cache_dir = cache_dir
@@ -95,11 +91,7 @@ class JudgeService:
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
-        self._engines: dict[str, Judge] = {}
-        self._process: JudgeProcess | None = None
         self._cache: JudgeCache | None = None
-        self._loop: BackgroundLoop | None = None
-        self._lock = threading.Lock()
         self._prefetched: dict[tuple[str, str], Prefetched] = {}
         self.prefetch_used = 0
 
@@ -138,59 +130,17 @@ class JudgeService:
 
     @property
     def loop(self) -> BackgroundLoop:
-        with self._lock:
-            if self._loop is None:
-                from pytest_llmbench.judging.background_loop import (
-                    BackgroundLoop,  # asyncio only for a live judge
-                )
-
-                # In process, the loop reads every reply: switch to it at 1 ms, not 5.
-                self._loop = BackgroundLoop(switch_interval_s=None if self._use_process else 0.001)
-            return self._loop
-
-    def engine(self, judge: JudgeConfig) -> Judge:
-        loop = self.loop
-        with self._lock:
-            if judge.name not in self._engines:
-                if self._use_process:
-                    from pytest_llmbench.judging.helper_process import RemoteJudge
-
-                    engine: Judge = RemoteJudge(self._judge_process(loop), judge)
-                else:
-                    from pytest_llmbench.judging.chat_completions import (
-                        OpenAIJudge,  # httpx only when a live judge runs
-                    )
-
-                    engine = OpenAIJudge(judge, api_key=self._api_key(judge))
-                loop.on_close(engine.aclose)
-                self._engines[judge.name] = engine
-            return self._engines[judge.name]
-
-    def _api_key(self, judge: JudgeConfig) -> str | None:
-        return self._environ.get(judge.api_key_env) if judge.api_key_env else None
-
-    def _judge_process(self, loop: BackgroundLoop) -> JudgeProcess:
-        """The helper process for every live judge of this config (caller holds the lock)."""
-        if self._process is None:
-            from pytest_llmbench.judging.helper_process import JudgeProcess
-
-            judges = {n: j for n, j in self._cfg.judges.items() if j.kind == "openai"}
-            self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
-            loop.on_close(self._process.aclose)
-        return self._process
+        return self._judges.loop
 
     def warm_up(self) -> None:
         """Start the helper process now, while pytest collects, if any judge is live and
         calls are likely. With replies already cached (a re-run) it waits for the first
         miss: a warm run then starts no process at all."""
-        if not self._use_process or not self._any_live(judging=True):
+        if not self._judges.use_process or not self._any_live(judging=True):
             return
         if self.cache is not None and len(self.cache) > 0:
             return
-        loop = self.loop
-        with self._lock:
-            process = self._judge_process(loop)
-        loop.submit(process.start())
+        self._judges.start_helper()
 
     def _any_live(self, *, judging: bool) -> bool:
         """Whether a scenario's judge is live (with `judging`: and it has metrics to judge)."""
@@ -257,7 +207,7 @@ class JudgeService:
                 reason=f"budget exhausted: ${self.budget.spent():.4f} of "
                 f"${self.budget.limit_usd:g} spent before this sample was judged",
             )
-        result = await self.engine(judge).score(prepared.request)
+        result = await self._judges.get(judge, "live").score(prepared.request)
         if self.budget is not None and judge.price is not None:
             self.budget.add(call_cost(judge.price, result.prompt_tokens, result.completion_tokens))
         if result.status == "scored" and cache is not None:
@@ -273,7 +223,8 @@ class JudgeService:
             return JudgeResult(status="scored"), None
         if self.mode(scenario.judge).mode == "dry-run":
             prepared = self.prepare(scenario, sample, output)
-            return _run_now(_DRY_RUN.score(prepared.request)), prepared.digest
+            judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
+            return _run_now(judge.score(prepared.request)), prepared.digest
         ahead = self._prefetched.pop((scenario.name, sample.id), None)
         if ahead is not None:
             try:
@@ -339,9 +290,7 @@ class JudgeService:
         return len(self._prefetched)
 
     def close(self) -> None:
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        self._judges.close()
         if self._cache is not None:
             self._cache.close()
             self._cache = None
