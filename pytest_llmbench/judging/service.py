@@ -1,9 +1,8 @@
 """Scoring samples with the judge resolved for them: cache first, one call per distinct
-request, a budget, and judging ahead of the items (prefetch)."""
+request, and a budget; judging ahead (ahead.py) goes through here too."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pytest_llmbench.benchmark.prompts import (
     messages_sha256,
     render_messages,
 )
+from pytest_llmbench.judging.ahead import JudgingAhead
 from pytest_llmbench.judging.budget import Budget, call_cost
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.judges import Judges
@@ -39,21 +39,6 @@ class Prepared:
     key: str  # the cache key; "" with no cache, the dry-run judge or no judged metrics
 
 
-@dataclass(frozen=True)
-class Judged:
-    text: str  # the output's text as judge(output) sends it
-    prepared: Prepared
-
-
-@dataclass
-class Prefetched:
-    """A sample judged ahead of its item: the output produced (as the callable returned it),
-    the text and request judged, and the result."""
-
-    future: concurrent.futures.Future[tuple[object, Judged, JudgeResult]]
-
-
-NOT_PREFETCHED = object()  # prefetched_output(): nothing judged ahead (None is an output)
 T = TypeVar("T")
 
 
@@ -92,8 +77,7 @@ class JudgeService:
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
         self._cache: JudgeCache | None = None
-        self._prefetched: dict[tuple[str, str], Prefetched] = {}
-        self.prefetch_used = 0
+        self.ahead = JudgingAhead(self)
 
     # -- configuration, resolved once per process ---------------------------------------
 
@@ -225,69 +209,18 @@ class JudgeService:
             prepared = self.prepare(scenario, sample, output)
             judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
             return _run_now(judge.score(prepared.request)), prepared.digest
-        ahead = self._prefetched.pop((scenario.name, sample.id), None)
-        if ahead is not None:
-            try:
-                _, judged, done = ahead.future.result()
-            except Exception:
-                # Producing the output ahead failed, but this test judges an output of its
-                # own: judge that, the failure is not this call's.
-                pass
-            else:
-                # The test judged the text judged ahead: same request, no second rendering.
-                if judged.text == output:
-                    self.prefetch_used += 1
-                    return done, judged.prepared.digest
-        prepared = self.prepare(scenario, sample, output)
+        done = self.ahead.take(scenario, sample, output)
+        if done is not None:
+            return done
+        prepared = self.prepare(scenario, sample, output)  # rendered here, not on the loop
         return self.loop.run(self._judge(scenario, prepared)), prepared.digest
 
-    # -- judging ahead ------------------------------------------------------------------
-
-    def can_prefetch(self, scenario: ScenarioConfig) -> bool:
-        return (
-            scenario.output is not None
-            and bool(scenario.judged_metrics)
-            and self.mode(scenario.judge).mode == "live"
-        )
-
-    def prefetch(self, scenario: ScenarioConfig, sample: Sample) -> bool:
-        """Produce the sample's output and judge it on the loop, ahead of its item.
-        False when it already was."""
-        if (scenario.name, sample.id) in self._prefetched:
-            return False
-        source = self.output_source(scenario)
-        assert source is not None
-
-        async def ahead() -> tuple[object, Judged, JudgeResult]:
-            produced = await source.produce(sample)
-            text = "" if produced is None else str(produced)  # as judge(output) sends it
-            prepared = self.prepare(scenario, sample, text)
-            return produced, Judged(text, prepared), await self._judge(scenario, prepared)
-
-        self._prefetched[(scenario.name, sample.id)] = Prefetched(self.loop.submit(ahead()))
-        return True
-
-    def discard_prefetch(self, scenario: ScenarioConfig, sample: Sample) -> None:
-        """Forget what was judged ahead for an item that is done (it may not have used it:
-        the test failed first, or judged another output)."""
-        self._prefetched.pop((scenario.name, sample.id), None)
-
-    def prefetched_output(self, scenario: ScenarioConfig, sample: Sample) -> object:
-        """The output produced ahead, exactly as `output:` returned it (None included), or
-        NOT_PREFETCHED."""
-        ahead = self._prefetched.get((scenario.name, sample.id))
-        if ahead is None:
-            return NOT_PREFETCHED
-        try:
-            return ahead.future.result()[0]
-        except Exception:
-            # The prefetch failed (the app raised); the item produces it again and
-            # reports the error itself.
-            del self._prefetched[(scenario.name, sample.id)]
-            return NOT_PREFETCHED
-
-    def pending_prefetches(self) -> int:
-        return len(self._prefetched)
+    async def ascore(
+        self, scenario: ScenarioConfig, sample: Sample, output: str
+    ) -> tuple[JudgeResult, str | None]:
+        """score() for a live judge, on the background loop (for judging ahead)."""
+        prepared = self.prepare(scenario, sample, output)
+        return await self._judge(scenario, prepared), prepared.digest
 
     def close(self) -> None:
         self._judges.close()
