@@ -4,6 +4,7 @@ request, and a budget; judging ahead (ahead.py) goes through here too."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,7 @@ class JudgeService:
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
         self._cache: JudgeCache | None = None
+        self._cache_lock = threading.Lock()
         self.ahead = JudgingAhead(self)
 
     # -- configuration, resolved once per process ---------------------------------------
@@ -106,11 +108,12 @@ class JudgeService:
 
     @property
     def cache(self) -> JudgeCache | None:
-        if self._cache is None and self._cache_dir is not None:
-            from pytest_llmbench.judging.reply_cache import JudgeCache
+        with self._cache_lock:  # opened by the main thread or the blocking-call thread
+            if self._cache is None and self._cache_dir is not None:
+                from pytest_llmbench.judging.reply_cache import JudgeCache
 
-            self._cache = JudgeCache(self._cache_dir)
-        return self._cache
+                self._cache = JudgeCache(self._cache_dir)
+            return self._cache
 
     @property
     def loop(self) -> BackgroundLoop:
@@ -178,25 +181,43 @@ class JudgeService:
         return Prepared(request, digest, key)
 
     async def _judge(self, scenario: ScenarioConfig, prepared: Prepared) -> JudgeResult:
-        """Cache, budget, then the judge; runs on the background loop."""
-        cache = self.cache
-        if cache is not None:
-            hit = cache.get(prepared.key)
+        """Cache, budget, then the judge; runs on the background loop, and every SQLite
+        call on its blocking-call thread, so that replies keep arriving meanwhile."""
+        loop = self.loop
+        if self._cache_dir is not None:
+            hit = await loop.offload(self._cached, prepared.key)
             if hit is not None:
                 return JudgeResult(status="scored", scores=dict(hit["scores"]), cached=True)
         judge = self._cfg.judges[scenario.judge]
-        if self.budget is not None and self.budget.exhausted():
+        budget = self.budget
+        if budget is not None and await loop.offload(budget.exhausted):
+            spent = await loop.offload(budget.spent)
             return JudgeResult(
                 status="unscored",
-                reason=f"budget exhausted: ${self.budget.spent():.4f} of "
-                f"${self.budget.limit_usd:g} spent before this sample was judged",
+                reason=f"budget exhausted: ${spent:.4f} of "
+                f"${budget.limit_usd:g} spent before this sample was judged",
             )
         result = await self._judges.get(judge, "live").score(prepared.request)
-        if self.budget is not None and judge.price is not None:
-            self.budget.add(call_cost(judge.price, result.prompt_tokens, result.completion_tokens))
-        if result.status == "scored" and cache is not None:
-            cache.put(prepared.key, {"scores": result.scores})
+        cost = None
+        if budget is not None and judge.price is not None:
+            cost = call_cost(judge.price, result.prompt_tokens, result.completion_tokens)
+        scores = result.scores if result.status == "scored" else None
+        if cost is not None or (scores is not None and self._cache_dir is not None):
+            await loop.offload(self._record, prepared.key, cost, scores)
         return result
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        """The stored reply for `key` (on the blocking-call thread)."""
+        cache = self.cache
+        return cache.get(key) if cache is not None else None
+
+    def _record(self, key: str, cost: float | None, scores: dict[str, float] | None) -> None:
+        """Spend, then the reply to keep (on the blocking-call thread)."""
+        if cost is not None and self.budget is not None:
+            self.budget.add(cost)
+        cache = self.cache
+        if scores is not None and cache is not None:
+            cache.put(key, {"scores": scores})
 
     def score(
         self, scenario: ScenarioConfig, sample: Sample, output: str
