@@ -24,7 +24,9 @@ class Judges:
     """Each judge built once, on first use, and all closed together with the loop.
 
     With `use_process`, live judges run in one helper process (RemoteJudge in this
-    process); without it, OpenAIJudge runs here on the background loop.
+    process); without it, OpenAIJudge runs here on the background loop. A judge in
+    `provided` (built elsewhere: a test's, later a `kind: module:Class` judge) replaces
+    the chat-completions judge of that name and runs on the background loop.
     """
 
     def __init__(
@@ -33,10 +35,12 @@ class Judges:
         environ: Mapping[str, str],
         *,
         use_process: bool,
+        provided: Mapping[str, Judge] | None = None,
     ) -> None:
         self._configs = configs
         self._environ = environ
         self.use_process = use_process
+        self._provided = dict(provided or {})
         self._dry_run = DryRunJudge()
         self._live: dict[str, Judge] = {}
         self._process: JudgeProcess | None = None
@@ -62,10 +66,12 @@ class Judges:
         loop = self.loop
         with self._lock:
             if judge.name not in self._live:
-                if self.use_process:
+                if judge.name in self._provided:
+                    built: Judge = self._provided[judge.name]
+                elif self.use_process:
                     from pytest_llmbench.judging.helper_process import RemoteJudge
 
-                    built: Judge = RemoteJudge(self._helper(loop), judge)
+                    built = RemoteJudge(self._helper(loop), judge)
                 else:
                     from pytest_llmbench.judging.chat_completions import (
                         OpenAIJudge,  # httpx only when a live judge runs
@@ -77,8 +83,9 @@ class Judges:
             return self._live[judge.name]
 
     def start_helper(self) -> None:
-        """Start the helper process now rather than at the first call (no-op in process)."""
-        if not self.use_process:
+        """Start the helper process now rather than at the first call (no-op when no judge
+        runs there)."""
+        if not self.use_process or not self._helper_judges():
             return
         loop = self.loop
         with self._lock:
@@ -93,10 +100,17 @@ class Judges:
         if self._process is None:
             from pytest_llmbench.judging.helper_process import JudgeProcess
 
-            judges = {n: j for n, j in self._configs.items() if j.kind == "openai"}
+            judges = self._helper_judges()
             self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
             loop.on_close(self._process.aclose)
         return self._process
+
+    def _helper_judges(self) -> dict[str, JudgeConfig]:
+        return {
+            name: judge
+            for name, judge in self._configs.items()
+            if judge.kind == "openai" and name not in self._provided
+        }
 
     def close(self) -> None:
         """Close every live judge and the helper on the loop, then the loop itself."""

@@ -20,7 +20,7 @@ from pytest_llmbench.benchmark.prompts import (
 )
 from pytest_llmbench.judging.ahead import JudgingAhead
 from pytest_llmbench.judging.budget import Budget, call_cost
-from pytest_llmbench.judging.judge_protocol import JudgeRequest
+from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import JudgeSetupError, Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
@@ -67,9 +67,11 @@ class JudgeService:
         cache_dir: Path | None = None,
         budget: Budget | None = None,
         judge_process: bool = True,
+        judges: Mapping[str, Judge] | None = None,
     ) -> None:
+        """`judges`: judges built elsewhere, by judge name, for live calls (see Judges)."""
         self._cfg = cfg
-        self._judges = Judges(cfg.judges, environ, use_process=judge_process)
+        self._judges = Judges(cfg.judges, environ, use_process=judge_process, provided=judges)
         self._option = option
         self._environ = environ
         self._cache_dir = cache_dir
