@@ -1,5 +1,6 @@
-"""Scoring samples with the judge resolved for them: cache first, one call per distinct
-request, and a budget; judging ahead (ahead.py) goes through here too."""
+"""Scoring samples in the item process: cache first, one call per distinct request, and a
+budget, with the judge its mode names (mode.py) as Judges built it (judges.py). Judging
+ahead (ahead.py) scores through here too."""
 
 from __future__ import annotations
 
