@@ -1,5 +1,6 @@
 """One asyncio loop per process, on a daemon thread, so that test bodies stay plain sync
-calls while many judge requests are in flight at once."""
+calls while many judge requests are in flight at once; and one thread beside it for the
+blocking calls its coroutines make (SQLite), so that the loop itself never blocks."""
 
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ class BackgroundLoop:
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        # One worker, started on first use: the reply cache and the budget ledger each have
+        # one SQLite connection, and one thread keeps their calls in order.
+        self._blocking = concurrent.futures.ThreadPoolExecutor(1, f"{name}-blocking")
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -38,6 +42,10 @@ class BackgroundLoop:
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.submit(coro).result()
+
+    async def offload(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` on the blocking-call thread, awaited from the loop."""
+        return await self._loop.run_in_executor(self._blocking, function, *args)
 
     def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Register an async clean-up (an HTTP client's aclose) run by close()."""
@@ -58,6 +66,8 @@ class BackgroundLoop:
         try:
             self.run(shutdown())
         finally:
+            # Before the loop stops: a blocking call still running hands its result to it.
+            self._blocking.shutdown(wait=True)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
             self._loop.close()

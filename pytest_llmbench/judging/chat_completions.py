@@ -18,6 +18,7 @@ from http import HTTPStatus
 import httpx
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, StructuredOutput
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
 from pytest_llmbench.judging.reply_parsing import (
     UnusableReply,
@@ -102,7 +103,9 @@ class _Call:
 
 
 class OpenAIJudge:
-    """Scores chat messages with an OpenAI-compatible judge, bounded by `concurrency`.
+    """A `Judge` that scores chat messages with an OpenAI-compatible API, bounded by
+    `concurrency`. It runs in the helper process (behind RemoteJudge), or in the item
+    process on its background loop when the helper is off (Windows, or the ini key).
 
     Use it from one event loop and close it there (`await judge.aclose()`): the client and
     the concurrency limiter are created lazily inside that loop.
@@ -181,13 +184,9 @@ class OpenAIJudge:
             body["response_format"] = response_format
         return body
 
-    async def score(
-        self,
-        messages: list[dict[str, str]],
-        metrics: Sequence[str],
-        temperature: float | None = None,
-    ) -> JudgeResult:
-        """Ask the judge for `metrics`; retries what is worth retrying, never raises for HTTP.
+    async def score(self, request: JudgeRequest) -> JudgeResult:
+        """Ask the judge for the request's metrics; retries what is worth retrying, never
+        raises for HTTP.
 
         latency_s runs from when the first concurrency slot is taken, so it measures the
         judge (and its backoff waits), not this process's queue.
@@ -200,7 +199,7 @@ class OpenAIJudge:
             )
         client, limiter = self._in_loop()
         call = _Call()
-        result = await self._score(client, limiter, call, messages, metrics, temperature)
+        result = await self._score(client, limiter, call, request)
         if call.started is not None:
             result.latency_s = max(0.0, self._clock() - call.started)
         if result.status == "scored":
@@ -238,9 +237,7 @@ class OpenAIJudge:
         client: httpx.AsyncClient,
         limiter: AdaptiveLimiter,
         call: _Call,
-        messages: list[dict[str, str]],
-        metrics: Sequence[str],
-        temperature: float | None,
+        request: JudgeRequest,
     ) -> JudgeResult:
         policy = self.judge.retries
         while True:
@@ -256,7 +253,7 @@ class OpenAIJudge:
                     if call.started is None:
                         call.started = self._clock()
                     # Built once the slot is ours: a downgrade made meanwhile applies.
-                    body = self.request_body(messages, metrics, temperature)
+                    body = self.request_body(request.messages, request.metrics, request.temperature)
                     sent_format = self._format
                     response = await client.post(self.url, json=body)
             except httpx.TimeoutException:
@@ -277,7 +274,7 @@ class OpenAIJudge:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    outcome = self._read_reply(response, metrics, call)
+                    outcome = self._read_reply(response, request.metrics, call)
                     if isinstance(outcome, dict):
                         return call.scored(outcome)
                     self.stats.unusable_replies += 1

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
-__all__ = ["dry_run_score"]
+__all__ = ["DryRunJudge"]
 
 
-def dry_run_score(sample: Sample, metrics: Sequence[str]) -> JudgeResult:
-    """The sample's ground_truth for `metrics`, or unscored naming what is missing."""
-    missing = [metric for metric in metrics if metric not in sample.ground_truth]
-    if missing:
-        names = ", ".join(f'"{metric}"' for metric in missing)
+class DryRunJudge:
+    """A `Judge` that runs in the item process, in the calling thread: `score` never
+    awaits, so the service runs it without an event loop and a dry run starts none."""
+
+    async def score(self, request: JudgeRequest) -> JudgeResult:
+        """The request's ground_truth for its metrics, or unscored naming what is missing."""
+        missing = [metric for metric in request.metrics if metric not in request.ground_truth]
+        if missing:
+            names = ", ".join(f'"{metric}"' for metric in missing)
+            return JudgeResult(
+                status="unscored",
+                reason=(
+                    f'no ground_truth for {names} in sample "{request.sample_id}"; '
+                    "the dry-run judge scores only from stored ground_truth"
+                ),
+            )
         return JudgeResult(
-            status="unscored",
-            reason=(
-                f'no ground_truth for {names} in sample "{sample.id}"; '
-                "the dry-run judge scores only from stored ground_truth"
-            ),
+            status="scored",
+            scores={metric: float(request.ground_truth[metric]) for metric in request.metrics},
         )
-    return JudgeResult(
-        status="scored",
-        scores={metric: float(sample.ground_truth[metric]) for metric in metrics},
-    )
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

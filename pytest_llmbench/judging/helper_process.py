@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.redaction import redact, url_secrets
 
@@ -222,20 +223,21 @@ class JudgeProcess:
 
 
 class RemoteJudge:
-    """One judge of the helper process, scored as OpenAIJudge.score() would (the service
-    closes the process itself)."""
+    """A `Judge` in the item process that proxies one judge of the helper process: scored
+    there as OpenAIJudge.score() would, awaited on the item process's background loop.
+    Only what the chat-completions judge reads travels (messages, metrics, temperature)."""
 
     def __init__(self, process: JudgeProcess, judge: JudgeConfig) -> None:
         self.judge = judge
         self._process = process
 
-    async def score(
-        self,
-        messages: list[dict[str, str]],
-        metrics: Sequence[str],
-        temperature: float | None = None,
-    ) -> JudgeResult:
-        return await self._process.score(self.judge.name, messages, metrics, temperature)
+    async def score(self, request: JudgeRequest) -> JudgeResult:
+        return await self._process.score(
+            self.judge.name, request.messages, request.metrics, request.temperature
+        )
+
+    async def aclose(self) -> None:
+        """Nothing of its own: the process is shared by every judge, and closed apart."""
 
 
 def _line(data: Mapping[str, Any]) -> bytes:
@@ -261,9 +263,10 @@ async def _serve() -> None:
 
     async def handle(message: dict[str, Any]) -> None:
         try:
-            result = await engines[message["judge"]].score(
-                message["messages"], message["metrics"], message["temperature"]
+            request = JudgeRequest(
+                message["messages"], tuple(message["metrics"]), message["temperature"]
             )
+            result = await engines[message["judge"]].score(request)
             reply: dict[str, Any] = {"id": message["id"], "result": dataclasses.asdict(result)}
         except Exception as error:  # a bug here must not take the other calls down
             reply = {"id": message["id"], "error": f"{type(error).__name__}: {error}"}

@@ -1,20 +1,18 @@
-"""Which judge runs (live or dry-run, and why), and scoring samples with it: cache first,
-one call per distinct request, a budget, and judging ahead of the items (prefetch)."""
+"""Scoring samples in the item process: cache first, one call per distinct request, and a
+budget, with the judge its mode names (mode.py) as Judges built it (judges.py). Judging
+ahead (ahead.py) scores through here too."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
-from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
     load_prompt,
@@ -22,75 +20,42 @@ from pytest_llmbench.benchmark.prompts import (
     render_messages,
 )
 from pytest_llmbench.errors import JudgeSetupError
+from pytest_llmbench.judging.ahead import JudgingAhead
 from pytest_llmbench.judging.budget import Budget
-from pytest_llmbench.judging.dry_run import dry_run_score
+from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
+from pytest_llmbench.judging.judges import Judges
+from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
-    from pytest_llmbench.judging.chat_completions import OpenAIJudge
-    from pytest_llmbench.judging.helper_process import JudgeProcess, RemoteJudge
     from pytest_llmbench.judging.reply_cache import JudgeCache
 
-Mode = Literal["live", "dry-run"]
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-
 
 @dataclass(frozen=True)
-class Resolved:
-    mode: Mode
-    reason: str
+class Prepared:
+    """A request for the judge, with what the service keeps beside it."""
 
-
-def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) -> Resolved:
-    """auto is live when the judge's base_url expands to something, dry-run otherwise."""
-    variable = _VAR.search(judge.base_url_raw)
-    named = f"${variable.group(1)}" if variable else "base_url"
-    if judge.kind == "dry-run":
-        return Resolved("dry-run", f"judge {judge.name!r} is of kind dry-run")
-    if option == "dry-run":
-        return Resolved("dry-run", "--llmbench-judge=dry-run")
-    if not judge.base_url:
-        if option == "live":
-            raise JudgeSetupError(
-                f"--llmbench-judge=live but judge {judge.name!r} has no base_url "
-                f"({judge.base_url_raw or 'not set'}): set {named} or use --llmbench-judge=auto"
-            )
-        return Resolved("dry-run", f"auto: {named} is not set")
-    if judge.api_key_env and not environ.get(judge.api_key_env):
-        raise JudgeSetupError(
-            f"judge {judge.name!r} reads its API key from ${judge.api_key_env}, which is not "
-            f"set: export it, or run offline with --llmbench-judge=dry-run"
-        )
-    return Resolved(
-        "live", "--llmbench-judge=live" if option == "live" else f"auto: {named} is set"
-    )
-
-
-@dataclass(frozen=True)
-class Request:
-    messages: list[dict[str, str]]
+    request: JudgeRequest
     digest: str | None  # sha256 of the rendered messages, for the record
     key: str  # the cache key; "" with no cache, the dry-run judge or no judged metrics
 
 
-@dataclass(frozen=True)
-class Judged:
-    text: str  # the output's text as judge(output) sends it
-    request: Request
+T = TypeVar("T")
 
 
-@dataclass
-class Prefetched:
-    """A sample judged ahead of its item: the output produced (as the callable returned it),
-    the text and request judged, and the result."""
-
-    future: concurrent.futures.Future[tuple[object, Judged, JudgeResult]]
-
-
-NOT_PREFETCHED = object()  # prefetched_output(): nothing judged ahead (None is an output)
+def _run_now(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (the dry-run judge's) to its end in this thread:
+    a dry run scores through the Judge protocol without starting an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        value: T = done.value
+        return value
+    coro.close()
+    raise RuntimeError("the dry-run judge awaited something; it must answer at once")
 
 
 class JudgeService:
@@ -105,9 +70,11 @@ class JudgeService:
         cache_dir: Path | None = None,
         budget: Budget | None = None,
         judge_process: bool = True,
+        judges: Mapping[str, Judge] | None = None,
     ) -> None:
+        """`judges`: judges built elsewhere, by judge name, for live calls (see Judges)."""
         self._cfg = cfg
-        self._use_process = judge_process
+        self._judges = Judges(cfg.judges, environ, use_process=judge_process, provided=judges)
         self._option = option
         self._environ = environ
         self._cache_dir = cache_dir
@@ -115,13 +82,9 @@ class JudgeService:
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
-        self._engines: dict[str, OpenAIJudge | RemoteJudge] = {}
-        self._process: JudgeProcess | None = None
         self._cache: JudgeCache | None = None
-        self._loop: BackgroundLoop | None = None
-        self._lock = threading.Lock()
-        self._prefetched: dict[tuple[str, str], Prefetched] = {}
-        self.prefetch_used = 0
+        self._cache_lock = threading.Lock()
+        self.ahead = JudgingAhead(self)
 
     # -- configuration, resolved once per process ---------------------------------------
 
@@ -150,67 +113,26 @@ class JudgeService:
 
     @property
     def cache(self) -> JudgeCache | None:
-        if self._cache is None and self._cache_dir is not None:
-            from pytest_llmbench.judging.reply_cache import JudgeCache
+        with self._cache_lock:  # opened by the main thread or the blocking-call thread
+            if self._cache is None and self._cache_dir is not None:
+                from pytest_llmbench.judging.reply_cache import JudgeCache
 
-            self._cache = JudgeCache(self._cache_dir)
-        return self._cache
+                self._cache = JudgeCache(self._cache_dir)
+            return self._cache
 
     @property
     def loop(self) -> BackgroundLoop:
-        with self._lock:
-            if self._loop is None:
-                from pytest_llmbench.judging.background_loop import (
-                    BackgroundLoop,  # asyncio only for a live judge
-                )
-
-                # In process, the loop reads every reply: switch to it at 1 ms, not 5.
-                self._loop = BackgroundLoop(switch_interval_s=None if self._use_process else 0.001)
-            return self._loop
-
-    def engine(self, judge: JudgeConfig) -> OpenAIJudge | RemoteJudge:
-        loop = self.loop
-        with self._lock:
-            if judge.name not in self._engines:
-                if self._use_process:
-                    from pytest_llmbench.judging.helper_process import RemoteJudge
-
-                    self._engines[judge.name] = RemoteJudge(self._judge_process(loop), judge)
-                else:
-                    from pytest_llmbench.judging.chat_completions import (
-                        OpenAIJudge,  # httpx only when a live judge runs
-                    )
-
-                    engine = OpenAIJudge(judge, api_key=self._api_key(judge))
-                    loop.on_close(engine.aclose)
-                    self._engines[judge.name] = engine
-            return self._engines[judge.name]
-
-    def _api_key(self, judge: JudgeConfig) -> str | None:
-        return self._environ.get(judge.api_key_env) if judge.api_key_env else None
-
-    def _judge_process(self, loop: BackgroundLoop) -> JudgeProcess:
-        """The helper process for every live judge of this config (caller holds the lock)."""
-        if self._process is None:
-            from pytest_llmbench.judging.helper_process import JudgeProcess
-
-            judges = {n: j for n, j in self._cfg.judges.items() if j.kind == "openai"}
-            self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
-            loop.on_close(self._process.aclose)
-        return self._process
+        return self._judges.loop
 
     def warm_up(self) -> None:
         """Start the helper process now, while pytest collects, if any judge is live and
         calls are likely. With replies already cached (a re-run) it waits for the first
         miss: a warm run then starts no process at all."""
-        if not self._use_process or not self._any_live(judging=True):
+        if not self._judges.use_process or not self._any_live(judging=True):
             return
         if self.cache is not None and len(self.cache) > 0:
             return
-        loop = self.loop
-        with self._lock:
-            process = self._judge_process(loop)
-        loop.submit(process.start())
+        self._judges.start_helper()
 
     def _any_live(self, *, judging: bool) -> bool:
         """Whether a scenario's judge is live (with `judging`: and it has metrics to judge)."""
@@ -240,44 +162,68 @@ class JudgeService:
 
     # -- one request --------------------------------------------------------------------
 
-    def request(self, scenario: ScenarioConfig, sample: Sample, output: str) -> Request:
+    def prepare(self, scenario: ScenarioConfig, sample: Sample, output: str) -> Prepared:
+        metrics = scenario.judged_metrics
         prompt = self.prompt(scenario)
-        if prompt is None or not scenario.judged_metrics:
-            return Request([], None, "")
-        messages = render_messages(prompt, sample, output)
+        messages = [] if prompt is None or not metrics else render_messages(prompt, sample, output)
+        request = JudgeRequest(
+            messages,
+            metrics,
+            temperature=prompt.temperature if prompt is not None else None,
+            sample_id=sample.id,
+            output=output,
+            ground_truth=sample.ground_truth,
+        )
+        if prompt is None or not metrics:
+            return Prepared(request, None, "")
         digest = messages_sha256(messages)
         if self.mode(scenario.judge).mode == "dry-run" or self._cache_dir is None:
-            return Request(messages, digest, "")  # the key serves the cache only
+            return Prepared(request, digest, "")  # the key serves the cache only
         from pytest_llmbench.judging.reply_cache import cache_key
 
         judge = self._cfg.judges[scenario.judge]
-        key = cache_key(judge, messages, scenario.judged_metrics, prompt.ref, prompt.sha256)
-        return Request(messages, digest, key)
+        key = cache_key(judge, messages, metrics, prompt.ref, prompt.sha256)
+        return Prepared(request, digest, key)
 
-    async def _judge(self, scenario: ScenarioConfig, request: Request) -> JudgeResult:
-        """Cache, budget, then the judge; runs on the background loop."""
-        metrics = scenario.judged_metrics
-        cache = self.cache
-        if cache is not None:
-            hit = cache.get(request.key)
+    async def _judge(self, scenario: ScenarioConfig, prepared: Prepared) -> JudgeResult:
+        """Cache, budget, then the judge; runs on the background loop, and every SQLite
+        call on its blocking-call thread, so that replies keep arriving meanwhile."""
+        loop = self.loop
+        if self._cache_dir is not None:
+            hit = await loop.offload(self._cached, prepared.key)
             if hit is not None:
                 return JudgeResult(status="scored", scores=dict(hit["scores"]), cached=True)
         judge = self._cfg.judges[scenario.judge]
-        if self.budget is not None and self.budget.exhausted():
+        budget = self.budget
+        if budget is not None and await loop.offload(budget.exhausted):
+            spent = await loop.offload(budget.spent)
             return JudgeResult(
                 status="unscored",
                 reason_code=BUDGET_EXHAUSTED,
-                reason=f"budget exhausted: ${self.budget.spent():.4f} of "
-                f"${self.budget.limit_usd:g} spent before this sample was judged",
+                reason=f"budget exhausted: ${spent:.4f} of "
+                f"${budget.limit_usd:g} spent before this sample was judged",
             )
-        prompt = self.prompt(scenario)
-        temperature = prompt.temperature if prompt is not None else None
-        result = await self.engine(judge).score(request.messages, metrics, temperature)
-        if self.budget is not None and judge.price is not None:
-            self.budget.add(judge.price.cost(result.prompt_tokens, result.completion_tokens))
-        if result.status == "scored" and cache is not None:
-            cache.put(request.key, {"scores": result.scores})
+        result = await self._judges.get(judge, "live").score(prepared.request)
+        cost = None
+        if budget is not None and judge.price is not None:
+            cost = judge.price.cost(result.prompt_tokens, result.completion_tokens)
+        scores = result.scores if result.status == "scored" else None
+        if cost is not None or (scores is not None and self._cache_dir is not None):
+            await loop.offload(self._record, prepared.key, cost, scores)
         return result
+
+    def _cached(self, key: str) -> dict[str, Any] | None:
+        """The stored reply for `key` (on the blocking-call thread)."""
+        cache = self.cache
+        return cache.get(key) if cache is not None else None
+
+    def _record(self, key: str, cost: float | None, scores: dict[str, float] | None) -> None:
+        """Spend, then the reply to keep (on the blocking-call thread)."""
+        if cost is not None and self.budget is not None:
+            self.budget.add(cost)
+        cache = self.cache
+        if scores is not None and cache is not None:
+            cache.put(key, {"scores": scores})
 
     def score(
         self, scenario: ScenarioConfig, sample: Sample, output: str
@@ -287,75 +233,24 @@ class JudgeService:
         if not metrics:
             return JudgeResult(status="scored"), None
         if self.mode(scenario.judge).mode == "dry-run":
-            return dry_run_score(sample, metrics), self.request(scenario, sample, output).digest
-        ahead = self._prefetched.pop((scenario.name, sample.id), None)
-        if ahead is not None:
-            try:
-                _, judged, done = ahead.future.result()
-            except Exception:
-                # Producing the output ahead failed, but this test judges an output of its
-                # own: judge that, the failure is not this call's.
-                pass
-            else:
-                # The test judged the text judged ahead: same request, no second rendering.
-                if judged.text == output:
-                    self.prefetch_used += 1
-                    return done, judged.request.digest
-        request = self.request(scenario, sample, output)
-        return self.loop.run(self._judge(scenario, request)), request.digest
+            prepared = self.prepare(scenario, sample, output)
+            judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
+            return _run_now(judge.score(prepared.request)), prepared.digest
+        done = self.ahead.take(scenario, sample, output)
+        if done is not None:
+            return done
+        prepared = self.prepare(scenario, sample, output)  # rendered here, not on the loop
+        return self.loop.run(self._judge(scenario, prepared)), prepared.digest
 
-    # -- judging ahead ------------------------------------------------------------------
-
-    def can_prefetch(self, scenario: ScenarioConfig) -> bool:
-        return (
-            scenario.output is not None
-            and bool(scenario.judged_metrics)
-            and self.mode(scenario.judge).mode == "live"
-        )
-
-    def prefetch(self, scenario: ScenarioConfig, sample: Sample) -> bool:
-        """Produce the sample's output and judge it on the loop, ahead of its item.
-        False when it already was."""
-        if (scenario.name, sample.id) in self._prefetched:
-            return False
-        source = self.output_source(scenario)
-        assert source is not None
-
-        async def ahead() -> tuple[object, Judged, JudgeResult]:
-            produced = await source.produce(sample)
-            text = "" if produced is None else str(produced)  # as judge(output) sends it
-            request = self.request(scenario, sample, text)
-            return produced, Judged(text, request), await self._judge(scenario, request)
-
-        self._prefetched[(scenario.name, sample.id)] = Prefetched(self.loop.submit(ahead()))
-        return True
-
-    def discard_prefetch(self, scenario: ScenarioConfig, sample: Sample) -> None:
-        """Forget what was judged ahead for an item that is done (it may not have used it:
-        the test failed first, or judged another output)."""
-        self._prefetched.pop((scenario.name, sample.id), None)
-
-    def prefetched_output(self, scenario: ScenarioConfig, sample: Sample) -> object:
-        """The output produced ahead, exactly as `output:` returned it (None included), or
-        NOT_PREFETCHED."""
-        ahead = self._prefetched.get((scenario.name, sample.id))
-        if ahead is None:
-            return NOT_PREFETCHED
-        try:
-            return ahead.future.result()[0]
-        except Exception:
-            # The prefetch failed (the app raised); the item produces it again and
-            # reports the error itself.
-            del self._prefetched[(scenario.name, sample.id)]
-            return NOT_PREFETCHED
-
-    def pending_prefetches(self) -> int:
-        return len(self._prefetched)
+    async def ascore(
+        self, scenario: ScenarioConfig, sample: Sample, output: str
+    ) -> tuple[JudgeResult, str | None]:
+        """score() for a live judge, on the background loop (for judging ahead)."""
+        prepared = self.prepare(scenario, sample, output)
+        return await self._judge(scenario, prepared), prepared.digest
 
     def close(self) -> None:
-        if self._loop is not None:
-            self._loop.close()
-            self._loop = None
+        self._judges.close()
         if self._cache is not None:
             self._cache.close()
             self._cache = None

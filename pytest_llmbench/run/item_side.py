@@ -13,9 +13,10 @@ import pytest
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
+from pytest_llmbench.judging.ahead import NOT_PREFETCHED
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.result import JudgeResult
-from pytest_llmbench.judging.service import NOT_PREFETCHED, JudgeService
+from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
 
@@ -127,7 +128,7 @@ class ItemSide:
                 f"scenario {state.scenario.name!r} declares no output:; use sample.output "
                 "or add output: <field> or output: module:function to the scenario"
             )
-        ahead = self.service.prefetched_output(state.scenario, state.sample)
+        ahead = self.service.ahead.output(state.scenario, state.sample)
         if ahead is not NOT_PREFETCHED:
             return ahead
         try:
@@ -139,7 +140,7 @@ class ItemSide:
         """Judge the next samples while this one runs, up to the window."""
         if not self.prefetchable:
             return
-        room = self.window - self.service.pending_prefetches()
+        room = self.window - self.service.ahead.pending()
         if room <= 0:
             return
         # Every item taken from `upcoming` is examined: it does not hand it out again.
@@ -149,10 +150,10 @@ class ItemSide:
                 continue
             if state.ahead is None:
                 # Decided once per item: the window is walked again before every item.
-                state.ahead = self.service.can_prefetch(state.scenario) and not (
+                state.ahead = self.service.ahead.can_prefetch(state.scenario) and not (
                     item.get_closest_marker("skip") or item.get_closest_marker("skipif")
                 )
-            if state.ahead and self.service.prefetch(state.scenario, state.sample):
+            if state.ahead and self.service.ahead.prefetch(state.scenario, state.sample):
                 room -= 1
                 if room <= 0:
                     return
@@ -195,7 +196,7 @@ class ItemSide:
             return None
         # Built once per item: let its state (scores, judge result) go with it.
         del item.stash[ITEM_STATE]
-        self.service.discard_prefetch(state.scenario, state.sample)
+        self.service.ahead.discard(state.scenario, state.sample)
         if report.skipped:
             return None
         failure = None

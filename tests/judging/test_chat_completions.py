@@ -11,11 +11,13 @@ import pytest
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
 from pytest_llmbench.judging.chat_completions import OpenAIJudge, chat_completions_url
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
 METRICS = ("coverage", "faithfulness")
 MESSAGES = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "Score tg-1."}]
 KEY = "sk-secret-0123456789"
+REQUEST = JudgeRequest(MESSAGES, METRICS)
 
 # A scripted reply: an httpx.Response, an exception to raise, or "ok".
 Step = httpx.Response | Exception | str
@@ -101,7 +103,7 @@ def run(
 ) -> tuple[JudgeResult, OpenAIJudge]:
     async def go() -> tuple[JudgeResult, OpenAIJudge]:
         async with fake.judge(cfg or config(), **judge_kwargs) as judge:
-            return await judge.score(MESSAGES, METRICS), judge
+            return await judge.score(REQUEST), judge
 
     return asyncio.run(go())
 
@@ -350,8 +352,8 @@ def test_auto_steps_down_from_json_schema_to_json_object_to_none(code: int) -> N
 
     async def go() -> tuple[JudgeResult, JudgeResult, OpenAIJudge]:
         async with fake.judge(config(attempts=1)) as judge:
-            first = await judge.score(MESSAGES, METRICS)
-            second = await judge.score(MESSAGES, METRICS)
+            first = await judge.score(REQUEST)
+            second = await judge.score(REQUEST)
             return first, second, judge
 
     first, second, judge = asyncio.run(go())
@@ -369,8 +371,8 @@ def test_auto_stays_on_json_object_when_it_works() -> None:
 
     async def go() -> None:
         async with fake.judge(config()) as judge:
-            await judge.score(MESSAGES, METRICS)
-            await judge.score(MESSAGES, METRICS)
+            await judge.score(REQUEST)
+            await judge.score(REQUEST)
 
     asyncio.run(go())
     assert formats(fake) == ["json_schema", "json_object", "json_object"]
@@ -389,7 +391,7 @@ def test_concurrent_rejections_step_down_only_once() -> None:
         async with OpenAIJudge(
             config(), api_key=None, transport=httpx.MockTransport(handler)
         ) as judge:
-            await asyncio.gather(*(judge.score(MESSAGES, METRICS) for _ in range(4)))
+            await asyncio.gather(*(judge.score(REQUEST) for _ in range(4)))
             return judge
 
     judge = asyncio.run(go())
@@ -468,7 +470,7 @@ def test_concurrency_bounds_calls_in_flight() -> None:
         async with OpenAIJudge(
             config(concurrency=3), api_key=None, transport=httpx.MockTransport(handler)
         ) as judge:
-            return await asyncio.gather(*(judge.score(MESSAGES, METRICS) for _ in range(12)))
+            return await asyncio.gather(*(judge.score(REQUEST) for _ in range(12)))
 
     results = asyncio.run(go())
     assert all(r.status == "scored" for r in results)
@@ -478,9 +480,9 @@ def test_concurrency_bounds_calls_in_flight() -> None:
 def test_a_judge_refuses_a_second_event_loop() -> None:
     judge = Fake().judge(config())
     try:
-        asyncio.run(judge.score(MESSAGES, METRICS))
+        asyncio.run(judge.score(REQUEST))
         with pytest.raises(RuntimeError, match="one judge per loop"):
-            asyncio.run(judge.score(MESSAGES, METRICS))
+            asyncio.run(judge.score(REQUEST))
     finally:
         # A MockTransport holds nothing bound to the first loop, so closing here is safe.
         asyncio.run(judge.aclose())

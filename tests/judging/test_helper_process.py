@@ -22,6 +22,7 @@ from support.project import Project, config_yaml, live_judge_yaml
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.helper_process import JudgeProcess, judge_from_dict, judge_to_dict
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
 T = TypeVar("T")
@@ -79,7 +80,9 @@ def in_process(judge: JudgeConfig, markers: Sequence[str]) -> list[JudgeResult]:
     async def go() -> list[JudgeResult]:
         async with OpenAIJudge(judge, api_key="k-1") as engine:
             return list(
-                await asyncio.gather(*(engine.score(messages(m), METRICS) for m in markers))
+                await asyncio.gather(
+                    *(engine.score(JudgeRequest(messages(m), METRICS)) for m in markers)
+                )
             )
 
     return run(go)

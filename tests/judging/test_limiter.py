@@ -14,6 +14,7 @@ from support.judge_server import JudgeServer
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
 from pytest_llmbench.judging.result import JudgeResult
 
@@ -398,7 +399,10 @@ def throttled_run(latency_s: float) -> Throttled:
         async def go() -> tuple[list[JudgeResult], OpenAIJudge, AdaptiveLimiter]:
             async with OpenAIJudge(judge_config(server.url), api_key=None) as judge:
                 results = await asyncio.gather(
-                    *(judge.score(messages(i), ["coverage", "accuracy"]) for i in range(CALLS))
+                    *(
+                        judge.score(JudgeRequest(messages(i), ("coverage", "accuracy")))
+                        for i in range(CALLS)
+                    )
                 )
                 assert judge.limiter is not None
                 return list(results), judge, judge.limiter

@@ -24,6 +24,7 @@ from support.real_llm_server import LlamaServer, Unavailable, find_setup
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
 pytestmark = pytest.mark.real_llm
@@ -248,7 +249,7 @@ def test_openai_judge_auto_structured_output_settles_on_llama_cpp(
 
     async def one_call() -> tuple[OpenAIJudge, JudgeResult]:
         async with OpenAIJudge(config, api_key=None) as judge:
-            return judge, await judge.score(messages, METRICS)
+            return judge, await judge.score(JudgeRequest(messages, METRICS))
 
     judge, result = asyncio.run(one_call())
     downgrades = judge.stats.format_downgrades

@@ -12,6 +12,7 @@ from support.judge_server import JudgeServer
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
+from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
 METRICS = ("coverage", "faithfulness")
@@ -52,7 +53,9 @@ def score_all(
 ) -> tuple[list[JudgeResult], OpenAIJudge]:
     async def go() -> tuple[list[JudgeResult], OpenAIJudge]:
         async with OpenAIJudge(cfg, api_key=api_key) as judge:
-            results = await asyncio.gather(*(judge.score(messages(m), METRICS) for m in markers))
+            results = await asyncio.gather(
+                *(judge.score(JudgeRequest(messages(m), METRICS)) for m in markers)
+            )
             return list(results), judge
 
     return asyncio.run(go())

@@ -1,0 +1,46 @@
+"""The `Judge` protocol every judge implements, and the request it scores.
+
+Implementations: the dry-run judge (dry_run.py), the chat-completions judge
+(chat_completions.py) and its proxy to the helper process (helper_process.py); later, a
+judge configured as `kind: module:Class`. The service (service.py) calls judges only
+through this protocol, after its cache and budget: a judge neither caches nor counts spend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from pytest_llmbench.judging.result import JudgeResult
+
+__all__ = ["Judge", "JudgeRequest"]
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """One output of one sample to score, with everything a judge may read."""
+
+    messages: list[dict[str, str]]  # the judge prompt rendered for this sample and output
+    metrics: tuple[str, ...]  # the metrics to return, all of them or none
+    temperature: float | None = None  # the prompt's own, which overrides the judge's
+    sample_id: str = ""  # for reasons a person reads
+    output: str = ""  # the text judged, as the test passed it to judge()
+    ground_truth: Mapping[str, float] = field(default_factory=dict)  # stored scores
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Scores requests; created once per judge and process, closed at session finish.
+
+    The service awaits `score` on the item process's background loop (the dry-run judge,
+    which never awaits, in the calling thread), for many requests at once up to the
+    judge's concurrency. `score` does not raise for anything the judge or the network did:
+    a sample it cannot score is `unscored` with a reason a person can act on, never a 0.
+    """
+
+    async def score(self, request: JudgeRequest) -> JudgeResult: ...
+
+    async def aclose(self) -> None:
+        """Release what `score` opened (an HTTP client), on the loop that used it."""
+        ...

@@ -1,0 +1,119 @@
+"""Building the judges of one item process: the dry-run judge, and for a live judge the
+chat-completions judge, in this process or behind the helper process, with the API key
+from the environment and the background loop every live judge shares."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
+from pytest_llmbench.judging.dry_run import DryRunJudge
+from pytest_llmbench.judging.judge_protocol import Judge
+from pytest_llmbench.judging.mode import Mode
+
+if TYPE_CHECKING:
+    from pytest_llmbench.judging.background_loop import BackgroundLoop
+    from pytest_llmbench.judging.helper_process import JudgeProcess
+
+__all__ = ["Judges"]
+
+
+class Judges:
+    """Each judge built once, on first use, and all closed together with the loop.
+
+    With `use_process`, live judges run in one helper process (RemoteJudge in this
+    process); without it, OpenAIJudge runs here on the background loop. A judge in
+    `provided` (built elsewhere: a test's, later a `kind: module:Class` judge) replaces
+    the chat-completions judge of that name and runs on the background loop.
+    """
+
+    def __init__(
+        self,
+        configs: Mapping[str, JudgeConfig],
+        environ: Mapping[str, str],
+        *,
+        use_process: bool,
+        provided: Mapping[str, Judge] | None = None,
+    ) -> None:
+        self._configs = configs
+        self._environ = environ
+        self.use_process = use_process
+        self._provided = dict(provided or {})
+        self._dry_run = DryRunJudge()
+        self._live: dict[str, Judge] = {}
+        self._process: JudgeProcess | None = None
+        self._loop: BackgroundLoop | None = None
+        self._lock = threading.Lock()  # items and the loop's coroutines both build judges
+
+    @property
+    def loop(self) -> BackgroundLoop:
+        with self._lock:
+            if self._loop is None:
+                from pytest_llmbench.judging.background_loop import (
+                    BackgroundLoop,  # asyncio only for a live judge
+                )
+
+                # In process, the loop reads every reply: switch to it at 1 ms, not 5.
+                self._loop = BackgroundLoop(switch_interval_s=None if self.use_process else 0.001)
+            return self._loop
+
+    def get(self, judge: JudgeConfig, mode: Mode) -> Judge:
+        """The judge that scores for `judge` in `mode`; a live one starts the loop."""
+        if mode == "dry-run":
+            return self._dry_run
+        loop = self.loop
+        with self._lock:
+            if judge.name not in self._live:
+                if judge.name in self._provided:
+                    built: Judge = self._provided[judge.name]
+                elif self.use_process:
+                    from pytest_llmbench.judging.helper_process import RemoteJudge
+
+                    built = RemoteJudge(self._helper(loop), judge)
+                else:
+                    from pytest_llmbench.judging.chat_completions import (
+                        OpenAIJudge,  # httpx only when a live judge runs
+                    )
+
+                    built = OpenAIJudge(judge, api_key=self._api_key(judge))
+                loop.on_close(built.aclose)
+                self._live[judge.name] = built
+            return self._live[judge.name]
+
+    def start_helper(self) -> None:
+        """Start the helper process now rather than at the first call (no-op when no judge
+        runs there)."""
+        if not self.use_process or not self._helper_judges():
+            return
+        loop = self.loop
+        with self._lock:
+            process = self._helper(loop)
+        loop.submit(process.start())
+
+    def _api_key(self, judge: JudgeConfig) -> str | None:
+        return self._environ.get(judge.api_key_env) if judge.api_key_env else None
+
+    def _helper(self, loop: BackgroundLoop) -> JudgeProcess:
+        """The helper process for every live judge of this config (caller holds the lock)."""
+        if self._process is None:
+            from pytest_llmbench.judging.helper_process import JudgeProcess
+
+            judges = self._helper_judges()
+            self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
+            loop.on_close(self._process.aclose)
+        return self._process
+
+    def _helper_judges(self) -> dict[str, JudgeConfig]:
+        return {
+            name: judge
+            for name, judge in self._configs.items()
+            if judge.kind == "openai" and name not in self._provided
+        }
+
+    def close(self) -> None:
+        """Close every live judge and the helper on the loop, then the loop itself."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
