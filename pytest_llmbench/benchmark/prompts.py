@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 _PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # no "..", no "/": stays inside the dir
 _SAMPLE_OBJECT_RE = re.compile(r"'[\w.]*Sample object'")
-_KEYS = ("description", "metrics", "system", "temperature", "user")
+_KEYS = ("description", "metrics", "scale", "system", "temperature", "user")
 _REQUIRED = ("metrics", "system", "user")
 
 
@@ -36,6 +36,9 @@ class JudgePrompt:
     sha256: str  # of the file's bytes: a changed file under an old version name is reported
     temperature: float | None = None  # overrides the judge's temperature when set
     display: str = ""  # the path for messages (relative to the rootdir when possible)
+    # `scale: {min, max}`: the range the judge answers on, normalised to 0..1 when read;
+    # None: the judge answers in 0..1.
+    scale: tuple[float, float] | None = None
 
     @property
     def ref(self) -> str:
@@ -100,11 +103,17 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
         raise reader.error(
             ("metrics",), "expected a non-empty list of metric names", "e.g. [coverage]"
         )
-    if len(set(metrics)) != len(metrics):
-        raise reader.error(("metrics",), "a metric is listed twice", "list each metric once")
+    if len({m.lower() for m in metrics}) != len(metrics):
+        # A reply's keys match metrics case-insensitively, so two such names are one.
+        raise reader.error(
+            ("metrics",),
+            "a metric is listed twice (names match case-insensitively)",
+            "list each metric once",
+        )
     temperature = data.get("temperature")
     if temperature is not None:
         temperature = reader.number(temperature, ("temperature",))
+    scale = _scale(reader, data["scale"]) if "scale" in data else None
 
     prompt = JudgePrompt(
         name=name,
@@ -117,9 +126,25 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
         sha256=hashlib.sha256(raw).hexdigest(),
         temperature=temperature,
         display=display,
+        scale=scale,
     )
     _templates(prompt, loaded.value_lines)
     return prompt
+
+
+def _scale(reader: Reader, value: Any) -> tuple[float, float]:
+    fix = {"min": "add min: (the lowest score), e.g. scale: {min: 1, max: 5}"}
+    fix["max"] = "add max: (the highest score), e.g. scale: {min: 1, max: 5}"
+    data = reader.mapping(value, ("scale",), ("min", "max"), fix)
+    low = reader.number(data["min"], ("scale", "min"))
+    high = reader.number(data["max"], ("scale", "max"))
+    if not low < high:
+        raise reader.error(
+            ("scale", "max"),
+            f"must be more than min ({low:g}), got {high:g}",
+            "give the lowest score as min and the highest as max, e.g. {min: 1, max: 5}",
+        )
+    return low, high
 
 
 _ENV: jinja2.Environment | None = None

@@ -655,7 +655,7 @@ def test_a_broken_prompt_file_is_reported_by_its_own_file_and_line(root: Path) -
     path.write_text(PROMPT + "extra: 1\n")
     assert error(root, MINIMAL) == (
         "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml:5: extra: unknown key; "
-        "expected one of description, metrics, system, temperature, user"
+        "expected one of description, metrics, scale, system, temperature, user"
     )
 
 

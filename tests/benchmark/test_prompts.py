@@ -152,7 +152,7 @@ def test_bad_jinja_syntax_names_the_file_line_and_key(tmp_path: Path) -> None:
 def test_an_unknown_key_names_the_file_and_the_closest_key(tmp_path: Path) -> None:
     assert error(tmp_path, GOOD + "tempreature: 0\n") == (
         "prompts/judge/v1.yaml:14: tempreature: unknown key; expected one of description, "
-        "metrics, system, temperature, user (did you mean 'temperature'?)"
+        "metrics, scale, system, temperature, user (did you mean 'temperature'?)"
     )
 
 
@@ -186,7 +186,7 @@ def test_system_must_be_text(tmp_path: Path) -> None:
 def test_a_prompt_file_must_be_a_mapping(tmp_path: Path) -> None:
     assert error(tmp_path, "- metrics\n") == (
         "prompts/judge/v1.yaml:1: expected a mapping, got a list; give it keys from "
-        "description, metrics, system, temperature, user"
+        "description, metrics, scale, system, temperature, user"
     )
 
 
@@ -194,6 +194,49 @@ def test_a_prompt_file_must_be_a_mapping(tmp_path: Path) -> None:
 def test_temperature_must_be_a_number(tmp_path: Path, value: str, shown: str) -> None:
     assert error(tmp_path, f"metrics: [m]\nsystem: s\nuser: u\ntemperature: {value}\n") == (
         f"prompts/judge/v1.yaml:4: temperature: expected a number, got {shown}; write a number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("scale", "expected"),
+    [("{min: 1, max: 5}", (1.0, 5.0)), ("{min: 0, max: 100}", (0.0, 100.0)),
+     ("{max: 10, min: 0.5}", (0.5, 10.0)), ("{min: -1, max: 1}", (-1.0, 1.0))],
+)  # fmt: skip
+def test_a_prompt_may_declare_the_scale_its_judge_answers_on(
+    tmp_path: Path, scale: str, expected: tuple[float, float]
+) -> None:
+    write(tmp_path, GOOD + f"scale: {scale}\n")
+    assert load_prompt(tmp_path / "prompts", "judge@v1").scale == expected
+    write(tmp_path, GOOD)
+    assert load_prompt(tmp_path / "prompts", "judge@v1").scale is None
+
+
+@pytest.mark.parametrize(
+    ("scale", "message"),
+    [
+        ("{min: 5, max: 1}", "14: scale.max: must be more than min (5), got 1; give the lowest "
+         "score as min and the highest as max, e.g. {min: 1, max: 5}"),
+        ("{min: 3, max: 3}", "14: scale.max: must be more than min (3), got 3; give the lowest "
+         "score as min and the highest as max, e.g. {min: 1, max: 5}"),
+        ("{min: 1}", "14: scale.max: missing; add max: (the highest score), e.g. "
+         "scale: {min: 1, max: 5}"),
+        ("{max: 5}", "14: scale.min: missing; add min: (the lowest score), e.g. "
+         "scale: {min: 1, max: 5}"),
+        ("{min: one, max: 5}", "14: scale.min: expected a number, got 'one'; write a number"),
+        ("{min: 1, max: .inf}", "14: scale.max: expected a finite number, got inf; write a number"),
+        ("{min: 1, max: 5, step: 1}", "14: scale.step: unknown key; expected one of max, min"),
+        ("1-5", "14: scale: expected a mapping, got '1-5'; give it keys from max, min"),
+    ],
+    ids=["reversed", "empty", "no-max", "no-min", "word", "infinite", "unknown-key", "text"],
+)  # fmt: skip
+def test_a_bad_scale_names_the_file_line_and_key(tmp_path: Path, scale: str, message: str) -> None:
+    assert error(tmp_path, GOOD + f"scale: {scale}\n") == f"prompts/judge/v1.yaml:{message}"
+
+
+def test_metric_names_differing_only_in_case_are_one_metric_listed_twice(tmp_path: Path) -> None:
+    assert error(tmp_path, "metrics: [coverage, Coverage]\nsystem: s\nuser: u\n") == (
+        "prompts/judge/v1.yaml:1: metrics: a metric is listed twice (names match "
+        "case-insensitively); list each metric once"
     )
 
 
