@@ -21,10 +21,15 @@ from pytest_llmbench.benchmark.judge_config import JudgeConfig, StructuredOutput
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
 from pytest_llmbench.judging.reply_parsing import (
+    ParsedReply,
+    Scale,
     UnusableReply,
+    bound_text,
     extract_message,
+    extract_reasoning_content,
     extract_usage,
-    parse_scores,
+    parse_reply,
+    split_reasoning,
 )
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.retry_policy import (
@@ -87,14 +92,19 @@ class _Call:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     started: float | None = None  # when the first request got a concurrency slot
+    reasoning: str = ""  # the judge's words in the last reply, bounded and redacted
+    raw_reply: str = ""
 
-    def scored(self, scores: dict[str, float]) -> JudgeResult:
-        return self._result(JudgeResult(status="scored", scores=scores))
+    def scored(self, parsed: ParsedReply) -> JudgeResult:
+        result = JudgeResult(status="scored", scores=parsed.scores, raw_scores=parsed.raw_scores)
+        return self._result(result)
 
     def unscored(self, reason: str) -> JudgeResult:
         return self._result(JudgeResult(status="unscored", reason=reason))
 
     def _result(self, result: JudgeResult) -> JudgeResult:
+        result.reasoning = self.reasoning
+        result.raw_reply = self.raw_reply
         result.attempts = self.attempts
         result.retries = max(0, self.attempts - 1)
         result.prompt_tokens = self.prompt_tokens
@@ -169,9 +179,11 @@ class OpenAIJudge:
         messages: list[dict[str, str]],
         metrics: Sequence[str],
         temperature: float | None = None,
+        scale: Scale | None = None,
     ) -> dict[str, object]:
         """The JSON POSTed for these messages, with the response_format in use now.
-        ``temperature`` (a prompt's own) overrides the judge's."""
+        ``temperature`` (a prompt's own) overrides the judge's; ``scale`` (the prompt's
+        declared one) bounds each score in a json_schema."""
         body: dict[str, object] = {
             "model": self.judge.model,
             "messages": messages,
@@ -179,7 +191,7 @@ class OpenAIJudge:
         }
         if self.judge.max_tokens is not None:
             body["max_tokens"] = self.judge.max_tokens
-        response_format = _response_format(self._format, metrics)
+        response_format = _response_format(self._format, metrics, scale)
         if response_format is not None:
             body["response_format"] = response_format
         return body
@@ -253,7 +265,9 @@ class OpenAIJudge:
                     if call.started is None:
                         call.started = self._clock()
                     # Built once the slot is ours: a downgrade made meanwhile applies.
-                    body = self.request_body(request.messages, request.metrics, request.temperature)
+                    body = self.request_body(
+                        request.messages, request.metrics, request.temperature, request.scale
+                    )
                     sent_format = self._format
                     response = await client.post(self.url, json=body)
             except httpx.TimeoutException:
@@ -274,8 +288,8 @@ class OpenAIJudge:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    outcome = self._read_reply(response, request.metrics, call)
-                    if isinstance(outcome, dict):
+                    outcome = self._read_reply(response, request, call)
+                    if isinstance(outcome, ParsedReply):
                         return call.scored(outcome)
                     self.stats.unusable_replies += 1
                     if call.unusable_retried or call.attempts >= self._budget(call):
@@ -319,9 +333,10 @@ class OpenAIJudge:
         return max(1, self.judge.retries.attempts) + call.extra_attempts
 
     def _read_reply(
-        self, response: httpx.Response, metrics: Sequence[str], call: _Call
-    ) -> dict[str, float] | str:
-        """The scores, or the reason the reply is unusable; tokens are counted either way."""
+        self, response: httpx.Response, request: JudgeRequest, call: _Call
+    ) -> ParsedReply | str:
+        """The scores, or the reason the reply is unusable; tokens are counted either way,
+        and the judge's words kept on the call (an unusable reply's too, to show why)."""
         try:
             payload = response.json()
         except ValueError:
@@ -329,11 +344,28 @@ class OpenAIJudge:
         prompt_tokens, completion_tokens = extract_usage(payload)
         call.prompt_tokens += prompt_tokens
         call.completion_tokens += completion_tokens
+        thoughts = extract_reasoning_content(payload)
+        call.reasoning, call.raw_reply = self._kept(thoughts), ""
         try:
             content, _, _ = extract_message(payload)
-            return parse_scores(content, metrics)
         except UnusableReply as exc:
             return exc.reason
+        call.raw_reply = self._kept(content)
+        try:
+            parsed = parse_reply(
+                content, request.metrics, scale=request.scale, reasoning_content=thoughts
+            )
+        except UnusableReply as exc:
+            thought, _ = split_reasoning(content)
+            words = [part for part in (thoughts.strip(), thought) if part]
+            call.reasoning = self._kept("\n\n".join(words))
+            return exc.reason
+        call.reasoning = self._kept(parsed.reasoning)
+        return parsed
+
+    def _kept(self, text: str) -> str:
+        """The judge's words as a sample keeps them: bounded, and without a secret."""
+        return bound_text(text, clean=self._clean if any(self._secrets) else None)
 
     def _rejects_format(self, status: int, body: dict[str, object]) -> bool:
         # llama-cpp-python 0.3.x answers 500 to json_schema; others answer 400 or 422.
@@ -371,7 +403,10 @@ class OpenAIJudge:
         return redact(reason, self._secrets)
 
 
-def _response_format(fmt: StructuredOutput, metrics: Sequence[str]) -> dict[str, object] | None:
+def _response_format(
+    fmt: StructuredOutput, metrics: Sequence[str], scale: Scale | None = None
+) -> dict[str, object] | None:
+    low, high = scale if scale is not None else (0, 1)
     if fmt == "json_schema":
         return {
             "type": "json_schema",
@@ -381,7 +416,8 @@ def _response_format(fmt: StructuredOutput, metrics: Sequence[str]) -> dict[str,
                 "schema": {
                     "type": "object",
                     "properties": {
-                        metric: {"type": "number", "minimum": 0, "maximum": 1} for metric in metrics
+                        metric: {"type": "number", "minimum": low, "maximum": high}
+                        for metric in metrics
                     },
                     "required": list(metrics),
                     "additionalProperties": False,

@@ -6,8 +6,9 @@ one JSON object a line:
 
     parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key}}  (first)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
-                       "temperature": t}
-    child -> parent   {"id": n, "result": JudgeResult as a dict}
+                       "temperature": t, "scale": [min, max] or null}
+    child -> parent   {"id": n, "result": JudgeResult as a dict (scores, raw_scores,
+                       reasoning and raw_reply included)}
                       {"id": n, "error": "what went wrong"}
 
 The child runs one OpenAIJudge per judge on its own asyncio loop: concurrency, retries,
@@ -59,6 +60,14 @@ def judge_from_dict(data: Mapping[str, Any]) -> JudgeConfig:
 
 def result_from_dict(data: Mapping[str, Any]) -> JudgeResult:
     return JudgeResult(**data)
+
+
+def scale_from_wire(value: Any) -> tuple[float, float] | None:
+    """A request's scale as sent ([min, max] or null) back into a tuple."""
+    if value is None:
+        return None
+    low, high = value
+    return float(low), float(high)
 
 
 def _child_command() -> list[str]:
@@ -132,6 +141,7 @@ class JudgeProcess:
         messages: list[dict[str, str]],
         metrics: Sequence[str],
         temperature: float | None,
+        scale: tuple[float, float] | None = None,
     ) -> JudgeResult:
         if self._gone is None:
             with contextlib.suppress(JudgeProcessError):  # _gone says why
@@ -148,6 +158,7 @@ class JudgeProcess:
             "messages": messages,
             "metrics": list(metrics),
             "temperature": temperature,
+            "scale": list(scale) if scale is not None else None,
         }
         try:
             self._process.stdin.write(_line(message))
@@ -225,7 +236,8 @@ class JudgeProcess:
 class RemoteJudge:
     """A `Judge` in the item process that proxies one judge of the helper process: scored
     there as OpenAIJudge.score() would, awaited on the item process's background loop.
-    Only what the chat-completions judge reads travels (messages, metrics, temperature)."""
+    Only what the chat-completions judge reads travels (messages, metrics, temperature,
+    scale)."""
 
     def __init__(self, process: JudgeProcess, judge: JudgeConfig) -> None:
         self.judge = judge
@@ -233,7 +245,7 @@ class RemoteJudge:
 
     async def score(self, request: JudgeRequest) -> JudgeResult:
         return await self._process.score(
-            self.judge.name, request.messages, request.metrics, request.temperature
+            self.judge.name, request.messages, request.metrics, request.temperature, request.scale
         )
 
     async def aclose(self) -> None:
@@ -264,7 +276,10 @@ async def _serve() -> None:
     async def handle(message: dict[str, Any]) -> None:
         try:
             request = JudgeRequest(
-                message["messages"], tuple(message["metrics"]), message["temperature"]
+                message["messages"],
+                tuple(message["metrics"]),
+                message["temperature"],
+                scale=scale_from_wire(message.get("scale")),
             )
             result = await engines[message["judge"]].score(request)
             reply: dict[str, Any] = {"id": message["id"], "result": dataclasses.asdict(result)}

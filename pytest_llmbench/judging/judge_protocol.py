@@ -27,6 +27,7 @@ class JudgeRequest:
     sample_id: str = ""  # for reasons a person reads
     output: str = ""  # the text judged, as the test passed it to judge()
     ground_truth: Mapping[str, float] = field(default_factory=dict)  # stored scores
+    scale: tuple[float, float] | None = None  # the prompt's declared (min, max); None: 0..1
 
 
 @runtime_checkable

@@ -22,6 +22,14 @@ class JudgeResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    # With a prompt's declared `scale:`, the scores as the judge wrote them (`scores` holds
+    # them normalised to 0..1); None without a scale.
+    raw_scores: dict[str, float] | None = None
+    # The judge's words, each cut to reply_parsing.TEXT_LIMIT and redacted: its reasoning
+    # (a reasoning block or reasoning_content, else the prose around the JSON), and the
+    # message content of the last reply (also when that reply was unusable). "" for none.
+    reasoning: str = ""
+    raw_reply: str = ""
 
     def call_stats(self) -> JudgeCallStats:
         """What a live call cost, for the payload (the scores travel apart)."""

@@ -173,6 +173,7 @@ class JudgeService:
             sample_id=sample.id,
             output=output,
             ground_truth=sample.ground_truth,
+            scale=prompt.scale if prompt is not None else None,
         )
         if prompt is None or not metrics:
             return Prepared(request, None, "")

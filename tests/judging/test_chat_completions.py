@@ -498,3 +498,90 @@ def test_stats_to_dict_is_plain_and_sorted() -> None:
         "unusable_replies": 0,
         "format_downgrades": 0,
     }
+
+
+# -- replies as the judge meant them ------------------------------------------------------
+
+
+def score(fake: Fake, request: JudgeRequest, cfg: JudgeConfig | None = None) -> JudgeResult:
+    async def go() -> JudgeResult:
+        async with fake.judge(cfg or config()) as judge:
+            return await judge.score(request)
+
+    return asyncio.run(go())
+
+
+def message(**fields: Any) -> httpx.Response:
+    return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", **fields}}]})
+
+
+def test_a_reasoning_models_draft_is_kept_as_reasoning_and_the_answer_scored() -> None:
+    content = '<think>Maybe {"coverage": 0.2, "faithfulness": 0.2}.</think>\n{"coverage": 0.9, "faithfulness": 0.8}'
+    result = score(Fake([completion(content)]), REQUEST)
+    assert result.status == "scored"
+    assert result.scores == {"coverage": 0.9, "faithfulness": 0.8}
+    assert result.reasoning == 'Maybe {"coverage": 0.2, "faithfulness": 0.2}.'
+    assert result.raw_reply == content
+    assert result.raw_scores is None
+
+
+def test_reasoning_content_is_kept_and_never_read_for_scores() -> None:
+    reply = message(
+        content='{"coverage": 0.9, "faithfulness": 0.8}',
+        reasoning_content='{"coverage": 0.1, "faithfulness": 0.1} was my first guess',
+    )
+    result = score(Fake([reply]), REQUEST)
+    assert result.scores == {"coverage": 0.9, "faithfulness": 0.8}
+    assert result.reasoning == '{"coverage": 0.1, "faithfulness": 0.1} was my first guess'
+
+
+def test_an_ambiguous_reply_is_asked_again_then_unscored_saying_so() -> None:
+    ambiguous = completion(
+        'Format: {"coverage": 0, "faithfulness": 0}\nScores: {"coverage": 0.9, "faithfulness": 0.8}'
+    )
+    fake = Fake([ambiguous, ambiguous])
+    result = score(fake, REQUEST)
+    assert result.status == "unscored"
+    assert result.scores == {}
+    assert result.reason == (
+        "unusable judge reply: ambiguous reply: 2 different score objects, "
+        '{"coverage": 0, "faithfulness": 0} and {"coverage": 0.9, "faithfulness": 0.8}'
+    )
+    assert result.attempts == 2
+    assert result.raw_reply.startswith("Format: ")  # why it was unusable, for the record
+
+
+def test_an_ambiguous_reply_then_a_clean_one_is_scored_from_the_clean_one() -> None:
+    ambiguous = completion('{"coverage": 0, "faithfulness": 0} {"coverage": 1, "faithfulness": 1}')
+    result = score(Fake([ambiguous, "ok"]), REQUEST)
+    assert result.status == "scored"
+    assert result.scores == {"coverage": 0.8, "faithfulness": 0.6}
+    assert result.raw_reply == '{"coverage": 0.8, "faithfulness": 0.6}'
+
+
+def test_a_declared_scale_bounds_the_schema_and_scores_are_normalised_with_raw_kept() -> None:
+    fake = Fake([completion('{"coverage": 4, "faithfulness": 2}')])
+    request = JudgeRequest(MESSAGES, METRICS, scale=(1.0, 5.0))
+    result = score(fake, request, config(structured_output="json_schema"))
+    assert result.scores == {"coverage": 0.75, "faithfulness": 0.25}
+    assert result.raw_scores == {"coverage": 4.0, "faithfulness": 2.0}
+    schema = fake.bodies[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["coverage"] == {"type": "number", "minimum": 1.0, "maximum": 5.0}
+
+
+def test_a_score_outside_the_declared_scale_is_unusable_not_clipped() -> None:
+    six = completion('{"coverage": 6, "faithfulness": 2}')
+    result = score(Fake([six, six]), JudgeRequest(MESSAGES, METRICS, scale=(1.0, 5.0)))
+    assert result.status == "unscored"
+    assert result.reason == "unusable judge reply: coverage=6 is outside 1..5"
+
+
+def test_the_judges_words_are_bounded_and_carry_no_secret() -> None:
+    content = f"<think>{'why ' * 2_000} {KEY}</think>{KEY} " + '{"coverage": 1, "faithfulness": 1}'
+    result = score(Fake([completion(content)]), REQUEST)
+    assert result.status == "scored"
+    assert len(result.reasoning) <= 2_000 and len(result.raw_reply) <= 2_000
+    assert "characters cut" in result.reasoning
+    for text in (result.reasoning, result.raw_reply):
+        assert KEY[:10] not in text and KEY[-10:] not in text
+        assert "***" in text

@@ -382,3 +382,45 @@ def test_a_killed_pytest_leaves_no_helper_process_behind(
         finally:
             if pytest_run.poll() is None:
                 pytest_run.kill()
+
+
+def test_the_judges_words_raw_scores_and_scale_travel_through_the_helper_process() -> None:
+    answer = '<think>Draft: {"coverage": 1, "accuracy": 1}</think>{"coverage": 4, "accuracy": 2}'
+    script = [("garbage", answer), ("message", {"content": '{"coverage": 5, "accuracy": 1}',
+              "reasoning_content": "Short and exact."})]  # fmt: skip
+
+    async def go(process: JudgeProcess) -> list[JudgeResult]:
+        return [
+            await process.score("local", messages(m), METRICS, None, (1.0, 5.0))
+            for m in ("s-01", "s-02")
+        ]
+
+    async def there(url: str) -> list[JudgeResult]:
+        process = JudgeProcess({"local": judge_config(url)}, {"local": "k-1"})
+        try:
+            return await go(process)
+        finally:
+            await process.aclose()
+
+    async def here(url: str) -> list[JudgeResult]:
+        async with OpenAIJudge(judge_config(url), api_key="k-1") as engine:
+            return [
+                await engine.score(JudgeRequest(messages(m), METRICS, scale=(1.0, 5.0)))
+                for m in ("s-01", "s-02")
+            ]
+
+    with JudgeServer() as srv:
+        srv.set_script(script)
+        remote = run(lambda: there(srv.url))
+        srv.set_script(script)
+        local = run(lambda: here(srv.url))
+    assert [comparable(r) for r in remote] == [comparable(r) for r in local]
+    first, second = remote
+    assert first.scores == {"coverage": 0.75, "accuracy": 0.25}
+    assert first.raw_scores == {"coverage": 4.0, "accuracy": 2.0}
+    assert first.reasoning == 'Draft: {"coverage": 1, "accuracy": 1}'
+    assert first.raw_reply == answer
+    assert second.scores == {"coverage": 1.0, "accuracy": 0.0}
+    assert second.reasoning == "Short and exact."
+    schema = srv.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["accuracy"] == {"type": "number", "minimum": 1.0, "maximum": 5.0}

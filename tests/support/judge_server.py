@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 # "ok" | ("status", code) | ("status", code, retry_after_s) | ("garbage", text) | ("fenced",)
+# | ("message", {field: value}) (the whole choices[0].message, e.g. with reasoning_content)
 # | ("bad_json_body",) | ("hang", seconds) | ("close",)
 Behaviour = str | tuple[Any, ...]
 Scorer = Callable[[dict[str, Any]], dict[str, float]]
@@ -251,6 +252,11 @@ class JudgeServer:
         if kind == "garbage":
             text = behaviour[1] if len(behaviour) > 1 else "The answer looks mostly fine to me."
             return _json(200, self._completion(body, str(text)))
+        if kind == "message":
+            completion = self._completion(body, "")
+            fields = behaviour[1] if isinstance(behaviour, tuple) else {}
+            completion["choices"][0]["message"] = {"role": "assistant", **fields}
+            return _json(200, completion)
         if kind == "fenced":
             scores = json.dumps(self._scores(body), indent=2)
             text = f"Here are my scores:\n```json\n{scores}\n```\nLet me know if you need more."
