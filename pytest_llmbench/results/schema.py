@@ -30,9 +30,7 @@ class JudgeCallStats(TypedDict, total=False):
     latency_s: float  # the call's wall time; only on the payload (it differs between runs)
 
 
-class SamplePayload(TypedDict):
-    """One sample's result, from the item process to the controller (``report.llmbench``)."""
-
+class _SamplePayloadRequired(TypedDict):
     v: int  # PAYLOAD_VERSION: a report attribute of another version is ignored
     scenario: str
     sample_id: str
@@ -47,6 +45,15 @@ class SamplePayload(TypedDict):
     judge: JudgeCallStats
     outcome: str  # the test's outcome: passed, failed, skipped
     extra: dict[str, Any]  # what pytest_llmbench_sample_payload implementations added
+
+
+class SamplePayload(_SamplePayloadRequired, total=False):
+    """One sample's result, from the item process to the controller (``report.llmbench``).
+    The judge's words are present only when there are some (never for the dry-run judge)."""
+
+    raw_scores: dict[str, float]  # with a prompt's declared scale: the scores as written
+    judge_reasoning: str  # the judge's reasoning, at most reply_parsing.TEXT_LIMIT characters
+    judge_raw: str  # the message content of the judge's last reply, bounded the same way
 
 
 class _SampleRecordRequired(TypedDict):
@@ -67,6 +74,10 @@ class SampleRecord(_SampleRecordRequired, total=False):
 
     reason_code: str  # with a reason: budget_exhausted, judge, test_error or not_judged
     extra: dict[str, Any]  # the payload's extra, when a hook added any
+    raw_scores: dict[str, float]  # with a prompt's declared scale: the judged scores as written
+    judge_reasoning: str  # the judge's reasoning (its reasoning block or reasoning_content,
+    # else the prose around the JSON), at most 2,000 characters, cut in the middle
+    judge_raw: str  # the judge's last reply as it came (also an unusable one), as bounded
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"

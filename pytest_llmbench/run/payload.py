@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeGuard, cast
 
+from pytest_llmbench.judging.reply_parsing import bound_text
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.results.schema import JudgeCallStats, SamplePayload, SampleRecord, SampleStatus
 
@@ -68,7 +69,7 @@ def build(
         code = "not_judged"
     else:
         status = "scored"
-    return {
+    built: SamplePayload = {
         "v": PAYLOAD_VERSION,
         "scenario": scenario,
         "sample_id": sample_id,
@@ -85,6 +86,22 @@ def build(
         "outcome": outcome,
         "extra": {},
     }
+    if judged is not None:
+        _add_judge_words(built, judged)
+    return built
+
+
+def _add_judge_words(built: SamplePayload, judged: JudgeResult) -> None:
+    """The raw scores and the judge's words, only when there are some; bounded here too,
+    whatever judge produced them."""
+    if judged.status == "scored" and judged.raw_scores:
+        built["raw_scores"] = {k: float(v) for k, v in sorted(judged.raw_scores.items())}
+    reasoning = bound_text(judged.reasoning) if judged.reasoning else ""
+    if reasoning:
+        built["judge_reasoning"] = reasoning
+    raw = bound_text(judged.raw_reply) if judged.raw_reply else ""
+    if raw:
+        built["judge_raw"] = raw
 
 
 def is_payload(data: object) -> TypeGuard[SamplePayload]:
@@ -117,6 +134,12 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         entry["reason_code"] = str(data["reason_code"])
     if data.get("extra"):
         entry["extra"] = data["extra"]
+    if data.get("raw_scores"):
+        entry["raw_scores"] = data["raw_scores"]
+    if data.get("judge_reasoning"):
+        entry["judge_reasoning"] = str(data["judge_reasoning"])
+    if data.get("judge_raw"):
+        entry["judge_raw"] = str(data["judge_raw"])
     return entry
 
 

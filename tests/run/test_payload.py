@@ -1,0 +1,84 @@
+"""The sample payload: the judge's words and raw scores go in only when there are some,
+bounded whatever judge produced them, and reach the record's sample unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_llmbench.judging.reply_parsing import TEXT_LIMIT
+from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.run import payload
+
+
+def build(judged: JudgeResult | None, **changes: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "scenario": "digest",
+        "sample_id": "s-01",
+        "item_id": "s-01",
+        "position": 0,
+        "nodeid": "benchmarks/test_digest.py::test_digest[s-01]",
+        "outcome": "passed",
+        "judged": judged,
+        "live": True,
+        "judged_metrics": ("coverage",),
+        "field_values": {},
+        "extra_scores": {},
+        "prompt_sha256": None,
+        "failure": None,
+    }
+    arguments.update(changes)
+    return payload.build(**arguments)
+
+
+def test_the_judges_words_and_raw_scores_reach_the_payload_and_the_record() -> None:
+    judged = JudgeResult(
+        status="scored",
+        scores={"coverage": 0.75},
+        raw_scores={"coverage": 4.0},
+        reasoning="Misses the date.",
+        raw_reply='{"coverage": 4}',
+    )
+    data = build(judged)
+    assert (data["raw_scores"], data["judge_reasoning"], data["judge_raw"]) == (
+        {"coverage": 4.0},
+        "Misses the date.",
+        '{"coverage": 4}',
+    )
+    entry = payload.to_entry(data)
+    assert entry["scores"] == {"coverage": 0.75}
+    assert (entry["raw_scores"], entry["judge_reasoning"], entry["judge_raw"]) == (
+        {"coverage": 4.0},
+        "Misses the date.",
+        '{"coverage": 4}',
+    )
+
+
+def test_empty_words_and_no_scale_leave_no_keys() -> None:
+    for judged in (JudgeResult(status="scored", scores={"coverage": 0.5}), None):
+        data = build(judged)
+        entry = payload.to_entry(data)
+        for key in ("raw_scores", "judge_reasoning", "judge_raw"):
+            assert key not in data and key not in entry
+
+
+def test_an_unscored_sample_keeps_the_reply_the_judge_could_not_read_but_no_raw_scores() -> None:
+    judged = JudgeResult(
+        status="unscored",
+        reason="unusable judge reply: ambiguous reply",
+        raw_scores={"coverage": 4.0},
+        raw_reply='{"coverage": 0} {"coverage": 4}',
+    )
+    entry = payload.to_entry(build(judged))
+    assert entry["status"] == "unscored"
+    assert entry["judge_raw"] == '{"coverage": 0} {"coverage": 4}'
+    assert "raw_scores" not in entry and "judge_reasoning" not in entry
+
+
+def test_words_from_any_judge_are_bounded_in_the_payload() -> None:
+    judged = JudgeResult(
+        status="scored", scores={"coverage": 1.0}, reasoning="r" * 10_000, raw_reply="x" * 5_000
+    )
+    data = build(judged)
+    assert len(data["judge_reasoning"]) <= TEXT_LIMIT
+    assert len(data["judge_raw"]) <= TEXT_LIMIT
+    assert "characters cut" in data["judge_reasoning"]
