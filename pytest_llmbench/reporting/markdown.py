@@ -15,6 +15,8 @@ MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
 MAX_CHARS = 60_000
 WORST_SAMPLES = 10
+# What a worst sample shows of the judge's words (the record keeps up to 2,000 characters).
+JUDGE_WORDS_CHARS = 600
 COMPARE_ICONS = {
     "ok": "ok",
     "improved": "📈 improved",
@@ -81,6 +83,18 @@ def worst_samples(scenario: Mapping[str, Any], limit: int = WORST_SAMPLES) -> li
     return out
 
 
+def judge_words(sample: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(what, text) of the judge to show under a worst sample: its reasoning, else (for a
+    sample the judge could not score) the reply it could not read."""
+    reasoning = sample.get("judge_reasoning")
+    if isinstance(reasoning, str) and reasoning.strip():
+        return "Judge's reasoning", reasoning
+    raw = sample.get("judge_raw")
+    if sample.get("status") != "scored" and isinstance(raw, str) and raw.strip():
+        return "Judge's reply", raw
+    return None
+
+
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -94,7 +108,13 @@ def _environment() -> jinja2.Environment:
     env.filters.update(
         md=md_text, code=md_code, num=number, interval=interval, signed=signed, money=money
     )
-    env.globals.update(icons=ICONS, compare_icons=COMPARE_ICONS, worst_samples=worst_samples)
+    env.globals.update(
+        icons=ICONS,
+        compare_icons=COMPARE_ICONS,
+        worst_samples=worst_samples,
+        judge_words=judge_words,
+        words_limit=JUDGE_WORDS_CHARS,
+    )
     return env
 
 

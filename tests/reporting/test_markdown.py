@@ -327,6 +327,32 @@ def test_report_still_too_long_is_cut_but_keeps_its_verdict_and_footer() -> None
     )
 
 
+def test_worst_samples_show_the_judges_reasoning_escaped_and_bounded() -> None:
+    scenario = scenario_record("digest", ["s-01", "s-02", "s-03"], 0.5)
+    first, second, third = scenario["samples"]
+    first["judge_reasoning"] = "Drops <b>the date</b>; cc @octocat [x](http://e.test) " + "z" * 900
+    second.update(
+        status="unscored",
+        reason="unusable judge reply: ambiguous reply",
+        scores={},
+        judge_raw='{"coverage": 0} then {"coverage": 0.9}',
+    )
+    third["judge_raw"] = '{"coverage": 0.5}'  # scored with no reasoning: nothing to show
+    text = report.render(run_record({"digest": scenario}))
+    assert "<details><summary>Judge's reply: s-02</summary>" in text
+    assert '> {"coverage": 0} then {"coverage": 0.9}' in text
+    line = next(x for x in text.splitlines() if x.startswith("> Drops"))
+    assert line.startswith(
+        "> Drops &lt;b&gt;the date&lt;/b&gt;; cc @\u2060octocat \\[x](http://e.test) zzz"
+    )
+    # Cut to JUDGE_WORDS_CHARS before escaping (which adds 14 characters here).
+    assert line.endswith("z…") and len(line) == 2 + report.JUDGE_WORDS_CHARS + 14
+    assert "<details><summary>Judge's reasoning: s-01</summary>" in text
+    assert "s-03</summary>" not in text
+    # The unscored sample heads the list, and its reply comes first too.
+    assert text.index("Judge's reply: s-02") < text.index("Judge's reasoning: s-01")
+
+
 # -- the escaping and number helpers ------------------------------------------------------
 
 
