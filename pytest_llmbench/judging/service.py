@@ -31,7 +31,7 @@ from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
-    from pytest_llmbench.judging.reply_cache import JudgeCache
+    from pytest_llmbench.judging.reply_cache import CachedReply, JudgeCache
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class JudgeService:
         self._outputs: dict[str, OutputSource] = {}
         self._cache: JudgeCache | None = None
         self._cache_lock = threading.Lock()
+        self._notes: list[str] = []  # kept past close(), for the terminal
         self.ahead = JudgingAhead(self)
 
     # -- configuration, resolved once per process ---------------------------------------
@@ -117,8 +118,22 @@ class JudgeService:
             if self._cache is None and self._cache_dir is not None:
                 from pytest_llmbench.judging.reply_cache import JudgeCache
 
-                self._cache = JudgeCache(self._cache_dir)
+                self._cache = JudgeCache(self._cache_dir, display=self._shown(self._cache_dir))
             return self._cache
+
+    def notes(self) -> list[str]:
+        """Lines for the terminal about this process's cache (a file moved aside, entries
+        dropped), once each."""
+        notes = list(self._notes)
+        if self._cache is not None:
+            notes += [note for note in self._cache.notes if note not in notes]
+        return notes
+
+    def _shown(self, path: Path) -> str:
+        """`path` as messages show it: relative to the rootdir when under it."""
+        if path.is_relative_to(self._cfg.rootdir):
+            return str(path.relative_to(self._cfg.rootdir))
+        return str(path)
 
     @property
     def loop(self) -> BackgroundLoop:
@@ -152,10 +167,7 @@ class JudgeService:
             text = "cache unused (no live judge)"
         else:
             stored = len(self.cache) if self.cache is not None else 0
-            shown = self._cache_dir
-            if shown.is_relative_to(self._cfg.rootdir):
-                shown = shown.relative_to(self._cfg.rootdir)
-            text = f"cache {shown} ({stored} replies stored)"
+            text = f"cache {self._shown(self._cache_dir)} ({stored} replies stored)"
         if self.budget is not None:
             text += f", budget ${self.budget.limit_usd:g}"
         return text
@@ -191,9 +203,16 @@ class JudgeService:
         call on its blocking-call thread, so that replies keep arriving meanwhile."""
         loop = self.loop
         if self._cache_dir is not None:
-            hit = await loop.offload(self._cached, prepared.key)
+            hit = await loop.offload(self._cached, prepared)
             if hit is not None:
-                return JudgeResult(status="scored", scores=dict(hit["scores"]), cached=True)
+                return JudgeResult(
+                    status="scored",
+                    scores=dict(hit.scores),
+                    raw_scores=hit.raw_scores,
+                    reasoning=hit.reasoning,
+                    raw_reply=hit.raw_reply,
+                    cached=True,
+                )
         judge = self._cfg.judges[scenario.judge]
         budget = self.budget
         if budget is not None and await loop.offload(budget.exhausted):
@@ -208,23 +227,27 @@ class JudgeService:
         cost = None
         if budget is not None and judge.price is not None:
             cost = judge.price.cost(result.prompt_tokens, result.completion_tokens)
-        scores = result.scores if result.status == "scored" else None
-        if cost is not None or (scores is not None and self._cache_dir is not None):
-            await loop.offload(self._record, prepared.key, cost, scores)
+        keep = _to_keep(result) if self._cache_dir is not None else None
+        if cost is not None or keep is not None:
+            await loop.offload(self._record, prepared.key, cost, keep)
         return result
 
-    def _cached(self, key: str) -> dict[str, Any] | None:
-        """The stored reply for `key` (on the blocking-call thread)."""
+    def _cached(self, prepared: Prepared) -> CachedReply | None:
+        """The stored reply for the request, checked as a live one (on the blocking-call
+        thread)."""
         cache = self.cache
-        return cache.get(key) if cache is not None else None
+        if cache is None:
+            return None
+        request = prepared.request
+        return cache.get(prepared.key, request.metrics, request.scale)
 
-    def _record(self, key: str, cost: float | None, scores: dict[str, float] | None) -> None:
+    def _record(self, key: str, cost: float | None, keep: CachedReply | None) -> None:
         """Spend, then the reply to keep (on the blocking-call thread)."""
         if cost is not None and self.budget is not None:
             self.budget.add(cost)
         cache = self.cache
-        if scores is not None and cache is not None:
-            cache.put(key, {"scores": scores})
+        if keep is not None and cache is not None:
+            cache.put(key, keep)
 
     def score(
         self, scenario: ScenarioConfig, sample: Sample, output: str
@@ -253,7 +276,17 @@ class JudgeService:
     def close(self) -> None:
         self._judges.close()
         if self._cache is not None:
+            self._notes = self.notes()
             self._cache.close()
             self._cache = None
         if self.budget is not None:
             self.budget.close()
+
+
+def _to_keep(result: JudgeResult) -> CachedReply | None:
+    """What the cache stores of a result: a scored one only, so a failure is asked again."""
+    if result.status != "scored":
+        return None
+    from pytest_llmbench.judging.reply_cache import CachedReply
+
+    return CachedReply(result.scores, result.raw_scores, result.reasoning, result.raw_reply)

@@ -152,6 +152,7 @@ class LLMBenchRun:
         )
         self.run_id = run_id
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
+        self.worker_notes: list[str] = []  # the workers' service notes, on the controller
 
     def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
         assert self.items is not None
@@ -167,6 +168,12 @@ class LLMBenchRun:
     def pytest_configure_node(self, node: Any) -> None:
         # The controller decides the run id once and hands it to every worker.
         node.workerinput["llmbench_run_id"] = self.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        # A worker's notes (its cache moved aside, entries dropped) reach the terminal here.
+        notes = getattr(node, "workeroutput", {}).get("llmbench_notes", [])
+        self.worker_notes.extend(str(note) for note in notes if isinstance(note, str))
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         cfg = self.service_cfg
@@ -229,6 +236,8 @@ class LLMBenchRun:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.service.close()
+        if hasattr(self.config, "workeroutput"):
+            self.config.workeroutput["llmbench_notes"] = self.service.notes()
         if self.controller is None:
             return
         if self.config.getoption("collectonly"):
@@ -237,8 +246,15 @@ class LLMBenchRun:
         self.controller.finish(session, exitstatus)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.controller is None or self.controller.record is None:
+        if self.controller is None:
+            return
+        notes = list(dict.fromkeys([*self.service.notes(), *self.worker_notes]))
+        if self.controller.record is None:
+            for note in notes:
+                terminalreporter.write_line(f"llmbench: {note}", yellow=True)
             return
         terminalreporter.write_sep("=", "llmbench")
+        for note in notes:
+            terminalreporter.write_line(f"llmbench: {note}", yellow=True)
         for text, colour in section(self.controller.record):
             terminalreporter.write_line(text, **({colour: True} if colour else {}))

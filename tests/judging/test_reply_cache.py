@@ -4,12 +4,18 @@ whole runs against a live judge (the scripted JudgeServer) that must not pay twi
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import os
+import random
+import re
 import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +23,22 @@ from typing import Any
 # (see test_live_judge.py).
 import hypothesis.internal.observability  # noqa: F401
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support.judge_server import JudgeServer
-from support.project import Project, config_yaml, live_judge_yaml, make_samples
+from support.project import PROMPT, Project, config_yaml, live_judge_yaml, make_samples
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
-from pytest_llmbench.judging.reply_cache import FILENAME, JudgeCache, cache_key
+from pytest_llmbench.judging.reply_cache import (
+    ENTRY_VERSION,
+    FILENAME,
+    BadEntry,
+    CachedReply,
+    JudgeCache,
+    cache_key,
+    decode_entry,
+    encode_entry,
+)
 
 # -- cache_key ----------------------------------------------------------------------------
 
@@ -131,6 +148,11 @@ def test_cache_key_does_not_contain_the_messages_or_url_in_clear() -> None:
 # -- JudgeCache ---------------------------------------------------------------------------
 
 
+REPLY = CachedReply(
+    {"coverage": 0.9, "accuracy": 0.75}, reasoning="Сводка теряет дату.", raw_reply="{...}"
+)
+
+
 def test_judge_cache_round_trips_a_reply_and_counts_hits_misses_and_writes(
     tmp_path: Path,
 ) -> None:
@@ -138,25 +160,27 @@ def test_judge_cache_round_trips_a_reply_and_counts_hits_misses_and_writes(
     try:
         assert cache.path == tmp_path / "cache" / FILENAME
         assert len(cache) == 0
-        assert cache.get(key()) is None
-        cache.put(key(), {"scores": {"coverage": 0.9, "accuracy": 0.75}, "note": "сводка"})
-        assert cache.get(key()) == {"scores": {"coverage": 0.9, "accuracy": 0.75}, "note": "сводка"}
-        assert cache.get(key(model="other")) is None
-        cache.put(key(), {"scores": {"coverage": 0.5, "accuracy": 0.5}})  # replaced, not added
-        assert cache.get(key()) == {"scores": {"coverage": 0.5, "accuracy": 0.5}}
+        assert cache.get(key(), METRICS) is None
+        cache.put(key(), REPLY)
+        assert cache.get(key(), METRICS) == REPLY
+        assert cache.get(key(model="other"), METRICS) is None
+        other = CachedReply({"coverage": 0.5, "accuracy": 0.5})
+        cache.put(key(), other)  # replaced, not added
+        assert cache.get(key(), METRICS) == other
         assert len(cache) == 1
         assert (cache.stats.hits, cache.stats.misses, cache.stats.writes) == (2, 2, 2)
+        assert cache.notes == []
     finally:
         cache.close()
 
 
 def test_judge_cache_persists_across_instances_in_wal_mode(tmp_path: Path) -> None:
     first = JudgeCache(tmp_path)
-    first.put("k1", {"scores": {"coverage": 1.0}})
+    first.put("k1", CachedReply({"coverage": 1.0}))
     first.close()
     second = JudgeCache(tmp_path)
     try:
-        assert second.get("k1") == {"scores": {"coverage": 1.0}}
+        assert second.get("k1", ("coverage",)) == CachedReply({"coverage": 1.0})
         assert len(second) == 1
     finally:
         second.close()
@@ -169,15 +193,16 @@ WRITER = textwrap.dedent(
     import sys
     from pathlib import Path
 
-    from pytest_llmbench.judging.reply_cache import JudgeCache
+    from pytest_llmbench.judging.reply_cache import CachedReply, JudgeCache
 
     directory, tag, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     sys.stdin.readline()  # start together
     cache = JudgeCache(directory)
     for i in range(count):
-        cache.put(f"{tag}-{i}", {"scores": {"coverage": i / count}, "by": tag})
-        cache.put("shared", {"scores": {"coverage": 0.5}, "by": tag})
-        assert cache.get(f"{tag}-{i}")["by"] == tag
+        cache.put(f"{tag}-{i}", CachedReply({"coverage": i / count}, reasoning=tag))
+        cache.put("shared", CachedReply({"coverage": 0.5}, reasoning=tag))
+        assert cache.get(f"{tag}-{i}", ["coverage"]).reasoning == tag
+    assert cache.notes == [], cache.notes
     cache.close()
     print("done", tag)
     """
@@ -209,10 +234,318 @@ def test_two_processes_write_one_cache_file_concurrently_without_errors(tmp_path
         assert len(cache) == 3 * count + 1
         for tag in ("a", "b", "c"):
             for i in range(count):
-                assert cache.get(f"{tag}-{i}") == {"scores": {"coverage": i / count}, "by": tag}
-        assert cache.get("shared")["by"] in {"a", "b", "c"}  # type: ignore[index]
+                expected = CachedReply({"coverage": i / count}, reasoning=tag)
+                assert cache.get(f"{tag}-{i}", ["coverage"]) == expected
+        shared = cache.get("shared", ["coverage"])
+        assert shared is not None and shared.reasoning in {"a", "b", "c"}
     finally:
         cache.close()
+
+
+# -- entries are checked on read as live replies are --------------------------------------
+
+SCALED = CachedReply(
+    {"coverage": 0.75, "accuracy": 0.25}, {"coverage": 4.0, "accuracy": 2.0}, "why", "{...}"
+)
+
+
+def test_an_entry_round_trips_with_its_raw_scores_and_words() -> None:
+    assert decode_entry(encode_entry(REPLY), METRICS, None) == REPLY
+    assert decode_entry(encode_entry(SCALED), METRICS, (1.0, 5.0)) == SCALED
+    assert decode_entry(encode_entry(REPLY), tuple(reversed(METRICS)), None) == REPLY
+
+
+def resealed(entry: dict[str, Any]) -> str:
+    """An entry with a valid checksum over whatever it holds (as a bug could have written)."""
+    digest = hashlib.sha256(
+        json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    return json.dumps({"v": ENTRY_VERSION, "sha256": digest, "entry": entry})
+
+
+GOOD = encode_entry(REPLY)
+
+
+@pytest.mark.parametrize(
+    ("value", "scale", "reason"),
+    [
+        (GOOD.replace('"coverage":0.9', '"coverage":3.9'), None, "checksum mismatch"),
+        (GOOD.replace('"coverage":0.9', '"coverage":0.1'), None, "checksum mismatch"),
+        (resealed({"scores": {"coverage": 3.14, "accuracy": 0.75}}), None, "coverage=3.14 is outside 0..1"),
+        (resealed({"scores": {"coverage": -0.5, "accuracy": 0.75}}), None, "coverage=-0.5 is outside 0..1"),
+        (resealed({"scores": {"coverage": float("nan"), "accuracy": 0.7}}), None, "coverage=nan is not a finite number"),
+        (GOOD[: len(GOOD) // 2], None, "stored value is not JSON"),
+        ("", None, "stored value is not JSON"),
+        (b"\x00\x01", None, "stored value is bytes, not text"),
+        (42, None, "stored value is int, not text"),
+        ('{"scores": {"coverage": 0.9, "accuracy": 0.75}}', None, "entry version 1, expected 2"),
+        (GOOD.replace('"v":2', '"v":3'), None, "entry version 3, expected 2"),
+        ("[1, 2]", None, "entry version None, expected 2"),
+        (resealed({"scores": {"coverage": "0.9", "accuracy": 0.75}}), None, "scores.coverage is not a number"),
+        (resealed({"scores": {"coverage": True, "accuracy": 0.75}}), None, "scores.coverage is not a number"),
+        (resealed({"scores": [0.9, 0.75]}), None, "scores are not exactly the requested metrics"),
+        (resealed({"scores": {"coverage": 0.9}}), None, "scores are not exactly the requested metrics"),
+        (resealed({"scores": {"coverage": 0.9, "accuracy": 0.7, "x": 1}}), None, "scores are not exactly the requested metrics"),
+        (resealed({"scores": {"coverage": 0.9, "accuracy": 0.7}, "more": 1}), None, "unknown fields ['more']"),
+        (resealed({"scores": {"coverage": 0.9, "accuracy": 0.7}, "reasoning": 7}), None, "reasoning is not text of at most 2000 characters"),
+        (resealed({"scores": {"coverage": 0.9, "accuracy": 0.7}, "raw_reply": "x" * 2001}), None, "raw_reply is not text of at most 2000 characters"),
+        (resealed({"scores": {"coverage": 0.9, "accuracy": 0.7}, "raw_scores": {"coverage": 1, "accuracy": 1}}), None, "raw_scores without a declared scale"),
+        (encode_entry(REPLY), (1.0, 5.0), "raw_scores are not exactly the requested metrics"),
+        (resealed({"scores": {"coverage": 0.75, "accuracy": 0.25}, "raw_scores": {"coverage": 4, "accuracy": 9}}), (1.0, 5.0), "accuracy=9 is outside 1..5"),
+        (resealed({"scores": {"coverage": 0.5, "accuracy": 0.25}, "raw_scores": {"coverage": 4, "accuracy": 2}}), (1.0, 5.0), "coverage: score and raw score disagree"),
+        (json.dumps({"v": 2, "sha256": "0", "entry": {"scores": {}}, "x": 1}), None, "entry has the wrong shape"),
+        ("x" * 40_000, None, "stored value is 40,000 characters"),
+    ],
+    ids=[
+        "flipped-digit", "flipped-digit-in-range", "out-of-range-resealed", "negative", "nan",
+        "cut", "empty", "bytes", "integer", "version-1", "version-3", "array", "quoted-number",
+        "boolean", "scores-list", "metric-missing", "metric-extra", "unknown-field",
+        "reasoning-not-text", "raw-reply-too-long", "raw-without-scale", "scale-without-raw",
+        "raw-outside-scale", "raw-and-score-disagree", "extra-top-level-key", "huge",
+    ],
+)  # fmt: skip
+def test_a_bad_entry_is_refused_with_the_reason(value: object, scale: Any, reason: str) -> None:
+    with pytest.raises(BadEntry) as caught:
+        decode_entry(value, METRICS, scale)
+    assert caught.value.reason == reason
+
+
+@given(st.one_of(st.text(), st.binary(), st.integers(), st.none()))
+def test_decode_entry_gives_a_checked_reply_or_bad_entry_for_any_value(value: object) -> None:
+    try:
+        reply = decode_entry(value, METRICS, None)
+    except BadEntry:
+        return
+    assert set(reply.scores) == set(METRICS)
+    assert all(0.0 <= v <= 1.0 for v in reply.scores.values())
+
+
+@given(st.integers(0, len(GOOD) - 1), st.characters(codec="utf-8"))
+def test_no_single_character_changed_in_an_entry_yields_other_scores(
+    position: int, char: str
+) -> None:
+    changed = GOOD[:position] + char + GOOD[position + 1 :]
+    try:
+        reply = decode_entry(changed, METRICS, None)
+    except BadEntry:
+        return
+    assert reply == REPLY  # only a change JSON cannot see (whitespace, an escape) survives
+
+
+def corrupt_value(db_path: Path, key_: str, change: Callable[[str], object]) -> None:
+    with sqlite3.connect(db_path) as db:
+        (value,) = db.execute("SELECT value FROM replies WHERE key = ?", (key_,)).fetchone()
+        db.execute("UPDATE replies SET value = ? WHERE key = ?", (change(value), key_))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda v: v.replace('"coverage":0.9', '"coverage":3.14'),
+        lambda v: v[:-7],
+        lambda v: json.dumps({"scores": {"coverage": "high", "accuracy": None}}),
+        lambda v: b"\xff\xfe",
+        lambda v: 0.9,
+    ],
+    ids=["flipped-digit", "cut", "wrong-types", "blob", "number"],
+)
+def test_a_hand_corrupted_entry_is_dropped_counted_and_never_used(
+    tmp_path: Path, change: Callable[[str], object]
+) -> None:
+    cache = JudgeCache(tmp_path, display="cache")
+    try:
+        cache.put("k", REPLY)
+        cache.put("other", REPLY)
+        corrupt_value(cache.path, "k", change)
+        assert cache.get("k", METRICS) is None
+        assert (cache.stats.hits, cache.stats.misses, cache.stats.dropped) == (0, 1, 1)
+        assert len(cache) == 1  # the bad entry is gone, the good one kept
+        assert cache.get("other", METRICS) == REPLY
+        assert cache.notes == [
+            f"dropped 1 judge cache entry that failed its check in cache/{FILENAME}; "
+            "asked the judge again"
+        ]
+        cache.put("k", REPLY)  # the live reply, stored again
+        assert cache.get("k", METRICS) == REPLY
+    finally:
+        cache.close()
+
+
+def test_an_entry_stored_for_other_metrics_or_scale_is_not_used(tmp_path: Path) -> None:
+    cache = JudgeCache(tmp_path)
+    try:
+        cache.put("k", REPLY)
+        assert cache.get("k", ("coverage",)) is None
+        cache.put("k", REPLY)
+        assert cache.get("k", METRICS, (1.0, 5.0)) is None
+        assert cache.stats.dropped == 2
+    finally:
+        cache.close()
+
+
+# -- an unreadable cache file is moved aside ----------------------------------------------
+
+
+def random_bytes(path: Path) -> None:
+    path.write_bytes(random.Random(7).randbytes(4096))
+
+
+def truncated(path: Path) -> None:
+    cache = JudgeCache(path.parent)
+    for i in range(200):
+        cache.put(f"k{i}", REPLY)
+    cache.close()
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size // 2)
+
+
+def text_file(path: Path) -> None:
+    path.write_text("not a database at all\n", encoding="utf-8")
+
+
+def foreign_database(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE replies (id INTEGER, body BLOB)")
+
+
+def header_only(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\x00" + bytes(84))
+
+
+UNREADABLE = {
+    "random-bytes": (random_bytes, "file is not a database"),
+    "truncated": (truncated, "database disk image is malformed"),
+    "text": (text_file, "file is not a database"),
+    "foreign-table": (foreign_database, "file is not a database of judge replies: ('id', 'body')"),
+    "header-only": (header_only, "file is not a database"),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNREADABLE))
+def test_an_unreadable_cache_file_is_moved_aside_with_one_note_and_a_fresh_cache_used(
+    tmp_path: Path, kind: str
+) -> None:
+    make, error = UNREADABLE[kind]
+    path = tmp_path / FILENAME
+    make(path)
+    (tmp_path / f"{FILENAME}-wal").write_bytes(b"old wal")
+    before = path.read_bytes()
+    cache = JudgeCache(tmp_path, display=".llmbench/cache")
+    try:
+        assert len(cache) == 0
+        cache.put("k", REPLY)
+        assert cache.get("k", METRICS) == REPLY
+        (aside,) = tmp_path.glob(f"{FILENAME}.corrupt-*[0-9]")
+        assert aside.read_bytes() == before  # kept for a look, never deleted
+        # The old WAL went with it (or SQLite dropped it): never replayed into the fresh file.
+        wal = tmp_path / f"{FILENAME}-wal"
+        assert not wal.exists() or b"old wal" not in wal.read_bytes()
+        assert cache.notes == [
+            f"judge cache .llmbench/cache/{FILENAME} was unreadable ({error}); moved it aside "
+            f"to {aside.name} and started a fresh cache"
+        ]
+    finally:
+        cache.close()
+    again = JudgeCache(tmp_path)  # the fresh file is a good cache from now on
+    try:
+        assert again.get("k", METRICS) == REPLY
+        assert again.notes == []
+    finally:
+        again.close()
+
+
+def test_a_cache_file_that_turns_unreadable_while_open_is_moved_aside(tmp_path: Path) -> None:
+    cache = JudgeCache(tmp_path)
+    try:
+        cache.put("k", REPLY)
+        assert cache._db is not None
+        cache._db.close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{cache.path}{suffix}").unlink(missing_ok=True)
+        random_bytes(cache.path)
+        # A connection opened before the file went bad (SQLite reads it only when asked).
+        cache._db = sqlite3.connect(cache.path, check_same_thread=False, isolation_level=None)
+        assert cache.get("k", METRICS) is None  # a miss, not an exception
+        assert len(list(tmp_path.glob(f"{FILENAME}.corrupt-*[0-9]"))) == 1
+        cache.put("k", REPLY)
+        assert cache.get("k", METRICS) == REPLY
+    finally:
+        cache.close()
+
+
+# -- a locked file: wait and retry, never fail --------------------------------------------
+
+
+def hold_lock(path: Path, seconds: float, ready: threading.Event) -> threading.Thread:
+    def hold() -> None:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        ready.set()
+        time.sleep(seconds)
+        db.execute("COMMIT")
+        db.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    return thread
+
+
+def test_a_writer_waits_for_a_lock_and_retries_until_it_is_free(tmp_path: Path) -> None:
+    JudgeCache(tmp_path).close()
+    ready = threading.Event()
+    holder = hold_lock(tmp_path / FILENAME, 0.5, ready)
+    ready.wait(10)
+    # A busy timeout far shorter than the lock: the retries carry the write through.
+    cache = JudgeCache(tmp_path, busy_timeout_s=0.01, retry_for_s=30)
+    try:
+        cache.put("k", REPLY)
+        holder.join()
+        assert cache.get("k", METRICS) == REPLY
+        assert cache.stats.writes == 1
+        assert cache.notes == []
+    finally:
+        cache.close()
+
+
+def test_a_lock_held_past_the_retry_budget_skips_the_write_with_a_note(tmp_path: Path) -> None:
+    cache = JudgeCache(tmp_path, display="cache", busy_timeout_s=0.01, retry_for_s=0.2)
+    ready = threading.Event()
+    holder = hold_lock(tmp_path / FILENAME, 1.5, ready)
+    try:
+        ready.wait(10)
+        cache.put("k", REPLY)  # no exception: the reply is simply not cached
+        assert cache.stats.writes == 0
+        holder.join()
+        assert cache.get("k", METRICS) is None
+        assert cache.notes == [
+            f"judge cache cache/{FILENAME} stayed locked for 0.2 s; some replies were not cached"
+        ]
+    finally:
+        holder.join()
+        cache.close()
+
+
+def test_a_cache_locked_at_open_past_the_retry_budget_is_off_for_the_process(
+    tmp_path: Path,
+) -> None:
+    # journal_mode=WAL needs the lock and does not wait on the busy timeout: the
+    # INTERNALERROR of two runs starting together.
+    with sqlite3.connect(tmp_path / FILENAME) as db:
+        db.execute("PRAGMA journal_mode=DELETE")
+    ready = threading.Event()
+    holder = hold_lock(tmp_path / FILENAME, 1.5, ready)
+    try:
+        ready.wait(10)
+        cache = JudgeCache(tmp_path, display="cache", busy_timeout_s=0.01, retry_for_s=0.2)
+        cache.put("k", REPLY)
+        assert cache.get("k", METRICS) is None
+        assert len(cache) == 0
+        assert cache.notes == [
+            f"judge cache cache/{FILENAME} stayed locked for 0.2 s; this process runs without it"
+        ]
+        cache.close()
+    finally:
+        holder.join()
 
 
 # -- whole runs against a live judge -----------------------------------------------------
@@ -435,3 +768,132 @@ import pytest
 def test_digest(sample, judge):
     judge(sample.output)
 """
+
+
+# -- whole runs: a cache that cannot be trusted is never believed ---------------------------
+
+TWO_MODES = {"no-xdist": ["-p", "no:xdist"], "n2": ["-n", "2"]}
+
+
+@pytest.mark.parametrize("mode", list(TWO_MODES))
+def test_a_corrupted_cache_entry_is_asked_again_live_and_never_scores(
+    project: Project, server: JudgeServer, mode: str
+) -> None:
+    assert run(project, *TWO_MODES[mode]).ret == 0
+    with sqlite3.connect(project.root / CACHE_DB) as db:
+        (key_,) = db.execute("SELECT key FROM replies ORDER BY key LIMIT 1").fetchone()
+    corrupt_value(project.root / CACHE_DB, key_, lambda v: v.replace("0.9", "3.14", 1))
+    server.requests.clear()
+
+    warm = run(project, *TWO_MODES[mode])
+    assert warm.ret == 0
+    warm.assert_outcomes(passed=4)
+    assert len(server.requests) == 1  # only the bad entry's sample, asked live
+    warm.stdout.fnmatch_lines(
+        [
+            "*= llmbench =*",
+            "llmbench: dropped 1 judge cache entry that failed its check in "
+            f".llmbench/cache/{FILENAME}; asked the judge again",
+            "digest: PASS *",
+            "  judge calls 1 · cached 3 · *",
+        ]
+    )
+    samples = record_of(project)["scenarios"]["digest"]["samples"]
+    assert [s["scores"]["coverage"] for s in samples] == [0.9] * 4
+    assert "3.14" not in warm.stdout.str()
+
+
+@pytest.mark.parametrize("mode", list(TWO_MODES))
+@pytest.mark.parametrize("kind", ["random-bytes", "truncated"])
+def test_an_unreadable_cache_file_is_moved_aside_and_the_run_goes_on(
+    project: Project, server: JudgeServer, mode: str, kind: str
+) -> None:
+    path = project.root / CACHE_DB
+    path.parent.mkdir(parents=True)
+    UNREADABLE[kind][0](path)
+    result = run(project, *TWO_MODES[mode])
+    assert result.ret == 0
+    result.assert_outcomes(passed=4)
+    out = result.stdout.str() + result.stderr.str()
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+    notes = [line for line in result.stdout.lines if "was unreadable" in line]
+    (aside,) = path.parent.glob(f"{FILENAME}.corrupt-*[0-9]")
+    assert notes == [
+        f"llmbench: judge cache .llmbench/cache/{FILENAME} was unreadable "
+        f"({UNREADABLE[kind][1]}); moved it aside to {aside.name} and started a fresh cache"
+    ]
+    assert len(server.requests) == 4
+    server.requests.clear()
+    warm = run(project, *TWO_MODES[mode])  # the fresh cache serves the next run
+    assert warm.ret == 0
+    assert server.requests == []
+    assert "was unreadable" not in warm.stdout.str()
+
+
+TWO_RUNS_TEST = """\
+import pytest
+
+
+@pytest.mark.llmbench("digest")
+def test_digest(sample, judge):
+    judge(sample.output)
+"""
+
+
+def test_two_runs_sharing_one_cache_under_load_both_end_with_their_verdict(
+    tmp_path: Path,
+) -> None:
+    """Two real pytest processes (two xdist workers each: six processes open the file at
+    start) on one cache directory against one judge, started together, a few times over: each exits with its verdict's
+    code and prints no error line (once in five, journal_mode=WAL's lock was an
+    INTERNALERROR)."""
+    roots = [tmp_path / name for name in ("one", "two")]
+    with JudgeServer(latency_s=0.001) as srv:
+        for root in roots:
+            write_project(root, make_samples([(0.9, 0.9)] * 24), srv.url)
+        for attempt in range(3):
+            cache = tmp_path / f"shared-cache-{attempt}"
+            runs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2",
+                     f"--llmbench-cache={cache}", "-q"],
+                    cwd=root,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    env={**os.environ, "TEST_LLM_URL": srv.url, "PYTHONPATH": ""},
+                )
+                for root in roots
+            ]  # fmt: skip
+            outputs = [process.communicate(timeout=300)[0] for process in runs]
+            for process, out in zip(runs, outputs, strict=True):
+                assert process.returncode == 0, out
+                assert "llmbench verdict: PASS" in out
+                bad = [
+                    line
+                    for line in out.splitlines()
+                    if re.search(r"INTERNALERROR|Traceback|locked|[Ee]rror\b|^E ", line)
+                    and "0 errors" not in line
+                ]
+                assert bad == [], out
+            stored = JudgeCache(cache)
+            try:
+                assert len(stored) == 24
+            finally:
+                stored.close()
+
+
+def write_project(root: Path, samples: list[dict[str, Any]], url: str) -> None:
+    files = {
+        "prompts/digest_judge/v1.yaml": PROMPT,
+        "benchmarks/test_digest.py": TWO_RUNS_TEST,
+        "benchmarks/llmbench.yaml": config_yaml(
+            judge_block=live_judge_yaml(timeout_s=10).replace("concurrency: 3", "concurrency: 16")
+        ),
+        "data/digest.jsonl": "".join(json.dumps(s, ensure_ascii=False) + "\n" for s in samples),
+        "pytest.ini": "[pytest]\n",
+    }
+    for relative, text in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")

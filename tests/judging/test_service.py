@@ -18,6 +18,7 @@ from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, loa
 from pytest_llmbench.benchmark.dataset import Sample, load_dataset
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
+from pytest_llmbench.judging.reply_cache import CachedReply
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
 
@@ -143,7 +144,7 @@ def test_slow_reply_cache_reads_and_writes_leave_the_judge_loop_running(
     prepared = service.prepare(scenario, stored, str(stored.output))
     cache = service.cache
     assert cache is not None
-    cache.put(prepared.key, {"scores": {"coverage": 0.5, "accuracy": 0.25}})
+    cache.put(prepared.key, CachedReply({"coverage": 0.5, "accuracy": 0.25}))
     watch = LoopWatch(service)
     monkeypatch.setattr(cache, "get", watch.wrap(cache.get))
     monkeypatch.setattr(cache, "put", watch.wrap(cache.put))
