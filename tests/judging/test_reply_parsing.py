@@ -547,6 +547,38 @@ def test_parse_reply_gives_exactly_the_requested_metrics_in_0_1_or_unusable_repl
         assert reply.raw_scores is not None and list(reply.raw_scores) == list(METRICS)
 
 
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-(10**30), 10**30)
+    | st.text(alphabet="0123456789.%-e naif", max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+KEYS = st.sampled_from(["coverage", "Coverage", "FAITHFULNESS", "faithfulness", "scores", "why"])
+# Mostly plausible scores, so the scored path is taken as well as every refusal.
+VALUES = st.floats(0, 1) | st.integers(0, 5) | st.sampled_from(["0.5", "50%"]) | JSON_VALUES
+OBJECTS = st.dictionaries(KEYS, VALUES | st.dictionaries(KEYS, VALUES), min_size=1, max_size=5)
+PIECES = st.one_of(
+    OBJECTS.map(json.dumps),
+    st.sampled_from(["<think>", "</think>", "<reasoning>", "```json\n", "\n```", " "]),
+    st.text(max_size=20),
+)
+
+
+@given(st.lists(PIECES, max_size=8).map("".join), SCALES)
+def test_parse_reply_keeps_its_contract_on_replies_made_of_score_like_objects(
+    text: str, scale: tuple[float, float] | None
+) -> None:
+    try:
+        reply = parse_reply(text, METRICS, scale=scale)
+    except UnusableReply:
+        return
+    assert list(reply.scores) == list(METRICS)
+    assert all(type(v) is float and 0.0 <= v <= 1.0 for v in reply.scores.values())
+
+
 SCORES = st.fixed_dictionaries({m: st.floats(0, 1) for m in METRICS})
 DRAFTS = st.text().filter(lambda t: "<" not in t and ">" not in t)
 
