@@ -40,6 +40,7 @@ __all__ = [
     "JudgeCache",
     "cache_key",
     "decode_entry",
+    "dropped_note",
     "encode_entry",
 ]
 
@@ -239,19 +240,9 @@ class JudgeCache:
 
     @property
     def notes(self) -> list[str]:
-        """One line each: a file moved aside, entries dropped, the cache given up on."""
-        lines = list(self._notes.lines)
-        if self.stats.dropped:
-            entries = (
-                "entry that failed its check"
-                if self.stats.dropped == 1
-                else "entries that failed their checks"
-            )
-            lines.append(
-                f"dropped {self.stats.dropped} judge cache {entries} in {self.display}; "
-                "asked the judge again"
-            )
-        return lines
+        """One line each: a file moved aside, the cache given up on (entries dropped are
+        counted in stats, and summed over processes for dropped_note)."""
+        return list(self._notes.lines)
 
     def get(
         self, key: str, metrics: Sequence[str], scale: Scale | None = None
@@ -401,6 +392,12 @@ class JudgeCache:
             f"judge cache {self.display} was unreadable ({error}); moved it aside to "
             f"{target.name} and started a fresh cache"
         )
+
+
+def dropped_note(count: int, display: str) -> str:
+    """The terminal's line for `count` entries dropped (over every process of the run)."""
+    entries = "entry that failed its check" if count == 1 else "entries that failed their checks"
+    return f"dropped {count} judge cache {entries} in {display}; asked the judge again"
 
 
 def _prepare(db: sqlite3.Connection) -> None:

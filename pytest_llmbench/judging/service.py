@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,7 +84,9 @@ class JudgeService:
         self._outputs: dict[str, OutputSource] = {}
         self._cache: JudgeCache | None = None
         self._cache_lock = threading.Lock()
-        self._notes: list[str] = []  # kept past close(), for the terminal
+        # What the terminal should hear about this process's cache, kept past close().
+        self._notes: list[str] = []
+        self._dropped = 0
         self.ahead = JudgingAhead(self)
 
     # -- configuration, resolved once per process ---------------------------------------
@@ -121,13 +123,23 @@ class JudgeService:
                 self._cache = JudgeCache(self._cache_dir, display=self._shown(self._cache_dir))
             return self._cache
 
-    def notes(self) -> list[str]:
-        """Lines for the terminal about this process's cache (a file moved aside, entries
-        dropped), once each."""
-        notes = list(self._notes)
-        if self._cache is not None:
-            notes += [note for note in self._cache.notes if note not in notes]
-        return notes
+    def cache_report(self) -> tuple[list[str], int]:
+        """(notes, entries dropped) of this process's cache: what a worker hands on."""
+        if self._cache is None:
+            return list(self._notes), self._dropped
+        return self._cache.notes, self._cache.stats.dropped
+
+    def notes(self, *, more: Sequence[str] = (), dropped: int = 0) -> list[str]:
+        """Lines for the terminal about the cache, once each: this process's, with `more`
+        notes and `dropped` entries from the workers."""
+        own, own_dropped = self.cache_report()
+        lines = list(dict.fromkeys([*own, *more]))
+        if own_dropped + dropped and self._cache_dir is not None:
+            from pytest_llmbench.judging.reply_cache import FILENAME, dropped_note
+
+            shown = f"{self._shown(self._cache_dir)}/{FILENAME}"
+            lines.append(dropped_note(own_dropped + dropped, shown))
+        return lines
 
     def _shown(self, path: Path) -> str:
         """`path` as messages show it: relative to the rootdir when under it."""
@@ -276,7 +288,7 @@ class JudgeService:
     def close(self) -> None:
         self._judges.close()
         if self._cache is not None:
-            self._notes = self.notes()
+            self._notes, self._dropped = self.cache_report()
             self._cache.close()
             self._cache = None
         if self.budget is not None:

@@ -152,7 +152,9 @@ class LLMBenchRun:
         )
         self.run_id = run_id
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
-        self.worker_notes: list[str] = []  # the workers' service notes, on the controller
+        # The workers' cache notes and dropped entries, summed on the controller.
+        self.worker_notes: list[str] = []
+        self.worker_dropped = 0
 
     def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
         assert self.items is not None
@@ -171,9 +173,11 @@ class LLMBenchRun:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        # A worker's notes (its cache moved aside, entries dropped) reach the terminal here.
-        notes = getattr(node, "workeroutput", {}).get("llmbench_notes", [])
-        self.worker_notes.extend(str(note) for note in notes if isinstance(note, str))
+        # A worker's cache notes (a file moved aside, entries dropped) reach the terminal.
+        report = getattr(node, "workeroutput", {}).get("llmbench_cache") or {}
+        self.worker_notes += [n for n in report.get("notes", []) if isinstance(n, str)]
+        dropped = report.get("dropped", 0)
+        self.worker_dropped += dropped if isinstance(dropped, int) else 0
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         cfg = self.service_cfg
@@ -237,7 +241,8 @@ class LLMBenchRun:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.service.close()
         if hasattr(self.config, "workeroutput"):
-            self.config.workeroutput["llmbench_notes"] = self.service.notes()
+            notes, dropped = self.service.cache_report()
+            self.config.workeroutput["llmbench_cache"] = {"notes": notes, "dropped": dropped}
         if self.controller is None:
             return
         if self.config.getoption("collectonly"):
@@ -248,7 +253,7 @@ class LLMBenchRun:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.controller is None:
             return
-        notes = list(dict.fromkeys([*self.service.notes(), *self.worker_notes]))
+        notes = self.service.notes(more=self.worker_notes, dropped=self.worker_dropped)
         if self.controller.record is None:
             for note in notes:
                 terminalreporter.write_line(f"llmbench: {note}", yellow=True)

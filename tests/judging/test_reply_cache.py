@@ -37,6 +37,7 @@ from pytest_llmbench.judging.reply_cache import (
     JudgeCache,
     cache_key,
     decode_entry,
+    dropped_note,
     encode_entry,
 )
 
@@ -361,10 +362,11 @@ def test_a_hand_corrupted_entry_is_dropped_counted_and_never_used(
         assert (cache.stats.hits, cache.stats.misses, cache.stats.dropped) == (0, 1, 1)
         assert len(cache) == 1  # the bad entry is gone, the good one kept
         assert cache.get("other", METRICS) == REPLY
-        assert cache.notes == [
+        assert cache.notes == []  # counted, and worded once for the whole run:
+        assert dropped_note(cache.stats.dropped, f"cache/{FILENAME}") == (
             f"dropped 1 judge cache entry that failed its check in cache/{FILENAME}; "
             "asked the judge again"
-        ]
+        )
         cache.put("k", REPLY)  # the live reply, stored again
         assert cache.get("k", METRICS) == REPLY
     finally:
@@ -776,28 +778,31 @@ TWO_MODES = {"no-xdist": ["-p", "no:xdist"], "n2": ["-n", "2"]}
 
 
 @pytest.mark.parametrize("mode", list(TWO_MODES))
-def test_a_corrupted_cache_entry_is_asked_again_live_and_never_scores(
+def test_corrupted_cache_entries_are_asked_again_live_and_never_score(
     project: Project, server: JudgeServer, mode: str
 ) -> None:
     assert run(project, *TWO_MODES[mode]).ret == 0
     with sqlite3.connect(project.root / CACHE_DB) as db:
-        (key_,) = db.execute("SELECT key FROM replies ORDER BY key LIMIT 1").fetchone()
-    corrupt_value(project.root / CACHE_DB, key_, lambda v: v.replace("0.9", "3.14", 1))
+        keys = [k for (k,) in db.execute("SELECT key FROM replies ORDER BY key LIMIT 3")]
+    for key_ in keys:
+        corrupt_value(project.root / CACHE_DB, key_, lambda v: v.replace("0.9", "3.14", 1))
     server.requests.clear()
 
     warm = run(project, *TWO_MODES[mode])
     assert warm.ret == 0
     warm.assert_outcomes(passed=4)
-    assert len(server.requests) == 1  # only the bad entry's sample, asked live
+    assert len(server.requests) == 3  # only the bad entries' samples, asked live
     warm.stdout.fnmatch_lines(
         [
             "*= llmbench =*",
-            "llmbench: dropped 1 judge cache entry that failed its check in "
+            # One line for the run, however many workers dropped entries.
+            "llmbench: dropped 3 judge cache entries that failed their checks in "
             f".llmbench/cache/{FILENAME}; asked the judge again",
             "digest: PASS *",
-            "  judge calls 1 · cached 3 · *",
+            "  judge calls 3 · cached 1 · *",
         ]
     )
+    assert warm.stdout.str().count("llmbench: dropped") == 1
     samples = record_of(project)["scenarios"]["digest"]["samples"]
     assert [s["scores"]["coverage"] for s in samples] == [0.9] * 4
     assert "3.14" not in warm.stdout.str()
