@@ -13,6 +13,7 @@ from pytest_llmbench.cli.common import (
     OK,
     Commands,
     emit,
+    metric_names,
     rules_from,
     rules_note,
     rules_options,
@@ -40,13 +41,16 @@ def add_command(commands: Commands) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from pytest_llmbench.results.regression import compare_scenario
+    from pytest_llmbench.results.stored_rules import regression_rules, stored_rules
 
     current = record_mod.load(Path(args.current))
     baseline = record_mod.load(Path(args.baseline))
-    rules = rules_from(args)
+    override = rules_from(args, metric_names(current, baseline))
     lines: list[str] = []
     failed: list[str] = []
     for name, scenario in current["scenarios"].items():
+        rules = regression_rules(stored_rules(scenario))
+        rules = override(rules) if override is not None else rules
         c = compare_scenario(scenario, baseline["scenarios"].get(name), rules)
         lines.append(f"{name}: {c['status'].upper()}")
         if c["status"] == "not comparable":

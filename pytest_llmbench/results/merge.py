@@ -26,6 +26,7 @@ from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import RunRecord, SampleRecord, ScenarioRecord, Usage
+from pytest_llmbench.results.stored_rules import stored_rules
 
 FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
 Shard = tuple[str, RunRecord]  # (a label for messages, usually the path; record)
@@ -75,6 +76,9 @@ def merge(
         shard=None,
         baseline=None,
     )
+    rules = [r["rules"] for _, r in shards if "rules" in r]
+    if rules:
+        record["rules"] = rules[0]  # one config: the shards' scenarios were checked alike
     record["run"] = _run_block(shards, run_id, argv, notes)
     return record, notes
 
@@ -132,6 +136,12 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
                 f"{bool(scenario.get('fail_on_warn'))} but {first_label} with "
                 f"{bool(first.get('fail_on_warn'))}; run every shard with the same options"
             )
+        if stored_rules(scenario) != stored_rules(first):
+            raise MergeError(
+                f"{label}: scenario {name!r} was decided by other rules than in {first_label} "
+                f"({_differences(stored_rules(scenario), stored_rules(first))}); "
+                "shards must come from one config"
+            )
         for sample in scenario["samples"]:
             if sample["id"] in owner:
                 raise MergeError(
@@ -144,7 +154,7 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
         name,
         samples,
         first["fingerprints"],
-        bool(first.get("fail_on_warn")),
+        stored_rules(first),
         sum_usage([s["usage"] for _, s in holders]),
     )
 

@@ -23,6 +23,7 @@ from pytest_llmbench.results.problems import (
     budget_exhausted,
     budget_problems,
     sentence,
+    unscored_problems,
 )
 from pytest_llmbench.results.schema import (
     Counts,
@@ -31,9 +32,11 @@ from pytest_llmbench.results.schema import (
     RunRecord,
     SampleRecord,
     ScenarioRecord,
+    ScenarioRules,
     Status,
     Usage,
 )
+from pytest_llmbench.results.stored_rules import rules_of, unscored_rules
 
 SCHEMA = "llmbench-run/1"
 
@@ -116,7 +119,7 @@ def summarize_scenario(
     name: str,
     samples: Sequence[SampleRecord],
     fingerprints: Fingerprints,
-    fail_on_warn: bool,
+    rules: ScenarioRules,
     usage_block: Usage,
 ) -> ScenarioRecord:
     """A scenario's block from its sample entries: what a run, a merge and a re-report share."""
@@ -130,14 +133,24 @@ def summarize_scenario(
     for sample in ordered:
         counts[sample["status"]] += 1
     entries = {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)}
-    found = [*budget_problems(name, ordered), *band_problems(name, entries)]
-    status = scenario_status(verdicts, fail_on_warn)
-    if any(p.kind == "budget" for p in found):
-        status = "fail"  # not judging is not passing: what was done is kept
+    found = [
+        *budget_problems(name, ordered),
+        *unscored_problems(name, ordered, unscored_rules(rules)),
+        *band_problems(name, entries),
+    ]
+    status = worst(
+        [
+            scenario_status(verdicts, rules["fail_on_warn"]),
+            # Not judging is not passing: a spent budget or too many samples without a
+            # score fail (or warn) the scenario, with what was done kept.
+            *(p.severity for p in found if p.kind in ("budget", "unscored")),
+        ]
+    )
     return {
         "status": status,
         "problems": [sentence(p) for p in found],
-        "fail_on_warn": fail_on_warn,
+        "fail_on_warn": rules["fail_on_warn"],
+        "rules": rules,
         "fingerprints": fingerprints,
         "metrics": entries,
         "counts": counts,
@@ -153,13 +166,8 @@ def build_scenario(
     price: Price | None,
     fail_on_warn: bool,
 ) -> ScenarioRecord:
-    return summarize_scenario(
-        scenario.name,
-        entries,
-        fingerprints,
-        fail_on_warn or scenario.fail_on_warn,
-        usage(entries, price),
-    )
+    rules = rules_of(scenario, fail_on_warn)
+    return summarize_scenario(scenario.name, entries, fingerprints, rules, usage(entries, price))
 
 
 def overall_status(scenarios: Mapping[str, ScenarioRecord]) -> Status:

@@ -171,6 +171,35 @@ class Comparison(_ComparisonRequired, total=False):
     most_regressed: list[dict[str, Any]]
 
 
+class RegressionRulesRecord(TypedDict):
+    margins: dict[str, float]  # per metric, beside the default
+    default_margin: float
+    severity: Literal["error", "warn"]
+    min_samples: int
+
+
+class UnscoredRulesRecord(TypedDict):
+    warn: float  # a count of samples, or a share of the selection when below 1
+    fail: float
+
+
+class ScenarioRules(TypedDict):
+    """The rules that decided a scenario's verdict, so every reader of the record (merge,
+    ``llmbench report``, the nightly) decides the same way without the YAML."""
+
+    fail_on_warn: bool
+    regression: RegressionRulesRecord
+    unscored: UnscoredRulesRecord
+
+
+class NotifyRules(TypedDict):
+    on: list[str]  # the outcomes that alert: fail, warn, regression, pass
+
+
+class RunRules(TypedDict):
+    notify: NotifyRules
+
+
 class Counts(TypedDict):
     scored: int
     unscored: int
@@ -191,6 +220,7 @@ class _ScenarioRecordRequired(TypedDict):
 class ScenarioRecord(_ScenarioRecordRequired, total=False):
     """``scenarios.<name>``: one scenario's samples, aggregates and verdict."""
 
+    rules: ScenarioRules  # absent in records of 0.1 before the rules were stored
     comparison: Comparison  # with a baseline
 
 
@@ -228,3 +258,4 @@ class RunRecord(_RunRecordRequired, total=False):
     """
 
     run: dict[str, Any]  # id, times, exitstatus, argv, workers, versions, git, latencies
+    rules: RunRules  # the run-wide rules (notify); absent in older records

@@ -179,9 +179,11 @@ class ControllerSide:
             shard={"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
             baseline=self.baseline,
         )
+        record["rules"] = {"notify": {"on": list(self.cfg.notify.on)}}
         if record["gated"]:
             self._enforce(session, record)
-        record["run"] = self.run_block(exitstatus)
+        # As pytest will exit: the verdict may just have turned a 0 into a 1.
+        record["run"] = self.run_block(int(session.exitstatus))
         self.config.hook.pytest_llmbench_run_record(record=record, config=self.config)
         self.record = record
         self.write(record)

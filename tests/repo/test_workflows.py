@@ -274,8 +274,7 @@ def test_nightly_merges_keeps_history_pushes_and_alerts_on_main_only() -> None:
         "always()",
         "github.ref == 'refs/heads/main'",
         "contains(needs.*.result, 'failure')",
-        "needs.merge.outputs.status == 'fail'",
-        "needs.merge.outputs.regression == 'true'",
+        "needs.merge.outputs.notify == 'true'",
     ):
         assert part in alert["if"], part
     post = step(alert, "Post the alert to the webhook")
@@ -299,7 +298,34 @@ def test_nightly_verdict_script_reads_status_regression_and_run_id(tmp_path: Pat
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
-    assert done.stdout == "status=fail\nregression=true\nrun_id=20251109T021700Z-abc123\n"
+    # No stored notify rules: the defaults (fail, regression) alert on this failing run.
+    assert done.stdout == (
+        "status=fail\nregression=true\nnotify=true\nrun_id=20251109T021700Z-abc123\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "on", "notify"),
+    [("warn", ["warn"], "true"), ("fail", ["warn"], "false"), ("pass", ["fail"], "false")],
+)
+def test_nightly_alerts_by_the_notify_rules_the_record_keeps(
+    tmp_path: Path, status: str, on: list[str], notify: str
+) -> None:
+    merge = load("benchmark-nightly.yml")["jobs"]["merge"]
+    code = heredoc(step(merge, "Verdict against the baseline")["run"])
+    record = {
+        "status": status,
+        "gated": True,
+        "rules": {"notify": {"on": on}},
+        "run": {"id": "r"},
+        "scenarios": {"a": {}},
+    }
+    (tmp_path / ".llmbench").mkdir()
+    (tmp_path / ".llmbench" / "nightly.json").write_text(json.dumps(record), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert f"notify={notify}\n" in done.stdout
 
 
 class _Hook(BaseHTTPRequestHandler):

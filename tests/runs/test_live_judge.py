@@ -207,9 +207,10 @@ def test_misbehaving_judge_every_sample_ends_scored_or_explicitly_unscored(
     result.stdout.fnmatch_lines(
         [
             "*sample 's-03' unscored: unusable judge reply: no JSON object in the reply: 'Still fine.'*",
-            "digest: PASS  (7 samples: 6 scored, 1 unscored, 0 errors · judge live · prompt digest_judge@v1)",
+            "digest: FAIL  (7 samples: 6 scored, 1 unscored, 0 errors · judge live · prompt digest_judge@v1)",
             f"  judge calls 7 · cached 0 · retries 6 · tokens {tokens_in} in / 160 out",
-            "llmbench verdict: PASS",
+            "  1 of 7 samples of digest have no score, over the fail limit of 5% of the samples: *",
+            "llmbench verdict: FAIL",
         ]
     )
     # 7 first attempts, two retries for s-01 and one each for s-02, s-03, s-05, s-06.

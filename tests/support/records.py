@@ -8,6 +8,7 @@ from typing import Any
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord
+from pytest_llmbench.results.stored_rules import default_rules
 
 FINGERPRINTS: Fingerprints = {
     "dataset": {
@@ -75,7 +76,7 @@ def make_record(
 ) -> RunRecord:
     usage = record_mod.usage(samples, None)
     usage["cost_usd"] = cost
-    block = record_mod.summarize_scenario(scenario, samples, fingerprints, False, usage)
+    block = record_mod.summarize_scenario(scenario, samples, fingerprints, default_rules(), usage)
     note = (
         f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
     )
