@@ -77,6 +77,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    from pytest_llmbench.reporting.terminal import comparison_status
     from pytest_llmbench.reporting.text_format import columns, interval, number, signed
 
     rows = [("metric", "value", "baseline", "diff", "95% CI of diff", "paired", "status")]
@@ -89,7 +90,7 @@ def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
                 signed(m["diff"]),
                 interval(m["ci95"]),
                 str(m["compared"]),
-                m["status"],
+                comparison_status(m),
             )
         )
     return ["  " + line for line in columns(rows, right=(1, 2, 3, 5))]

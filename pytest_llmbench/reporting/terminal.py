@@ -47,7 +47,7 @@ def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
         lines.append(
             (
                 f"    {name}: {signed(m['diff'])} (95% CI {interval(m['ci95'])}, "
-                f"{m['compared']} paired) {m['status']}",
+                f"{m['compared']} paired) {comparison_status(m)}",
                 colour,
             )
         )
@@ -61,12 +61,13 @@ def section(record: Mapping[str, Any]) -> list[Line]:
         judge = scenario["fingerprints"]["judge"]
         prompt = scenario["fingerprints"]["prompt"]["ref"] or "no prompt"
         status = scenario["status"]
+        shown = status.upper() if record["gated"] else f"not gated (bands: {status})"
         lines.append(
             (
-                f"{name}: {status.upper()}  ({sum(counts.values())} samples: "
+                f"{name}: {shown}  ({sum(counts.values())} samples: "
                 f"{counts['scored']} scored, {counts['unscored']} unscored, "
                 f"{counts['error']} errors · judge {judge['mode']} · prompt {prompt})",
-                COLOURS[status],
+                COLOURS[status] if record["gated"] else "yellow",
             )
         )
         lines.extend(_table(scenario["metrics"]))
@@ -78,8 +79,21 @@ def section(record: Mapping[str, Any]) -> list[Line]:
         lines.append((record["gate_note"], "yellow"))
     if record.get("partial"):
         lines.append((f"partial run ({record['partial_reason']}): bands not gated", "yellow"))
+    if not record["gated"]:
+        # Never a bare PASS or FAIL for a run that did not decide anything.
+        why = "partial run" if record.get("partial") else "see the note above"
+        text = f"llmbench verdict: not gated ({why}); the bands say {record['status'].upper()}"
+        lines.append((text, "yellow"))
+        return lines
     verdict = f"llmbench verdict: {record['status'].upper()}"
     if record.get("verdict_note"):
         verdict += f" ({record['verdict_note']})"
     lines.append((verdict, COLOURS[record["status"]]))
     return lines
+
+
+def comparison_status(m: Mapping[str, Any]) -> str:
+    """A metric's comparison in words: "ok" only when the comparison could have flagged."""
+    if m["status"] == "ok" and m.get("underpowered"):
+        return "not flagged (underpowered)"
+    return str(m["status"])

@@ -21,8 +21,6 @@ from pytest_llmbench.results.schema import (
 )
 from pytest_llmbench.results.stored_rules import regression_rules, stored_rules
 
-NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
-
 
 def add_comparison(
     scenario: ScenarioRecord,
@@ -60,14 +58,18 @@ def baseline_summary(baseline: RunRecord | None) -> BaselineSummary | None:
 
 
 def rescore(name: str, scenario: ScenarioRecord) -> ScenarioRecord:
-    """A scenario block rebuilt from its own samples (any baseline comparison dropped)."""
-    return record_mod.summarize_scenario(
+    """A scenario block rebuilt from its own samples (any baseline comparison dropped; what
+    the run selected kept)."""
+    block = record_mod.summarize_scenario(
         name,
         scenario["samples"],
         scenario["fingerprints"],
         stored_rules(scenario),
         scenario["usage"],
     )
+    if "selection" in scenario:
+        block["selection"] = scenario["selection"]
+    return block
 
 
 def top_level(

@@ -217,9 +217,18 @@ class _ScenarioRecordRequired(TypedDict):
     samples: list[SampleRecord]  # in dataset order
 
 
+class SelectionRecord(TypedDict):
+    """What the run selected of the scenario (of its shard, in a shard's record)."""
+
+    kind: Literal["all", "smoke", "subset"]  # a subset reports and is not gated
+    selected: int
+    of: int
+
+
 class ScenarioRecord(_ScenarioRecordRequired, total=False):
     """``scenarios.<name>``: one scenario's samples, aggregates and verdict."""
 
+    selection: SelectionRecord  # absent in records of 0.1 before selections were stored
     rules: ScenarioRules  # absent in records of 0.1 before the rules were stored
     comparison: Comparison  # with a baseline
 

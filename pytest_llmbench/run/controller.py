@@ -25,9 +25,12 @@ from pytest_llmbench.reporting import markdown as report_mod
 from pytest_llmbench.reporting.text_format import seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
-from pytest_llmbench.results.schema import Fingerprints, RunRecord, ScenarioRecord
+from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord, ScenarioRecord
 from pytest_llmbench.run import payload as payload_mod
+from pytest_llmbench.run import selection as selection_mod
+from pytest_llmbench.run.item_side import in_shard, smoke_ids
 from pytest_llmbench.run.payload_store import Collector
+from pytest_llmbench.run.selection import Coverage, Selection
 from pytest_llmbench.warning import LLMBenchWarning
 
 
@@ -58,12 +61,33 @@ class ControllerSide:
         self.run_id = run_id
         self.started = time.time()
         self.collector = Collector()
-        self.runs_dir = Path(config.rootpath) / ".llmbench" / "runs"
+        self.runs_dir = self.runs_dir_of(config)
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
         self.record: RunRecord | None = None
+        # What was selected (set after collection without xdist; read from the workers'
+        # files at finish under xdist), and what happened to items that sent no payload.
+        self.selection: Selection | None = None
+        self.skipped: set[str] = set()
+        self.failures: dict[str, str] = {}  # node id -> why it failed without a payload
+
+    @staticmethod
+    def runs_dir_of(config: pytest.Config) -> Path:
+        return Path(config.rootpath) / ".llmbench" / "runs"
 
     # -- while the run goes ------------------------------------------------------------
+
+    def report(self, report: pytest.TestReport) -> None:
+        """Every test report: a sample's payload, or the mark of an item that sent none (a
+        skip, or a worker that crashed in it: xdist reports that with no payload)."""
+        data = getattr(report, "llmbench", None)
+        if data is not None:
+            self.add(data)
+        elif report.skipped:
+            self.skipped.add(report.nodeid)
+        elif report.failed and report.nodeid not in self.failures:
+            text = str(report.longrepr or "").strip()
+            self.failures[report.nodeid] = (text.splitlines() or ["failed"])[-1][:300]
 
     def add(self, data: Any) -> None:
         if not payload_mod.is_payload(data):
@@ -117,8 +141,15 @@ class ControllerSide:
             },
         }
 
-    def gate(self, session: pytest.Session, exitstatus: int) -> tuple[bool, str, str | None]:
-        """(gated, note, partial reason) for this run."""
+    def gate(
+        self,
+        session: pytest.Session,
+        exitstatus: int,
+        covered: dict[str, tuple[Coverage, int, int]],
+    ) -> tuple[bool, str, str | None]:
+        """(gated, note, partial reason) for this run. ``covered``: per scenario, whether the
+        selection was all its samples, its smoke set or a strict subset, and how many of
+        how many: a subset reports and is not gated, however it was selected."""
         partial = None
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             partial = "interrupted"
@@ -132,41 +163,102 @@ class ControllerSide:
                 "`llmbench merge`.",
                 partial,
             )
-        if any("::" in str(arg) for arg in self.config.args):
-            return False, "Selected by node id: scores are reported, bands are not gated.", partial
+        parts = [
+            f"{selected} of {total} samples of {name}"
+            for name, (kind, selected, total) in sorted(covered.items())
+            if kind == "subset"
+        ]
+        if parts:
+            note = (
+                f"Selected {', '.join(parts)} (not the whole scenario or its smoke set): "
+                "scores are reported, bands are not gated."
+            )
+            return False, note, partial
         return True, "", partial
+
+    def coverage(self, name: str, selected: set[str]) -> tuple[Coverage, int, int]:
+        """(all | smoke | subset, selected, of how many) for a scenario's selected ids, within
+        this run's shard when there is one."""
+        scenario = self.cfg.scenarios[name]
+        dataset = self.dataset_of(scenario)
+        ids = {s.id for s in dataset.samples}
+        if self.shard is not None:
+            ids = {i for i in ids if in_shard(i, *self.shard)}
+        smoke = smoke_ids(scenario, dataset) & ids
+        return selection_mod.coverage(selected, ids, smoke), len(selected), len(ids)
+
+    def entries(self, name: str, selected: dict[str, str]) -> list[SampleRecord]:
+        """The scenario's sample entries: every payload, and for every selected item that
+        sent none (its worker crashed, or the run stopped before it) an error entry, so
+        every selected sample is in the record exactly once."""
+        entries = [payload_mod.to_entry(d) for d in self.collector.samples(name)]
+        have = {e["id"] for e in entries}
+        by_id = {s.id: s for s in self.dataset_of(self.cfg.scenarios[name]).samples}
+        for nodeid, sample_id in sorted(selected.items()):
+            if sample_id in have or nodeid in self.skipped or sample_id not in by_id:
+                continue
+            have.add(sample_id)
+            sample = by_id[sample_id]
+            crash = self.failures.get(nodeid)
+            entries.append(
+                {
+                    "id": sample.id,
+                    "item_id": sample.item_id,
+                    "position": sample.position,
+                    "nodeid": nodeid,
+                    "status": "error",
+                    "reason": crash or "not run: the run ended before this item",
+                    "reason_code": "crashed" if crash else "not_run",
+                    "outcome": "failed" if crash else "not run",
+                    "scores": {},
+                    "prompt_sha256": None,
+                    "judge": {},
+                }
+            )
+        return entries
 
     def discard(self) -> None:
         """Leave nothing behind (a collect-only run)."""
         self._close_journal(remove=True)
-        for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
-            leftover.unlink()
+        self._remove_leftovers()
 
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
             self._finish(session, exitstatus)
         finally:
             self._close_journal(remove=False)
-            for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
-                leftover.unlink()
+            self._remove_leftovers()
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not len(self.collector):
+        selection = self.selection
+        if selection is None:  # under xdist: what the workers wrote after collecting
+            selection = selection_mod.read_all(self.runs_dir.glob(f"{self.run_id}.selection-*"))
+        names = sorted(
+            {*self.collector.scenarios(), *(n for n in selection if n in self.cfg.scenarios)}
+        )
+        if not names:
             self._close_journal(remove=True)
             return
         fail_on_warn = bool(self.config.getoption("llmbench_fail_on_warn"))
         scenarios: dict[str, ScenarioRecord] = {}
-        for name in self.collector.scenarios():
+        covered: dict[str, tuple[Coverage, int, int]] = {}
+        for name in names:
             scenario = self.cfg.scenarios[name]
             judge = self.cfg.judges[scenario.judge]
+            entries = self.entries(name, selection.get(name, {}))
             scenarios[name] = record_mod.build_scenario(
                 scenario,
-                [payload_mod.to_entry(d) for d in self.collector.samples(name)],
+                entries,
                 self.fingerprints(scenario),
                 judge.price if self.service.mode(scenario.judge).mode == "live" else None,
                 fail_on_warn,
             )
-        gated, note, partial = self.gate(session, exitstatus)
+            ran = {e["id"] for e in entries}
+            ran |= {i for n, i in selection.get(name, {}).items() if n in self.skipped}
+            covered[name] = self.coverage(name, ran)
+            kind, selected, total = covered[name]
+            scenarios[name]["selection"] = {"kind": kind, "selected": selected, "of": total}
+        gated, note, partial = self.gate(session, exitstatus, covered)
         if self.baseline is not None:
             for name, block in scenarios.items():
                 rules = self.cfg.scenarios[name].regression
@@ -252,6 +344,12 @@ class ControllerSide:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         self._close_journal(remove=True)
+
+    def _remove_leftovers(self) -> None:
+        """The budget ledger and the workers' selections: worth nothing after the run."""
+        for pattern in (f"{self.run_id}.spend.sqlite3*", f"{self.run_id}.selection-*"):
+            for leftover in self.runs_dir.glob(pattern):
+                leftover.unlink(missing_ok=True)
 
     def _close_journal(self, remove: bool) -> None:
         if self._journal is not None:

@@ -19,6 +19,7 @@ from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
 from pytest_llmbench.run.item_side import ItemSide
 from pytest_llmbench.run.upcoming_items import Upcoming
@@ -221,11 +222,27 @@ class LLMBenchRun:
         if not self.config.getoption("collectonly"):
             self.service.warm_up()  # the judge's helper process boots while pytest collects
 
+    @pytest.hookimpl(trylast=True)  # after every plugin that deselects
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.items is None or self.config.getoption("collectonly"):
+            return
+        selection = self.items.selection(session.items)
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None:
+            # The controller collects nothing under xdist: tell it what was selected, in a
+            # file, so a crash of this worker cannot lose it.
+            path = ControllerSide.runs_dir_of(self.config) / (
+                f"{self.run_id}.selection-{workerinput.get('workerid', os.getpid())}.json"
+            )
+            selection_mod.write(path, selection)
+        elif self.controller is not None and not self.config.pluginmanager.has_plugin(
+            "dsession"
+        ):
+            self.controller.selection = selection
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:
-            data = getattr(report, "llmbench", None)
-            if data is not None:
-                self.controller.add(data)
+            self.controller.report(report)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.service.close()
