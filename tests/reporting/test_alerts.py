@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from support.project import Project, config_yaml, make_samples
+from support.webhook import WebhookReceiver
 
 from pytest_llmbench.benchmark.config import NotifyConfig
 from pytest_llmbench.reporting.alerts import (
@@ -28,64 +26,21 @@ RUN_URL = "https://github.com/octo/bench/actions/runs/42"
 HOOK_PATH = "/services/T000/B000/s3cretHOOKabcd"
 
 
-class Receiver:
-    """An incoming-webhook stand-in on 127.0.0.1: records each JSON body, answers `status`
-    (with `reply` as the body) after `delay_s`."""
+class Receiver(WebhookReceiver):
+    """The webhook receiver at HOOK_PATH, and its URL as the plugin shows it."""
 
-    def __init__(self, status: int = 200, reply: str = "ok", delay_s: float = 0.0) -> None:
-        self.status, self.reply, self.delay_s = status, reply, delay_s
-        self.bodies: list[Any] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.bodies.append(
-                    {
-                        "path": self.path,
-                        "content_type": self.headers.get("Content-Type"),
-                        "json": json.loads(raw),
-                    }
-                )
-                time.sleep(receiver.delay_s)
-                blob = receiver.reply.encode("utf-8")
-                self.send_response(receiver.status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(blob)))
-                self.end_headers()
-                self.wfile.write(blob)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{HOOK_PATH}"
+    def __init__(self) -> None:
+        super().__init__(path=HOOK_PATH)
 
     @property
     def shown(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/…abcd"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}/…abcd"
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
+    with Receiver() as server:
+        yield server
 
 
 @pytest.fixture
