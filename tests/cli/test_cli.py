@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
-from support.records import entry, make_record
+from support.records import entry, make_record, with_fingerprint
 
 from pytest_llmbench import __version__
 from pytest_llmbench.cli import main as cli
@@ -230,8 +230,6 @@ def test_compare_prints_a_table_per_scenario_and_exits_1_on_an_error_regression(
 
 
 def test_compare_says_why_runs_are_not_comparable(llmbench: Any, tmp_path: Path) -> None:
-    from test_merge import with_fingerprint
-
     base = write(tmp_path / "base.json", make_record(PASSING))
     other = make_record(PASSING, fingerprints=with_fingerprint("prompt", ref="digest_judge@v2"))
     current = write(tmp_path / "current.json", other)

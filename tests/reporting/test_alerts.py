@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from support.project import Project, config_yaml, make_samples
+from support.records import run_record
 from support.webhook import WebhookReceiver
 
 from pytest_llmbench.benchmark.config import NotifyConfig
@@ -95,37 +96,32 @@ def scenario(
     }
 
 
-def record(status: str, gated: Any = True, **scenarios: Any) -> dict[str, Any]:
-    return {
-        "status": status,
-        "gated": gated,
-        "problems": [p for s in scenarios.values() for p in s["problems"]],
-        "scenarios": scenarios,
-    }
-
-
 def fail_record() -> dict[str, Any]:
-    return record(
+    return run_record(
+        {
+            "digest": scenario(
+                "fail", [FAIL_LINE, WARN_LINE], coverage="fail", accuracy="warn", latency="pass"
+            ),
+            "news": scenario("pass", [], coverage="pass"),
+        },
         "fail",
-        digest=scenario(
-            "fail", [FAIL_LINE, WARN_LINE], coverage="fail", accuracy="warn", latency="pass"
-        ),
-        news=scenario("pass", [], coverage="pass"),
     )
 
 
 def regression_record() -> dict[str, Any]:
     digest = scenario("warn", [REGRESSION_LINE], coverage="pass", accuracy="pass")
     digest["comparison"] = REGRESSION
-    return record("warn", digest=digest)
+    return run_record({"digest": digest}, "warn")
 
 
 def warn_record() -> dict[str, Any]:
-    return record("warn", digest=scenario("warn", [WARN_LINE], coverage="pass", accuracy="warn"))
+    return run_record(
+        {"digest": scenario("warn", [WARN_LINE], coverage="pass", accuracy="warn")}, "warn"
+    )
 
 
 def pass_record() -> dict[str, Any]:
-    return record("pass", digest=scenario("pass", [], coverage="pass"))
+    return run_record({"digest": scenario("pass", [], coverage="pass")}, "pass")
 
 
 # -- the message -------------------------------------------------------------------------
@@ -165,10 +161,17 @@ def test_a_regressed_scenario_that_also_fails_shows_both_lines() -> None:
 def test_a_spent_budget_is_a_serious_line() -> None:
     line = "budget exhausted: 3 samples of digest not judged"
     unjudged = [
-        {"id": f"s-{i}", "status": "unscored", "reason": "budget …", "reason_code": "budget_exhausted"}
+        {
+            "id": f"s-{i}",
+            "status": "unscored",
+            "reason": "budget …",
+            "reason_code": "budget_exhausted",
+        }
         for i in range(3)
     ]
-    rec = record("fail", digest=scenario("fail", [line, WARN_LINE], unjudged, accuracy="warn"))
+    rec = run_record(
+        {"digest": scenario("fail", [line, WARN_LINE], unjudged, accuracy="warn")}, "fail"
+    )
     assert build_message(rec, None)["text"] == f"llmbench: FAIL — digest\n• {line}"
 
 
@@ -177,9 +180,9 @@ def test_a_long_message_stays_under_discords_limit_and_keeps_the_link() -> None:
         f"m{i:03d} of digest is in its fail band: 0.100 (pass ≥ 0.9, warn ≥ 0.8)" for i in range(80)
     ]
     metrics = {f"m{i:03d}": metric("fail", 0.1, "pass ≥ 0.9, warn ≥ 0.8") for i in range(80)}
-    text = build_message(record("fail", digest=scenario("fail", lines, None, **metrics)), RUN_URL)[
-        "text"
-    ]
+    text = build_message(
+        run_record({"digest": scenario("fail", lines, None, **metrics)}, "fail"), RUN_URL
+    )["text"]
     assert len(text) <= 1_900
     kept = text.splitlines()
     assert kept[0] == "llmbench: FAIL — digest"
@@ -189,9 +192,9 @@ def test_a_long_message_stays_under_discords_limit_and_keeps_the_link() -> None:
 
 
 def test_names_cannot_ping_a_slack_channel() -> None:
-    rec = record(
+    rec = run_record(
+        {"<!channel>": scenario("fail", ["x of <!channel> has no scored samples"], x="no data")},
         "fail",
-        **{"<!channel>": scenario("fail", ["x of <!channel> has no scored samples"], x="no data")},
     )
     text = build_message(rec, None)["text"]
     assert "<" not in text and ">" not in text
