@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support.loopback import closed_port
 from support.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,9 +372,7 @@ def test_nightly_alert_without_a_record_says_the_run_did_not_finish(
 
 
 def test_nightly_alert_that_cannot_be_delivered_fails_the_alert_job(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     done = run_alert_script(tmp_path, f"http://127.0.0.1:{port}/hook")
     assert done.returncode == 1
     assert done.stdout.startswith("alert not sent: ")

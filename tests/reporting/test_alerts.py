@@ -4,11 +4,11 @@ receiver on 127.0.0.1, the redacted URL, and (last section) whole runs with a we
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.loopback import closed_port
 from support.project import Project, config_yaml, make_samples
 from support.records import run_record
 from support.webhook import WebhookReceiver
@@ -46,10 +46,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{HOOK_PATH}"
+    return f"http://127.0.0.1:{closed_port()}{HOOK_PATH}"
 
 
 # -- records, as the controller builds them (the keys alerts read) ------------------------

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.fake_github import BOT, FakeGitHub
+from support.loopback import closed_port
 
 from pytest_llmbench.reporting.github_comment import (
     CommentError,
@@ -307,9 +308,4 @@ def test_the_token_is_never_sent_to_another_host(gh: FakeGitHub) -> None:
 
 @pytest.fixture
 def unused_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return closed_port()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import hypothesis.internal.observability  # noqa: F401
 import pytest
 from support.judge_server import JudgeServer
+from support.loopback import closed_port
 from support.project import Project, config_yaml, live_judge_yaml, make_samples
 
 SECRET = "sk-llmbench-test-5ecret-7f3a9c1e"
@@ -55,13 +55,6 @@ def server(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[JudgeS
         monkeypatch.setenv("TEST_LLM_KEY", SECRET)
         project.config(config_yaml(judge_block=LIVE_JUDGE))
         yield srv
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def samples_by_id(record: dict[str, Any]) -> dict[str, dict[str, Any]]:

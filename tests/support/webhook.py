@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar
 
-_HOST = "127.0.0.1"  # never any other address
+from support.loopback import Served
+
 R = TypeVar("R", bound="WebhookReceiver")
 
 
@@ -68,20 +69,15 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((_HOST, 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
+        self._served = Served(Handler)
 
     @property
     def port(self) -> int:
-        return int(self.server.server_address[1])
+        return self._served.port
 
     @property
     def origin(self) -> str:
-        return f"http://{_HOST}:{self.port}"
+        return self._served.url
 
     @property
     def url(self) -> str:
@@ -89,9 +85,7 @@ class WebhookReceiver:
 
     def close(self) -> None:
         self._closed.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        self._served.stop()
 
     def __enter__(self: R) -> R:
         return self
