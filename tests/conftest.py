@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 # httpx imports httpcore lazily and maps its exception classes once. If the first import
 # happened inside an in-process pytester run, the snapshot restore would drop httpcore and
 # a later re-import would bring new classes httpx no longer maps (ConnectError escapes).
@@ -11,6 +14,7 @@ import httpcore  # noqa: F401
 # in its terminal summary, so without it every run re-imports (and rewrites) hypothesis.
 import hypothesis.internal.observability  # noqa: F401
 import pytest
+from support.cli import Run, run_llmbench
 from support.project import PROMPT, TEST_FILE, XDIST_MODES, Project, config_yaml, make_samples
 
 # tests/perf holds measuring scripts run by hand, not tests (see tests/perf/README.md).
@@ -31,3 +35,9 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
 @pytest.fixture(params=list(XDIST_MODES), ids=list(XDIST_MODES))
 def xdist_args(request: pytest.FixtureRequest) -> list[str]:
     return list(XDIST_MODES[request.param])
+
+
+@pytest.fixture
+def llmbench(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """`llmbench(*args)` runs the command in this process: (exit status, stdout, stderr)."""
+    return functools.partial(run_llmbench, capsys)

@@ -13,25 +13,8 @@ from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, withou
 from support.records import entry, make_record, with_fingerprint
 
 from pytest_llmbench import __version__
-from pytest_llmbench.cli import main as cli
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord, SampleRecord
-
-Run = tuple[int, str, str]  # exit status, stdout, stderr
-
-
-@pytest.fixture
-def llmbench(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exit_:  # argparse: --help, --version, usage errors
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def write(path: Path, record: RunRecord) -> Path:

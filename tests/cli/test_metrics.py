@@ -14,25 +14,7 @@ import pytest
 from support.loopback import closed_port
 from support.records import record_fixture
 
-from pytest_llmbench.cli import main as cli
-
 pytest.importorskip("prometheus_client", reason="prometheus-client is not installed")
-
-Run = tuple[int, str, str]  # exit status, stdout, stderr
-
-
-@pytest.fixture
-def llmbench(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exit_:  # argparse: usage errors
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
