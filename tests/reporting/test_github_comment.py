@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from support.comments import LISTING, PR, REPO, REPORT, REPORT_2, TOKEN
 from support.fake_github import BOT, FakeGitHub
 from support.loopback import closed_port
 
@@ -15,19 +14,6 @@ from pytest_llmbench.reporting.github_comment import (
     upsert_comment,
 )
 from pytest_llmbench.reporting.markdown import MARKER
-
-REPO = "octo/bench"
-PR = 7
-TOKEN = "ghs_s3cr3tTOKENvalue42"
-REPORT = f"{MARKER}\n## llmbench\n\nverdict: pass\n"
-REPORT_2 = f"{MARKER}\n## llmbench\n\nverdict: warn\n"
-
-
-@pytest.fixture
-def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=TOKEN, page_size=3) as server:
-        server.add_pull(REPO, PR)
-        yield server
 
 
 def upsert(gh: FakeGitHub, body: str = REPORT, **kwargs: object) -> CommentResult:
@@ -136,7 +122,6 @@ def test_next_link_parsing() -> None:
 # -- errors: exact messages, never the token ---------------------------------------------------
 
 WHERE = f"{REPO}#{PR}"
-LISTING = f"listing the comments of {WHERE}"
 
 
 @pytest.mark.parametrize(
