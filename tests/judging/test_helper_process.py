@@ -11,11 +11,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from support.aio import run
 from support.judge_server import JudgeServer
 from support.judges import judge_config
 from support.project import Project, config_yaml, live_judge_yaml
@@ -26,7 +27,6 @@ from pytest_llmbench.judging.helper_process import JudgeProcess, judge_from_dict
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
-T = TypeVar("T")
 METRICS = ("coverage", "accuracy")
 
 
@@ -35,13 +35,6 @@ def messages(marker: str) -> list[dict[str, str]]:
         {"role": "system", "content": 'Reply with {"coverage": x, "accuracy": y}.'},
         {"role": "user", "content": f"Sample {marker}: the summary to judge."},
     ]
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await asyncio.wait_for(make(), timeout=60)  # a hang fails, never blocks
-
-    return asyncio.run(go())
 
 
 def through_process(

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from support.aio import run
 from support.judge_server import JudgeServer
 from support.judges import judge_config
 
@@ -18,15 +18,6 @@ from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
 from pytest_llmbench.judging.result import JudgeResult
-
-T = TypeVar("T")
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await asyncio.wait_for(make(), timeout=30)  # a hang fails, never blocks
-
-    return asyncio.run(go())
 
 
 async def settle() -> None:
