@@ -19,7 +19,7 @@ import hypothesis.internal.observability  # noqa: F401
 import pytest
 from support.judge_server import JudgeServer
 from support.judges import judge_config
-from support.project import Project, config_yaml, live_judge_yaml, make_samples
+from support.project import Project, config_yaml, live_judge_yaml, make_samples, marker
 
 from pytest_llmbench.benchmark.judge_config import Price, RetryPolicy
 from pytest_llmbench.judging.reply_cache import FILENAME, JudgeCache, cache_key
@@ -218,11 +218,6 @@ def test_two_processes_write_one_cache_file_concurrently_without_errors(tmp_path
 
 LIVE_JUDGE = live_judge_yaml(retries="{attempts: 2, max_wait_s: 2, base_s: 0.01}")
 CACHE_DB = Path(".llmbench") / "cache" / FILENAME
-
-
-def marker(number: int) -> str:
-    """Text only the judge prompt of sample `s-<number>` contains (its input)."""
-    return f"Пост номер {number}:"
 
 
 def per_sample(srv: JudgeServer, count: int) -> list[int]:
