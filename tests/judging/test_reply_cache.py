@@ -18,17 +18,19 @@ from typing import Any
 import hypothesis.internal.observability  # noqa: F401
 import pytest
 from support.judge_server import JudgeServer
-from support.project import Project, config_yaml, live_judge_yaml, make_samples
+from support.judges import judge_config
+from support.project import Project, config_yaml, live_judge_yaml, make_samples, marker
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import Price, RetryPolicy
 from pytest_llmbench.judging.reply_cache import FILENAME, JudgeCache, cache_key
 
 # -- cache_key ----------------------------------------------------------------------------
 
-JUDGE = JudgeConfig(
+# The design example's judge (see test_config.py): every field the key ignores differs
+# from the value the ignore test changes it to.
+JUDGE = judge_config(
+    "http://127.0.0.1:8000",
     name="default",
-    kind="openai",
-    base_url="http://127.0.0.1:8000",
     base_url_raw="${LLM_URL}",
     model="gpt-4o",
     api_key_env="OPENAI_API_KEY",
@@ -36,9 +38,6 @@ JUDGE = JudgeConfig(
     timeout_s=60.0,
     retries=RetryPolicy(attempts=5, max_wait_s=60.0, base_s=0.5),
     price=Price(2.5, 10.0),
-    temperature=0.0,
-    max_tokens=None,
-    structured_output="auto",
 )
 MESSAGES = [
     {"role": "system", "content": "You are a strict evaluator."},
@@ -219,11 +218,6 @@ def test_two_processes_write_one_cache_file_concurrently_without_errors(tmp_path
 
 LIVE_JUDGE = live_judge_yaml(retries="{attempts: 2, max_wait_s: 2, base_s: 0.01}")
 CACHE_DB = Path(".llmbench") / "cache" / FILENAME
-
-
-def marker(number: int) -> str:
-    """Text only the judge prompt of sample `s-<number>` contains (its input)."""
-    return f"Пост номер {number}:"
 
 
 def per_sample(srv: JudgeServer, count: int) -> list[int]:

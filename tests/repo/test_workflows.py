@@ -7,17 +7,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
+from support.loopback import closed_port
+from support.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -328,33 +327,11 @@ def test_nightly_alerts_by_the_notify_rules_the_record_keeps(
     assert f"notify={notify}\n" in done.stdout
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        self.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A webhook receiver on 127.0.0.1: (its URL, the JSON bodies it received)."""
-    received: list[dict[str, Any]] = []
-    handler = type("Hook", (_Hook,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with WebhookReceiver(status=204, reply="") as hook:
+        yield hook.url, hook.json_bodies
 
 
 def run_alert_script(
@@ -421,9 +398,7 @@ def test_nightly_alert_without_a_record_says_the_run_did_not_finish(
 
 
 def test_nightly_alert_that_cannot_be_delivered_fails_the_alert_job(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     done = run_alert_script(tmp_path, f"http://127.0.0.1:{port}/hook")
     assert done.returncode == 1
     assert done.stdout.startswith("alert not sent: ")

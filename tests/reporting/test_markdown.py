@@ -11,6 +11,7 @@ from typing import Any
 import hypothesis  # noqa: F401
 import pytest
 from support.project import Project, config_yaml, make_samples, without_footer
+from support.records import run_record
 
 from pytest_llmbench.reporting import markdown as report
 from pytest_llmbench.reporting.markdown import MARKER, md_code, md_text
@@ -266,23 +267,6 @@ def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str,
             "cost_usd": None,
         },
         "samples": samples,
-    }
-
-
-def run_record(scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    problems = [p for s in scenarios.values() for p in s["problems"]]
-    return {
-        "schema": "llmbench-run/1",
-        "status": "fail" if problems else "pass",
-        "gated": True,
-        "gate_note": "",
-        "partial": False,
-        "partial_reason": None,
-        "problems": problems,
-        "verdict_note": None,
-        "shard": None,
-        "baseline": None,
-        "scenarios": scenarios,
     }
 
 

@@ -7,24 +7,18 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
-from support.records import FINGERPRINTS, entry, make_record
+from support.records import FINGERPRINTS, entry, make_record, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.merge import merge
-from pytest_llmbench.results.schema import Fingerprints, RunRecord
+from pytest_llmbench.results.schema import RunRecord
 from pytest_llmbench.run.item_side import in_shard
-
-
-def with_fingerprint(part: str, **changes: Any) -> Fingerprints:
-    fp: dict[str, Any] = copy.deepcopy(dict(FINGERPRINTS))
-    fp[part].update(changes)
-    return cast(Fingerprints, fp)
 
 
 def shards_of(
@@ -279,6 +273,7 @@ def test_shards_holding_the_same_sample_are_refused() -> None:
 
 
 # -- whole sharded runs ----------------------------------------------------------------
+
 
 # Metrics written in name order: a report rendered from a loaded record lists metrics by
 # name (the record's JSON sorts keys), the plugin's own report in YAML order.

@@ -13,7 +13,7 @@ from typing import Any
 import hypothesis.internal.observability  # noqa: F401
 import pytest
 from support.judge_server import JudgeServer
-from support.project import Project, config_yaml, make_samples
+from support.project import Project, config_yaml, make_samples, marker
 
 from pytest_llmbench.benchmark.dataset import load_dataset
 from pytest_llmbench.benchmark.judge_config import Price
@@ -36,10 +36,6 @@ PRICED_JUDGE = (
     f"output_per_mtok: {PRICE.output_per_mtok}}}\n"
 )
 UNPRICED_JUDGE = PRICED_JUDGE.split("    price:")[0]
-
-
-def marker(number: int) -> str:
-    return f"Пост номер {number}:"
 
 
 def prompt_tokens(project: Project) -> list[int]:

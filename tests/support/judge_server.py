@@ -85,7 +85,7 @@ class JudgeServer:
 
     def count_for(self, marker: str) -> int:
         with self._lock:
-            return sum(marker in _user_text(body) for body in self.requests)
+            return sum(marker in user_text(body) for body in self.requests)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -237,7 +237,7 @@ class JudgeServer:
             # What llama-cpp-python 0.3.x does with a json_schema response_format.
             return _error(500, "json_schema is not supported")
 
-        behaviour = self._next_behaviour(_user_text(body))
+        behaviour = self._next_behaviour(user_text(body))
         kind = behaviour if isinstance(behaviour, str) else behaviour[0]
         if kind == "ok":
             return _json(200, self._completion(body, json.dumps(self._scores(body))))
@@ -308,7 +308,8 @@ def _request_line(line: bytes) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _user_text(body: dict[str, Any]) -> str:
+def user_text(body: dict[str, Any]) -> str:
+    """The user messages of a chat-completions request body, one a line."""
     messages = body.get("messages")
     if not isinstance(messages, list):
         return ""
