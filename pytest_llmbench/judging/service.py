@@ -27,6 +27,7 @@ from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.judging.tally import Tally
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class JudgeService:
         self._cache: JudgeCache | None = None
         self._cache_lock = threading.Lock()
         self.ahead = JudgingAhead(self)
+        self.tally = Tally()  # every request the judges answered in this process
 
     # -- configuration, resolved once per process ---------------------------------------
 
@@ -204,6 +206,7 @@ class JudgeService:
                 f"${budget.limit_usd:g} spent before this sample was judged",
             )
         result = await self._judges.get(judge, "live").score(prepared.request)
+        self.tally.add(scenario.name, result)
         cost = None
         if budget is not None and judge.price is not None:
             cost = judge.price.cost(result.prompt_tokens, result.completion_tokens)

@@ -26,6 +26,7 @@ from pytest_llmbench.results.problems import (
     unscored_problems,
 )
 from pytest_llmbench.results.schema import (
+    CallTally,
     Counts,
     Fingerprints,
     MetricRecord,
@@ -41,9 +42,13 @@ from pytest_llmbench.results.stored_rules import rules_of, unscored_rules
 SCHEMA = "llmbench-run/1"
 
 
-def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
+def usage(
+    samples: Sequence[SampleRecord], price: Price | None, tally: CallTally | None = None
+) -> Usage:
     """Judge calls, cache hits, retries and tokens over sample entries (cached calls are
-    counted apart and cost nothing)."""
+    counted apart and cost nothing). With the processes' ``tally`` of what the judge
+    answered, calls, requests, retries and tokens are that: it also counts the calls no
+    sample entry kept (a rerun's first try, a call whose test timed out)."""
     calls = cached = attempts = retries = prompt_tokens = completion_tokens = 0
     for sample in samples:
         judge = sample.get("judge")
@@ -57,6 +62,9 @@ def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
         retries += int(judge.get("retries", 0))
         prompt_tokens += int(judge.get("prompt_tokens", 0))
         completion_tokens += int(judge.get("completion_tokens", 0))
+    if tally is not None:
+        calls, attempts, retries = tally["calls"], tally["http_requests"], tally["retries"]
+        prompt_tokens, completion_tokens = tally["prompt_tokens"], tally["completion_tokens"]
     cost = None
     if price is not None:
         cost = round(price.cost(prompt_tokens, completion_tokens), 6)
@@ -165,9 +173,11 @@ def build_scenario(
     fingerprints: Fingerprints,
     price: Price | None,
     fail_on_warn: bool,
+    tally: CallTally | None = None,
 ) -> ScenarioRecord:
     rules = rules_of(scenario, fail_on_warn)
-    return summarize_scenario(scenario.name, entries, fingerprints, rules, usage(entries, price))
+    spent = usage(entries, price, tally)
+    return summarize_scenario(scenario.name, entries, fingerprints, rules, spent)
 
 
 def overall_status(scenarios: Mapping[str, ScenarioRecord]) -> Status:

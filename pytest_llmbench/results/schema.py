@@ -88,6 +88,17 @@ MetricRecord = TypedDict(
 )
 
 
+class CallTally(TypedDict):
+    """What one scenario's judge calls cost in one process, counted where they were made;
+    crosses from an xdist worker in its ``workeroutput``."""
+
+    calls: int
+    http_requests: int
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class Usage(TypedDict):
     """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
 

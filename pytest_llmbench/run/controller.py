@@ -19,13 +19,20 @@ import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.judging import tally
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.redaction import public_url, redact_argv
 from pytest_llmbench.reporting import markdown as report_mod
 from pytest_llmbench.reporting.text_format import seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
-from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord, ScenarioRecord
+from pytest_llmbench.results.schema import (
+    CallTally,
+    Fingerprints,
+    RunRecord,
+    SampleRecord,
+    ScenarioRecord,
+)
 from pytest_llmbench.run import payload as payload_mod
 from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.item_side import in_shard, smoke_ids
@@ -70,6 +77,7 @@ class ControllerSide:
         self.selection: Selection | None = None
         self.skipped: set[str] = set()
         self.failures: dict[str, str] = {}  # node id -> why it failed without a payload
+        self.tallies: dict[str, CallTally] = {}  # what the judge answered, all processes
 
     @staticmethod
     def runs_dir_of(config: pytest.Config) -> Path:
@@ -229,7 +237,13 @@ class ControllerSide:
             self._close_journal(remove=False)
             self._remove_leftovers()
 
+    def add_tally(self, more: object) -> None:
+        """A process's count of what the judge answered (an xdist worker's, as it ended)."""
+        self.tallies = tally.combine(self.tallies, more)
+
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        # This process's own calls (none on an xdist controller, which runs no items).
+        tallies = tally.combine(self.tallies, self.service.tally.as_dict())
         selection = self.selection
         if selection is None:  # under xdist: what the workers wrote after collecting
             selection = selection_mod.read_all(self.runs_dir.glob(f"{self.run_id}.selection-*"))
@@ -246,12 +260,14 @@ class ControllerSide:
             scenario = self.cfg.scenarios[name]
             judge = self.cfg.judges[scenario.judge]
             entries = self.entries(name, selection.get(name, {}))
+            live = self.service.mode(scenario.judge).mode == "live"
             scenarios[name] = record_mod.build_scenario(
                 scenario,
                 entries,
                 self.fingerprints(scenario),
-                judge.price if self.service.mode(scenario.judge).mode == "live" else None,
+                judge.price if live else None,
                 fail_on_warn,
+                tallies.get(name, tally.empty()) if live else None,
             )
             ran = {e["id"] for e in entries}
             ran |= {i for n, i in selection.get(name, {}).items() if n in self.skipped}

@@ -244,8 +244,16 @@ class LLMBenchRun:
         if self.controller is not None:
             self.controller.report(report)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        if self.controller is not None:  # a worker's count of what the judge answered
+            self.controller.add_tally(getattr(node, "workeroutput", {}).get("llmbench_usage"))
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.service.close()
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["llmbench_usage"] = self.service.tally.as_dict()
         if self.controller is None:
             return
         if self.config.getoption("collectonly"):
