@@ -21,6 +21,7 @@ from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
+from pytest_llmbench.run.interrupts import SigtermAsInterrupt
 from pytest_llmbench.run.item_side import ItemSide
 from pytest_llmbench.run.upcoming_items import Upcoming
 
@@ -69,6 +70,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
     config.pluginmanager.register(run, PLUGIN_NAME)
     if run.controller is not None:
         _register_controller_extras(config, cfg)
+    run.interrupts.install()
 
 
 def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
@@ -153,6 +155,7 @@ class LLMBenchRun:
         )
         self.run_id = run_id
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
+        self.interrupts = SigtermAsInterrupt()
 
     def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
         assert self.items is not None
@@ -244,7 +247,16 @@ class LLMBenchRun:
         if self.controller is not None:
             self.controller.report(report)
 
+    def pytest_unconfigure(self) -> None:
+        self.interrupts.uninstall()
+
+    # First, before xdist tears its workers down: that waits (about ten seconds for a worker
+    # still in a test after the controller alone was signalled), and a CI runner's grace
+    # between SIGTERM and SIGKILL can be shorter. All payloads have arrived by now.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # The run is ending anyway: a SIGTERM from here on would cost the record.
+        self.interrupts.finishing()
         self.service.close()
         if self.controller is None:
             return
