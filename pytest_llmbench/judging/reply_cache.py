@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -58,10 +59,18 @@ class CacheStats:
 
 class JudgeCache:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / FILENAME
         self.stats = CacheStats()
         self._lock = threading.Lock()
+        # A warm cache this process may not write (a read-only mount, another user's
+        # files) is still read; put() then stores nothing.
+        self.read_only = self.path.is_file() and not (
+            os.access(directory, os.W_OK) and os.access(self.path, os.W_OK)
+        )
+        if self.read_only:
+            self._db = _open_read_only(self.path)
+            return
+        directory.mkdir(parents=True, exist_ok=True)
         # One connection per process, used from the judge loop and the main thread.
         self._db = sqlite3.connect(
             self.path, timeout=30.0, check_same_thread=False, isolation_level=None
@@ -84,6 +93,8 @@ class JudgeCache:
         return value
 
     def put(self, key: str, value: Mapping[str, Any]) -> None:
+        if self.read_only:
+            return
         blob = json.dumps(value, ensure_ascii=False, sort_keys=True)
         with self._lock:
             self._db.execute(
@@ -100,3 +111,23 @@ class JudgeCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    uri = path.absolute().as_uri()
+    try:
+        return _connect_and_check(f"{uri}?mode=ro")
+    except sqlite3.OperationalError:
+        # A WAL database opens read-only only beside its -shm file, which a read-only
+        # directory cannot hold: immutable reads the file as it is, without locks.
+        return _connect_and_check(f"{uri}?mode=ro&immutable=1")
+
+
+def _connect_and_check(uri: str) -> sqlite3.Connection:
+    db = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False, isolation_level=None)
+    try:
+        db.execute("SELECT COUNT(*) FROM replies").fetchone()
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db

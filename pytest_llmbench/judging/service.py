@@ -19,7 +19,7 @@ from pytest_llmbench.benchmark.prompts import (
     messages_sha256,
     render_messages,
 )
-from pytest_llmbench.errors import JudgeSetupError
+from pytest_llmbench.errors import JudgeSetupError, os_reason
 from pytest_llmbench.judging.ahead import JudgingAhead
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
@@ -85,6 +85,9 @@ class JudgeService:
         self._outputs: dict[str, OutputSource] = {}
         self._cache: JudgeCache | None = None
         self._cache_lock = threading.Lock()
+        self._cache_failed: str | None = None  # why it could not be opened
+        # What went wrong on disk and was lived with, for the end of the run.
+        self.notes: list[str] = []
         self.ahead = JudgingAhead(self)
         self.tally = Tally()  # every request the judges answered in this process
 
@@ -116,10 +119,24 @@ class JudgeService:
     @property
     def cache(self) -> JudgeCache | None:
         with self._cache_lock:  # opened by the main thread or the blocking-call thread
-            if self._cache is None and self._cache_dir is not None:
+            if self._cache is None and self._cache_dir is not None and not self._cache_failed:
+                import sqlite3
+
                 from pytest_llmbench.judging.reply_cache import JudgeCache
 
-                self._cache = JudgeCache(self._cache_dir)
+                try:
+                    self._cache = JudgeCache(self._cache_dir)
+                except (OSError, sqlite3.Error) as error:
+                    # A read-only or full disk: the run goes on, every call asked anew.
+                    self._cache_failed = os_reason(error, self._cache_dir, self._cfg.rootdir)
+                    self.notes.append(
+                        f"reply cache {self._shown(self._cache_dir)} not used: {self._cache_failed}"
+                    )
+                if self._cache is not None and self._cache.read_only:
+                    self.notes.append(
+                        f"reply cache {self._shown(self._cache.path)} is read-only: "
+                        "replies are read from it, new ones not kept"
+                    )
             return self._cache
 
     @property
@@ -152,15 +169,21 @@ class JudgeService:
             text = "cache off"
         elif not live:
             text = "cache unused (no live judge)"
+        elif self.cache is None:
+            text = f"cache {self._shown(self._cache_dir)} not used: {self._cache_failed}"
         else:
-            stored = len(self.cache) if self.cache is not None else 0
-            shown = self._cache_dir
-            if shown.is_relative_to(self._cfg.rootdir):
-                shown = shown.relative_to(self._cfg.rootdir)
-            text = f"cache {shown} ({stored} replies stored)"
+            stored = f"{len(self.cache)} replies stored"
+            if self.cache.read_only:
+                stored += ", read-only: new replies are not kept"
+            text = f"cache {self._shown(self._cache_dir)} ({stored})"
         if self.budget is not None:
             text += f", budget ${self.budget.limit_usd:g}"
         return text
+
+    def _shown(self, path: Path) -> Path:
+        return (
+            path.relative_to(self._cfg.rootdir) if path.is_relative_to(self._cfg.rootdir) else path
+        )
 
     # -- one request --------------------------------------------------------------------
 
@@ -225,8 +248,18 @@ class JudgeService:
         if cost is not None and self.budget is not None:
             self.budget.add(cost)
         cache = self.cache
-        if scores is not None and cache is not None:
-            cache.put(key, {"scores": scores})
+        if scores is not None and cache is not None and not cache.read_only:
+            import sqlite3
+
+            try:
+                cache.put(key, {"scores": scores})
+            except (OSError, sqlite3.Error) as error:
+                # A disk that filled up mid-run: keep the scores, stop storing replies.
+                cache.read_only = True
+                self.notes.append(
+                    f"reply cache {self._shown(cache.path)}: new replies not kept: "
+                    f"{os_reason(error, cache.path, self._cfg.rootdir)}"
+                )
 
     def score(
         self, scenario: ScenarioConfig, sample: Sample, output: str

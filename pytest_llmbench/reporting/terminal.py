@@ -81,7 +81,9 @@ def section(record: Mapping[str, Any]) -> list[Line]:
         lines.append((f"partial run ({record['partial_reason']}): bands not gated", "yellow"))
     if not record["gated"]:
         # Never a bare PASS or FAIL for a run that did not decide anything.
-        why = "partial run" if record.get("partial") else "see the note above"
+        why = "see the note above"
+        if record.get("partial"):  # its reason: "interrupted", "stopped early: ..."
+            why = record.get("partial_reason") or "partial run"
         text = f"llmbench verdict: not gated ({why}); the bands say {record['status'].upper()}"
         lines.append((text, "yellow"))
         return lines

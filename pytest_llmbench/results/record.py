@@ -7,6 +7,7 @@ outside its ``run`` block (ids, times, workers, command line).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -226,15 +227,23 @@ def write(record: RunRecord, *paths: Path) -> None:
     first, *others = paths
     first.parent.mkdir(parents=True, exist_ok=True)
     tmp = first.with_name(f".{first.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for chunk in _chunks(record):
-            out.write(chunk)
-    for path in others:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        shutil.copyfile(tmp, copy)
-        os.replace(copy, path)
-    os.replace(tmp, first)
+    copy = tmp
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for chunk in _chunks(record):
+                out.write(chunk)
+        for path in others:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            shutil.copyfile(tmp, copy)
+            os.replace(copy, path)
+        os.replace(tmp, first)
+    except OSError:
+        # A full disk: leave no half-written temporary file behind.
+        for leftover in {tmp, copy}:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        raise
 
 
 def deterministic_view(record: RunRecord) -> RunRecord:

@@ -3,6 +3,7 @@ verdict once at session finish, write the record and report, warn or fail."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -19,6 +20,7 @@ import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.errors import os_reason
 from pytest_llmbench.judging import tally
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.redaction import public_url, redact_argv
@@ -71,7 +73,11 @@ class ControllerSide:
         self.runs_dir = self.runs_dir_of(config)
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
+        self._journal_failed = False
         self.record: RunRecord | None = None
+        # Files that could not be written (a read-only or full disk): the run goes on, and
+        # each is one line at the end of the terminal section.
+        self.notes: list[str] = []
         # What was selected (set after collection without xdist; read from the workers'
         # files at finish under xdist), and what happened to items that sent no payload.
         self.selection: Selection | None = None
@@ -101,13 +107,29 @@ class ControllerSide:
         if not payload_mod.is_payload(data):
             return
         self.collector.add(data)
-        # A journal line per sample, line-buffered (one write to the OS each, no fsync): a
-        # killed run still leaves every sample it had finished.
-        if self._journal is None:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            self._journal = self.journal_path.open("a", encoding="utf-8", buffering=1)
-        self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self._journal_line(data)
         self.config.hook.pytest_llmbench_sample_result(payload=data, config=self.config)
+
+    def _journal_line(self, data: Any) -> None:
+        """A journal line per sample, line-buffered (one write to the OS each, no fsync): a
+        killed run still leaves every sample it had finished. A journal that cannot be
+        written is given up (noted once); the run and its record do not need it."""
+        if self._journal_failed:
+            return
+        try:
+            if self._journal is None:
+                self.runs_dir.mkdir(parents=True, exist_ok=True)
+                self._journal = self.journal_path.open("a", encoding="utf-8", buffering=1)
+            self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
+        except OSError as error:
+            self._journal_failed = True
+            reason = os_reason(error, self.journal_path, self.root)
+            self.notes.append(
+                f"journal {self._shown(self.journal_path)} not kept: {reason} "
+                "(a killed run would leave no samples)"
+            )
+            with contextlib.suppress(OSError):
+                self._close_journal(remove=False)
 
     # -- at session finish -------------------------------------------------------------
 
@@ -343,29 +365,61 @@ class ControllerSide:
         return found
 
     def write(self, record: RunRecord) -> None:
+        """The record and the report; a file that cannot be written is noted, and the
+        journal is kept unless the record under .llmbench/runs/ was written."""
         json_path = self.config.getoption("llmbench_json")
         paths = [self.runs_dir / f"{self.run_id}.json", *([Path(json_path)] if json_path else [])]
-        record_mod.write(record, *paths)
+        try:
+            record_mod.write(record, *paths)
+            written = True
+        except OSError:
+            written = self._write_each(record, paths)
         report_path = self.config.getoption("llmbench_report")
         if report_path:
-            extra = self.config.hook.pytest_llmbench_report_sections(
-                record=record, config=self.config
-            )
-            text = report_mod.render(
-                record,
-                footer=f"run {self.run_id} · {seconds(record['run']['duration_s'])}",
-                extra_sections=[s for sections in extra for s in sections],
-            )
-            path = Path(report_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        self._close_journal(remove=True)
+            try:
+                self._write_report(record, Path(report_path))
+            except OSError as error:
+                shown = self._shown(Path(report_path))
+                self.notes.append(
+                    f"report not written to {shown}: {os_reason(error, report_path, self.root)}"
+                )
+        self._close_journal(remove=written)
+
+    def _write_each(self, record: RunRecord, paths: Sequence[Path]) -> bool:
+        """Each path on its own, naming the ones that fail; whether the first was written."""
+        failed = []
+        for path in paths:
+            try:
+                record_mod.write(record, path)
+            except OSError as error:
+                failed.append(path)
+                reason = os_reason(error, path, self.root)
+                self.notes.append(f"run record not written to {self._shown(path)}: {reason}")
+        return paths[0] not in failed
+
+    def _write_report(self, record: RunRecord, path: Path) -> None:
+        extra = self.config.hook.pytest_llmbench_report_sections(record=record, config=self.config)
+        text = report_mod.render(
+            record,
+            footer=f"run {self.run_id} · {seconds(record['run']['duration_s'])}",
+            extra_sections=[s for sections in extra for s in sections],
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
     def _remove_leftovers(self) -> None:
-        """The budget ledger and the workers' selections: worth nothing after the run."""
-        for pattern in (f"{self.run_id}.spend.sqlite3*", f"{self.run_id}.selection-*"):
-            for leftover in self.runs_dir.glob(pattern):
-                leftover.unlink(missing_ok=True)
+        """The budget ledger and the workers' selections: worth nothing after the run. The
+        ledger may have had to go to the temporary directory instead (budget.path)."""
+        budget = self.service.budget
+        patterns = [
+            (self.runs_dir, f"{self.run_id}.spend.sqlite3*"),
+            (self.runs_dir, f"{self.run_id}.selection-*"),
+            *([(budget.path.parent, f"{budget.path.name}*")] if budget else []),
+        ]
+        for directory, pattern in patterns:
+            for leftover in directory.glob(pattern):
+                with contextlib.suppress(OSError):  # a read-only place has nothing of ours
+                    leftover.unlink()
 
     def _close_journal(self, remove: bool) -> None:
         if self._journal is not None:
@@ -373,6 +427,13 @@ class ControllerSide:
             self._journal = None
         if remove and self.journal_path.exists():
             self.journal_path.unlink()
+
+    @property
+    def root(self) -> Path:
+        return Path(self.config.rootpath)
+
+    def _shown(self, path: Path) -> Path:
+        return path.relative_to(self.root) if path.is_relative_to(self.root) else path
 
 
 def inputs_sha256(samples: Sequence[Sample]) -> str:

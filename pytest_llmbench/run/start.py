@@ -4,8 +4,10 @@ hooks that connect them to pytest."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -14,13 +16,14 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
-from pytest_llmbench.errors import JudgeSetupError, UserError
+from pytest_llmbench.errors import JudgeSetupError, UserError, os_reason
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
+from pytest_llmbench.run.interrupts import SigtermAsInterrupt
 from pytest_llmbench.run.item_side import ItemSide
 from pytest_llmbench.run.upcoming_items import Upcoming
 
@@ -46,12 +49,13 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         if hasattr(config, "workerinput")
         else new_run_id(time.time())
     )
+    budget, ledger_note = _budget(config, cfg, rootdir, run_id)
     service = JudgeService(
         cfg,
         judge,
         os.environ,
         cache_dir=_cache_dir(config, rootdir),
-        budget=_budget(config, cfg, rootdir, run_id),
+        budget=budget,
         # The helper reads its stdin with asyncio's Unix pipe support: Windows stays in process.
         judge_process=bool(config.getini("llmbench_judge_process")) and sys.platform != "win32",
     )
@@ -63,12 +67,15 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
                 service.mode(scenario.judge)
             except UserError as error:
                 raise pytest.UsageError(str(error)) from None
+    if ledger_note:
+        service.notes.append(ledger_note)
     run = LLMBenchRun(config, cfg, service, run_id, shard)
     if run.controller is not None:
         run.controller.baseline = baseline
     config.pluginmanager.register(run, PLUGIN_NAME)
     if run.controller is not None:
         _register_controller_extras(config, cfg)
+    run.interrupts.install()
 
 
 def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
@@ -106,12 +113,13 @@ def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
 
 def _budget(
     config: pytest.Config, cfg: LLMBenchConfig, rootdir: Path, run_id: str
-) -> Budget | None:
+) -> tuple[Budget | None, str | None]:
+    """The run's budget, and a note when its ledger could not go beside the run record."""
     limit = config.getoption("llmbench_budget")
     if limit is None:
         limit = cfg.budget_usd
     if limit is None:
-        return None
+        return None, None
     if limit <= 0:
         raise pytest.UsageError(f"--llmbench-budget={limit:g}: give a positive amount in USD")
     unpriced = sorted(
@@ -125,7 +133,25 @@ def _budget(
             f"price: {{input_per_mtok: ..., output_per_mtok: ...}} to judge {unpriced[0]!r} "
             f"in {cfg.path.name}"
         )
-    return Budget(limit, rootdir / ".llmbench" / "runs" / f"{run_id}.spend.sqlite3")
+    import sqlite3
+
+    ledger = rootdir / ".llmbench" / "runs" / f"{run_id}.spend.sqlite3"
+    try:
+        return Budget(limit, ledger), None
+    except (OSError, sqlite3.Error) as error:
+        problem = os_reason(error, ledger, rootdir)
+    # A read-only or full .llmbench/: the ledger goes to the temporary directory, where
+    # every xdist worker (each opens it by the same run id) still shares it.
+    fallback = Path(tempfile.gettempdir()) / f"llmbench-{run_id}.spend.sqlite3"
+    try:
+        budget = Budget(limit, fallback)
+    except (OSError, sqlite3.Error) as error:
+        raise pytest.UsageError(
+            f"a budget of ${limit:g} needs a ledger to count spend: cannot open "
+            f"{ledger} ({problem}) nor {fallback} ({os_reason(error, fallback)})"
+        ) from None
+    shown = ledger.relative_to(rootdir)
+    return budget, f"budget ledger {shown} not writable ({problem}): kept in {fallback}"
 
 
 class LLMBenchRun:
@@ -153,6 +179,7 @@ class LLMBenchRun:
         )
         self.run_id = run_id
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
+        self.interrupts = SigtermAsInterrupt()
 
     def parametrize(self, metafunc: pytest.Metafunc, scenario: str) -> None:
         assert self.items is not None
@@ -234,7 +261,10 @@ class LLMBenchRun:
             path = ControllerSide.runs_dir_of(self.config) / (
                 f"{self.run_id}.selection-{workerinput.get('workerid', os.getpid())}.json"
             )
-            selection_mod.write(path, selection)
+            # A read-only or full .llmbench/: the controller, whose journal fails there too,
+            # says so, and knows the selection from the payloads that arrive.
+            with contextlib.suppress(OSError):
+                selection_mod.write(path, selection)
         elif self.controller is not None and not self.config.pluginmanager.has_plugin(
             "dsession"
         ):
@@ -249,7 +279,16 @@ class LLMBenchRun:
         if self.controller is not None:  # a worker's count of what the judge answered
             self.controller.add_tally(getattr(node, "workeroutput", {}).get("llmbench_usage"))
 
+    def pytest_unconfigure(self) -> None:
+        self.interrupts.uninstall()
+
+    # First, before xdist tears its workers down: that waits (about ten seconds for a worker
+    # still in a test after the controller alone was signalled), and a CI runner's grace
+    # between SIGTERM and SIGKILL can be shorter. All payloads have arrived by now.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # The run is ending anyway: a SIGTERM from here on would cost the record.
+        self.interrupts.finishing()
         self.service.close()
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
@@ -262,8 +301,14 @@ class LLMBenchRun:
         self.controller.finish(session, exitstatus)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.controller is None or self.controller.record is None:
+        if self.controller is None:
+            return
+        record = self.controller.record
+        notes = [*self.service.notes, *self.controller.notes]
+        if record is None and not notes:
             return
         terminalreporter.write_sep("=", "llmbench")
-        for text, colour in section(self.controller.record):
+        for text, colour in section(record) if record is not None else []:
             terminalreporter.write_line(text, **({colour: True} if colour else {}))
+        for note in notes:  # after the verdict: what was not written, and where
+            terminalreporter.write_line(f"llmbench: {note}", yellow=True)

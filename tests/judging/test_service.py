@@ -242,3 +242,54 @@ def test_the_budget_stops_a_judge_of_its_own_and_its_ledger_leaves_the_loop_runn
         "budget exhausted: $0.1400 of $0.1 spent before this sample was judged"
     )
     assert len(rule_judge.requests) == 1
+
+
+def test_a_reply_cache_that_cannot_be_opened_is_noted_and_every_call_asked(
+    cfg: LLMBenchConfig, tmp_path: Path, rule_judge: RuleJudge
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    service = JudgeService(
+        cfg,
+        "live",
+        ENVIRON,
+        cache_dir=blocker / "cache",
+        judge_process=False,
+        judges={"default": rule_judge},
+    )
+    scenario, sample = digest_sample(cfg)
+    try:
+        first, _ = service.score(scenario, sample, str(sample.output))
+        again, _ = service.score(scenario, sample, str(sample.output))
+        described = service.describe_cache_and_budget()
+    finally:
+        service.close()
+    assert (first.status, again.status, again.cached) == ("scored", "scored", False)
+    assert len(rule_judge.requests) == 2
+    assert service.notes == ["reply cache not-a-directory/cache not used: Not a directory"]
+    assert described == "cache not-a-directory/cache not used: Not a directory"
+
+
+def test_a_reply_cache_that_fills_up_is_noted_once_and_no_longer_written(
+    service: JudgeService, cfg: LLMBenchConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    cache = service.cache
+    assert cache is not None
+    tries: list[str] = []
+
+    def full(key: str, value: object) -> None:
+        tries.append(key)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(cache, "put", full)
+    scenario, samples = digest_samples(cfg)
+
+    results = [service.score(scenario, s, str(s.output))[0] for s in samples]
+
+    assert [r.status for r in results] == ["scored", "scored"]  # the scores are kept
+    assert len(tries) == 1
+    assert service.notes == [
+        "reply cache cache/judge-replies.sqlite3: new replies not kept: database or disk is full"
+    ]

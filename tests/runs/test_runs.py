@@ -239,6 +239,7 @@ def test_interrupted_run_writes_a_partial_record_and_does_not_gate(project: Proj
     )
     result = project.run(no_reraise_ctrlc=True)
     assert result.ret == 2
+    result.stdout.fnmatch_lines(["llmbench verdict: not gated (interrupted); the bands say FAIL"])
     (record,) = project.records()
     assert record["partial"] is True
     assert record["partial_reason"] == "interrupted"
