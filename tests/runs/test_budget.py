@@ -131,6 +131,8 @@ def assert_stopped_after(
             f"  judge calls * · cached 0 · retries 0 · tokens {tokens_in} in / "
             f"{COMPLETION_TOKENS * judged} out · cost ${spent:.4f}",
             f"  budget exhausted: {left} samples of digest not judged",
+            f"budget ${limit:g}: ${spent:.4f} spent; it stopped {left} judge calls whose "
+            "worst case did not fit",
             "llmbench verdict: FAIL",
         ]
     )
@@ -156,6 +158,12 @@ def assert_stopped_after(
         assert sample["reason_code"] == "budget_exhausted"
         assert sample["judge"]["attempts"] == 0
     assert scenario["metrics"]["coverage"]["n"] == judged
+    assert record["run"]["budget"] == {
+        "limit_usd": limit,
+        "spent_usd": pytest.approx(spent),
+        "held_usd": 0.0,
+        "refused_calls": left,
+    }
     assert ledgers(project) == []
     return dict(record)
 
@@ -200,6 +208,8 @@ def test_a_budget_that_covers_the_run_changes_nothing(
     (record,) = project.records()
     assert record["problems"] == []
     assert record["scenarios"]["digest"]["usage"]["cost_usd"] == pytest.approx(math.fsum(costs))
+    assert record["run"]["budget"]["refused_calls"] == 0
+    result.stdout.fnmatch_lines([f"budget ${limit:g}: ${math.fsum(costs):.4f} spent"])
     assert ledgers(project) == []
 
 
@@ -337,6 +347,9 @@ def test_calls_judged_ahead_together_never_spend_past_the_budget(
     result.stdout.fnmatch_lines(
         [
             f"  budget exhausted: {len(stopped)} samples of digest not judged",
+            f"budget ${limit:g}: ${spent:.4f} spent; it stopped {len(stopped)} judge calls "
+            "whose worst case did not fit",
             "llmbench verdict: FAIL",
         ]
     )
+    assert record["run"]["budget"]["refused_calls"] == len(stopped)
