@@ -9,7 +9,8 @@ one JSON object a line:
                        "temperature": t}
                       {"ping": k}                      (while calls are pending)
                       {"cancel": n}                    (the parent stopped waiting for n)
-    child -> parent   {"id": n, "result": JudgeResult as a dict}
+    child -> parent   {"ready": true}                  (once, when it serves)
+                      {"id": n, "result": JudgeResult as a dict}
                       {"id": n, "error": "what went wrong"}
                       {"pong": k}
 
@@ -20,7 +21,8 @@ killed pytest leaves no orphan. API keys travel on the pipe, never in argv or th
 environment of anything the child starts.
 
 No wait on the child is without end. While calls are pending the parent pings it every
-second: a child that says nothing at all for `stall_s` (its loop wedged), or that the
+second: a child that says nothing at all for `stall_s` (its loop wedged; `startup_s`
+before it has said it is ready, as imports on a loaded machine can be slow), or that the
 kernel shows stopped (SIGSTOP) for `stopped_s`, is killed with SIGKILL, and every pending
 and later call is unscored with the reason. A call the child is alive but silent about
 (a reply lost) is given up after twice the judge's call bound plus a margin, counted from
@@ -54,6 +56,7 @@ _STDERR_LINES = 20  # kept from the child's stderr, for the message if it dies
 _LINE_LIMIT = 64 * 1024 * 1024  # a reply line may carry a long rendered prompt back
 PING_EVERY_S = 1.0
 STALL_S = 10.0  # a live child answers a ping in milliseconds
+STARTUP_S = 60.0
 STOPPED_S = 3.0
 CALL_MARGIN_S = 10.0
 
@@ -99,6 +102,7 @@ class JudgeProcess:
         *,
         ping_every_s: float = PING_EVERY_S,
         stall_s: float = STALL_S,
+        startup_s: float = STARTUP_S,
         stopped_s: float = STOPPED_S,
         call_margin_s: float = CALL_MARGIN_S,
     ) -> None:
@@ -118,6 +122,8 @@ class JudgeProcess:
         self._gone: str | None = None  # why the child is no longer usable
         self._ping_every_s = ping_every_s
         self._stall_s = stall_s
+        self._startup_s = startup_s
+        self._ready = False  # the child said it serves
         self._stopped_s = stopped_s
         self._call_margin_s = call_margin_s
         self._sent: dict[int, tuple[str, float]] = {}  # pending id -> (judge, sent at)
@@ -221,7 +227,7 @@ class JudgeProcess:
             if stopped_since is not None and now - stopped_since >= self._stopped_s:
                 self._kill(f"stopped answering (stopped by a signal); killed after {silent:.0f} s")
                 return
-            if silent >= self._stall_s:
+            if silent >= (self._stall_s if self._ready else max(self._stall_s, self._startup_s)):
                 self._kill(f"stopped answering; killed after {silent:.0f} s")
                 return
             self._give_up_overdue(now)
@@ -275,6 +281,9 @@ class JudgeProcess:
     def _deliver(self, data: Any) -> None:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if data.get("ready") is True:
+            self._ready = True
+            return
         request_id = data.get("id")
         sent = self._sent.get(request_id) if isinstance(request_id, int) else None
         if sent is not None:
@@ -386,6 +395,8 @@ async def _serve() -> None:
         name: OpenAIJudge(judge_from_dict(data), api_key=hello["keys"].get(name))
         for name, data in hello["judges"].items()
     }
+    out.write(_line({"ready": True}))
+    out.flush()
     tasks: dict[int, asyncio.Task[None]] = {}
 
     def forget(request_id: int, _: object) -> None:

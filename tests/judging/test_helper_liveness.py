@@ -80,8 +80,12 @@ KILLED = re.compile(r"judge helper process stopped answering; killed after \d+ s
 def test_a_helper_that_says_nothing_is_killed_and_its_calls_end_unscored(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Reads what it is sent and never answers, not even a ping: a wedged loop.
-    fake_child(monkeypatch, "import sys\nfor line in sys.stdin: pass")
+    # Says it is ready, then reads what it is sent and never answers, not even a ping: a
+    # wedged loop.
+    fake_child(
+        monkeypatch,
+        "import sys\nprint('{\"ready\": true}', flush=True)\nfor line in sys.stdin: pass",
+    )
 
     async def go() -> tuple[list[JudgeResult], JudgeResult, int | None]:
         process = JudgeProcess(
@@ -211,6 +215,30 @@ def test_the_helper_process_cuts_a_dripping_reply_too() -> None:
 
     result = guarded(go)
     assert result.reason == "judge unavailable after 2 attempts: timed out after 1 s"
+
+
+def test_a_helper_slow_to_start_has_startup_s_not_stall_s_to_say_it_is_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    python, flag, code = hp._child_command()
+    slow = [python, flag, "import time; time.sleep(1.5); " + code]
+    monkeypatch.setattr(hp, "_child_command", lambda: slow)
+
+    async def go() -> JudgeResult:
+        with JudgeServer() as srv:
+            process = JudgeProcess(
+                {"local": judge_config(srv.url)},
+                {"local": None},
+                ping_every_s=0.1,
+                stall_s=0.5,  # shorter than its start: only startup_s lets it live
+                startup_s=30,
+            )
+            try:
+                return await process.score("local", messages("s-1"), METRICS, None)
+            finally:
+                await process.aclose()
+
+    assert guarded(go).status == "scored"
 
 
 # -- the helper process: replies it cannot encode -------------------------------------------
