@@ -95,6 +95,9 @@ class Budget:
             ledger, timeout=30.0, check_same_thread=False, isolation_level=None
         )
         self._db.execute("PRAGMA journal_mode=WAL")
+        # Two commits a call: no fsync each. The ledger lives for one run; a power cut
+        # ends the run anyway.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS spend (cost REAL NOT NULL)")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS held (id INTEGER PRIMARY KEY AUTOINCREMENT, "

@@ -23,7 +23,13 @@ from pytest_llmbench.benchmark.prompts import (
 )
 from pytest_llmbench.errors import JudgeSetupError
 from pytest_llmbench.judging.ahead import JudgingAhead
-from pytest_llmbench.judging.budget import Budget, Refusal, Reservation, worst_case_cost
+from pytest_llmbench.judging.budget import (
+    COMPLETION_TOKENS_UNSET,
+    Budget,
+    Refusal,
+    Reservation,
+    worst_case_cost,
+)
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
@@ -251,7 +257,7 @@ class JudgeService:
                 if isinstance(outcome, Reservation):
                     return outcome
                 if isinstance(outcome, Refusal):
-                    return _refused(outcome, budget.limit_usd)
+                    return _refused(outcome, budget.limit_usd, judge)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(settled.wait(), BUDGET_RECHECK_S)
 
@@ -311,15 +317,21 @@ class JudgeService:
             self.budget.close()
 
 
-def _refused(refusal: Refusal, limit: float) -> JudgeResult:
+def _refused(refusal: Refusal, limit: float, judge: JudgeConfig) -> JudgeResult:
     stranded = (
         f", ${refusal.stranded:.4f} more held by calls that never returned"
         if refusal.stranded > 0
+        else ""
+    )
+    # Without max_tokens the completion bound is a guess, and often most of the worst case.
+    hint = (
+        f" (judge {judge.name!r} sets no max_tokens: {COMPLETION_TOKENS_UNSET} assumed)"
+        if judge.max_tokens is None
         else ""
     )
     return JudgeResult(
         status="unscored",
         reason_code=BUDGET_EXHAUSTED,
         reason=f"budget exhausted: ${refusal.spent:.4f} of ${limit:g} spent{stranded}; this "
-        f"sample's call could cost up to ${refusal.amount:.4f}, so it was not sent",
+        f"sample's call could cost up to ${refusal.amount:.4f}{hint}, so it was not sent",
     )

@@ -249,7 +249,7 @@ def test_the_budget_stops_a_judge_of_its_own_and_its_ledger_leaves_the_loop_runn
     assert [r.status for r in results] == ["scored", "unscored"]
     assert results[1].reason == (
         f"budget exhausted: $0.1400 of ${limit:g} spent; this sample's call could cost up "
-        f"to ${second:.4f}, so it was not sent"
+        f"to ${second:.4f} (judge 'default' sets no max_tokens: 1024 assumed), so it was not sent"
     )
     assert len(rule_judge.requests) == 1
     assert service.budget_summary == {
