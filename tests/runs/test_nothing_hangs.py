@@ -9,7 +9,10 @@ server counted and the record says, never by wall-clock time.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +125,15 @@ def pytest_runtest_call(item):
     Path(item.config.rootpath, "stopped.txt").write_text(str(pid))
 """
 
+
+def end_if_still_stopped(pid: int) -> None:
+    """Should the run have failed to, end the helper it stopped (that very process only)."""
+    with contextlib.suppress(OSError, IndexError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "T" and b"helper_process" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGKILL)
+
+
 STOPPED = re.compile(
     r"judge helper process stopped answering \(stopped by a signal\); killed after \d+ s"
 )
@@ -133,8 +145,13 @@ def test_a_helper_stopped_mid_run_is_killed_and_its_samples_are_unscored_with_th
 ) -> None:
     project.write("benchmarks/conftest.py", STOP_HELPER)
     project.config(config_yaml(judge_block=live_judge_yaml(timeout_s=60)))
-    result = run_guarded(project, *mode, "--llmbench-judge=live")
-    assert (project.root / "stopped.txt").exists()
+    stopped = project.root / "stopped.txt"
+    try:
+        result = run_guarded(project, *mode, "--llmbench-judge=live")
+    finally:
+        if stopped.exists():
+            end_if_still_stopped(int(stopped.read_text()))
+    assert stopped.exists()
     samples = samples_by_id(project)
     assert samples["s-01"]["status"] == "scored"  # judged before the stop, or elsewhere
     assert samples["s-02"]["status"] == "unscored"
