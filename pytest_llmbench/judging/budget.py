@@ -23,7 +23,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pytest_llmbench.results.schema import RunBudget
 
 if TYPE_CHECKING:
     from pytest_llmbench.benchmark.judge_config import JudgeConfig
@@ -154,7 +156,7 @@ class Budget:
         with self._lock:
             self._db.execute("INSERT INTO spend (cost) VALUES (?)", (cost,))
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RunBudget:
         """The run's budget for the record: limit, spent, still held (calls that never
         returned), and the calls it refused."""
         with self._lock:

@@ -36,6 +36,7 @@ from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
+from pytest_llmbench.results.schema import RunBudget
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
@@ -94,7 +95,7 @@ class JudgeService:
         self._environ = environ
         self._cache_dir = cache_dir
         self.budget = budget
-        self.budget_summary: dict[str, Any] | None = None  # the ledger's, once closed
+        self.budget_summary: RunBudget | None = None  # the ledger's, once closed
         self._budget_turn: asyncio.Lock | None = None  # made on the loop, at first use
         self._budget_settled: asyncio.Event | None = None
         self._modes: dict[str, Resolved] = {}
