@@ -4,6 +4,7 @@ ahead (ahead.py) scores through here too."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine, Mapping
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
     load_prompt,
@@ -21,7 +23,13 @@ from pytest_llmbench.benchmark.prompts import (
 )
 from pytest_llmbench.errors import JudgeSetupError, os_reason
 from pytest_llmbench.judging.ahead import JudgingAhead
-from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.budget import (
+    COMPLETION_TOKENS_UNSET,
+    Budget,
+    Refusal,
+    Reservation,
+    worst_case_cost,
+)
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
@@ -29,6 +37,7 @@ from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.tally import Tally
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
+from pytest_llmbench.results.schema import RunBudget
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
@@ -45,6 +54,13 @@ class Prepared:
 
 
 T = TypeVar("T")
+
+# A call waiting for room in the budget looks at the ledger again this often (a settle in
+# this process wakes it at once; another process's is seen here).
+BUDGET_RECHECK_S = 0.1
+# How long a reservation may be waited for: a call queued in the helper can take twice its
+# bound (see helper_process), plus a margin for the pipe and the ledger.
+HOLD_MARGIN_S = 30.0
 
 
 def _run_now(coro: Coroutine[Any, Any, T]) -> T:
@@ -80,6 +96,9 @@ class JudgeService:
         self._environ = environ
         self._cache_dir = cache_dir
         self.budget = budget
+        self.budget_summary: RunBudget | None = None  # the ledger's, once closed
+        self._budget_turn: asyncio.Lock | None = None  # made on the loop, at first use
+        self._budget_settled: asyncio.Event | None = None
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
@@ -220,33 +239,73 @@ class JudgeService:
                 return JudgeResult(status="scored", scores=dict(hit["scores"]), cached=True)
         judge = self._cfg.judges[scenario.judge]
         budget = self.budget
-        if budget is not None and await loop.offload(budget.exhausted):
-            spent = await loop.offload(budget.spent)
-            return JudgeResult(
-                status="unscored",
-                reason_code=BUDGET_EXHAUSTED,
-                reason=f"budget exhausted: ${spent:.4f} of "
-                f"${budget.limit_usd:g} spent before this sample was judged",
-            )
+        held: Reservation | None = None
+        if budget is not None:
+            reserved = await self._reserve(budget, judge, prepared.request)
+            if isinstance(reserved, JudgeResult):
+                return reserved
+            held = reserved
+        # A call that raises or is cancelled keeps its reservation: it may have been paid.
         result = await self._judges.get(judge, "live").score(prepared.request)
         self.tally.add(scenario.name, result)
         cost = None
         if budget is not None and judge.price is not None:
             cost = judge.price.cost(result.prompt_tokens, result.completion_tokens)
+            if held is not None and result.status == "unscored" and result.attempts == 0:
+                # Lost on the way (the helper died or was killed): whatever the request
+                # cost is unknown, so its worst case counts as spent.
+                cost = held.amount
         scores = result.scores if result.status == "scored" else None
-        if cost is not None or (scores is not None and self._cache_dir is not None):
-            await loop.offload(self._record, prepared.key, cost, scores)
+        if cost is not None or held is not None or (scores is not None and self._cache_dir):
+            await loop.offload(self._record, prepared.key, held, cost, scores)
+        if held is not None and self._budget_settled is not None:
+            self._budget_settled.set()
         return result
+
+    async def _reserve(
+        self, budget: Budget, judge: JudgeConfig, request: JudgeRequest
+    ) -> Reservation | JudgeResult | None:
+        """Room in the budget for this call's worst case, waiting while calls in flight
+        hold it; the unscored result when there can be none. None: nothing to count."""
+        amount = worst_case_cost(judge, request.messages, request.metrics)
+        if amount is None:
+            return None
+        if self._budget_turn is None or self._budget_settled is None:
+            self._budget_turn, self._budget_settled = asyncio.Lock(), asyncio.Event()
+        settled = self._budget_settled
+        # One call of this process asks at a time, first come first served: a call that
+        # waits for room is not overtaken by a smaller one behind it.
+        async with self._budget_turn:
+            while True:
+                settled.clear()
+                outcome = await self.loop.offload(
+                    budget.reserve, amount, 2 * judge.call_bound_s + HOLD_MARGIN_S
+                )
+                if isinstance(outcome, Reservation):
+                    return outcome
+                if isinstance(outcome, Refusal):
+                    return _refused(outcome, budget.limit_usd, judge)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(settled.wait(), BUDGET_RECHECK_S)
 
     def _cached(self, key: str) -> dict[str, Any] | None:
         """The stored reply for `key` (on the blocking-call thread)."""
         cache = self.cache
         return cache.get(key) if cache is not None else None
 
-    def _record(self, key: str, cost: float | None, scores: dict[str, float] | None) -> None:
+    def _record(
+        self,
+        key: str,
+        held: Reservation | None,
+        cost: float | None,
+        scores: dict[str, float] | None,
+    ) -> None:
         """Spend, then the reply to keep (on the blocking-call thread)."""
-        if cost is not None and self.budget is not None:
-            self.budget.add(cost)
+        if self.budget is not None:
+            if held is not None:
+                self.budget.settle(held, cost or 0.0)
+            elif cost is not None:
+                self.budget.add(cost)
         cache = self.cache
         if scores is not None and cache is not None and not cache.read_only:
             import sqlite3
@@ -291,4 +350,25 @@ class JudgeService:
             self._cache.close()
             self._cache = None
         if self.budget is not None:
+            self.budget_summary = self.budget.summary()
             self.budget.close()
+
+
+def _refused(refusal: Refusal, limit: float, judge: JudgeConfig) -> JudgeResult:
+    stranded = (
+        f", ${refusal.stranded:.4f} more held by calls that never returned"
+        if refusal.stranded > 0
+        else ""
+    )
+    # Without max_tokens the completion bound is a guess, and often most of the worst case.
+    hint = (
+        f" (judge {judge.name!r} sets no max_tokens: {COMPLETION_TOKENS_UNSET} assumed)"
+        if judge.max_tokens is None
+        else ""
+    )
+    return JudgeResult(
+        status="unscored",
+        reason_code=BUDGET_EXHAUSTED,
+        reason=f"budget exhausted: ${refusal.spent:.4f} of ${limit:g} spent{stranded}; this "
+        f"sample's call could cost up to ${refusal.amount:.4f}{hint}, so it was not sent",
+    )

@@ -34,6 +34,18 @@ def usage_line(u: Mapping[str, Any]) -> str:
     return text
 
 
+def budget_line(budget: Mapping[str, Any]) -> Line:
+    """What the run's budget allowed: spent, held by calls that never returned, refused."""
+    text = f"budget ${budget['limit_usd']:g}: {money(budget['spent_usd'])} spent"
+    if budget.get("held_usd"):
+        text += f", {money(budget['held_usd'])} held by calls that never returned"
+    refused = int(budget.get("refused_calls") or 0)
+    if not refused:
+        return text, ""
+    calls = "call" if refused == 1 else "calls"
+    return f"{text}; it stopped {refused} judge {calls} whose worst case did not fit", "yellow"
+
+
 def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
     """One line per metric against the baseline: difference, interval, status."""
     if not comparison:
@@ -75,6 +87,9 @@ def section(record: Mapping[str, Any]) -> list[Line]:
         lines.append(("  " + usage_line(scenario["usage"]), ""))
         for problem in scenario["problems"]:
             lines.append(("  " + problem, COLOURS[status]))
+    budget = (record.get("run") or {}).get("budget")
+    if budget:
+        lines.append(budget_line(budget))
     if not record["gated"]:
         lines.append((record["gate_note"], "yellow"))
     if record.get("partial"):

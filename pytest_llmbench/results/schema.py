@@ -271,11 +271,21 @@ class _RunRecordRequired(TypedDict):
     scenarios: dict[str, ScenarioRecord]
 
 
+class RunBudget(TypedDict):
+    """``run.budget``, with a budget: what the run's judge calls could and did spend. In
+    ``run``, as which calls it stopped can differ between xdist modes."""
+
+    limit_usd: float
+    spent_usd: float  # every process's settled calls (a call lost with its helper: its worst case)
+    held_usd: float  # still held at the end: calls whose process died in the middle of them
+    refused_calls: int  # calls not sent because their worst case did not fit
+
+
 class RunRecord(_RunRecordRequired, total=False):
     """A run record: ``--llmbench-json`` and ``.llmbench/runs/<run-id>.json``.
 
     Everything outside ``run`` is the same with no xdist, ``-n 0`` and ``-n 2``.
     """
 
-    run: dict[str, Any]  # id, times, exitstatus, argv, workers, versions, git, latencies
+    run: dict[str, Any]  # id, times, exitstatus, argv, workers, versions, git, latencies, budget
     rules: RunRules  # the run-wide rules (notify); absent in older records

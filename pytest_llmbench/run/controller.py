@@ -355,6 +355,9 @@ class ControllerSide:
             # Each scenario's live judge calls, in seconds, sorted: they differ from run to
             # run, so they live here and not on the samples (the Prometheus histogram).
             "judge_latency_s": self.latencies(),
+            # With a budget: its limit, what was spent and still held, the calls it refused
+            # (which calls those were can differ between xdist modes).
+            **({"budget": budget} if (budget := self.service.budget_summary) else {}),
         }
 
     def latencies(self) -> dict[str, list[float]]:

@@ -16,7 +16,7 @@ from support.project import PROMPT, config_yaml, make_samples
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, load_config
 from pytest_llmbench.benchmark.dataset import Sample, load_dataset
-from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.budget import Budget, worst_case_cost
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
@@ -224,24 +224,40 @@ def test_a_dry_run_never_asks_a_judge_of_its_own(
 def test_the_budget_stops_a_judge_of_its_own_and_its_ledger_leaves_the_loop_running(
     cfg: LLMBenchConfig, tmp_path: Path, rule_judge: RuleJudge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    budget = Budget(0.1, tmp_path / "spend.sqlite3")  # one call ($0.14) spends it
+    scenario, samples = digest_samples(cfg)
+    judge = cfg.judges["default"]
+    worst = []
+    for sample in samples:
+        request = JudgeService(cfg, "live", ENVIRON).prepare(scenario, sample, str(sample.output))
+        worst.append(worst_case_cost(judge, request.request.messages, request.request.metrics))
+    first, second = (w for w in worst if w is not None)
+    # Room for the first call's worst case; after it spent its real $0.14, none for the second.
+    limit = round(first + 0.01, 6)
+    assert first <= limit < 0.14 + second
+    budget = Budget(limit, tmp_path / "spend.sqlite3")
     service = JudgeService(
         cfg, "live", ENVIRON, budget=budget, judge_process=False, judges={"default": rule_judge}
     )
     watch = LoopWatch(service)
-    monkeypatch.setattr(budget, "exhausted", watch.wrap(budget.exhausted))
-    monkeypatch.setattr(budget, "add", watch.wrap(budget.add))
-    scenario, samples = digest_samples(cfg)
+    monkeypatch.setattr(budget, "reserve", watch.wrap(budget.reserve))
+    monkeypatch.setattr(budget, "settle", watch.wrap(budget.settle))
 
     results = [service.score(scenario, s, str(s.output))[0] for s in samples]
     service.close()
 
-    assert watch.ran == [True, True, True]  # exhausted? add; exhausted? (no second add)
+    assert watch.ran == [True, True, True]  # reserve, settle; reserve (refused)
     assert [r.status for r in results] == ["scored", "unscored"]
     assert results[1].reason == (
-        "budget exhausted: $0.1400 of $0.1 spent before this sample was judged"
+        f"budget exhausted: $0.1400 of ${limit:g} spent; this sample's call could cost up "
+        f"to ${second:.4f} (judge 'default' sets no max_tokens: 1024 assumed), so it was not sent"
     )
     assert len(rule_judge.requests) == 1
+    assert service.budget_summary == {
+        "limit_usd": limit,
+        "spent_usd": pytest.approx(0.14),
+        "held_usd": 0.0,
+        "refused_calls": 1,
+    }
 
 
 def test_a_reply_cache_that_cannot_be_opened_is_noted_and_every_call_asked(
