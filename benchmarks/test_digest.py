@@ -2,5 +2,5 @@ import pytest
 
 
 @pytest.mark.llmbench("channel_digest_ru")
-def test_channel_digest_ru(sample, judge):
-    judge(sample.output)  # scores this sample on the scenario's judged metrics
+def test_channel_digest_ru(sample, output, judge):
+    judge(output)  # the scenario's output (judged ahead), scored on its judged metrics

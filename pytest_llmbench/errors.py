@@ -8,6 +8,9 @@ Loaded in every pytest run: standard library only.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """A mistake in something the user gave: a file, an option, an environment variable.
@@ -73,3 +76,17 @@ class JudgeSetupError(UserError):
 
 class OutputError(UserError):
     """An ``output:`` source that cannot be imported or called."""
+
+
+def os_reason(error: Exception, path: object = None, root: Path | None = None) -> str:
+    """Why a file could not be opened or written, in the OS's (or SQLite's) words: the
+    sentence around it names ``path``, so the error's own file is added only when it is
+    another one (the parent that is not a directory, say), relative to ``root``."""
+    if not isinstance(error, OSError) or not error.strerror:
+        return str(error) or type(error).__name__
+    if error.filename is None or str(error.filename) == str(path):
+        return error.strerror
+    other = Path(os.fsdecode(error.filename))
+    if root is not None and other.is_relative_to(root):
+        other = other.relative_to(root)
+    return f"{error.strerror}: {other}"

@@ -1,6 +1,10 @@
-"""Fixtures to build a small benchmark project and run it the ways users do (helpers in support/)."""
+"""Fixtures shared by the test modules: a small benchmark project run the ways users do, the
+`llmbench` command in this process, a fake GitHub with a pull request (helpers in support/)."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
 
 # httpx imports httpcore lazily and maps its exception classes once. If the first import
 # happened inside an in-process pytester run, the snapshot restore would drop httpcore and
@@ -11,6 +15,9 @@ import httpcore  # noqa: F401
 # in its terminal summary, so without it every run re-imports (and rewrites) hypothesis.
 import hypothesis.internal.observability  # noqa: F401
 import pytest
+from support.cli import Run, run_llmbench
+from support.comments import github_with_pull
+from support.fake_github import FakeGitHub
 from support.project import PROMPT, TEST_FILE, XDIST_MODES, Project, config_yaml, make_samples
 
 # tests/perf holds measuring scripts run by hand, not tests (see tests/perf/README.md).
@@ -31,3 +38,16 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Proje
 @pytest.fixture(params=list(XDIST_MODES), ids=list(XDIST_MODES))
 def xdist_args(request: pytest.FixtureRequest) -> list[str]:
     return list(XDIST_MODES[request.param])
+
+
+@pytest.fixture
+def llmbench(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """`llmbench(*args)` runs the command in this process: (exit status, stdout, stderr)."""
+    return functools.partial(run_llmbench, capsys)
+
+
+@pytest.fixture
+def gh() -> Iterator[FakeGitHub]:
+    """The fake GitHub with pull request REPO#PR of support/comments.py."""
+    with github_with_pull() as server:
+        yield server

@@ -63,3 +63,32 @@ def test_a_config_mistake_keeps_its_file_line_and_key(tmp_path: Path) -> None:
         load_config(path, tmp_path, {})
     assert (caught.value.line, caught.value.key) == (4, "judges.default.kind")
     assert str(caught.value).startswith(f"{caught.value.file}:4: judges.default.kind: ")
+
+
+@pytest.mark.parametrize(
+    ("error", "path", "expected"),
+    [
+        (
+            OSError(30, "Read-only file system", "/r/.llmbench/runs/x.json"),
+            "/r/.llmbench/runs/x.json",
+            "Read-only file system",
+        ),
+        (
+            NotADirectoryError(20, "Not a directory", "/r/.llmbench/runs"),
+            "/r/.llmbench/runs/x.json",
+            "Not a directory: .llmbench/runs",
+        ),
+        (
+            NotADirectoryError(20, "Not a directory", "/elsewhere/runs"),
+            "/r/x",
+            "Not a directory: /elsewhere/runs",
+        ),
+        (OSError(28, "No space left on device"), "/r/x", "No space left on device"),
+        (OSError("no errno"), "/r/x", "no errno"),
+        (ValueError(), None, "ValueError"),
+    ],
+)
+def test_os_reason_is_the_os_words_naming_only_another_file(
+    error: Exception, path: str | None, expected: str
+) -> None:
+    assert errors.os_reason(error, path, Path("/r")) == expected

@@ -16,6 +16,7 @@ from pytest_llmbench.benchmark.rules import (
     DEFAULT_MARGIN,
     DEFAULT_MIN_SAMPLES,
     RegressionRules,
+    UnscoredRules,
     band_problem,
 )
 from pytest_llmbench.benchmark.yaml_reader import KeyPath, LoadedYAML, Reader, read_yaml, show
@@ -53,6 +54,7 @@ class ScenarioConfig:
     output: str | None = None  # a sample field name or "module:function"
     description: str = ""
     regression: RegressionRules = field(default_factory=RegressionRules)
+    unscored: UnscoredRules = field(default_factory=UnscoredRules)
 
     @property
     def prompt_name(self) -> str:
@@ -103,8 +105,9 @@ _JUDGE_KEYS = (
 )
 _SCENARIO_KEYS = (
     *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
-    *("description", "regression"),
+    *("description", "regression", "unscored"),
 )
+_UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
 _METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -345,7 +348,22 @@ class _ConfigReader(Reader):
             output=output,
             description=self.string(m.get("description", ""), (*path, "description")),
             regression=self.regression(m.get("regression", {}), (*path, "regression"), metrics),
+            unscored=self.unscored(m.get("unscored", {}), (*path, "unscored")),
         )
+
+    def unscored(self, raw: Any, path: KeyPath) -> UnscoredRules:
+        m = self.mapping(raw, path, _UNSCORED_KEYS)
+        edges = {}
+        for key, default in (("warn", UnscoredRules.warn), ("fail", UnscoredRules.fail)):
+            value = self.number(m.get(key, default), (*path, key), ge=0)
+            if value >= 1 and value != int(value):
+                raise self.error(
+                    (*path, key),
+                    f"{value:g} is neither a count nor a share",
+                    "give a whole count of samples (e.g. 2) or a share below 1 (e.g. 0.05)",
+                )
+            edges[key] = value
+        return UnscoredRules(warn=edges["warn"], fail=edges["fail"])
 
     def regression(
         self, raw: Any, path: KeyPath, metrics: tuple[MetricConfig, ...]

@@ -64,6 +64,16 @@ _TRANSLIT = {ord(k): v for k, v in _CYRILLIC.items()} | {
     ord(k.upper()): v.capitalize() for k, v in _CYRILLIC.items()
 }
 
+# The sample's own attributes besides the canonical fields: a dataset field of the same
+# name would be shadowed (in `sample.<name>` and in the prompt), so it is refused.
+_RESERVED_WHAT = {
+    "item_id": "test item id",
+    "position": "position in the file",
+    "line": "line number",
+    "fields": "record of every field",
+}
+_RESERVED = frozenset(_RESERVED_WHAT)
+
 _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
 
 
@@ -108,6 +118,14 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
         if not isinstance(record, dict):
             kind = "null" if record is None else _JSON_TYPES.get(type(record), "value")
             raise DatasetError(f"{display}:{number}: line is a JSON {kind}, expected an object")
+        clash = _RESERVED.intersection(record)
+        if clash:
+            field_name = sorted(clash)[0]
+            raise DatasetError(
+                f"{display}:{number}: field {field_name!r} has the name of the sample's own "
+                f"{_RESERVED_WHAT[field_name]}, so sample.{field_name} could not read it; "
+                "rename the field in the dataset"
+            )
         raw_id = _read_id(record, id_key, display, number)
         if raw_id in first_line:
             raise DatasetError(

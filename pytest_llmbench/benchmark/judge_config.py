@@ -48,3 +48,12 @@ class JudgeConfig:
     temperature: float = 0.0
     max_tokens: int | None = None
     structured_output: StructuredOutput = "auto"
+
+    @property
+    def call_bound_s(self) -> float:
+        """The longest one call can take once it has a concurrency slot: each request is
+        cut at timeout_s, the waits between them stop at max_wait_s, and "auto" may add
+        two requests that step the response_format down (they use up no attempt)."""
+        downgrades = 2 if self.structured_output == "auto" else 0
+        requests = max(1, self.retries.attempts) + downgrades
+        return requests * self.timeout_s + self.retries.max_wait_s

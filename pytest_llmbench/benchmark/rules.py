@@ -24,6 +24,30 @@ class RegressionRules:
         return self.margins.get(metric, self.default_margin)
 
 
+@dataclass(frozen=True)
+class UnscoredRules:
+    """How many of a scenario's selected samples may end without a score (unscored, or an
+    error) before it warns or fails: a count, or a share of the selection when below 1.
+    The default fails a night on which the judge was down for more than 5% of samples,
+    and warns on any sample lost."""
+
+    warn: float = 0
+    fail: float = 0.05
+
+    def limit(self, edge: float, selected: int) -> float:
+        """The edge as a count of samples: a share (below 1) of ``selected``, else itself."""
+        return edge * selected if edge < 1 else edge
+
+    def severity(self, lost: int, selected: int) -> Literal["pass", "warn", "fail"]:
+        """fail over the fail edge, warn over the warn edge: strictly over, so a count of 0
+        allows none and a count of 2 allows two."""
+        if lost > self.limit(self.fail, selected):
+            return "fail"
+        if lost > self.limit(self.warn, selected):
+            return "warn"
+        return "pass"
+
+
 def band_problem(pass_: float, warn: float, better: str) -> str | None:
     """A sentence saying what is wrong with the bands, or None when they make sense.
 

@@ -4,7 +4,10 @@ user's bad input raises, the regression-rule options, and writing the output."""
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 import sys
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
@@ -33,10 +36,10 @@ class Parser(argparse.ArgumentParser):
 
 def rules_note(subject: str) -> str:
     return (
-        "regression rules: a scenario's `regression:` settings are not stored in the "
-        f"record,\nso {subject} uses the defaults (margin {DEFAULT_MARGIN:g}, severity "
-        f"error, min samples {DEFAULT_MIN_SAMPLES})\nunless --margin / --severity / "
-        "--min-samples say otherwise.\n"
+        "regression rules: each scenario's `regression:` settings as the run stored them\n"
+        f"in the record (in an older record: margin {DEFAULT_MARGIN:g}, severity error, min\n"
+        f"samples {DEFAULT_MIN_SAMPLES}); --margin / --severity / --min-samples change what\n"
+        f"they name, for every scenario, in {subject}.\n"
     )
 
 
@@ -46,46 +49,64 @@ def rules_options(parser: argparse.ArgumentParser) -> None:
         "--margin",
         action="append",
         metavar="[METRIC=]NUMBER",
-        help=f"a drop beyond this is a regression (default {DEFAULT_MARGIN:g}); "
-        "METRIC=NUMBER for one metric; repeatable",
+        help="a drop beyond this is a regression (default: as stored, else "
+        f"{DEFAULT_MARGIN:g}); METRIC=NUMBER for one metric; repeatable",
     )
     group.add_argument(
         "--severity",
         choices=("error", "warn"),
-        default="error",
-        help="a regression fails (error, the default) or warns",
+        help="a regression fails (error) or warns (default: as stored, else error)",
     )
     group.add_argument(
         "--min-samples",
         type=positive_int,
-        default=DEFAULT_MIN_SAMPLES,
         metavar="N",
-        help=f"fewer paired samples is underpowered: only a drop beyond 3 margins is "
-        f"flagged (default {DEFAULT_MIN_SAMPLES})",
+        help="fewer paired samples is underpowered: only a drop beyond 3 margins is "
+        f"flagged (default: as stored, else {DEFAULT_MIN_SAMPLES})",
     )
 
 
-def rules_from(args: argparse.Namespace) -> RegressionRules:
+Override: TypeAlias = Callable[[RegressionRules], RegressionRules]
+
+
+def rules_from(args: argparse.Namespace, metrics: Collection[str]) -> Override | None:
+    """What the command line changes in each scenario's stored regression rules, or None
+    when it changes nothing. A margin for a metric no scenario has is a usage error."""
     margins: dict[str, float] = {}
-    default = DEFAULT_MARGIN
+    default: float | None = None
     for item in args.margin or []:
         metric, sep, value = item.rpartition("=")
         try:
             number = float(value)
         except ValueError:
             raise CliError(f"--margin {item}: expected a number or METRIC=NUMBER") from None
-        if number < 0:
-            raise CliError(f"--margin {item}: a margin cannot be negative")
+        if not math.isfinite(number) or number < 0:
+            raise CliError(f"--margin {item}: a margin is a number of 0 or more")
         if sep:
+            if metric not in metrics:
+                close = difflib.get_close_matches(metric, sorted(metrics), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                known = ", ".join(sorted(metrics)) or "none"
+                raise CliError(f"--margin {item}: no metric {metric!r}{hint}; metrics: {known}")
             margins[metric] = number
         else:
             default = number
-    return RegressionRules(
-        margins=margins,
-        default_margin=default,
-        severity=args.severity,
-        min_samples=args.min_samples,
-    )
+    if not margins and default is None and args.severity is None and args.min_samples is None:
+        return None
+
+    def override(stored: RegressionRules) -> RegressionRules:
+        return RegressionRules(
+            margins={**stored.margins, **margins},
+            default_margin=stored.default_margin if default is None else default,
+            severity=args.severity or stored.severity,
+            min_samples=args.min_samples or stored.min_samples,
+        )
+
+    return override
+
+
+def metric_names(*records: RunRecord) -> set[str]:
+    return {m for r in records for s in r["scenarios"].values() for m in s.get("metrics", {})}
 
 
 def positive_int(text: str) -> int:

@@ -13,6 +13,7 @@ from pytest_llmbench.cli.common import (
     OK,
     Commands,
     emit,
+    metric_names,
     rules_from,
     rules_note,
     rules_options,
@@ -40,13 +41,16 @@ def add_command(commands: Commands) -> None:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from pytest_llmbench.results.regression import compare_scenario
+    from pytest_llmbench.results.stored_rules import regression_rules, stored_rules
 
     current = record_mod.load(Path(args.current))
     baseline = record_mod.load(Path(args.baseline))
-    rules = rules_from(args)
+    override = rules_from(args, metric_names(current, baseline))
     lines: list[str] = []
     failed: list[str] = []
     for name, scenario in current["scenarios"].items():
+        rules = regression_rules(stored_rules(scenario))
+        rules = override(rules) if override is not None else rules
         c = compare_scenario(scenario, baseline["scenarios"].get(name), rules)
         lines.append(f"{name}: {c['status'].upper()}")
         if c["status"] == "not comparable":
@@ -73,6 +77,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    from pytest_llmbench.reporting.terminal import comparison_status
     from pytest_llmbench.reporting.text_format import columns, interval, number, signed
 
     rows = [("metric", "value", "baseline", "diff", "95% CI of diff", "paired", "status")]
@@ -85,7 +90,7 @@ def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
                 signed(m["diff"]),
                 interval(m["ci95"]),
                 str(m["compared"]),
-                m["status"],
+                comparison_status(m),
             )
         )
     return ["  " + line for line in columns(rows, right=(1, 2, 3, 5))]

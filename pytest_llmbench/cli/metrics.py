@@ -17,8 +17,8 @@ def add_command(commands: Commands) -> None:
         "metrics",
         help="push a run record's Prometheus metrics or write them to a file",
         description="Push a run record's metrics to a Pushgateway and/or write them as a "
-        "node_exporter textfile. Judge latencies come from the record's samples when "
-        "they carry them.",
+        "node_exporter textfile. Judge latencies come from the record's "
+        "run.judge_latency_s (older records: from samples that carry them).",
         epilog="exit status:\n  0  every export worked\n  1  an export failed (the push, "
         "the write, or prometheus-client is not installed)\n  2  usage error or bad input",
         formatter_class=FORMATTER,

@@ -13,6 +13,7 @@ from pytest_llmbench.cli.common import (
     OK,
     Commands,
     emit,
+    metric_names,
     rules_from,
     rules_note,
     rules_options,
@@ -54,7 +55,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     record = record_mod.load(Path(args.record))
     if args.baseline:
         baseline = record_mod.load(Path(args.baseline))
-        record = rerecord.rederive(record, baseline, rules_from(args))
+        override = rules_from(args, metric_names(record, baseline))
+        record = rerecord.rederive(record, baseline, override)
     if args.format == "json":
         text = record_mod.dumps(record)
     else:

@@ -269,8 +269,12 @@ class OpenAIJudge:
                         request.messages, request.metrics, request.temperature, request.scale
                     )
                     sent_format = self._format
-                    response = await client.post(self.url, json=body)
-            except httpx.TimeoutException:
+                    # timeout_s bounds the whole request: httpx's own timeouts are per
+                    # operation, so a reply dripped a byte at a time would never trip them.
+                    response = await asyncio.wait_for(
+                        client.post(self.url, json=body), self.judge.timeout_s
+                    )
+            except (httpx.TimeoutException, asyncio.TimeoutError):
                 problem, key = f"timed out after {self.judge.timeout_s:g} s", "timeout"
             except (httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
                 # A broken base_url or request: retrying cannot help.

@@ -7,15 +7,28 @@ one JSON object a line:
     parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key}}  (first)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
                        "temperature": t, "scale": [min, max] or null}
-    child -> parent   {"id": n, "result": JudgeResult as a dict (scores, raw_scores,
+                      {"ping": k}                      (while calls are pending)
+                      {"cancel": n}                    (the parent stopped waiting for n)
+    child -> parent   {"ready": true}                  (once, when it serves)
+                      {"id": n, "result": JudgeResult as a dict (scores, raw_scores,
                        reasoning and raw_reply included)}
                       {"id": n, "error": "what went wrong"}
+                      {"pong": k}
 
 The child runs one OpenAIJudge per judge on its own asyncio loop: concurrency, retries,
 the adaptive limiter and the structured-output downgrade all live there, as they would in
 process. The parent's loop only writes and reads lines. End of stdin ends the child, so a
 killed pytest leaves no orphan. API keys travel on the pipe, never in argv or the
 environment of anything the child starts.
+
+No wait on the child is without end. While calls are pending the parent pings it every
+second: a child that says nothing at all for `stall_s` (its loop wedged; `startup_s`
+before it has said it is ready, as imports on a loaded machine can be slow), or that the
+kernel shows stopped (SIGSTOP) for `stopped_s`, is killed with SIGKILL, and every pending
+and later call is unscored with the reason. A call the child is alive but silent about
+(a reply lost) is given up after twice the judge's call bound plus a margin, counted from
+the call's sending or the judge's last reply, whichever is later: a call queued in the
+child behind others starts once one of them ends, and each ends within its bound.
 """
 
 from __future__ import annotations
@@ -24,8 +37,10 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import functools
 import json
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +55,11 @@ __all__ = ["JudgeProcess", "RemoteJudge", "judge_from_dict", "main"]
 
 _STDERR_LINES = 20  # kept from the child's stderr, for the message if it dies
 _LINE_LIMIT = 64 * 1024 * 1024  # a reply line may carry a long rendered prompt back
+PING_EVERY_S = 1.0
+STALL_S = 10.0  # a live child answers a ping in milliseconds
+STARTUP_S = 60.0
+STOPPED_S = 3.0
+CALL_MARGIN_S = 10.0
 
 
 class JudgeProcessError(Exception):
@@ -84,7 +104,17 @@ def _child_command() -> list[str]:
 class JudgeProcess:
     """The parent's end: started on first use from the background loop, one per process."""
 
-    def __init__(self, judges: Mapping[str, JudgeConfig], keys: Mapping[str, str | None]) -> None:
+    def __init__(
+        self,
+        judges: Mapping[str, JudgeConfig],
+        keys: Mapping[str, str | None],
+        *,
+        ping_every_s: float = PING_EVERY_S,
+        stall_s: float = STALL_S,
+        startup_s: float = STARTUP_S,
+        stopped_s: float = STOPPED_S,
+        call_margin_s: float = CALL_MARGIN_S,
+    ) -> None:
         self._judges = dict(judges)
         self._keys = dict(keys)
         # The child's own words (stderr, error replies) could quote a key or a base_url's
@@ -99,6 +129,17 @@ class JudgeProcess:
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
         self._readers: list[asyncio.Task[None]] = []
         self._gone: str | None = None  # why the child is no longer usable
+        self._ping_every_s = ping_every_s
+        self._stall_s = stall_s
+        self._startup_s = startup_s
+        self._ready = False  # the child said it serves
+        self._stopped_s = stopped_s
+        self._call_margin_s = call_margin_s
+        self._sent: dict[int, tuple[str, float]] = {}  # pending id -> (judge, sent at)
+        self._replied_at: dict[str, float] = {}  # judge -> when its last reply came
+        self._heard_at = 0.0  # when the child last said anything, pongs included
+        self._pings = 0
+        self._watchdog: asyncio.Task[None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -150,8 +191,10 @@ class JudgeProcess:
             return JudgeResult(status="unscored", reason=self._gone or "judge process not running")
         self._next_id += 1
         request_id = self._next_id
-        reply: asyncio.Future[JudgeResult] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[JudgeResult] = loop.create_future()
         self._pending[request_id] = reply
+        self._sent[request_id] = (judge, loop.time())
         message = {
             "id": request_id,
             "judge": judge,
@@ -162,15 +205,84 @@ class JudgeProcess:
         }
         try:
             self._process.stdin.write(_line(message))
+            if self._watchdog is None or self._watchdog.done():
+                self._watchdog = asyncio.create_task(self._watch())
             return await reply
         finally:
             self._pending.pop(request_id, None)
+            self._sent.pop(request_id, None)
+
+    # -- liveness ----------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """While calls are pending: ping, and end a child that stopped answering."""
+        loop = asyncio.get_running_loop()
+        self._heard_at = loop.time()  # silence counts only while something is asked
+        stopped_since: float | None = None
+        due = loop.time() + self._ping_every_s
+        while self._pending and self._gone is None:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            now = loop.time()
+            if now - due > self._ping_every_s:
+                # This loop was held up itself (pytest stopped, a starved machine): the
+                # child's silence meanwhile is not its own.
+                self._heard_at, stopped_since = now, None
+            due = now + self._ping_every_s
+            if self._process is None or self._gone is not None:
+                continue
+            if _process_state(self._process.pid) == "T":
+                stopped_since = now if stopped_since is None else stopped_since
+            else:
+                stopped_since = None
+            silent = now - self._heard_at
+            if stopped_since is not None and now - stopped_since >= self._stopped_s:
+                self._kill(f"stopped answering (stopped by a signal); killed after {silent:.0f} s")
+                return
+            if silent >= (self._stall_s if self._ready else max(self._stall_s, self._startup_s)):
+                self._kill(f"stopped answering; killed after {silent:.0f} s")
+                return
+            self._give_up_overdue(now)
+            self._pings += 1
+            self._send({"ping": self._pings})
+
+    def _give_up_overdue(self, now: float) -> None:
+        for request_id, (judge, sent_at) in list(self._sent.items()):
+            config = self._judges.get(judge)
+            bound = config.call_bound_s if config is not None else 0.0
+            since = max(sent_at, self._replied_at.get(judge, sent_at))
+            if now - since <= 2 * bound + self._call_margin_s:
+                continue
+            reply = self._pending.get(request_id)
+            if reply is not None and not reply.done():
+                reply.set_result(
+                    JudgeResult(
+                        status="unscored",
+                        reason=f"judge helper process gave no answer to this call in "
+                        f"{now - sent_at:.0f} s; given up",
+                    )
+                )
+            del self._sent[request_id]
+            self._send({"cancel": request_id})  # the child stops working on it
+
+    def _kill(self, what: str) -> None:
+        self._fail(f"judge helper process {what}")
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGKILL)  # a stopped process dies of it too
+
+    def _send(self, data: Mapping[str, Any]) -> None:
+        process = self._process
+        if process is not None and process.stdin is not None and not process.stdin.is_closing():
+            process.stdin.write(_line(data))
 
     async def _read_replies(
         self, process: asyncio.subprocess.Process, stdout: asyncio.StreamReader
     ) -> None:
+        loop = asyncio.get_running_loop()
         try:
             async for raw in stdout:
+                self._heard_at = loop.time()
                 self._deliver(json.loads(raw))
         except Exception as error:  # whatever the line was, no call may wait forever
             self._fail(f"judge process sent an unreadable reply ({type(error).__name__})")
@@ -180,10 +292,16 @@ class JudgeProcess:
     def _deliver(self, data: Any) -> None:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        if data.get("ready") is True:
+            self._ready = True
+            return
         request_id = data.get("id")
+        sent = self._sent.get(request_id) if isinstance(request_id, int) else None
+        if sent is not None:
+            self._replied_at[sent[0]] = asyncio.get_running_loop().time()
         reply = self._pending.get(request_id) if isinstance(request_id, int) else None
         if reply is None or reply.done():
-            return
+            return  # a pong, or the answer to a call given up
         if "result" in data:
             reply.set_result(result_from_dict(data["result"]))
         else:
@@ -231,6 +349,8 @@ class JudgeProcess:
             await asyncio.gather(*self._readers, return_exceptions=True)
         finally:
             self._fail(self._gone)  # a call still waiting gets its answer
+            if self._watchdog is not None:
+                self._watchdog.cancel()
 
 
 class RemoteJudge:
@@ -253,7 +373,23 @@ class RemoteJudge:
 
 
 def _line(data: Mapping[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    # "replace": a lone surrogate (a JSON "\\ud800" escape in a dataset or a server's
+    # message) must not stop the line, which would leave its call waiting.
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8", "replace") + b"\n"
+
+
+def _process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of `pid` ("T": stopped by a signal), where /proc
+    shows it; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    # pid (comm) state ...: comm may hold spaces and parentheses, so split after the last ")".
+    fields = text.rsplit(")", 1)[-1].split()
+    return fields[0] if fields else None
 
 
 # -- the child ------------------------------------------------------------------------------
@@ -271,7 +407,16 @@ async def _serve() -> None:
         name: OpenAIJudge(judge_from_dict(data), api_key=hello["keys"].get(name))
         for name, data in hello["judges"].items()
     }
-    tasks: set[asyncio.Task[None]] = set()
+    out.write(_line({"ready": True}))
+    out.flush()
+    tasks: dict[int, asyncio.Task[None]] = {}
+
+    def forget(request_id: int, _: object) -> None:
+        tasks.pop(request_id, None)
+
+    def write(line: bytes) -> None:
+        out.write(line)
+        out.flush()
 
     async def handle(message: dict[str, Any]) -> None:
         try:
@@ -282,21 +427,32 @@ async def _serve() -> None:
                 scale=scale_from_wire(message.get("scale")),
             )
             result = await engines[message["judge"]].score(request)
-            reply: dict[str, Any] = {"id": message["id"], "result": dataclasses.asdict(result)}
+            # Encoded here, inside the try: a reply that cannot be written still answers.
+            line = _line({"id": message["id"], "result": dataclasses.asdict(result)})
         except Exception as error:  # a bug here must not take the other calls down
-            reply = {"id": message["id"], "error": f"{type(error).__name__}: {error}"}
-        out.write(_line(reply))
-        out.flush()
+            line = _line({"id": message["id"], "error": f"{type(error).__name__}: {error}"})
+        write(line)
 
     try:
         async for raw in reader:
-            task = asyncio.create_task(handle(json.loads(raw)))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            message = json.loads(raw)
+            if "ping" in message:
+                # Answered from the read loop: a pong says this loop still turns.
+                write(_line({"pong": message["ping"]}))
+                continue
+            if "cancel" in message:
+                cancelled = tasks.pop(message["cancel"], None)
+                if cancelled is not None:
+                    cancelled.cancel()
+                continue
+            request_id = message["id"]
+            task = asyncio.create_task(handle(message))
+            tasks[request_id] = task
+            task.add_done_callback(functools.partial(forget, request_id))
     finally:
-        for task in list(tasks):
+        for task in list(tasks.values()):
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
         for engine in engines.values():
             await engine.aclose()
 

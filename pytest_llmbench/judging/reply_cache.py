@@ -10,6 +10,9 @@ The cache never invents a score: every entry is checked on read as a live reply 
 schema version and checksum, exactly the requested metrics, each a finite number in range
 on the prompt's scale); one that fails is dropped and asked again. A file SQLite cannot
 read is moved aside and a fresh cache started, with a note for the terminal.
+
+A warm cache this process may not write (a read-only mount, another user's files) is
+still read, each entry checked the same way, and nothing is stored or dropped in it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
+from pytest_llmbench.errors import os_reason
 from pytest_llmbench.judging.chat_completions import chat_completions_url
 from pytest_llmbench.judging.reply_parsing import TEXT_LIMIT, Scale, UnusableReply, check_score
 
@@ -212,7 +216,9 @@ class _Notes:
 
 class JudgeCache:
     """The reply store of one process. No method raises for a locked or unreadable file:
-    a read that cannot be done is a miss, a write that cannot be done is skipped."""
+    a read that cannot be done is a miss, a write that cannot be done is skipped. What the
+    disk refuses otherwise (a full disk, a directory that cannot be made) is an OSError or
+    sqlite3.Error for the caller, who decides how to go on (see JudgeService)."""
 
     def __init__(
         self,
@@ -225,7 +231,6 @@ class JudgeCache:
         """`display`: the directory as messages show it; `busy_timeout_s`: SQLite's wait
         on a lock per statement; `retry_for_s`: how long a statement still locked after
         that is retried before the operation is given up."""
-        directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / FILENAME
         self.display = f"{display}/{FILENAME}" if display else str(self.path)
         self.stats = CacheStats()
@@ -233,6 +238,13 @@ class JudgeCache:
         self._busy_timeout_s = busy_timeout_s
         self._retry_for_s = retry_for_s
         self._lock = threading.Lock()
+        # A warm cache this process may not write is still read; put() then stores
+        # nothing (also once a full disk made the caller set it).
+        self.read_only = self.path.is_file() and not (
+            os.access(directory, os.W_OK) and os.access(self.path, os.W_OK)
+        )
+        if not self.read_only:
+            directory.mkdir(parents=True, exist_ok=True)
         # One connection per process, used from the judge loop and the main thread.
         self._db: sqlite3.Connection | None = None
         with self._lock:
@@ -267,12 +279,15 @@ class JudgeCache:
                 # Only this very value: another process may have stored a good one since.
                 db.execute("DELETE FROM replies WHERE key = ? AND value IS ?", (key, value))
 
-            self._run(drop, None)
+            if not self.read_only:  # a read-only cache keeps it, and this process skips it
+                self._run(drop, None)
             return None
         self.stats.hits += 1
         return reply
 
     def put(self, key: str, reply: CachedReply) -> None:
+        if self.read_only:
+            return
         blob = encode_entry(reply)
 
         def write(db: sqlite3.Connection) -> bool:
@@ -324,8 +339,9 @@ class JudgeCache:
 
     def _open(self, first: sqlite3.DatabaseError | None = None) -> sqlite3.Connection | None:
         """A connection, after moving an unreadable file aside; None (the cache off for
-        this process) when the file stays locked. `first`: the error that led here (another
-        process may have replaced the file since: then it is simply opened)."""
+        this process) when the file stays locked, or is unreadable where it cannot be
+        moved. `first`: the error that led here (another process may have replaced the
+        file since: then it is simply opened)."""
         try:
             return self._connect()
         except sqlite3.DatabaseError as error:
@@ -337,7 +353,21 @@ class JudgeCache:
                 return None
             if not _unreadable(error):
                 raise
-            self._set_aside(first or error)
+            if self.read_only:
+                self._notes.add(
+                    f"judge cache {self.display} is unreadable ({first or error}) and "
+                    "read-only, so it stays; this process runs without it"
+                )
+                return None
+            try:
+                self._set_aside(first or error)
+            except OSError as moving:
+                self._notes.add(
+                    f"judge cache {self.display} is unreadable ({first or error}) and could "
+                    f"not be moved aside ({os_reason(moving, self.path)}); this process runs "
+                    "without it"
+                )
+                return None
         return self._open_fresh()
 
     def _open_fresh(self) -> sqlite3.Connection | None:
@@ -350,14 +380,31 @@ class JudgeCache:
             return None
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            uri = self.path.absolute().as_uri()
+            try:
+                return self._checked(f"{uri}?mode=ro", _check)
+            except sqlite3.OperationalError as error:
+                if _busy(error):
+                    raise
+                # A WAL database opens read-only only beside its -shm file, which a
+                # read-only directory cannot hold: immutable reads the file as it is,
+                # without locks.
+                return self._checked(f"{uri}?mode=ro&immutable=1", _check)
+        return self._checked(self.path, _prepare)
+
+    def _checked(
+        self, target: str | Path, check: Callable[[sqlite3.Connection], None]
+    ) -> sqlite3.Connection:
         db = sqlite3.connect(
-            self.path,
+            target,
+            uri=isinstance(target, str),
             timeout=self._busy_timeout_s,
             check_same_thread=False,
             isolation_level=None,
         )
         try:
-            self._retrying(lambda: _prepare(db))
+            self._retrying(lambda: check(db))
         except BaseException:
             db.close()
             raise
@@ -411,6 +458,12 @@ def _prepare(db: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS replies ("
         " key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
     )
+    _check(db)
+
+
+def _check(db: sqlite3.Connection) -> None:
+    """Raises sqlite3.DatabaseError unless `db` holds the table of judge replies (all a
+    read-only cache is checked for: it is neither set up nor changed)."""
     columns = tuple(row[1] for row in db.execute("PRAGMA table_info(replies)"))
     if columns != _COLUMNS:
         raise sqlite3.DatabaseError(f"file is not a database of judge replies: {columns}")

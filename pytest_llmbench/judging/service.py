@@ -4,6 +4,7 @@ ahead (ahead.py) scores through here too."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
@@ -13,21 +14,30 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
     load_prompt,
     messages_sha256,
     render_messages,
 )
-from pytest_llmbench.errors import JudgeSetupError
+from pytest_llmbench.errors import JudgeSetupError, os_reason
 from pytest_llmbench.judging.ahead import JudgingAhead
-from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.budget import (
+    COMPLETION_TOKENS_UNSET,
+    Budget,
+    Refusal,
+    Reservation,
+    worst_case_cost,
+)
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
 from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.judging.tally import Tally
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
+from pytest_llmbench.results.schema import RunBudget
 
 if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
@@ -44,6 +54,13 @@ class Prepared:
 
 
 T = TypeVar("T")
+
+# A call waiting for room in the budget looks at the ledger again this often (a settle in
+# this process wakes it at once; another process's is seen here).
+BUDGET_RECHECK_S = 0.1
+# How long a reservation may be waited for: a call queued in the helper can take twice its
+# bound (see helper_process), plus a margin for the pipe and the ledger.
+HOLD_MARGIN_S = 30.0
 
 
 def _run_now(coro: Coroutine[Any, Any, T]) -> T:
@@ -79,15 +96,21 @@ class JudgeService:
         self._environ = environ
         self._cache_dir = cache_dir
         self.budget = budget
+        self.budget_summary: RunBudget | None = None  # the ledger's, once closed
+        self._budget_turn: asyncio.Lock | None = None  # made on the loop, at first use
+        self._budget_settled: asyncio.Event | None = None
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
         self._outputs: dict[str, OutputSource] = {}
         self._cache: JudgeCache | None = None
         self._cache_lock = threading.Lock()
-        # What the terminal should hear about this process's cache, kept past close().
+        self._cache_failed: str | None = None  # why it could not be opened
+        # What the terminal should hear at the end of the run, once each: what went wrong
+        # on disk and was lived with, and (once closed) the cache's own notes.
         self._notes: list[str] = []
-        self._dropped = 0
+        self._dropped = 0  # cache entries that failed their check, of a closed cache
         self.ahead = JudgingAhead(self)
+        self.tally = Tally()  # every request the judges answered in this process
 
     # -- configuration, resolved once per process ---------------------------------------
 
@@ -117,28 +140,64 @@ class JudgeService:
     @property
     def cache(self) -> JudgeCache | None:
         with self._cache_lock:  # opened by the main thread or the blocking-call thread
-            if self._cache is None and self._cache_dir is not None:
+            if self._cache is None and self._cache_dir is not None and not self._cache_failed:
+                import sqlite3
+
                 from pytest_llmbench.judging.reply_cache import JudgeCache
 
-                self._cache = JudgeCache(self._cache_dir, display=self._shown(self._cache_dir))
+                try:
+                    self._cache = JudgeCache(self._cache_dir, display=self._shown(self._cache_dir))
+                except (OSError, sqlite3.Error) as error:
+                    # A read-only or full disk: the run goes on, every call asked anew.
+                    self._cache_failed = os_reason(error, self._cache_dir, self._cfg.rootdir)
+                    self.note(
+                        f"reply cache {self._shown(self._cache_dir)} not used: {self._cache_failed}"
+                    )
+                if self._cache is not None and self._cache.read_only:
+                    self.note(
+                        f"reply cache {self._shown(self._cache.path)} is read-only: "
+                        "replies are read from it, new ones not kept"
+                    )
             return self._cache
 
-    def cache_report(self) -> tuple[list[str], int]:
-        """(notes, entries dropped) of this process's cache: what a worker hands on."""
-        if self._cache is None:
-            return list(self._notes), self._dropped
-        return self._cache.notes, self._cache.stats.dropped
+    # -- notes for the end of the run --------------------------------------------------
 
-    def notes(self, *, more: Sequence[str] = (), dropped: int = 0) -> list[str]:
-        """Lines for the terminal about the cache, once each: this process's, with `more`
-        notes and `dropped` entries from the workers."""
-        own, own_dropped = self.cache_report()
-        lines = list(dict.fromkeys([*own, *more]))
-        if own_dropped + dropped and self._cache_dir is not None:
+    def note(self, line: str) -> None:
+        """Keep one line for the terminal (once, however often it is noted)."""
+        if line not in self._notes:
+            self._notes.append(line)
+
+    @property
+    def notes(self) -> list[str]:
+        """This process's lines for the terminal, once each: what went wrong on disk and
+        was lived with (a cache not used, read-only or full, a ledger moved), then the
+        cache's own (a file moved aside, a lock that stayed). Kept past close()."""
+        lines = list(self._notes)
+        cache = self._cache
+        if cache is not None:
+            lines += [line for line in cache.notes if line not in lines]
+        return lines
+
+    @property
+    def dropped(self) -> int:
+        """Cache entries this process dropped for failing their check (kept past close())."""
+        cache = self._cache
+        return self._dropped + (cache.stats.dropped if cache is not None else 0)
+
+    def worker_report(self) -> dict[str, Any]:
+        """What a worker hands the controller for its terminal (see run_notes)."""
+        return {"notes": self.notes, "dropped": self.dropped}
+
+    def run_notes(self, *, more: Sequence[str] = (), dropped: int = 0) -> list[str]:
+        """The run's lines for the terminal, once each: this process's notes, then `more`
+        (the workers'), then one line for the cache entries dropped here and in the
+        workers (`dropped`), summed."""
+        lines = list(dict.fromkeys([*self.notes, *more]))
+        total = self.dropped + dropped
+        if total and self._cache_dir is not None:
             from pytest_llmbench.judging.reply_cache import FILENAME, dropped_note
 
-            shown = f"{self._shown(self._cache_dir)}/{FILENAME}"
-            lines.append(dropped_note(own_dropped + dropped, shown))
+            lines.append(dropped_note(total, f"{self._shown(self._cache_dir)}/{FILENAME}"))
         return lines
 
     def _shown(self, path: Path) -> str:
@@ -177,9 +236,13 @@ class JudgeService:
             text = "cache off"
         elif not live:
             text = "cache unused (no live judge)"
+        elif self.cache is None:
+            text = f"cache {self._shown(self._cache_dir)} not used: {self._cache_failed}"
         else:
-            stored = len(self.cache) if self.cache is not None else 0
-            text = f"cache {self._shown(self._cache_dir)} ({stored} replies stored)"
+            stored = f"{len(self.cache)} replies stored"
+            if self.cache.read_only:
+                stored += ", read-only: new replies are not kept"
+            text = f"cache {self._shown(self._cache_dir)} ({stored})"
         if self.budget is not None:
             text += f", budget ${self.budget.limit_usd:g}"
         return text
@@ -227,22 +290,54 @@ class JudgeService:
                 )
         judge = self._cfg.judges[scenario.judge]
         budget = self.budget
-        if budget is not None and await loop.offload(budget.exhausted):
-            spent = await loop.offload(budget.spent)
-            return JudgeResult(
-                status="unscored",
-                reason_code=BUDGET_EXHAUSTED,
-                reason=f"budget exhausted: ${spent:.4f} of "
-                f"${budget.limit_usd:g} spent before this sample was judged",
-            )
+        held: Reservation | None = None
+        if budget is not None:
+            reserved = await self._reserve(budget, judge, prepared.request)
+            if isinstance(reserved, JudgeResult):
+                return reserved
+            held = reserved
+        # A call that raises or is cancelled keeps its reservation: it may have been paid.
         result = await self._judges.get(judge, "live").score(prepared.request)
+        self.tally.add(scenario.name, result)
         cost = None
         if budget is not None and judge.price is not None:
             cost = judge.price.cost(result.prompt_tokens, result.completion_tokens)
+            if held is not None and result.status == "unscored" and result.attempts == 0:
+                # Lost on the way (the helper died or was killed): whatever the request
+                # cost is unknown, so its worst case counts as spent.
+                cost = held.amount
         keep = _to_keep(result) if self._cache_dir is not None else None
-        if cost is not None or keep is not None:
-            await loop.offload(self._record, prepared.key, cost, keep)
+        if cost is not None or held is not None or keep is not None:
+            await loop.offload(self._record, prepared.key, held, cost, keep)
+        if held is not None and self._budget_settled is not None:
+            self._budget_settled.set()
         return result
+
+    async def _reserve(
+        self, budget: Budget, judge: JudgeConfig, request: JudgeRequest
+    ) -> Reservation | JudgeResult | None:
+        """Room in the budget for this call's worst case, waiting while calls in flight
+        hold it; the unscored result when there can be none. None: nothing to count."""
+        amount = worst_case_cost(judge, request.messages, request.metrics)
+        if amount is None:
+            return None
+        if self._budget_turn is None or self._budget_settled is None:
+            self._budget_turn, self._budget_settled = asyncio.Lock(), asyncio.Event()
+        settled = self._budget_settled
+        # One call of this process asks at a time, first come first served: a call that
+        # waits for room is not overtaken by a smaller one behind it.
+        async with self._budget_turn:
+            while True:
+                settled.clear()
+                outcome = await self.loop.offload(
+                    budget.reserve, amount, 2 * judge.call_bound_s + HOLD_MARGIN_S
+                )
+                if isinstance(outcome, Reservation):
+                    return outcome
+                if isinstance(outcome, Refusal):
+                    return _refused(outcome, budget.limit_usd, judge)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(settled.wait(), BUDGET_RECHECK_S)
 
     def _cached(self, prepared: Prepared) -> CachedReply | None:
         """The stored reply for the request, checked as a live one (on the blocking-call
@@ -251,15 +346,44 @@ class JudgeService:
         if cache is None:
             return None
         request = prepared.request
-        return cache.get(prepared.key, request.metrics, request.scale)
+        import sqlite3
 
-    def _record(self, key: str, cost: float | None, keep: CachedReply | None) -> None:
+        try:
+            return cache.get(prepared.key, request.metrics, request.scale)
+        except (OSError, sqlite3.Error) as error:
+            # A disk that fails under the cache (an I/O error): a miss, asked live.
+            self.note(
+                f"reply cache {self._shown(cache.path)}: a reply could not be read: "
+                f"{os_reason(error, cache.path, self._cfg.rootdir)}"
+            )
+            return None
+
+    def _record(
+        self,
+        key: str,
+        held: Reservation | None,
+        cost: float | None,
+        keep: CachedReply | None,
+    ) -> None:
         """Spend, then the reply to keep (on the blocking-call thread)."""
-        if cost is not None and self.budget is not None:
-            self.budget.add(cost)
+        if self.budget is not None:
+            if held is not None:
+                self.budget.settle(held, cost or 0.0)
+            elif cost is not None:
+                self.budget.add(cost)
         cache = self.cache
-        if keep is not None and cache is not None:
-            cache.put(key, keep)
+        if keep is not None and cache is not None and not cache.read_only:
+            import sqlite3
+
+            try:
+                cache.put(key, keep)
+            except (OSError, sqlite3.Error) as error:
+                # A disk that filled up mid-run: keep the scores, stop storing replies.
+                cache.read_only = True
+                self.note(
+                    f"reply cache {self._shown(cache.path)}: new replies not kept: "
+                    f"{os_reason(error, cache.path, self._cfg.rootdir)}"
+                )
 
     def score(
         self, scenario: ScenarioConfig, sample: Sample, output: str
@@ -288,10 +412,14 @@ class JudgeService:
     def close(self) -> None:
         self._judges.close()
         if self._cache is not None:
-            self._notes, self._dropped = self.cache_report()
-            self._cache.close()
+            cache = self._cache
+            for line in cache.notes:  # kept for the terminal and the worker's report
+                self.note(line)
+            self._dropped += cache.stats.dropped
             self._cache = None
+            cache.close()
         if self.budget is not None:
+            self.budget_summary = self.budget.summary()
             self.budget.close()
 
 
@@ -302,3 +430,23 @@ def _to_keep(result: JudgeResult) -> CachedReply | None:
     from pytest_llmbench.judging.reply_cache import CachedReply
 
     return CachedReply(result.scores, result.raw_scores, result.reasoning, result.raw_reply)
+
+
+def _refused(refusal: Refusal, limit: float, judge: JudgeConfig) -> JudgeResult:
+    stranded = (
+        f", ${refusal.stranded:.4f} more held by calls that never returned"
+        if refusal.stranded > 0
+        else ""
+    )
+    # Without max_tokens the completion bound is a guess, and often most of the worst case.
+    hint = (
+        f" (judge {judge.name!r} sets no max_tokens: {COMPLETION_TOKENS_UNSET} assumed)"
+        if judge.max_tokens is None
+        else ""
+    )
+    return JudgeResult(
+        status="unscored",
+        reason_code=BUDGET_EXHAUSTED,
+        reason=f"budget exhausted: ${refusal.spent:.4f} of ${limit:g} spent{stranded}; this "
+        f"sample's call could cost up to ${refusal.amount:.4f}{hint}, so it was not sent",
+    )

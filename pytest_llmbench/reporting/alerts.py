@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pytest_llmbench.benchmark.config import NotifyConfig
 from pytest_llmbench.results.problems import scenario_problems, sentence
 
 if TYPE_CHECKING:
@@ -45,6 +46,15 @@ def should_notify(record: Mapping[str, Any], on: Sequence[str]) -> bool:
     if record.get("status") in on:
         return True
     return "regression" in on and bool(regressed(record))
+
+
+def notify_on(record: Mapping[str, Any]) -> list[str]:
+    """The outcomes that alert, as the run's YAML said (``notify: on:``), stored in the
+    record; the default for a record older than that."""
+    stored = ((record.get("rules") or {}).get("notify") or {}).get("on")
+    if isinstance(stored, list) and all(isinstance(o, str) for o in stored):
+        return list(stored)
+    return list(NotifyConfig().on)
 
 
 def regressed(record: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -34,6 +34,18 @@ def usage_line(u: Mapping[str, Any]) -> str:
     return text
 
 
+def budget_line(budget: Mapping[str, Any]) -> Line:
+    """What the run's budget allowed: spent, held by calls that never returned, refused."""
+    text = f"budget ${budget['limit_usd']:g}: {money(budget['spent_usd'])} spent"
+    if budget.get("held_usd"):
+        text += f", {money(budget['held_usd'])} held by calls that never returned"
+    refused = int(budget.get("refused_calls") or 0)
+    if not refused:
+        return text, ""
+    calls = "call" if refused == 1 else "calls"
+    return f"{text}; it stopped {refused} judge {calls} whose worst case did not fit", "yellow"
+
+
 def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
     """One line per metric against the baseline: difference, interval, status."""
     if not comparison:
@@ -47,7 +59,7 @@ def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
         lines.append(
             (
                 f"    {name}: {signed(m['diff'])} (95% CI {interval(m['ci95'])}, "
-                f"{m['compared']} paired) {m['status']}",
+                f"{m['compared']} paired) {comparison_status(m)}",
                 colour,
             )
         )
@@ -61,12 +73,13 @@ def section(record: Mapping[str, Any]) -> list[Line]:
         judge = scenario["fingerprints"]["judge"]
         prompt = scenario["fingerprints"]["prompt"]["ref"] or "no prompt"
         status = scenario["status"]
+        shown = status.upper() if record["gated"] else f"not gated (bands: {status})"
         lines.append(
             (
-                f"{name}: {status.upper()}  ({sum(counts.values())} samples: "
+                f"{name}: {shown}  ({sum(counts.values())} samples: "
                 f"{counts['scored']} scored, {counts['unscored']} unscored, "
                 f"{counts['error']} errors · judge {judge['mode']} · prompt {prompt})",
-                COLOURS[status],
+                COLOURS[status] if record["gated"] else "yellow",
             )
         )
         lines.extend(_table(scenario["metrics"]))
@@ -74,12 +87,30 @@ def section(record: Mapping[str, Any]) -> list[Line]:
         lines.append(("  " + usage_line(scenario["usage"]), ""))
         for problem in scenario["problems"]:
             lines.append(("  " + problem, COLOURS[status]))
+    budget = (record.get("run") or {}).get("budget")
+    if budget:
+        lines.append(budget_line(budget))
     if not record["gated"]:
         lines.append((record["gate_note"], "yellow"))
     if record.get("partial"):
         lines.append((f"partial run ({record['partial_reason']}): bands not gated", "yellow"))
+    if not record["gated"]:
+        # Never a bare PASS or FAIL for a run that did not decide anything.
+        why = "see the note above"
+        if record.get("partial"):  # its reason: "interrupted", "stopped early: ..."
+            why = record.get("partial_reason") or "partial run"
+        text = f"llmbench verdict: not gated ({why}); the bands say {record['status'].upper()}"
+        lines.append((text, "yellow"))
+        return lines
     verdict = f"llmbench verdict: {record['status'].upper()}"
     if record.get("verdict_note"):
         verdict += f" ({record['verdict_note']})"
     lines.append((verdict, COLOURS[record["status"]]))
     return lines
+
+
+def comparison_status(m: Mapping[str, Any]) -> str:
+    """A metric's comparison in words: "ok" only when the comparison could have flagged."""
+    if m["status"] == "ok" and m.get("underpowered"):
+        return "not flagged (underpowered)"
+    return str(m["status"])

@@ -26,6 +26,7 @@ from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import RunRecord, SampleRecord, ScenarioRecord, Usage
+from pytest_llmbench.results.stored_rules import stored_rules
 
 FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
 Shard = tuple[str, RunRecord]  # (a label for messages, usually the path; record)
@@ -66,15 +67,23 @@ def merge(
             "compare the merged run with `llmbench report MERGED.json --baseline B.json`"
         )
     scenarios = {name: _merge_scenario(name, shards) for name in _scenario_names(shards)}
-    node_ids = any(_selected_by_node_id(r) for _, r in shards)
+    subsets = sorted({n for _, r in shards for n in _selected_subsets(r)})
     record = rerecord.top_level(
         scenarios,
-        gated=not node_ids,
-        gate_note=rerecord.NODE_ID_NOTE if node_ids else "",
+        gated=not subsets,
+        gate_note=(
+            f"The shards selected part of {', '.join(subsets)} (not the whole scenario or its "
+            "smoke set): scores are reported, bands are not gated."
+            if subsets
+            else ""
+        ),
         partial_reason="; ".join(partial) if partial else None,
         shard=None,
         baseline=None,
     )
+    rules = [r["rules"] for _, r in shards if "rules" in r]
+    if rules:
+        record["rules"] = rules[0]  # one config: the shards' scenarios were checked alike
     record["run"] = _run_block(shards, run_id, argv, notes)
     return record, notes
 
@@ -132,6 +141,12 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
                 f"{bool(scenario.get('fail_on_warn'))} but {first_label} with "
                 f"{bool(first.get('fail_on_warn'))}; run every shard with the same options"
             )
+        if stored_rules(scenario) != stored_rules(first):
+            raise MergeError(
+                f"{label}: scenario {name!r} was decided by other rules than in {first_label} "
+                f"({_differences(stored_rules(scenario), stored_rules(first))}); "
+                "shards must come from one config"
+            )
         for sample in scenario["samples"]:
             if sample["id"] in owner:
                 raise MergeError(
@@ -140,13 +155,23 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
                 )
             owner[sample["id"]] = label
             samples.append(sample)
-    return record_mod.summarize_scenario(
+    block = record_mod.summarize_scenario(
         name,
         samples,
         first["fingerprints"],
-        bool(first.get("fail_on_warn")),
+        stored_rules(first),
         sum_usage([s["usage"] for _, s in holders]),
     )
+    kinds = [s["selection"] for _, s in holders if "selection" in s]
+    if kinds:
+        # Each shard said what it selected of its share: whole shares make a whole run.
+        alike = {k["kind"] for k in kinds}
+        block["selection"] = {
+            "kind": alike.pop() if len(alike) == 1 and len(kinds) == len(holders) else "subset",
+            "selected": sum(k["selected"] for k in kinds),
+            "of": sum(k["of"] for k in kinds),
+        }
+    return block
 
 
 def sum_usage(blocks: Sequence[Usage]) -> Usage:
@@ -203,9 +228,18 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def _selected_by_node_id(r: RunRecord) -> bool:
+def _selected_subsets(r: RunRecord) -> list[str]:
+    """The scenarios a shard selected only part of (of its share). A shard record from
+    before selections were stored: by its command line, where a node id meant a part."""
+    found = []
     argv = (r.get("run") or {}).get("argv") or []
-    return any("::" in str(arg) for arg in argv if not str(arg).startswith("-"))
+    by_node_id = any("::" in str(arg) for arg in argv if not str(arg).startswith("-"))
+    for name, scenario in r["scenarios"].items():
+        selection = scenario.get("selection")
+        subset = by_node_id if selection is None else selection.get("kind") == "subset"
+        if subset:
+            found.append(name)
+    return found
 
 
 def _run_block(

@@ -9,14 +9,17 @@ as the run that wrote it, without parsing a sentence.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_llmbench.benchmark.rules import UnscoredRules
 from pytest_llmbench.results.number_format import interval, number, signed
 from pytest_llmbench.results.schema import Comparison, MetricRecord, SampleRecord, ScenarioRecord
+from pytest_llmbench.results.stored_rules import stored_rules, unscored_rules
 
-Kind = Literal["budget", "band", "no_data", "regression"]
+Kind = Literal["budget", "unscored", "band", "no_data", "regression"]
 Severity = Literal["warn", "fail"]
 
 # The reason code of a sample the budget stopped before its judge call.
@@ -35,6 +38,9 @@ class Problem:
     interval: tuple[float, float] | None = None  # the regression's 95% interval
     underpowered: bool = False  # a regression flagged on too few pairs to trust the interval
     margin: float | None = None
+    limit: float | None = None  # unscored: the edge crossed, as a count or a share
+    of: int = 0  # unscored: the scenario's selected samples
+    reasons: tuple[tuple[str, int], ...] = ()  # unscored: the commonest reasons, counted
 
     @property
     def serious(self) -> bool:
@@ -50,6 +56,39 @@ def budget_exhausted(sample: SampleRecord) -> bool:
     return "reason_code" not in sample and str(sample.get("reason") or "").startswith(
         "budget exhausted"
     )
+
+
+def lost(sample: SampleRecord) -> bool:
+    """A sample without a score that counts against the unscored limits: unscored or an
+    error, but not one the budget stopped (the budget has its own problem)."""
+    return sample.get("status") in ("unscored", "error") and not budget_exhausted(sample)
+
+
+def unscored_problems(
+    name: str, samples: Sequence[SampleRecord], rules: UnscoredRules
+) -> list[Problem]:
+    missing = [s for s in samples if lost(s)]
+    severity = rules.severity(len(missing), len(samples))
+    if severity == "pass":
+        return []
+    counts = Counter(_short(str(s.get("reason") or "no reason")) for s in missing)
+    commonest = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    return [
+        Problem(
+            "unscored",
+            name,
+            severity,
+            count=len(missing),
+            of=len(samples),
+            limit=rules.fail if severity == "fail" else rules.warn,
+            reasons=commonest,
+        )
+    ]
+
+
+def _short(reason: str) -> str:
+    line = reason.strip().splitlines()[0] if reason.strip() else "no reason"
+    return line if len(line) <= 80 else line[:79] + "…"
 
 
 def band_problems(name: str, metrics: dict[str, MetricRecord]) -> list[Problem]:
@@ -99,8 +138,11 @@ def regression_problems(name: str, comparison: Comparison) -> list[Problem]:
 def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
     """Every problem of a scenario block, in the order its sentences are stored. Tolerant
     of an abridged block (a hand-written record for an alert): what is missing has none."""
+    samples = scenario.get("samples") or []
+    unscored = unscored_rules(stored_rules(scenario))
     return [
-        *budget_problems(name, scenario.get("samples") or []),
+        *budget_problems(name, samples),
+        *unscored_problems(name, samples, unscored),
         *band_problems(name, scenario.get("metrics") or {}),
         *regression_problems(name, scenario.get("comparison") or {"status": "ok"}),
     ]
@@ -111,6 +153,14 @@ def sentence(problem: Problem) -> str:
     p = problem
     if p.kind == "budget":
         return f"budget exhausted: {p.count} samples of {p.scenario} not judged"
+    if p.kind == "unscored":
+        edge = p.limit or 0.0
+        allowed = f"{edge * 100:g}% of the samples" if 0 < edge < 1 else f"{edge:g}"
+        why = "; ".join(f"{reason} ({n})" for reason, n in p.reasons)
+        return (
+            f"{p.count} of {p.of} samples of {p.scenario} have no score, over the {p.severity} "
+            f"limit of {allowed}: {why}"
+        )
     if p.kind == "no_data":
         return f"{p.metric} of {p.scenario} has no scored samples"
     if p.kind == "band":

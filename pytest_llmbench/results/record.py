@@ -7,6 +7,7 @@ outside its ``run`` block (ids, times, workers, command line).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -23,24 +24,32 @@ from pytest_llmbench.results.problems import (
     budget_exhausted,
     budget_problems,
     sentence,
+    unscored_problems,
 )
 from pytest_llmbench.results.schema import (
+    CallTally,
     Counts,
     Fingerprints,
     MetricRecord,
     RunRecord,
     SampleRecord,
     ScenarioRecord,
+    ScenarioRules,
     Status,
     Usage,
 )
+from pytest_llmbench.results.stored_rules import rules_of, unscored_rules
 
 SCHEMA = "llmbench-run/1"
 
 
-def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
+def usage(
+    samples: Sequence[SampleRecord], price: Price | None, tally: CallTally | None = None
+) -> Usage:
     """Judge calls, cache hits, retries and tokens over sample entries (cached calls are
-    counted apart and cost nothing)."""
+    counted apart and cost nothing). With the processes' ``tally`` of what the judge
+    answered, calls, requests, retries and tokens are that: it also counts the calls no
+    sample entry kept (a rerun's first try, a call whose test timed out)."""
     calls = cached = attempts = retries = prompt_tokens = completion_tokens = 0
     for sample in samples:
         judge = sample.get("judge")
@@ -54,6 +63,9 @@ def usage(samples: Sequence[SampleRecord], price: Price | None) -> Usage:
         retries += int(judge.get("retries", 0))
         prompt_tokens += int(judge.get("prompt_tokens", 0))
         completion_tokens += int(judge.get("completion_tokens", 0))
+    if tally is not None:
+        calls, attempts, retries = tally["calls"], tally["http_requests"], tally["retries"]
+        prompt_tokens, completion_tokens = tally["prompt_tokens"], tally["completion_tokens"]
     cost = None
     if price is not None:
         cost = round(price.cost(prompt_tokens, completion_tokens), 6)
@@ -116,7 +128,7 @@ def summarize_scenario(
     name: str,
     samples: Sequence[SampleRecord],
     fingerprints: Fingerprints,
-    fail_on_warn: bool,
+    rules: ScenarioRules,
     usage_block: Usage,
 ) -> ScenarioRecord:
     """A scenario's block from its sample entries: what a run, a merge and a re-report share."""
@@ -130,14 +142,24 @@ def summarize_scenario(
     for sample in ordered:
         counts[sample["status"]] += 1
     entries = {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)}
-    found = [*budget_problems(name, ordered), *band_problems(name, entries)]
-    status = scenario_status(verdicts, fail_on_warn)
-    if any(p.kind == "budget" for p in found):
-        status = "fail"  # not judging is not passing: what was done is kept
+    found = [
+        *budget_problems(name, ordered),
+        *unscored_problems(name, ordered, unscored_rules(rules)),
+        *band_problems(name, entries),
+    ]
+    status = worst(
+        [
+            scenario_status(verdicts, rules["fail_on_warn"]),
+            # Not judging is not passing: a spent budget or too many samples without a
+            # score fail (or warn) the scenario, with what was done kept.
+            *(p.severity for p in found if p.kind in ("budget", "unscored")),
+        ]
+    )
     return {
         "status": status,
         "problems": [sentence(p) for p in found],
-        "fail_on_warn": fail_on_warn,
+        "fail_on_warn": rules["fail_on_warn"],
+        "rules": rules,
         "fingerprints": fingerprints,
         "metrics": entries,
         "counts": counts,
@@ -152,14 +174,11 @@ def build_scenario(
     fingerprints: Fingerprints,
     price: Price | None,
     fail_on_warn: bool,
+    tally: CallTally | None = None,
 ) -> ScenarioRecord:
-    return summarize_scenario(
-        scenario.name,
-        entries,
-        fingerprints,
-        fail_on_warn or scenario.fail_on_warn,
-        usage(entries, price),
-    )
+    rules = rules_of(scenario, fail_on_warn)
+    spent = usage(entries, price, tally)
+    return summarize_scenario(scenario.name, entries, fingerprints, rules, spent)
 
 
 def overall_status(scenarios: Mapping[str, ScenarioRecord]) -> Status:
@@ -208,15 +227,23 @@ def write(record: RunRecord, *paths: Path) -> None:
     first, *others = paths
     first.parent.mkdir(parents=True, exist_ok=True)
     tmp = first.with_name(f".{first.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as out:
-        for chunk in _chunks(record):
-            out.write(chunk)
-    for path in others:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        shutil.copyfile(tmp, copy)
-        os.replace(copy, path)
-    os.replace(tmp, first)
+    copy = tmp
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            for chunk in _chunks(record):
+                out.write(chunk)
+        for path in others:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            copy = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            shutil.copyfile(tmp, copy)
+            os.replace(copy, path)
+        os.replace(tmp, first)
+    except OSError:
+        # A full disk: leave no half-written temporary file behind.
+        for leftover in {tmp, copy}:
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+        raise
 
 
 def deterministic_view(record: RunRecord) -> RunRecord:

@@ -7,7 +7,7 @@ bands) and ``fail_on_warn``; the record's status and problems follow from its sc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results import record as record_mod
@@ -19,8 +19,7 @@ from pytest_llmbench.results.schema import (
     ScenarioRecord,
     Shard,
 )
-
-NODE_ID_NOTE = "Selected by node id: scores are reported, bands are not gated."
+from pytest_llmbench.results.stored_rules import regression_rules, stored_rules
 
 
 def add_comparison(
@@ -59,14 +58,18 @@ def baseline_summary(baseline: RunRecord | None) -> BaselineSummary | None:
 
 
 def rescore(name: str, scenario: ScenarioRecord) -> ScenarioRecord:
-    """A scenario block rebuilt from its own samples (any baseline comparison dropped)."""
-    return record_mod.summarize_scenario(
+    """A scenario block rebuilt from its own samples (any baseline comparison dropped; what
+    the run selected kept)."""
+    block = record_mod.summarize_scenario(
         name,
         scenario["samples"],
         scenario["fingerprints"],
-        bool(scenario.get("fail_on_warn", False)),
+        stored_rules(scenario),
         scenario["usage"],
     )
+    if "selection" in scenario:
+        block["selection"] = scenario["selection"]
+    return block
 
 
 def top_level(
@@ -97,17 +100,18 @@ def top_level(
 def rederive(
     record: RunRecord,
     baseline: RunRecord | None = None,
-    rules: RegressionRules | None = None,
+    override: Callable[[RegressionRules], RegressionRules] | None = None,
 ) -> RunRecord:
     """The record's verdict re-derived from its samples, compared with ``baseline`` when
-    given (with ``rules``, default RegressionRules()). Its gating, shard and run block are
+    given: by each scenario's stored regression rules, passed through ``override`` when
+    given (a command line that changes some of them). Its gating, shard, rules and run block are
     kept; a warning that -W error had turned into a failure still fails a gated warn."""
     scenarios = {name: rescore(name, s) for name, s in record["scenarios"].items()}
     if baseline is not None:
         for name, scenario in scenarios.items():
-            add_comparison(
-                scenario, baseline["scenarios"].get(name), rules or RegressionRules(), name
-            )
+            chosen = regression_rules(stored_rules(scenario))
+            chosen = override(chosen) if override is not None else chosen
+            add_comparison(scenario, baseline["scenarios"].get(name), chosen, name)
     out = top_level(
         scenarios,
         gated=bool(record["gated"]),
@@ -122,6 +126,8 @@ def rederive(
     if record.get("verdict_note") and out["gated"] and out["status"] == "warn":
         out["status"] = "fail"
         out["verdict_note"] = record["verdict_note"]
+    if "rules" in record:
+        out["rules"] = record["rules"]
     if "run" in record:
         out["run"] = record["run"]
     return out

@@ -99,6 +99,17 @@ MetricRecord = TypedDict(
 )
 
 
+class CallTally(TypedDict):
+    """What one scenario's judge calls cost in one process, counted where they were made;
+    crosses from an xdist worker in its ``workeroutput``."""
+
+    calls: int
+    http_requests: int
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
 class Usage(TypedDict):
     """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
 
@@ -182,6 +193,35 @@ class Comparison(_ComparisonRequired, total=False):
     most_regressed: list[dict[str, Any]]
 
 
+class RegressionRulesRecord(TypedDict):
+    margins: dict[str, float]  # per metric, beside the default
+    default_margin: float
+    severity: Literal["error", "warn"]
+    min_samples: int
+
+
+class UnscoredRulesRecord(TypedDict):
+    warn: float  # a count of samples, or a share of the selection when below 1
+    fail: float
+
+
+class ScenarioRules(TypedDict):
+    """The rules that decided a scenario's verdict, so every reader of the record (merge,
+    ``llmbench report``, the nightly) decides the same way without the YAML."""
+
+    fail_on_warn: bool
+    regression: RegressionRulesRecord
+    unscored: UnscoredRulesRecord
+
+
+class NotifyRules(TypedDict):
+    on: list[str]  # the outcomes that alert: fail, warn, regression, pass
+
+
+class RunRules(TypedDict):
+    notify: NotifyRules
+
+
 class Counts(TypedDict):
     scored: int
     unscored: int
@@ -199,9 +239,19 @@ class _ScenarioRecordRequired(TypedDict):
     samples: list[SampleRecord]  # in dataset order
 
 
+class SelectionRecord(TypedDict):
+    """What the run selected of the scenario (of its shard, in a shard's record)."""
+
+    kind: Literal["all", "smoke", "subset"]  # a subset reports and is not gated
+    selected: int
+    of: int
+
+
 class ScenarioRecord(_ScenarioRecordRequired, total=False):
     """``scenarios.<name>``: one scenario's samples, aggregates and verdict."""
 
+    selection: SelectionRecord  # absent in records of 0.1 before selections were stored
+    rules: ScenarioRules  # absent in records of 0.1 before the rules were stored
     comparison: Comparison  # with a baseline
 
 
@@ -232,10 +282,21 @@ class _RunRecordRequired(TypedDict):
     scenarios: dict[str, ScenarioRecord]
 
 
+class RunBudget(TypedDict):
+    """``run.budget``, with a budget: what the run's judge calls could and did spend. In
+    ``run``, as which calls it stopped can differ between xdist modes."""
+
+    limit_usd: float
+    spent_usd: float  # every process's settled calls (a call lost with its helper: its worst case)
+    held_usd: float  # still held at the end: calls whose process died in the middle of them
+    refused_calls: int  # calls not sent because their worst case did not fit
+
+
 class RunRecord(_RunRecordRequired, total=False):
     """A run record: ``--llmbench-json`` and ``.llmbench/runs/<run-id>.json``.
 
     Everything outside ``run`` is the same with no xdist, ``-n 0`` and ``-n 2``.
     """
 
-    run: dict[str, Any]  # id, times, exitstatus, argv, workers, versions, git, latencies
+    run: dict[str, Any]  # id, times, exitstatus, argv, workers, versions, git, latencies, budget
+    rules: RunRules  # the run-wide rules (notify); absent in older records

@@ -3,6 +3,7 @@ verdict once at session finish, write the record and report, warn or fail."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -19,15 +20,26 @@ import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.errors import os_reason
+from pytest_llmbench.judging import tally
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.redaction import public_url, redact_argv
 from pytest_llmbench.reporting import markdown as report_mod
 from pytest_llmbench.reporting.text_format import seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
-from pytest_llmbench.results.schema import Fingerprints, RunRecord, ScenarioRecord
+from pytest_llmbench.results.schema import (
+    CallTally,
+    Fingerprints,
+    RunRecord,
+    SampleRecord,
+    ScenarioRecord,
+)
 from pytest_llmbench.run import payload as payload_mod
+from pytest_llmbench.run import selection as selection_mod
+from pytest_llmbench.run.item_side import in_shard, smoke_ids
 from pytest_llmbench.run.payload_store import Collector
+from pytest_llmbench.run.selection import Coverage, Selection
 from pytest_llmbench.warning import LLMBenchWarning
 
 
@@ -58,24 +70,66 @@ class ControllerSide:
         self.run_id = run_id
         self.started = time.time()
         self.collector = Collector()
-        self.runs_dir = Path(config.rootpath) / ".llmbench" / "runs"
+        self.runs_dir = self.runs_dir_of(config)
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
+        self._journal_failed = False
         self.record: RunRecord | None = None
+        # Files that could not be written (a read-only or full disk): the run goes on, and
+        # each is one line at the end of the terminal section.
+        self.notes: list[str] = []
+        # What was selected (set after collection without xdist; read from the workers'
+        # files at finish under xdist), and what happened to items that sent no payload.
+        self.selection: Selection | None = None
+        self.skipped: set[str] = set()
+        self.failures: dict[str, str] = {}  # node id -> why it failed without a payload
+        self.tallies: dict[str, CallTally] = {}  # what the judge answered, all processes
+
+    @staticmethod
+    def runs_dir_of(config: pytest.Config) -> Path:
+        return Path(config.rootpath) / ".llmbench" / "runs"
 
     # -- while the run goes ------------------------------------------------------------
+
+    def report(self, report: pytest.TestReport) -> None:
+        """Every test report: a sample's payload, or the mark of an item that sent none (a
+        skip, or a worker that crashed in it: xdist reports that with no payload)."""
+        data = getattr(report, "llmbench", None)
+        if data is not None:
+            self.add(data)
+        elif report.skipped:
+            self.skipped.add(report.nodeid)
+        elif report.failed and report.nodeid not in self.failures:
+            text = str(report.longrepr or "").strip()
+            self.failures[report.nodeid] = (text.splitlines() or ["failed"])[-1][:300]
 
     def add(self, data: Any) -> None:
         if not payload_mod.is_payload(data):
             return
         self.collector.add(data)
-        # A journal line per sample, line-buffered (one write to the OS each, no fsync): a
-        # killed run still leaves every sample it had finished.
-        if self._journal is None:
-            self.runs_dir.mkdir(parents=True, exist_ok=True)
-            self._journal = self.journal_path.open("a", encoding="utf-8", buffering=1)
-        self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
+        self._journal_line(data)
         self.config.hook.pytest_llmbench_sample_result(payload=data, config=self.config)
+
+    def _journal_line(self, data: Any) -> None:
+        """A journal line per sample, line-buffered (one write to the OS each, no fsync): a
+        killed run still leaves every sample it had finished. A journal that cannot be
+        written is given up (noted once); the run and its record do not need it."""
+        if self._journal_failed:
+            return
+        try:
+            if self._journal is None:
+                self.runs_dir.mkdir(parents=True, exist_ok=True)
+                self._journal = self.journal_path.open("a", encoding="utf-8", buffering=1)
+            self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
+        except OSError as error:
+            self._journal_failed = True
+            reason = os_reason(error, self.journal_path, self.root)
+            self.notes.append(
+                f"journal {self._shown(self.journal_path)} not kept: {reason} "
+                "(a killed run would leave no samples)"
+            )
+            with contextlib.suppress(OSError):
+                self._close_journal(remove=False)
 
     # -- at session finish -------------------------------------------------------------
 
@@ -117,8 +171,15 @@ class ControllerSide:
             },
         }
 
-    def gate(self, session: pytest.Session, exitstatus: int) -> tuple[bool, str, str | None]:
-        """(gated, note, partial reason) for this run."""
+    def gate(
+        self,
+        session: pytest.Session,
+        exitstatus: int,
+        covered: dict[str, tuple[Coverage, int, int]],
+    ) -> tuple[bool, str, str | None]:
+        """(gated, note, partial reason) for this run. ``covered``: per scenario, whether the
+        selection was all its samples, its smoke set or a strict subset, and how many of
+        how many: a subset reports and is not gated, however it was selected."""
         partial = None
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             partial = "interrupted"
@@ -132,41 +193,110 @@ class ControllerSide:
                 "`llmbench merge`.",
                 partial,
             )
-        if any("::" in str(arg) for arg in self.config.args):
-            return False, "Selected by node id: scores are reported, bands are not gated.", partial
+        parts = [
+            f"{selected} of {total} samples of {name}"
+            for name, (kind, selected, total) in sorted(covered.items())
+            if kind == "subset"
+        ]
+        if parts:
+            note = (
+                f"Selected {', '.join(parts)} (not the whole scenario or its smoke set): "
+                "scores are reported, bands are not gated."
+            )
+            return False, note, partial
         return True, "", partial
+
+    def coverage(self, name: str, selected: set[str]) -> tuple[Coverage, int, int]:
+        """(all | smoke | subset, selected, of how many) for a scenario's selected ids, within
+        this run's shard when there is one."""
+        scenario = self.cfg.scenarios[name]
+        dataset = self.dataset_of(scenario)
+        ids = {s.id for s in dataset.samples}
+        if self.shard is not None:
+            ids = {i for i in ids if in_shard(i, *self.shard)}
+        smoke = smoke_ids(scenario, dataset) & ids
+        return selection_mod.coverage(selected, ids, smoke), len(selected), len(ids)
+
+    def entries(self, name: str, selected: dict[str, str]) -> list[SampleRecord]:
+        """The scenario's sample entries: every payload, and for every selected item that
+        sent none (its worker crashed, or the run stopped before it) an error entry, so
+        every selected sample is in the record exactly once."""
+        entries = [payload_mod.to_entry(d) for d in self.collector.samples(name)]
+        have = {e["id"] for e in entries}
+        by_id = {s.id: s for s in self.dataset_of(self.cfg.scenarios[name]).samples}
+        for nodeid, sample_id in sorted(selected.items()):
+            if sample_id in have or nodeid in self.skipped or sample_id not in by_id:
+                continue
+            have.add(sample_id)
+            sample = by_id[sample_id]
+            crash = self.failures.get(nodeid)
+            entries.append(
+                {
+                    "id": sample.id,
+                    "item_id": sample.item_id,
+                    "position": sample.position,
+                    "nodeid": nodeid,
+                    "status": "error",
+                    "reason": crash or "not run: the run ended before this item",
+                    "reason_code": "crashed" if crash else "not_run",
+                    "outcome": "failed" if crash else "not run",
+                    "scores": {},
+                    "prompt_sha256": None,
+                    "judge": {},
+                }
+            )
+        return entries
 
     def discard(self) -> None:
         """Leave nothing behind (a collect-only run)."""
         self._close_journal(remove=True)
-        for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
-            leftover.unlink()
+        self._remove_leftovers()
 
     def finish(self, session: pytest.Session, exitstatus: int) -> None:
         try:
             self._finish(session, exitstatus)
         finally:
             self._close_journal(remove=False)
-            for leftover in self.runs_dir.glob(f"{self.run_id}.spend.sqlite3*"):
-                leftover.unlink()
+            self._remove_leftovers()
+
+    def add_tally(self, more: object) -> None:
+        """A process's count of what the judge answered (an xdist worker's, as it ended)."""
+        self.tallies = tally.combine(self.tallies, more)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not len(self.collector):
+        # This process's own calls (none on an xdist controller, which runs no items).
+        tallies = tally.combine(self.tallies, self.service.tally.as_dict())
+        selection = self.selection
+        if selection is None:  # under xdist: what the workers wrote after collecting
+            selection = selection_mod.read_all(self.runs_dir.glob(f"{self.run_id}.selection-*"))
+        names = sorted(
+            {*self.collector.scenarios(), *(n for n in selection if n in self.cfg.scenarios)}
+        )
+        if not names:
             self._close_journal(remove=True)
             return
         fail_on_warn = bool(self.config.getoption("llmbench_fail_on_warn"))
         scenarios: dict[str, ScenarioRecord] = {}
-        for name in self.collector.scenarios():
+        covered: dict[str, tuple[Coverage, int, int]] = {}
+        for name in names:
             scenario = self.cfg.scenarios[name]
             judge = self.cfg.judges[scenario.judge]
+            entries = self.entries(name, selection.get(name, {}))
+            live = self.service.mode(scenario.judge).mode == "live"
             scenarios[name] = record_mod.build_scenario(
                 scenario,
-                [payload_mod.to_entry(d) for d in self.collector.samples(name)],
+                entries,
                 self.fingerprints(scenario),
-                judge.price if self.service.mode(scenario.judge).mode == "live" else None,
+                judge.price if live else None,
                 fail_on_warn,
+                tallies.get(name, tally.empty()) if live else None,
             )
-        gated, note, partial = self.gate(session, exitstatus)
+            ran = {e["id"] for e in entries}
+            ran |= {i for n, i in selection.get(name, {}).items() if n in self.skipped}
+            covered[name] = self.coverage(name, ran)
+            kind, selected, total = covered[name]
+            scenarios[name]["selection"] = {"kind": kind, "selected": selected, "of": total}
+        gated, note, partial = self.gate(session, exitstatus, covered)
         if self.baseline is not None:
             for name, block in scenarios.items():
                 rules = self.cfg.scenarios[name].regression
@@ -179,9 +309,11 @@ class ControllerSide:
             shard={"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
             baseline=self.baseline,
         )
+        record["rules"] = {"notify": {"on": list(self.cfg.notify.on)}}
         if record["gated"]:
             self._enforce(session, record)
-        record["run"] = self.run_block(exitstatus)
+        # As pytest will exit: the verdict may just have turned a 0 into a 1.
+        record["run"] = self.run_block(int(session.exitstatus))
         self.config.hook.pytest_llmbench_run_record(record=record, config=self.config)
         self.record = record
         self.write(record)
@@ -223,6 +355,9 @@ class ControllerSide:
             # Each scenario's live judge calls, in seconds, sorted: they differ from run to
             # run, so they live here and not on the samples (the Prometheus histogram).
             "judge_latency_s": self.latencies(),
+            # With a budget: its limit, what was spent and still held, the calls it refused
+            # (which calls those were can differ between xdist modes).
+            **({"budget": budget} if (budget := self.service.budget_summary) else {}),
         }
 
     def latencies(self) -> dict[str, list[float]]:
@@ -233,23 +368,61 @@ class ControllerSide:
         return found
 
     def write(self, record: RunRecord) -> None:
+        """The record and the report; a file that cannot be written is noted, and the
+        journal is kept unless the record under .llmbench/runs/ was written."""
         json_path = self.config.getoption("llmbench_json")
         paths = [self.runs_dir / f"{self.run_id}.json", *([Path(json_path)] if json_path else [])]
-        record_mod.write(record, *paths)
+        try:
+            record_mod.write(record, *paths)
+            written = True
+        except OSError:
+            written = self._write_each(record, paths)
         report_path = self.config.getoption("llmbench_report")
         if report_path:
-            extra = self.config.hook.pytest_llmbench_report_sections(
-                record=record, config=self.config
-            )
-            text = report_mod.render(
-                record,
-                footer=f"run {self.run_id} · {seconds(record['run']['duration_s'])}",
-                extra_sections=[s for sections in extra for s in sections],
-            )
-            path = Path(report_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        self._close_journal(remove=True)
+            try:
+                self._write_report(record, Path(report_path))
+            except OSError as error:
+                shown = self._shown(Path(report_path))
+                self.notes.append(
+                    f"report not written to {shown}: {os_reason(error, report_path, self.root)}"
+                )
+        self._close_journal(remove=written)
+
+    def _write_each(self, record: RunRecord, paths: Sequence[Path]) -> bool:
+        """Each path on its own, naming the ones that fail; whether the first was written."""
+        failed = []
+        for path in paths:
+            try:
+                record_mod.write(record, path)
+            except OSError as error:
+                failed.append(path)
+                reason = os_reason(error, path, self.root)
+                self.notes.append(f"run record not written to {self._shown(path)}: {reason}")
+        return paths[0] not in failed
+
+    def _write_report(self, record: RunRecord, path: Path) -> None:
+        extra = self.config.hook.pytest_llmbench_report_sections(record=record, config=self.config)
+        text = report_mod.render(
+            record,
+            footer=f"run {self.run_id} · {seconds(record['run']['duration_s'])}",
+            extra_sections=[s for sections in extra for s in sections],
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    def _remove_leftovers(self) -> None:
+        """The budget ledger and the workers' selections: worth nothing after the run. The
+        ledger may have had to go to the temporary directory instead (budget.path)."""
+        budget = self.service.budget
+        patterns = [
+            (self.runs_dir, f"{self.run_id}.spend.sqlite3*"),
+            (self.runs_dir, f"{self.run_id}.selection-*"),
+            *([(budget.path.parent, f"{budget.path.name}*")] if budget else []),
+        ]
+        for directory, pattern in patterns:
+            for leftover in directory.glob(pattern):
+                with contextlib.suppress(OSError):  # a read-only place has nothing of ours
+                    leftover.unlink()
 
     def _close_journal(self, remove: bool) -> None:
         if self._journal is not None:
@@ -257,6 +430,13 @@ class ControllerSide:
             self._journal = None
         if remove and self.journal_path.exists():
             self.journal_path.unlink()
+
+    @property
+    def root(self) -> Path:
+        return Path(self.config.rootpath)
+
+    def _shown(self, path: Path) -> Path:
+        return path.relative_to(self.root) if path.is_relative_to(self.root) else path
 
 
 def inputs_sha256(samples: Sequence[Sample]) -> str:

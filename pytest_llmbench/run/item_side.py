@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,7 @@ from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
+from pytest_llmbench.run.selection import Selection
 
 MARKER = "llmbench"
 
@@ -72,6 +73,7 @@ class ItemSide:
         self.service = service
         self.shard = shard
         self._datasets: dict[str, Dataset] = {}
+        self._owners: dict[str, str] = {}  # scenario -> the test function that runs it
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
         if scenario.name not in self._datasets:
@@ -96,6 +98,14 @@ class ItemSide:
                 f"{metafunc.function.__name__} is marked llmbench({name!r}) but takes no "
                 f"'sample' argument; add it: def {metafunc.function.__name__}(sample, judge)"
             )
+        owner = self._owners.setdefault(name, metafunc.definition.nodeid)
+        if owner != metafunc.definition.nodeid:
+            # Two functions would write one sample's result twice, and the record keeps one.
+            raise pytest.Collector.CollectError(
+                f"{metafunc.definition.nodeid}: scenario {name!r} is already run by {owner}; "
+                "one test function per scenario: give this test a scenario of its own "
+                "(it may share the dataset), or put both checks in one test"
+            )
         dataset = self.dataset(scenario)
         smoke = smoke_ids(scenario, dataset)
         params = [
@@ -104,6 +114,15 @@ class ItemSide:
             if self.shard is None or in_shard(s.id, *self.shard)
         ]
         metafunc.parametrize("sample", params)
+
+    def selection(self, items: Sequence[pytest.Item]) -> Selection:
+        """{scenario: {node id: sample id}} of the collected (and not deselected) items."""
+        found: Selection = {}
+        for item in items:
+            state = self.state(item)
+            if state is not None:
+                found.setdefault(state.scenario.name, {})[item.nodeid] = state.sample.id
+        return found
 
     def state(self, item: pytest.Item) -> ItemState | None:
         state = item.stash.get(ITEM_STATE, None)

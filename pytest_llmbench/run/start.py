@@ -4,8 +4,10 @@ hooks that connect them to pytest."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Generator
 from pathlib import Path
@@ -14,12 +16,14 @@ from typing import Any
 import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
-from pytest_llmbench.errors import JudgeSetupError, UserError
+from pytest_llmbench.errors import JudgeSetupError, UserError, os_reason
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
+from pytest_llmbench.run.interrupts import SigtermAsInterrupt
 from pytest_llmbench.run.item_side import ItemSide
 from pytest_llmbench.run.upcoming_items import Upcoming
 
@@ -45,12 +49,13 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         if hasattr(config, "workerinput")
         else new_run_id(time.time())
     )
+    budget, ledger_note = _budget(config, cfg, rootdir, run_id)
     service = JudgeService(
         cfg,
         judge,
         os.environ,
         cache_dir=_cache_dir(config, rootdir),
-        budget=_budget(config, cfg, rootdir, run_id),
+        budget=budget,
         # The helper reads its stdin with asyncio's Unix pipe support: Windows stays in process.
         judge_process=bool(config.getini("llmbench_judge_process")) and sys.platform != "win32",
     )
@@ -62,12 +67,15 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
                 service.mode(scenario.judge)
             except UserError as error:
                 raise pytest.UsageError(str(error)) from None
+    if ledger_note:
+        service.note(ledger_note)
     run = LLMBenchRun(config, cfg, service, run_id, shard)
     if run.controller is not None:
         run.controller.baseline = baseline
     config.pluginmanager.register(run, PLUGIN_NAME)
     if run.controller is not None:
         _register_controller_extras(config, cfg)
+    run.interrupts.install()
 
 
 def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
@@ -105,12 +113,13 @@ def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
 
 def _budget(
     config: pytest.Config, cfg: LLMBenchConfig, rootdir: Path, run_id: str
-) -> Budget | None:
+) -> tuple[Budget | None, str | None]:
+    """The run's budget, and a note when its ledger could not go beside the run record."""
     limit = config.getoption("llmbench_budget")
     if limit is None:
         limit = cfg.budget_usd
     if limit is None:
-        return None
+        return None, None
     if limit <= 0:
         raise pytest.UsageError(f"--llmbench-budget={limit:g}: give a positive amount in USD")
     unpriced = sorted(
@@ -124,7 +133,25 @@ def _budget(
             f"price: {{input_per_mtok: ..., output_per_mtok: ...}} to judge {unpriced[0]!r} "
             f"in {cfg.path.name}"
         )
-    return Budget(limit, rootdir / ".llmbench" / "runs" / f"{run_id}.spend.sqlite3")
+    import sqlite3
+
+    ledger = rootdir / ".llmbench" / "runs" / f"{run_id}.spend.sqlite3"
+    try:
+        return Budget(limit, ledger), None
+    except (OSError, sqlite3.Error) as error:
+        problem = os_reason(error, ledger, rootdir)
+    # A read-only or full .llmbench/: the ledger goes to the temporary directory, where
+    # every xdist worker (each opens it by the same run id) still shares it.
+    fallback = Path(tempfile.gettempdir()) / f"llmbench-{run_id}.spend.sqlite3"
+    try:
+        budget = Budget(limit, fallback)
+    except (OSError, sqlite3.Error) as error:
+        raise pytest.UsageError(
+            f"a budget of ${limit:g} needs a ledger to count spend: cannot open "
+            f"{ledger} ({problem}) nor {fallback} ({os_reason(error, fallback)})"
+        ) from None
+    shown = ledger.relative_to(rootdir)
+    return budget, f"budget ledger {shown} not writable ({problem}): kept in {fallback}"
 
 
 class LLMBenchRun:
@@ -152,7 +179,8 @@ class LLMBenchRun:
         )
         self.run_id = run_id
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
-        # The workers' cache notes and dropped entries, summed on the controller.
+        self.interrupts = SigtermAsInterrupt()
+        # The workers' notes (disk and cache) and cache entries dropped, on the controller.
         self.worker_notes: list[str] = []
         self.worker_dropped = 0
 
@@ -170,14 +198,6 @@ class LLMBenchRun:
     def pytest_configure_node(self, node: Any) -> None:
         # The controller decides the run id once and hands it to every worker.
         node.workerinput["llmbench_run_id"] = self.run_id
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        # A worker's cache notes (a file moved aside, entries dropped) reach the terminal.
-        report = getattr(node, "workeroutput", {}).get("llmbench_cache") or {}
-        self.worker_notes += [n for n in report.get("notes", []) if isinstance(n, str)]
-        dropped = report.get("dropped", 0)
-        self.worker_dropped += dropped if isinstance(dropped, int) else 0
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         cfg = self.service_cfg
@@ -232,17 +252,62 @@ class LLMBenchRun:
         if not self.config.getoption("collectonly"):
             self.service.warm_up()  # the judge's helper process boots while pytest collects
 
+    @pytest.hookimpl(trylast=True)  # after every plugin that deselects
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.items is None or self.config.getoption("collectonly"):
+            return
+        selection = self.items.selection(session.items)
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None:
+            # The controller collects nothing under xdist: tell it what was selected, in a
+            # file, so a crash of this worker cannot lose it.
+            path = ControllerSide.runs_dir_of(self.config) / (
+                f"{self.run_id}.selection-{workerinput.get('workerid', os.getpid())}.json"
+            )
+            # A read-only or full .llmbench/: the controller, whose journal fails there too,
+            # says so, and knows the selection from the payloads that arrive.
+            with contextlib.suppress(OSError):
+                selection_mod.write(path, selection)
+        elif self.controller is not None and not self.config.pluginmanager.has_plugin(
+            "dsession"
+        ):
+            self.controller.selection = selection
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:
-            data = getattr(report, "llmbench", None)
-            if data is not None:
-                self.controller.add(data)
+            self.controller.report(report)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        workeroutput = getattr(node, "workeroutput", {})
+        if self.controller is not None:  # a worker's count of what the judge answered
+            self.controller.add_tally(workeroutput.get("llmbench_usage"))
+        # A worker's notes (a cache not used, read-only or full, a file moved aside) and
+        # its cache entries dropped reach the controller's terminal, once each.
+        report = workeroutput.get("llmbench_notes")
+        if isinstance(report, dict):
+            notes = report.get("notes")
+            if isinstance(notes, list):
+                self.worker_notes += [n for n in notes if isinstance(n, str)]
+            dropped = report.get("dropped")
+            if isinstance(dropped, int) and not isinstance(dropped, bool):
+                self.worker_dropped += dropped
+
+    def pytest_unconfigure(self) -> None:
+        self.interrupts.uninstall()
+
+    # First, before xdist tears its workers down: that waits (about ten seconds for a worker
+    # still in a test after the controller alone was signalled), and a CI runner's grace
+    # between SIGTERM and SIGKILL can be shorter. All payloads have arrived by now.
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        # The run is ending anyway: a SIGTERM from here on would cost the record.
+        self.interrupts.finishing()
         self.service.close()
-        if hasattr(self.config, "workeroutput"):
-            notes, dropped = self.service.cache_report()
-            self.config.workeroutput["llmbench_cache"] = {"notes": notes, "dropped": dropped}
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["llmbench_usage"] = self.service.tally.as_dict()
+            workeroutput["llmbench_notes"] = self.service.worker_report()
         if self.controller is None:
             return
         if self.config.getoption("collectonly"):
@@ -253,13 +318,19 @@ class LLMBenchRun:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.controller is None:
             return
-        notes = self.service.notes(more=self.worker_notes, dropped=self.worker_dropped)
-        if self.controller.record is None:
-            for note in notes:
-                terminalreporter.write_line(f"llmbench: {note}", yellow=True)
+        record = self.controller.record
+        notes = list(
+            dict.fromkeys(
+                [
+                    *self.service.run_notes(more=self.worker_notes, dropped=self.worker_dropped),
+                    *self.controller.notes,
+                ]
+            )
+        )
+        if record is None and not notes:
             return
         terminalreporter.write_sep("=", "llmbench")
-        for note in notes:
-            terminalreporter.write_line(f"llmbench: {note}", yellow=True)
-        for text, colour in section(self.controller.record):
+        for text, colour in section(record) if record is not None else []:
             terminalreporter.write_line(text, **({colour: True} if colour else {}))
+        for note in notes:  # after the verdict: what was not written, and where
+            terminalreporter.write_line(f"llmbench: {note}", yellow=True)

@@ -346,7 +346,8 @@ def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
 def test_unknown_key_without_a_close_match_has_no_suggestion(root: Path) -> None:
     assert scenario_error(root, "zzz: 1\n") == (
         "benchmarks/llmbench.yaml:7: scenarios.s.zzz: unknown key; expected one of dataset, "
-        "description, fail_on_warn, fields, judge, metrics, output, prompt, regression, smoke"
+        "description, fail_on_warn, fields, judge, metrics, output, prompt, regression, smoke, "
+        "unscored"
     )
 
 
@@ -831,3 +832,32 @@ def test_find_config_with_a_missing_explicit_path_is_an_error(tmp_path: Path) ->
         f"llmbench_config = conf/x.yaml (ini): file not found: {tmp_path}/conf/x.yaml; check "
         f"the path, relative paths resolve against the rootdir {tmp_path}"
     )
+
+
+# --- unscored limits ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "unscored: {warn: 1.5}\n",
+            "benchmarks/llmbench.yaml:7: scenarios.s.unscored.warn: 1.5 is neither a count nor "
+            "a share; give a whole count of samples (e.g. 2) or a share below 1 (e.g. 0.05)",
+        ),
+        (
+            "unscored: {fail: -1}\n",
+            "benchmarks/llmbench.yaml:7: scenarios.s.unscored.fail: must be >= 0, got -1; "
+            "use 0 or more",
+        ),
+        (
+            "unscored: {fial: 2}\n",
+            "benchmarks/llmbench.yaml:7: scenarios.s.unscored.fial: unknown key; expected one "
+            "of fail, warn (did you mean 'fail'?)",
+        ),
+    ],
+)
+def test_unscored_limits_that_are_neither_counts_nor_shares_are_refused(
+    root: Path, extra: str, message: str
+) -> None:
+    assert scenario_error(root, extra) == message

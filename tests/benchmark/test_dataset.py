@@ -239,3 +239,13 @@ def test_ten_thousand_samples_load_with_unique_item_ids(tmp_path: Path) -> None:
     assert len({s.item_id for s in dataset.samples}) == 10_000
     assert dataset.samples[-1].item_id == "tg-09999"
     assert dataset.samples[-1].line == 10_000
+
+
+@pytest.mark.parametrize("name", ["line", "position", "fields", "item_id"])
+def test_a_field_named_like_the_samples_own_attribute_is_refused(
+    tmp_path: Path, name: str
+) -> None:
+    text = json.dumps({"id": "a", "input": "x"}) + "\n" + json.dumps({"id": "b", name: "Red 7"})
+    message = error(tmp_path, text + "\n")
+    assert message.startswith(f"data/x.jsonl:2: field {name!r} has the name of the sample")
+    assert message.endswith("rename the field in the dataset")

@@ -10,28 +10,11 @@ from typing import Any
 
 import pytest
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
-from support.records import entry, make_record
+from support.records import entry, make_record, with_fingerprint
 
 from pytest_llmbench import __version__
-from pytest_llmbench.cli import main as cli
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord, SampleRecord
-
-Run = tuple[int, str, str]  # exit status, stdout, stderr
-
-
-@pytest.fixture
-def llmbench(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exit_:  # argparse: --help, --version, usage errors
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def write(path: Path, record: RunRecord) -> Path:
@@ -230,8 +213,6 @@ def test_compare_prints_a_table_per_scenario_and_exits_1_on_an_error_regression(
 
 
 def test_compare_says_why_runs_are_not_comparable(llmbench: Any, tmp_path: Path) -> None:
-    from test_merge import with_fingerprint
-
     base = write(tmp_path / "base.json", make_record(PASSING))
     other = make_record(PASSING, fingerprints=with_fingerprint("prompt", ref="digest_judge@v2"))
     current = write(tmp_path / "current.json", other)

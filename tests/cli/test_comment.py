@@ -4,28 +4,14 @@ on 127.0.0.1 (the requests themselves: tests/reporting/test_github_comment.py)."
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.comments import LISTING, PR, REPO, REPORT, REPORT_2, TOKEN
 from support.fake_github import FakeGitHub
 
 from pytest_llmbench.cli.comment import add_command, comment_main
 from pytest_llmbench.reporting.markdown import MARKER
-
-REPO = "octo/bench"
-PR = 7
-TOKEN = "ghs_s3cr3tTOKENvalue42"
-REPORT = f"{MARKER}\n## llmbench\n\nverdict: pass\n"
-REPORT_2 = f"{MARKER}\n## llmbench\n\nverdict: warn\n"
-LISTING = f"listing the comments of {REPO}#{PR}"
-
-
-@pytest.fixture
-def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=TOKEN, page_size=3) as server:
-        server.add_pull(REPO, PR)
-        yield server
 
 
 @pytest.fixture

@@ -5,34 +5,16 @@ to a real Pushgateway: tests/reporting/test_prometheus.py.)"""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.loopback import closed_port
 from support.records import record_fixture
 
-from pytest_llmbench.cli import main as cli
-
 pytest.importorskip("prometheus_client", reason="prometheus-client is not installed")
-
-Run = tuple[int, str, str]  # exit status, stdout, stderr
-
-
-@pytest.fixture
-def llmbench(capsys: pytest.CaptureFixture[str]) -> Any:
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exit_:  # argparse: usage errors
-            code = int(exit_.code or 0)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 @pytest.fixture
@@ -59,9 +41,7 @@ def test_metrics_writes_the_textfile_and_says_so(
 def test_metrics_exits_1_when_the_push_fails_and_still_writes_the_file(
     llmbench: Any, stored: Path, tmp_path: Path
 ) -> None:
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     out = tmp_path / "m.prom"
     code, stdout, stderr = llmbench(
         "metrics", str(stored), "--pushgateway", f"http://127.0.0.1:{port}", "--prom-file", str(out)

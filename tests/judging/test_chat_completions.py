@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 from collections.abc import Sequence
@@ -8,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from support.judges import judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
 from pytest_llmbench.judging.chat_completions import OpenAIJudge, chat_completions_url
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
@@ -77,25 +79,17 @@ class Fake:
         )
 
 
-def config(
-    *,
-    base_url: str = "http://judge.test:8000",
-    attempts: int = 5,
-    max_wait_s: float = 60.0,
-    base_s: float = 0.5,
-    structured_output: StructuredOutput = "auto",
-    **kwargs: Any,
-) -> JudgeConfig:
-    return JudgeConfig(
-        name="judge",
-        kind="openai",
-        base_url=base_url,
-        model="judge-model",
-        api_key_env="OPENAI_API_KEY",
-        retries=RetryPolicy(attempts=attempts, max_wait_s=max_wait_s, base_s=base_s),
-        structured_output=structured_output,
-        **kwargs,
-    )
+# The judge these tests call: its URL, name, model and key variable show in the reasons
+# asserted on, and the retry waits are the real defaults (the clock is fake).
+config = functools.partial(
+    judge_config,
+    "http://judge.test:8000",
+    name="judge",
+    model="judge-model",
+    api_key_env="OPENAI_API_KEY",
+    timeout_s=60.0,
+    retries=RetryPolicy(),
+)
 
 
 def run(
@@ -237,7 +231,7 @@ def test_a_rejected_request_is_not_retried(code: int, hint: str) -> None:
 
 def test_a_401_without_a_configured_key_says_so() -> None:
     fake = Fake([status(401)])
-    cfg = JudgeConfig(name="j", kind="openai", base_url="http://judge.test", api_key_env=None)
+    cfg = judge_config("http://judge.test", name="j")
     result, _ = run(fake, cfg, api_key=None)
     assert result.reason == (
         "judge rejected the request: HTTP 401 Unauthorized "
@@ -448,7 +442,7 @@ def test_chat_completions_url(base_url: str, url: str) -> None:
 
 def test_an_empty_base_url_is_unscored_without_a_request() -> None:
     fake = Fake()
-    cfg = JudgeConfig(name="local", kind="openai", base_url="", base_url_raw="${LLM_URL}")
+    cfg = judge_config(base_url_raw="${LLM_URL}")
     result, _ = run(fake, cfg)
     assert result.reason == "judge 'local' has no base_url (is ${LLM_URL} set?)"
     assert fake.requests == []

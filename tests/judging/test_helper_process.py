@@ -11,36 +11,23 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from support.aio import run
 from support.judge_server import JudgeServer
+from support.judges import judge_config
 from support.project import Project, config_yaml, live_judge_yaml
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.helper_process import JudgeProcess, judge_from_dict, judge_to_dict
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
-T = TypeVar("T")
 METRICS = ("coverage", "accuracy")
-
-
-def judge_config(url: str, *, concurrency: int = 4, name: str = "local") -> JudgeConfig:
-    return JudgeConfig(
-        name=name,
-        kind="openai",
-        base_url=url,
-        model="judge",
-        api_key_env="TEST_KEY",
-        concurrency=concurrency,
-        timeout_s=5,
-        retries=RetryPolicy(attempts=4, max_wait_s=5, base_s=0.02),
-        price=Price(input_per_mtok=1.0, output_per_mtok=2.0),
-    )
 
 
 def messages(marker: str) -> list[dict[str, str]]:
@@ -48,13 +35,6 @@ def messages(marker: str) -> list[dict[str, str]]:
         {"role": "system", "content": 'Reply with {"coverage": x, "accuracy": y}.'},
         {"role": "user", "content": f"Sample {marker}: the summary to judge."},
     ]
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await asyncio.wait_for(make(), timeout=60)  # a hang fails, never blocks
-
-    return asyncio.run(go())
 
 
 def through_process(
@@ -95,7 +75,14 @@ def comparable(result: JudgeResult) -> dict[str, Any]:
 
 
 def test_a_judge_config_survives_the_trip_to_the_helper_process() -> None:
-    judge = judge_config("http://127.0.0.1:1")
+    judge = judge_config(
+        "http://127.0.0.1:1",
+        model="judge",
+        api_key_env="TEST_KEY",
+        concurrency=4,
+        attempts=4,
+        price=Price(input_per_mtok=1.0, output_per_mtok=2.0),
+    )
     assert judge_from_dict(judge_to_dict(judge)) == judge
     bare = JudgeConfig(name="x", kind="openai")
     assert judge_from_dict(judge_to_dict(bare)) == bare

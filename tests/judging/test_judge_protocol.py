@@ -7,15 +7,15 @@ import asyncio
 import inspect
 
 import pytest
+from support.judges import judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.dry_run import DryRunJudge
 from pytest_llmbench.judging.helper_process import JudgeProcess, RemoteJudge
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
-JUDGE = JudgeConfig(name="local", kind="openai", base_url="http://127.0.0.1:9", model="m")
+JUDGE = judge_config("http://127.0.0.1:9")
 
 
 def implementations() -> list[object]:

@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from support.aio import run
 from support.judge_server import JudgeServer
+from support.judges import judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import RetryPolicy
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
 from pytest_llmbench.judging.result import JudgeResult
-
-T = TypeVar("T")
-
-
-def run(make: Callable[[], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await asyncio.wait_for(make(), timeout=30)  # a hang fails, never blocks
-
-    return asyncio.run(go())
 
 
 async def settle() -> None:
@@ -350,19 +342,6 @@ THROTTLED_FIRST = 8  # the whole first wave is told to slow down
 CALLS = 24
 
 
-def judge_config(url: str) -> JudgeConfig:
-    return JudgeConfig(
-        name="limited",
-        kind="openai",
-        base_url=url,
-        model="test-model",
-        concurrency=CONCURRENCY,
-        timeout_s=10.0,
-        retries=RetryPolicy(attempts=6, max_wait_s=10.0, base_s=0.01),
-        structured_output="none",
-    )
-
-
 def messages(index: int) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": "You are a strict evaluator."},
@@ -395,9 +374,16 @@ def throttled_run(latency_s: float) -> Throttled:
     with JudgeServer(
         latency_s=latency_s, scorer=scorer, script=[("status", 429, 0.05)] * THROTTLED_FIRST
     ) as server:
+        config = judge_config(
+            server.url,
+            concurrency=CONCURRENCY,
+            timeout_s=10.0,
+            retries=RetryPolicy(attempts=6, max_wait_s=10.0, base_s=0.01),
+            structured_output="none",
+        )
 
         async def go() -> tuple[list[JudgeResult], OpenAIJudge, AdaptiveLimiter]:
-            async with OpenAIJudge(judge_config(server.url), api_key=None) as judge:
+            async with OpenAIJudge(config, api_key=None) as judge:
                 results = await asyncio.gather(
                     *(
                         judge.score(JudgeRequest(messages(i), ("coverage", "accuracy")))

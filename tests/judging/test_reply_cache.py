@@ -26,9 +26,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.judge_server import JudgeServer
-from support.project import PROMPT, Project, config_yaml, live_judge_yaml, make_samples
+from support.judges import judge_config
+from support.project import PROMPT, Project, config_yaml, live_judge_yaml, make_samples, marker
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import Price, RetryPolicy
 from pytest_llmbench.judging.reply_cache import (
     ENTRY_VERSION,
     FILENAME,
@@ -43,10 +44,11 @@ from pytest_llmbench.judging.reply_cache import (
 
 # -- cache_key ----------------------------------------------------------------------------
 
-JUDGE = JudgeConfig(
+# The design example's judge (see test_config.py): every field the key ignores differs
+# from the value the ignore test changes it to.
+JUDGE = judge_config(
+    "http://127.0.0.1:8000",
     name="default",
-    kind="openai",
-    base_url="http://127.0.0.1:8000",
     base_url_raw="${LLM_URL}",
     model="gpt-4o",
     api_key_env="OPENAI_API_KEY",
@@ -54,9 +56,6 @@ JUDGE = JudgeConfig(
     timeout_s=60.0,
     retries=RetryPolicy(attempts=5, max_wait_s=60.0, base_s=0.5),
     price=Price(2.5, 10.0),
-    temperature=0.0,
-    max_tokens=None,
-    structured_output="auto",
 )
 MESSAGES = [
     {"role": "system", "content": "You are a strict evaluator."},
@@ -556,11 +555,6 @@ LIVE_JUDGE = live_judge_yaml(retries="{attempts: 2, max_wait_s: 2, base_s: 0.01}
 CACHE_DB = Path(".llmbench") / "cache" / FILENAME
 
 
-def marker(number: int) -> str:
-    """Text only the judge prompt of sample `s-<number>` contains (its input)."""
-    return f"Пост номер {number}:"
-
-
 def per_sample(srv: JudgeServer, count: int) -> list[int]:
     return [srv.count_for(marker(n)) for n in range(1, count + 1)]
 
@@ -795,17 +789,48 @@ def test_corrupted_cache_entries_are_asked_again_live_and_never_score(
     warm.stdout.fnmatch_lines(
         [
             "*= llmbench =*",
-            # One line for the run, however many workers dropped entries.
-            "llmbench: dropped 3 judge cache entries that failed their checks in "
-            f".llmbench/cache/{FILENAME}; asked the judge again",
             "digest: PASS *",
             "  judge calls 3 · cached 1 · *",
+            "llmbench verdict: PASS",
+            # After the verdict, one line for the run, however many workers dropped entries.
+            "llmbench: dropped 3 judge cache entries that failed their checks in "
+            f".llmbench/cache/{FILENAME}; asked the judge again",
         ]
     )
     assert warm.stdout.str().count("llmbench: dropped") == 1
     samples = record_of(project)["scenarios"]["digest"]["samples"]
     assert [s["scores"]["coverage"] for s in samples] == [0.9] * 4
     assert "3.14" not in warm.stdout.str()
+
+
+NOTING_CONFTEST = """\
+import pytest
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session):
+    run = session.config.pluginmanager.get_plugin("llmbench-run")
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+    run.service.note("a note every process makes")
+    run.service.note(f"a note of {worker} alone")
+"""
+
+
+@pytest.mark.parametrize("mode", list(TWO_MODES))
+def test_every_process_notes_reach_the_terminal_once_each_after_the_verdict(
+    project: Project, server: JudgeServer, mode: str
+) -> None:
+    # One notes mechanism: what a worker noted (a cache or disk it lived with) travels to
+    # the controller, and a line several processes noted is printed once.
+    project.write("conftest.py", NOTING_CONFTEST)
+    result = run(project, *TWO_MODES[mode])
+    assert result.ret == 0
+    lines = result.stdout.lines
+    notes = lines[lines.index("llmbench verdict: PASS") + 1 :]
+    notes = [line for line in notes if line.startswith("llmbench: ")]
+    processes = {"no-xdist": ["main"], "n2": ["main", "gw0", "gw1"]}[mode]
+    expected = ["a note every process makes", *(f"a note of {p} alone" for p in processes)]
+    assert sorted(notes) == sorted(f"llmbench: {note}" for note in expected)
 
 
 @pytest.mark.parametrize("mode", list(TWO_MODES))

@@ -16,7 +16,7 @@ from support.project import PROMPT, config_yaml, make_samples
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, load_config
 from pytest_llmbench.benchmark.dataset import Sample, load_dataset
-from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.budget import Budget, worst_case_cost
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.reply_cache import CachedReply
 from pytest_llmbench.judging.result import JudgeResult
@@ -225,21 +225,148 @@ def test_a_dry_run_never_asks_a_judge_of_its_own(
 def test_the_budget_stops_a_judge_of_its_own_and_its_ledger_leaves_the_loop_running(
     cfg: LLMBenchConfig, tmp_path: Path, rule_judge: RuleJudge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    budget = Budget(0.1, tmp_path / "spend.sqlite3")  # one call ($0.14) spends it
+    scenario, samples = digest_samples(cfg)
+    judge = cfg.judges["default"]
+    worst = []
+    for sample in samples:
+        request = JudgeService(cfg, "live", ENVIRON).prepare(scenario, sample, str(sample.output))
+        worst.append(worst_case_cost(judge, request.request.messages, request.request.metrics))
+    first, second = (w for w in worst if w is not None)
+    # Room for the first call's worst case; after it spent its real $0.14, none for the second.
+    limit = round(first + 0.01, 6)
+    assert first <= limit < 0.14 + second
+    budget = Budget(limit, tmp_path / "spend.sqlite3")
     service = JudgeService(
         cfg, "live", ENVIRON, budget=budget, judge_process=False, judges={"default": rule_judge}
     )
     watch = LoopWatch(service)
-    monkeypatch.setattr(budget, "exhausted", watch.wrap(budget.exhausted))
-    monkeypatch.setattr(budget, "add", watch.wrap(budget.add))
-    scenario, samples = digest_samples(cfg)
+    monkeypatch.setattr(budget, "reserve", watch.wrap(budget.reserve))
+    monkeypatch.setattr(budget, "settle", watch.wrap(budget.settle))
 
     results = [service.score(scenario, s, str(s.output))[0] for s in samples]
     service.close()
 
-    assert watch.ran == [True, True, True]  # exhausted? add; exhausted? (no second add)
+    assert watch.ran == [True, True, True]  # reserve, settle; reserve (refused)
     assert [r.status for r in results] == ["scored", "unscored"]
     assert results[1].reason == (
-        "budget exhausted: $0.1400 of $0.1 spent before this sample was judged"
+        f"budget exhausted: $0.1400 of ${limit:g} spent; this sample's call could cost up "
+        f"to ${second:.4f} (judge 'default' sets no max_tokens: 1024 assumed), so it was not sent"
     )
     assert len(rule_judge.requests) == 1
+    assert service.budget_summary == {
+        "limit_usd": limit,
+        "spent_usd": pytest.approx(0.14),
+        "held_usd": 0.0,
+        "refused_calls": 1,
+    }
+
+
+def test_a_reply_cache_that_cannot_be_opened_is_noted_and_every_call_asked(
+    cfg: LLMBenchConfig, tmp_path: Path, rule_judge: RuleJudge
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("", encoding="utf-8")
+    service = JudgeService(
+        cfg,
+        "live",
+        ENVIRON,
+        cache_dir=blocker / "cache",
+        judge_process=False,
+        judges={"default": rule_judge},
+    )
+    scenario, sample = digest_sample(cfg)
+    try:
+        first, _ = service.score(scenario, sample, str(sample.output))
+        again, _ = service.score(scenario, sample, str(sample.output))
+        described = service.describe_cache_and_budget()
+    finally:
+        service.close()
+    assert (first.status, again.status, again.cached) == ("scored", "scored", False)
+    assert len(rule_judge.requests) == 2
+    assert service.notes == ["reply cache not-a-directory/cache not used: Not a directory"]
+    assert described == "cache not-a-directory/cache not used: Not a directory"
+
+
+def test_a_reply_cache_that_fills_up_is_noted_once_and_no_longer_written(
+    service: JudgeService, cfg: LLMBenchConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    cache = service.cache
+    assert cache is not None
+    tries: list[str] = []
+
+    def full(key: str, value: object) -> None:
+        tries.append(key)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(cache, "put", full)
+    scenario, samples = digest_samples(cfg)
+
+    results = [service.score(scenario, s, str(s.output))[0] for s in samples]
+
+    assert [r.status for r in results] == ["scored", "scored"]  # the scores are kept
+    assert len(tries) == 1
+    assert service.notes == [
+        "reply cache cache/judge-replies.sqlite3: new replies not kept: database or disk is full"
+    ]
+
+
+def test_disk_and_cache_notes_are_one_list_kept_past_close_and_summed_with_the_workers(
+    service: JudgeService, cfg: LLMBenchConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    cache = service.cache
+    assert cache is not None
+    scenario, samples = digest_samples(cfg)
+    first = samples[0]
+    service.score(scenario, first, str(first.output))
+    key = service.prepare(scenario, first, str(first.output)).key
+    with sqlite3.connect(cache.path) as db:  # a flipped digit in the stored entry
+        (value,) = db.execute("SELECT value FROM replies WHERE key = ?", (key,)).fetchone()
+        db.execute("UPDATE replies SET value = ? WHERE key = ?", (value.replace("1.0", "3.1"), key))
+
+    def full(key: str, value: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(cache, "put", full)
+    again, _ = service.score(scenario, first, str(first.output))  # dropped, asked live
+    assert (again.status, again.cached, again.scores["coverage"]) == ("scored", False, 1.0)
+    service.note("budget ledger moved")
+    service.note("budget ledger moved")  # once
+    service.close()
+
+    full_note = (
+        "reply cache cache/judge-replies.sqlite3: new replies not kept: database or disk is full"
+    )
+    assert service.notes == [full_note, "budget ledger moved"]
+    assert service.worker_report() == {"notes": service.notes, "dropped": 1}
+    assert service.run_notes(more=["budget ledger moved", "a worker's own"], dropped=2) == [
+        full_note,
+        "budget ledger moved",
+        "a worker's own",
+        "dropped 3 judge cache entries that failed their checks in "
+        "cache/judge-replies.sqlite3; asked the judge again",
+    ]
+
+
+def test_a_reply_cache_read_that_fails_on_disk_is_a_miss_asked_live_and_noted(
+    service: JudgeService, cfg: LLMBenchConfig, rule_judge: RuleJudge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    cache = service.cache
+    assert cache is not None
+
+    def failing(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(cache, "get", failing)
+    scenario, sample = digest_sample(cfg)
+    result, _ = service.score(scenario, sample, str(sample.output))
+    assert (result.status, result.cached) == ("scored", False)
+    assert len(rule_judge.requests) == 1
+    assert service.notes == [
+        "reply cache cache/judge-replies.sqlite3: a reply could not be read: disk I/O error"
+    ]

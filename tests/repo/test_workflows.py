@@ -7,17 +7,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
+from support.loopback import closed_port
+from support.webhook import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -274,8 +273,7 @@ def test_nightly_merges_keeps_history_pushes_and_alerts_on_main_only() -> None:
         "always()",
         "github.ref == 'refs/heads/main'",
         "contains(needs.*.result, 'failure')",
-        "needs.merge.outputs.status == 'fail'",
-        "needs.merge.outputs.regression == 'true'",
+        "needs.merge.outputs.notify == 'true'",
     ):
         assert part in alert["if"], part
     post = step(alert, "Post the alert to the webhook")
@@ -299,36 +297,41 @@ def test_nightly_verdict_script_reads_status_regression_and_run_id(tmp_path: Pat
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
-    assert done.stdout == "status=fail\nregression=true\nrun_id=20251109T021700Z-abc123\n"
+    # No stored notify rules: the defaults (fail, regression) alert on this failing run.
+    assert done.stdout == (
+        "status=fail\nregression=true\nnotify=true\nrun_id=20251109T021700Z-abc123\n"
+    )
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received: ClassVar[list[dict[str, Any]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers["Content-Length"])
-        self.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+@pytest.mark.parametrize(
+    ("status", "on", "notify"),
+    [("warn", ["warn"], "true"), ("fail", ["warn"], "false"), ("pass", ["fail"], "false")],
+)
+def test_nightly_alerts_by_the_notify_rules_the_record_keeps(
+    tmp_path: Path, status: str, on: list[str], notify: str
+) -> None:
+    merge = load("benchmark-nightly.yml")["jobs"]["merge"]
+    code = heredoc(step(merge, "Verdict against the baseline")["run"])
+    record = {
+        "status": status,
+        "gated": True,
+        "rules": {"notify": {"on": on}},
+        "run": {"id": "r"},
+        "scenarios": {"a": {}},
+    }
+    (tmp_path / ".llmbench").mkdir()
+    (tmp_path / ".llmbench" / "nightly.json").write_text(json.dumps(record), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert f"notify={notify}\n" in done.stdout
 
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A webhook receiver on 127.0.0.1: (its URL, the JSON bodies it received)."""
-    received: list[dict[str, Any]] = []
-    handler = type("Hook", (_Hook,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with WebhookReceiver(status=204, reply="") as hook:
+        yield hook.url, hook.json_bodies
 
 
 def run_alert_script(
@@ -395,9 +398,7 @@ def test_nightly_alert_without_a_record_says_the_run_did_not_finish(
 
 
 def test_nightly_alert_that_cannot_be_delivered_fails_the_alert_job(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = closed_port()
     done = run_alert_script(tmp_path, f"http://127.0.0.1:{port}/hook")
     assert done.returncode == 1
     assert done.stdout.startswith("alert not sent: ")

@@ -4,15 +4,14 @@ receiver on 127.0.0.1, the redacted URL, and (last section) whole runs with a we
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from support.loopback import closed_port
 from support.project import Project, config_yaml, make_samples
+from support.records import run_record
+from support.webhook import WebhookReceiver
 
 from pytest_llmbench.benchmark.config import NotifyConfig
 from pytest_llmbench.reporting.alerts import (
@@ -28,72 +27,26 @@ RUN_URL = "https://github.com/octo/bench/actions/runs/42"
 HOOK_PATH = "/services/T000/B000/s3cretHOOKabcd"
 
 
-class Receiver:
-    """An incoming-webhook stand-in on 127.0.0.1: records each JSON body, answers `status`
-    (with `reply` as the body) after `delay_s`."""
+class Receiver(WebhookReceiver):
+    """The webhook receiver at HOOK_PATH, and its URL as the plugin shows it."""
 
-    def __init__(self, status: int = 200, reply: str = "ok", delay_s: float = 0.0) -> None:
-        self.status, self.reply, self.delay_s = status, reply, delay_s
-        self.bodies: list[Any] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.bodies.append(
-                    {
-                        "path": self.path,
-                        "content_type": self.headers.get("Content-Type"),
-                        "json": json.loads(raw),
-                    }
-                )
-                time.sleep(receiver.delay_s)
-                blob = receiver.reply.encode("utf-8")
-                self.send_response(receiver.status)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(blob)))
-                self.end_headers()
-                self.wfile.write(blob)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{HOOK_PATH}"
+    def __init__(self) -> None:
+        super().__init__(path=HOOK_PATH)
 
     @property
     def shown(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/…abcd"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.origin}/…abcd"
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
+    with Receiver() as server:
+        yield server
 
 
 @pytest.fixture
 def refused_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{HOOK_PATH}"
+    return f"http://127.0.0.1:{closed_port()}{HOOK_PATH}"
 
 
 # -- records, as the controller builds them (the keys alerts read) ------------------------
@@ -140,37 +93,32 @@ def scenario(
     }
 
 
-def record(status: str, gated: Any = True, **scenarios: Any) -> dict[str, Any]:
-    return {
-        "status": status,
-        "gated": gated,
-        "problems": [p for s in scenarios.values() for p in s["problems"]],
-        "scenarios": scenarios,
-    }
-
-
 def fail_record() -> dict[str, Any]:
-    return record(
+    return run_record(
+        {
+            "digest": scenario(
+                "fail", [FAIL_LINE, WARN_LINE], coverage="fail", accuracy="warn", latency="pass"
+            ),
+            "news": scenario("pass", [], coverage="pass"),
+        },
         "fail",
-        digest=scenario(
-            "fail", [FAIL_LINE, WARN_LINE], coverage="fail", accuracy="warn", latency="pass"
-        ),
-        news=scenario("pass", [], coverage="pass"),
     )
 
 
 def regression_record() -> dict[str, Any]:
     digest = scenario("warn", [REGRESSION_LINE], coverage="pass", accuracy="pass")
     digest["comparison"] = REGRESSION
-    return record("warn", digest=digest)
+    return run_record({"digest": digest}, "warn")
 
 
 def warn_record() -> dict[str, Any]:
-    return record("warn", digest=scenario("warn", [WARN_LINE], coverage="pass", accuracy="warn"))
+    return run_record(
+        {"digest": scenario("warn", [WARN_LINE], coverage="pass", accuracy="warn")}, "warn"
+    )
 
 
 def pass_record() -> dict[str, Any]:
-    return record("pass", digest=scenario("pass", [], coverage="pass"))
+    return run_record({"digest": scenario("pass", [], coverage="pass")}, "pass")
 
 
 # -- the message -------------------------------------------------------------------------
@@ -210,10 +158,17 @@ def test_a_regressed_scenario_that_also_fails_shows_both_lines() -> None:
 def test_a_spent_budget_is_a_serious_line() -> None:
     line = "budget exhausted: 3 samples of digest not judged"
     unjudged = [
-        {"id": f"s-{i}", "status": "unscored", "reason": "budget …", "reason_code": "budget_exhausted"}
+        {
+            "id": f"s-{i}",
+            "status": "unscored",
+            "reason": "budget …",
+            "reason_code": "budget_exhausted",
+        }
         for i in range(3)
     ]
-    rec = record("fail", digest=scenario("fail", [line, WARN_LINE], unjudged, accuracy="warn"))
+    rec = run_record(
+        {"digest": scenario("fail", [line, WARN_LINE], unjudged, accuracy="warn")}, "fail"
+    )
     assert build_message(rec, None)["text"] == f"llmbench: FAIL — digest\n• {line}"
 
 
@@ -222,9 +177,9 @@ def test_a_long_message_stays_under_discords_limit_and_keeps_the_link() -> None:
         f"m{i:03d} of digest is in its fail band: 0.100 (pass ≥ 0.9, warn ≥ 0.8)" for i in range(80)
     ]
     metrics = {f"m{i:03d}": metric("fail", 0.1, "pass ≥ 0.9, warn ≥ 0.8") for i in range(80)}
-    text = build_message(record("fail", digest=scenario("fail", lines, None, **metrics)), RUN_URL)[
-        "text"
-    ]
+    text = build_message(
+        run_record({"digest": scenario("fail", lines, None, **metrics)}, "fail"), RUN_URL
+    )["text"]
     assert len(text) <= 1_900
     kept = text.splitlines()
     assert kept[0] == "llmbench: FAIL — digest"
@@ -234,9 +189,9 @@ def test_a_long_message_stays_under_discords_limit_and_keeps_the_link() -> None:
 
 
 def test_names_cannot_ping_a_slack_channel() -> None:
-    rec = record(
+    rec = run_record(
+        {"<!channel>": scenario("fail", ["x of <!channel> has no scored samples"], x="no data")},
         "fail",
-        **{"<!channel>": scenario("fail", ["x of <!channel> has no scored samples"], x="no data")},
     )
     text = build_message(rec, None)["text"]
     assert "<" not in text and ">" not in text

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from support.comments import LISTING, PR, REPO, REPORT, REPORT_2, TOKEN
 from support.fake_github import BOT, FakeGitHub
+from support.loopback import closed_port
 
 from pytest_llmbench.reporting.github_comment import (
     CommentError,
@@ -14,19 +14,6 @@ from pytest_llmbench.reporting.github_comment import (
     upsert_comment,
 )
 from pytest_llmbench.reporting.markdown import MARKER
-
-REPO = "octo/bench"
-PR = 7
-TOKEN = "ghs_s3cr3tTOKENvalue42"
-REPORT = f"{MARKER}\n## llmbench\n\nverdict: pass\n"
-REPORT_2 = f"{MARKER}\n## llmbench\n\nverdict: warn\n"
-
-
-@pytest.fixture
-def gh() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=TOKEN, page_size=3) as server:
-        server.add_pull(REPO, PR)
-        yield server
 
 
 def upsert(gh: FakeGitHub, body: str = REPORT, **kwargs: object) -> CommentResult:
@@ -135,7 +122,6 @@ def test_next_link_parsing() -> None:
 # -- errors: exact messages, never the token ---------------------------------------------------
 
 WHERE = f"{REPO}#{PR}"
-LISTING = f"listing the comments of {WHERE}"
 
 
 @pytest.mark.parametrize(
@@ -307,9 +293,4 @@ def test_the_token_is_never_sent_to_another_host(gh: FakeGitHub) -> None:
 
 @pytest.fixture
 def unused_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return closed_port()

@@ -7,22 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.records import entry, make_record
+from support.records import run_on
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.reporting import history
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
-
-
-def run_on(day: int, accuracy: float, **kwargs: Any) -> RunRecord:
-    run = {
-        "id": f"202511{day:02d}T030000Z-{day:06d}",
-        "started_at": f"2025-11-{day:02d}T03:00:00Z",
-        "duration_s": 12.5,
-        "git": {"commit": f"{day:x}" * 40, "branch": kwargs.pop("branch", "main")},
-    }
-    return make_record([entry(p, accuracy) for p in range(6)], run=run, **kwargs)
 
 
 def folder(tmp_path: Path, *records: RunRecord) -> Path:

@@ -7,7 +7,6 @@ LLMBENCH_REQUIRE_CHROMIUM=1, which makes its absence a failure (CI sets it).
 
 from __future__ import annotations
 
-import copy
 import os
 import struct
 import subprocess
@@ -15,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from support.records import FINGERPRINTS, entry, make_record
+from support.records import entry, make_record, nightly_run, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.results import record as record_mod
@@ -96,14 +95,14 @@ def scored(position: int, accuracy: float, latency: float) -> SampleRecord:
 
 
 def history_folder(tmp_path: Path) -> Path:
-    fingerprints = copy.deepcopy(FINGERPRINTS)
-    fingerprints["metrics"]["latency_seconds"] = {
+    latency = {
         "pass": 210.0,
         "warn": 240.0,
         "better": "lower",
         "source": "field",
         "aggregate": "mean",
     }
+    fingerprints = with_fingerprint("metrics", latency_seconds=latency)
     runs = tmp_path / "benchmarks"
     shifts = [-0.12, -0.05, 0.0, 0.03, -0.02, 0.05, 0.04, 0.06]
     for day, shift in enumerate(shifts, 10):
@@ -111,12 +110,9 @@ def history_folder(tmp_path: Path) -> Path:
             scored(p, min(1.0, 0.82 + shift + 0.03 * (p % 4 - 1.5)), 250.0 - 8 * (day - 10) + p)
             for p in range(12)
         ]
-        run = {
-            "id": f"202511{day:02d}T030000Z-{day:06d}",
-            "started_at": f"2025-11-{day:02d}T03:00:00Z",
-            "git": {"commit": f"{day:x}" * 20, "branch": "main"},
-        }
-        record = make_record(samples, fingerprints=fingerprints, run=run, cost=0.01 * day)
+        record = make_record(
+            samples, fingerprints=fingerprints, run=nightly_run(day), cost=0.01 * day
+        )
         record_mod.write(record, runs / f"{day}.json")
     return runs
 

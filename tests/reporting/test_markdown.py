@@ -11,6 +11,7 @@ from typing import Any
 import hypothesis  # noqa: F401
 import pytest
 from support.project import Project, config_yaml, make_samples, without_footer
+from support.records import run_record
 
 from pytest_llmbench.reporting import markdown as report
 from pytest_llmbench.reporting.markdown import MARKER, md_code, md_text
@@ -101,9 +102,9 @@ def test_warn_run_report_lists_the_worst_samples_worst_first(
 
 UNSCORED_REPORT = """\
 <!-- llmbench-report -->
-## llmbench: ✅ pass
+## llmbench: ❌ fail
 
-### digest — ✅ pass
+### digest — ❌ fail
 
 Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (2 scored, 1 unscored of 3)
 
@@ -115,6 +116,8 @@ Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · d
 
 Judge calls: 0 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
 
+- 1 of 3 samples of digest have no score, over the fail limit of 5% of the samples: no ground_truth for "accuracy" in sample "s-02"; the dry-run judge scores only … (1)
+
 <details><summary>Worst samples (1)</summary>
 
 | sample | status | scores | rerun |
@@ -123,7 +126,7 @@ Judge calls: 0 · cached: 0 · retries: 0 · tokens: 0 in / 0 out
 
 </details>
 
-**Verdict: PASS**
+**Verdict: FAIL** — 1 of 3 samples of digest have no score, over the fail limit of 5% of the samples: no ground_truth for "accuracy" in sample "s-02"; the dry-run judge scores only … (1)
 
 """
 
@@ -135,7 +138,8 @@ def test_unscored_sample_heads_the_worst_samples_with_its_reason(
     del samples[1]["ground_truth"]["accuracy"]
     project.dataset(samples)
     result, text = run_report(project, *xdist_args)
-    assert result.ret == 1  # the unscored item fails; the aggregate bands still pass
+    # The bands pass, but one sample of three has no score: over the default limit (5%).
+    assert result.ret == 1
     assert text == UNSCORED_REPORT
 
 
@@ -263,23 +267,6 @@ def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str,
             "cost_usd": None,
         },
         "samples": samples,
-    }
-
-
-def run_record(scenarios: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    problems = [p for s in scenarios.values() for p in s["problems"]]
-    return {
-        "schema": "llmbench-run/1",
-        "status": "fail" if problems else "pass",
-        "gated": True,
-        "gate_note": "",
-        "partial": False,
-        "partial_reason": None,
-        "problems": problems,
-        "verdict_note": None,
-        "shard": None,
-        "baseline": None,
-        "scenarios": scenarios,
     }
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ prometheus_client = pytest.importorskip(
 )
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from support.judge_server import JudgeServer  # noqa: E402
+from support.loopback import closed_port  # noqa: E402
 from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
 from support.records import LATENCIES, record_fixture  # noqa: E402
 
@@ -352,13 +352,6 @@ def test_a_failing_exporter_never_raises_into_the_run(tmp_path: Path) -> None:
 
 
 # -- push: errors --------------------------------------------------------------------------
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_push_to_nothing_is_a_result_without_the_credentials() -> None:

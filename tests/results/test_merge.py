@@ -7,25 +7,18 @@ import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
-from support.records import FINGERPRINTS, entry, make_record
+from support.records import FINGERPRINTS, entry, make_record, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
-from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.merge import merge
-from pytest_llmbench.results.schema import Fingerprints, RunRecord
+from pytest_llmbench.results.schema import RunRecord
 from pytest_llmbench.run.item_side import in_shard
-
-
-def with_fingerprint(part: str, **changes: Any) -> Fingerprints:
-    fp: dict[str, Any] = copy.deepcopy(dict(FINGERPRINTS))
-    fp[part].update(changes)
-    return cast(Fingerprints, fp)
 
 
 def shards_of(
@@ -139,11 +132,24 @@ def test_a_partial_shard_makes_a_partial_ungated_merge() -> None:
     )
 
 
-def test_shards_selected_by_node_id_merge_ungated_with_the_node_id_note() -> None:
+SUBSET_NOTE = (
+    "The shards selected part of digest (not the whole scenario or its smoke set): "
+    "scores are reported, bands are not gated."
+)
+
+
+def test_shards_that_selected_part_of_a_scenario_merge_ungated_with_a_note() -> None:
+    shards = shards_of(SCORES, 2)
+    shards[0][1]["scenarios"]["digest"]["selection"] = {"kind": "subset", "selected": 1, "of": 3}
+    merged, _ = merge(shards, run_id="m")
+    assert (merged["gated"], merged["gate_note"]) == (False, SUBSET_NOTE)
+
+
+def test_older_shards_selected_by_node_id_merge_ungated() -> None:
     shards = shards_of(SCORES, 2)
     shards[0][1]["run"]["argv"] = ["pytest", "benchmarks/test_digest.py::test_digest[s-01]"]
     merged, _ = merge(shards, run_id="m")
-    assert (merged["gated"], merged["gate_note"]) == (False, rerecord.NODE_ID_NOTE)
+    assert (merged["gated"], merged["gate_note"]) == (False, SUBSET_NOTE)
 
 
 def test_the_shards_baseline_comparisons_are_dropped_with_a_note() -> None:
@@ -267,6 +273,7 @@ def test_shards_holding_the_same_sample_are_refused() -> None:
 
 
 # -- whole sharded runs ----------------------------------------------------------------
+
 
 # Metrics written in name order: a report rendered from a loaded record lists metrics by
 # name (the record's JSON sorts keys), the plugin's own report in YAML order.

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.records import FINGERPRINTS, entry
 
-from pytest_llmbench.benchmark.rules import RegressionRules
+from pytest_llmbench.benchmark.rules import RegressionRules, UnscoredRules
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive
 from pytest_llmbench.results.problems import Problem, scenario_problems, sentence
 from pytest_llmbench.results.schema import SampleRecord, ScenarioRecord
+from pytest_llmbench.results.stored_rules import default_rules
 
 scores = st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=0, max_size=12)
 
@@ -25,7 +27,7 @@ def block(values: list[float | None], unjudged: int = 0) -> ScenarioRecord:
         sample["reason"] = "budget exhausted: $0.0100 of $0.01 spent before this sample was judged"
         sample["reason_code"] = "budget_exhausted"
     return record_mod.summarize_scenario(
-        "digest", samples, copy.deepcopy(FINGERPRINTS), False, record_mod.usage(samples, None)
+        "digest", samples, copy.deepcopy(FINGERPRINTS), default_rules(), record_mod.usage(samples, None)
     )
 
 
@@ -57,7 +59,7 @@ def test_a_reason_that_merely_reads_like_the_budget_is_not_the_budget() -> None:
     first = scenario["samples"][0]
     first["status"], first["reason"] = "unscored", "budget exhausted, said the judge"
     first["reason_code"] = "judge"
-    assert [p.kind for p in scenario_problems("digest", scenario)] == []
+    assert [p.kind for p in scenario_problems("digest", scenario)] == ["unscored"]
 
 
 def test_warn_band_problems_are_minor_and_the_rest_serious() -> None:
@@ -66,3 +68,31 @@ def test_warn_band_problems_are_minor_and_the_rest_serious() -> None:
     assert all(
         Problem(kind, "digest", "fail").serious for kind in ("band", "budget", "no_data")
     )
+
+
+@given(st.integers(0, 500), st.integers(0, 500), st.floats(0, 0.99) | st.integers(1, 50))
+def test_more_samples_without_a_score_never_make_a_better_verdict(
+    lost: int, more: int, edge: float
+) -> None:
+    rank = {"pass": 0, "warn": 1, "fail": 2}
+    rules = UnscoredRules(warn=edge / 2, fail=edge)
+    selected = 1000
+    assert rank[rules.severity(lost, selected)] <= rank[rules.severity(lost + more, selected)]
+
+
+@pytest.mark.parametrize(
+    ("warn", "fail", "lost", "selected", "severity"),
+    [
+        (0, 0.05, 0, 12, "pass"),
+        (0, 0.05, 1, 40, "warn"),  # 1 is over 0, not over 5% of 40 (2)
+        (0, 0.05, 3, 40, "fail"),
+        (2, 4, 2, 10, "pass"),  # strictly over: a count of 2 allows two
+        (2, 4, 3, 10, "warn"),
+        (2, 4, 5, 10, "fail"),
+        (0.5, 0.5, 6, 12, "pass"),  # exactly half of 12 is not over half
+    ],
+)
+def test_unscored_severity_at_its_edges(
+    warn: float, fail: float, lost: int, selected: int, severity: str
+) -> None:
+    assert UnscoredRules(warn, fail).severity(lost, selected) == severity

@@ -3,7 +3,6 @@ across items, and still judges every sample exactly once (also across xdist work
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 # (see test_live_judge.py).
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from support.judge_server import JudgeServer
-from support.project import Project, config_yaml, make_samples
+from support.judge_server import JudgeServer, user_text
+from support.project import SAMPLE_NUMBER, Project, config_yaml, make_samples, marker
 
 SAMPLES = 12
 CONCURRENCY = 4
@@ -37,20 +36,9 @@ def test_digest(sample, output, judge):
     judge(output)
 """
 
-_NUMBER = re.compile(r"Пост номер (\d+):")
-
-
-def marker(number: int) -> str:
-    """Text only the judge prompt of sample `s-<number>` contains (its input)."""
-    return f"Пост номер {number}:"
-
 
 def per_sample(srv: JudgeServer, count: int = SAMPLES) -> list[int]:
     return [srv.count_for(marker(n)) for n in range(1, count + 1)]
-
-
-def user_text(body: dict[str, Any]) -> str:
-    return "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
 
 
 def scorer(body: dict[str, Any]) -> dict[str, float]:
@@ -179,7 +167,7 @@ def test_output_callable_is_called_once_per_sample_and_its_output_judged(
     assert server.peak_in_flight > 1
     assert per_sample(server) == [1] * SAMPLES
     for body in server.requests:
-        number = int(_NUMBER.search(user_text(body)).group(1))  # type: ignore[union-attr]
+        number = int(SAMPLE_NUMBER.search(user_text(body)).group(1))  # type: ignore[union-attr]
         assert f"made for s-{number:02d}: Сводка {number}: открыли станцию." in user_text(body)
     # Produced once per sample: judged ahead, and the item got the very output judged.
     logged = calls.read_text(encoding="utf-8").split()

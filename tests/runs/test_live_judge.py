@@ -4,8 +4,6 @@ on 127.0.0.1, started in this process (xdist workers reach it over loopback)."""
 from __future__ import annotations
 
 import json
-import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,20 +13,22 @@ from typing import Any
 # run re-imports (and assert-rewrites) all of hypothesis, about 1.5 s a run.
 import hypothesis.internal.observability  # noqa: F401
 import pytest
-from support.judge_server import JudgeServer
-from support.project import Project, config_yaml, live_judge_yaml, make_samples
+from support.judge_server import JudgeServer, user_text
+from support.loopback import closed_port
+from support.project import (
+    SAMPLE_NUMBER,
+    Project,
+    config_yaml,
+    live_judge_yaml,
+    make_samples,
+    marker,
+)
 
 SECRET = "sk-llmbench-test-5ecret-7f3a9c1e"
 
 # Short retry settings: every backoff really sleeps, but for tens of milliseconds.
 LIVE_JUDGE = live_judge_yaml(timeout_s=2, retries="{attempts: 4, max_wait_s: 5, base_s: 0.05}")
 KEYED_JUDGE = LIVE_JUDGE + "    api_key_env: TEST_LLM_KEY\n"
-
-_SAMPLE_NUMBER = re.compile(r"Пост номер (\d+):")
-
-
-def user_text(body: dict[str, Any]) -> str:
-    return "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
 
 
 def expected_scores(number: int) -> dict[str, float]:
@@ -37,14 +37,9 @@ def expected_scores(number: int) -> dict[str, float]:
 
 
 def scorer(body: dict[str, Any]) -> dict[str, float]:
-    match = _SAMPLE_NUMBER.search(user_text(body))
+    match = SAMPLE_NUMBER.search(user_text(body))
     assert match is not None, "every judge prompt carries the sample's input"
     return expected_scores(int(match.group(1)))
-
-
-def marker(number: int) -> str:
-    """Text only the judge prompt of sample `s-<number>` contains (its input)."""
-    return f"Пост номер {number}:"
 
 
 @pytest.fixture
@@ -55,13 +50,6 @@ def server(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[JudgeS
         monkeypatch.setenv("TEST_LLM_KEY", SECRET)
         project.config(config_yaml(judge_block=LIVE_JUDGE))
         yield srv
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def samples_by_id(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -207,9 +195,10 @@ def test_misbehaving_judge_every_sample_ends_scored_or_explicitly_unscored(
     result.stdout.fnmatch_lines(
         [
             "*sample 's-03' unscored: unusable judge reply: no JSON object in the reply: 'Still fine.'*",
-            "digest: PASS  (7 samples: 6 scored, 1 unscored, 0 errors · judge live · prompt digest_judge@v1)",
+            "digest: FAIL  (7 samples: 6 scored, 1 unscored, 0 errors · judge live · prompt digest_judge@v1)",
             f"  judge calls 7 · cached 0 · retries 6 · tokens {tokens_in} in / 160 out",
-            "llmbench verdict: PASS",
+            "  1 of 7 samples of digest have no score, over the fail limit of 5% of the samples: *",
+            "llmbench verdict: FAIL",
         ]
     )
     # 7 first attempts, two retries for s-01 and one each for s-02, s-03, s-05, s-06.

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.judges import judge_config
 from support.project import Project, config_yaml
 from support.real_llm_server import LlamaServer, Unavailable, find_setup
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import RetryPolicy
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
@@ -222,10 +223,9 @@ def test_whole_run_against_a_real_llama_cpp_judge(
 def test_openai_judge_auto_structured_output_settles_on_llama_cpp(
     llama: LlamaServer, record_property: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = JudgeConfig(
+    config = judge_config(
+        f"{llama.url}/v1",
         name="real",
-        kind="openai",
-        base_url=f"{llama.url}/v1",
         base_url_raw=f"{llama.url}/v1",
         model="smollm2-135m-instruct",
         concurrency=1,

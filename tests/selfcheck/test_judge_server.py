@@ -9,36 +9,14 @@ from typing import Any
 
 import httpx
 from support.judge_server import JudgeServer
+from support.judges import judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy, StructuredOutput
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
 METRICS = ("coverage", "faithfulness")
-
-
-def config(
-    url: str,
-    *,
-    concurrency: int = 8,
-    timeout_s: float = 5.0,
-    attempts: int = 5,
-    max_wait_s: float = 5.0,
-    structured_output: StructuredOutput = "auto",
-) -> JudgeConfig:
-    return JudgeConfig(
-        name="local",
-        kind="openai",
-        base_url=url,
-        model="judge",
-        api_key_env="TEST_KEY",
-        concurrency=concurrency,
-        timeout_s=timeout_s,
-        # Small steps keep the whole file fast while still really sleeping.
-        retries=RetryPolicy(attempts=attempts, max_wait_s=max_wait_s, base_s=0.02),
-        structured_output=structured_output,
-    )
 
 
 def messages(marker: str) -> list[dict[str, str]]:
@@ -64,7 +42,7 @@ def score_all(
 def test_concurrent_calls_overlap_up_to_the_concurrency_limit() -> None:
     markers = [f"s-{i:02d}" for i in range(20)]
     with JudgeServer(latency_s=0.2) as srv:
-        results, _ = score_all(config(srv.url, concurrency=8), markers, api_key="k-123")
+        results, _ = score_all(judge_config(srv.url, concurrency=8), markers, api_key="k-123")
         assert all(r.status == "scored" for r in results)
         assert all(r.scores == {"coverage": 0.9, "faithfulness": 0.9} for r in results)
         assert 1 < srv.peak_in_flight <= 8  # overlapping, as the server saw them
@@ -84,7 +62,9 @@ def test_every_call_ends_scored_or_explicitly_unscored_under_a_flaky_server() ->
         srv.script_for("s-05", [("bad_json_body",)])
         srv.script_for("s-06", [("status", 503)] * 10)
         srv.script_for("s-07", [("status", 401)])
-        results, judge = score_all(config(srv.url, attempts=3), markers)
+        results, judge = score_all(
+            judge_config(srv.url, attempts=3, api_key_env="TEST_KEY"), markers
+        )
         by_marker = dict(zip(markers, results, strict=True))
 
         for marker in ["s-00", "s-01", "s-02", "s-04", "s-05", *markers[8:]]:
@@ -110,7 +90,7 @@ def test_every_call_ends_scored_or_explicitly_unscored_under_a_flaky_server() ->
 def test_a_dropped_connection_is_retried() -> None:
     with JudgeServer() as srv:
         srv.script_for("s-drop", [("close",)])
-        results, judge = score_all(config(srv.url), ["s-drop"])
+        results, judge = score_all(judge_config(srv.url), ["s-drop"])
         assert results[0].status == "scored"
         assert results[0].attempts == 2
         assert judge.stats.transient_errors == {"connection closed by the judge": 1}
@@ -119,7 +99,7 @@ def test_a_dropped_connection_is_retried() -> None:
 def test_a_hung_request_times_out_and_is_retried() -> None:
     with JudgeServer() as srv:
         srv.script_for("s-hang", [("hang", 5.0)])
-        results, judge = score_all(config(srv.url, timeout_s=0.3), ["s-hang"])
+        results, judge = score_all(judge_config(srv.url, timeout_s=0.3), ["s-hang"])
         assert results[0].status == "scored"
         assert judge.stats.transient_errors == {"timeout": 1}
 
@@ -127,13 +107,13 @@ def test_a_hung_request_times_out_and_is_retried() -> None:
 def test_a_refused_connection_is_named() -> None:
     with JudgeServer() as srv:
         url = srv.url  # the port is free again once the server has stopped
-    results, _ = score_all(config(url, attempts=2), ["s-1"])
+    results, _ = score_all(judge_config(url, attempts=2), ["s-1"])
     assert results[0].reason == "judge unavailable after 2 attempts: connection refused"
 
 
 def test_auto_falls_back_when_the_server_rejects_json_schema_with_500() -> None:
     with JudgeServer(reject_json_schema=True) as srv:
-        results, judge = score_all(config(srv.url, concurrency=1), ["a", "b", "c"])
+        results, judge = score_all(judge_config(srv.url, concurrency=1), ["a", "b", "c"])
         assert all(r.status == "scored" for r in results)
         kinds = [r.get("response_format", {}).get("type") for r in srv.requests]
         assert kinds == ["json_schema", "json_object", "json_object", "json_object"]
@@ -142,7 +122,7 @@ def test_auto_falls_back_when_the_server_rejects_json_schema_with_500() -> None:
 
 def test_replies_carry_usage_tokens() -> None:
     with JudgeServer() as srv:
-        results, _ = score_all(config(srv.url, structured_output="none"), ["tok"])
+        results, _ = score_all(judge_config(srv.url, structured_output="none"), ["tok"])
         prompt = "".join(m["content"] for m in messages("tok"))
         assert results[0].prompt_tokens == len(prompt) // 4
         assert results[0].completion_tokens == 20
@@ -154,7 +134,7 @@ def test_the_scorer_decides_the_scores() -> None:
         return {"coverage": 0.5 if "low" in text else 1.0, "faithfulness": 0.75}
 
     with JudgeServer(scorer=scorer) as srv:
-        results, _ = score_all(config(srv.url), ["low", "high"])
+        results, _ = score_all(judge_config(srv.url), ["low", "high"])
         assert [r.scores for r in results] == [
             {"coverage": 0.5, "faithfulness": 0.75},
             {"coverage": 1.0, "faithfulness": 0.75},

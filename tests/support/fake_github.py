@@ -24,12 +24,13 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-_HOST = "127.0.0.1"  # never any other address
+from support.loopback import Served
+
 MAX_BODY = 65_536
 BOT = "github-actions[bot]"
 
@@ -66,15 +67,14 @@ class FakeGitHub:
         self.rate_limit_exhausted = False
         self._next_id = 1000
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._served: Served | None = None
 
     # -- test-facing API ---------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start the server first (use `with FakeGitHub()`)"
-        return f"http://{_HOST}:{self._server.server_address[1]}"
+        assert self._served is not None, "start the server first (use `with FakeGitHub()`)"
+        return self._served.url
 
     @property
     def api_url(self) -> str:
@@ -125,12 +125,7 @@ class FakeGitHub:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((_HOST, 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
+        self._served = Served(Handler)
         return self
 
     def __exit__(
@@ -139,10 +134,8 @@ class FakeGitHub:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        assert self._served is not None
+        self._served.stop()
 
     def _new_comment(self, repo: str, number: int, body: str, user: str) -> dict[str, Any]:
         self._next_id += 1

@@ -2,7 +2,8 @@
 
 asyncio in a background thread with a minimal HTTP/1.1 (keep-alive, Content-Length
 bodies), so it sustains many concurrent requests with injected latency and can misbehave
-on cue: error statuses, Retry-After, prose instead of JSON, hangs, dropped connections.
+on cue: error statuses, Retry-After, prose instead of JSON, hangs, dropped connections,
+replies dripped a byte at a time, and requests never answered.
 
     with JudgeServer(latency_s=0.2) as srv:
         srv.script_for("tg-0042", [("status", 503), "ok"])
@@ -20,11 +21,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
-# "ok" | ("status", code) | ("status", code, retry_after_s) | ("garbage", text) | ("fenced",)
+# "ok" | ("status", code) | ("status", code, retry_after_s) | ("error", code, message)
+# | ("garbage", text) | ("fenced",) | ("bad_json_body",) | ("hang", seconds) | ("close",)
 # | ("message", {field: value}) (the whole choices[0].message, e.g. with reasoning_content)
-# | ("bad_json_body",) | ("hang", seconds) | ("close",)
+# | ("drip", seconds_per_byte) (a good reply, sent a byte at a time) | ("never",) (no reply,
+# until the client gives up)
 Behaviour = str | tuple[Any, ...]
 Scorer = Callable[[dict[str, Any]], dict[str, float]]
 
@@ -32,6 +35,14 @@ _HOST = "127.0.0.1"  # never any other address
 _COMPLETION_TOKENS = 20
 _METRIC_IN_PROMPT = re.compile(r'"([A-Za-z_][A-Za-z0-9_-]*)"\s*:')
 _MAX_HEADER_LINES = 100
+
+
+class _Response(NamedTuple):
+    status: int
+    payload: bytes
+    content_type: str
+    extra: dict[str, str]  # more headers
+    drip_s: float = 0.0  # > 0: written a byte at a time, this many seconds apart
 
 
 class JudgeServer:
@@ -86,7 +97,7 @@ class JudgeServer:
 
     def count_for(self, marker: str) -> int:
         with self._lock:
-            return sum(marker in _user_text(body) for body in self.requests)
+            return sum(marker in user_text(body) for body in self.requests)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -189,19 +200,28 @@ class JudgeServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
-        if reply is None:  # "close" and "hang": end without a response
+        if reply is None:  # "close", "hang" and "never": end without a response
             return False
-        status, payload, content_type, extra = reply
         lines = [
-            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-            f"Content-Type: {content_type}",
-            f"Content-Length: {len(payload)}",
-            *(f"{name}: {value}" for name, value in extra.items()),
+            f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}",
+            f"Content-Type: {reply.content_type}",
+            f"Content-Length: {len(reply.payload)}",
+            *(f"{name}: {value}" for name, value in reply.extra.items()),
         ]
         if not keep_alive:
             lines.append("Connection: close")
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload)
-        await writer.drain()
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + reply.payload
+        if reply.drip_s <= 0:
+            writer.write(data)
+            await writer.drain()
+            return keep_alive
+        # Each byte within any per-read timeout: only a deadline on the whole response ends it.
+        for index in range(len(data)):
+            writer.write(data[index : index + 1])
+            await writer.drain()
+            if writer.is_closing() or reader.at_eof():
+                return False
+            await asyncio.sleep(reply.drip_s)
         return keep_alive
 
     async def _reply(
@@ -211,7 +231,7 @@ class JudgeServer:
         headers: dict[str, str],
         raw: bytes,
         reader: asyncio.StreamReader,
-    ) -> tuple[int, bytes, str, dict[str, str]] | None:
+    ) -> _Response | None:
         route = path.split("?", 1)[0].rstrip("/")
         if method == "GET" and route == "/v1/models":
             return _json(200, {"object": "list", "data": [{"id": "judge", "object": "model"}]})
@@ -238,7 +258,7 @@ class JudgeServer:
             # What llama-cpp-python 0.3.x does with a json_schema response_format.
             return _error(500, "json_schema is not supported")
 
-        behaviour = self._next_behaviour(_user_text(body))
+        behaviour = self._next_behaviour(user_text(body))
         kind = behaviour if isinstance(behaviour, str) else behaviour[0]
         if kind == "ok":
             return _json(200, self._completion(body, json.dumps(self._scores(body))))
@@ -247,8 +267,9 @@ class JudgeServer:
             extra: dict[str, str] = {}
             if len(behaviour) > 2 and behaviour[2] is not None:
                 extra["Retry-After"] = f"{float(behaviour[2]):g}"
-            status, payload, content_type, _ = _error(code, HTTPStatus(code).phrase)
-            return status, payload, content_type, extra
+            return _error(code, HTTPStatus(code).phrase)._replace(extra=extra)
+        if kind == "error":
+            return _error(int(behaviour[1]), str(behaviour[2]))
         if kind == "garbage":
             text = behaviour[1] if len(behaviour) > 1 else "The answer looks mostly fine to me."
             return _json(200, self._completion(body, str(text)))
@@ -262,7 +283,7 @@ class JudgeServer:
             text = f"Here are my scores:\n```json\n{scores}\n```\nLet me know if you need more."
             return _json(200, self._completion(body, text))
         if kind == "bad_json_body":
-            return 200, b"<html><body>upstream error</body></html>", "text/html", {}
+            return _Response(200, b"<html><body>upstream error</body></html>", "text/html", {})
         if kind == "hang":
             # Stay silent past the client's timeout; stop early if the client gives up.
             with contextlib.suppress(asyncio.TimeoutError):
@@ -270,6 +291,12 @@ class JudgeServer:
             return None
         if kind == "close":
             return None
+        if kind == "never":
+            await reader.read(1)  # b"" once the client closes the connection
+            return None
+        if kind == "drip":
+            reply = _json(200, self._completion(body, json.dumps(self._scores(body))))
+            return reply._replace(drip_s=float(behaviour[1]) if len(behaviour) > 1 else 1.0)
         raise ValueError(f"unknown JudgeServer behaviour {behaviour!r}")
 
     def _next_behaviour(self, user_text: str) -> Behaviour:
@@ -314,7 +341,8 @@ def _request_line(line: bytes) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _user_text(body: dict[str, Any]) -> str:
+def user_text(body: dict[str, Any]) -> str:
+    """The user messages of a chat-completions request body, one a line."""
     messages = body.get("messages")
     if not isinstance(messages, list):
         return ""
@@ -339,9 +367,9 @@ def _metrics_asked(body: dict[str, Any], fallback: tuple[str, ...]) -> list[str]
     return list(dict.fromkeys(_METRIC_IN_PROMPT.findall(prompt)))
 
 
-def _json(status: int, obj: object) -> tuple[int, bytes, str, dict[str, str]]:
-    return status, json.dumps(obj).encode(), "application/json", {}
+def _json(status: int, obj: object) -> _Response:
+    return _Response(status, json.dumps(obj).encode(), "application/json", {})
 
 
-def _error(status: int, message: str) -> tuple[int, bytes, str, dict[str, str]]:
+def _error(status: int, message: str) -> _Response:
     return _json(status, {"error": {"message": message, "type": "server_error", "code": status}})

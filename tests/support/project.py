@@ -55,6 +55,14 @@ def make_samples(
     ]
 
 
+def marker(number: int) -> str:
+    """Text only the judge prompt of sample `s-<number>` (of make_samples) contains: its input."""
+    return f"Пост номер {number}:"
+
+
+SAMPLE_NUMBER = re.compile(r"Пост номер (\d+):")  # the number in a marker
+
+
 def config_yaml(
     *,
     coverage: tuple[float, float] = (0.8, 0.7),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord
+from pytest_llmbench.results.stored_rules import default_rules
 
 FINGERPRINTS: Fingerprints = {
     "dataset": {
@@ -75,7 +77,7 @@ def make_record(
 ) -> RunRecord:
     usage = record_mod.usage(samples, None)
     usage["cost_usd"] = cost
-    block = record_mod.summarize_scenario(scenario, samples, fingerprints, False, usage)
+    block = record_mod.summarize_scenario(scenario, samples, fingerprints, default_rules(), usage)
     note = (
         f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
     )
@@ -102,6 +104,52 @@ def make_record(
     }
     return out
 
+
+def with_fingerprint(part: str, **changes: Any) -> Fingerprints:
+    """A copy of FINGERPRINTS with `changes` made to one part ("prompt", "metrics", ...)."""
+    fp: dict[str, Any] = copy.deepcopy(dict(FINGERPRINTS))
+    fp[part].update(changes)
+    return cast(Fingerprints, fp)
+
+
+def nightly_run(day: int, *, branch: str = "main", **run: Any) -> dict[str, Any]:
+    """The run block (for make_record's `run`) of a run at 03:00 on 2025-11-`day`: its id,
+    start time and commit ("a" * 40 on the 10th) are that day's."""
+    return {
+        "id": f"202511{day:02d}T030000Z-{day:06d}",
+        "started_at": f"2025-11-{day:02d}T03:00:00Z",
+        "git": {"commit": f"{day:x}" * 40, "branch": branch},
+        **run,
+    }
+
+
+def run_on(day: int, accuracy: float, *, branch: str = "main", **kwargs: Any) -> RunRecord:
+    """A record of six samples all scored `accuracy`, run on 2025-11-`day` (nightly_run,
+    12.5 s long); `kwargs` go to make_record."""
+    run = nightly_run(day, branch=branch, duration_s=12.5)
+    return make_record([entry(p, accuracy) for p in range(6)], run=run, **kwargs)
+
+
+def run_record(
+    scenarios: Mapping[str, Mapping[str, Any]], status: str | None = None, *, gated: bool = True
+) -> dict[str, Any]:
+    """The top level of a run record around hand-built scenario blocks (make_record builds
+    the blocks with the controller's code instead): the blocks' problems in order, and
+    `status`, by default "fail" if there are problems and "pass" if not."""
+    problems = [p for s in scenarios.values() for p in s["problems"]]
+    return {
+        "schema": "llmbench-run/1",
+        "status": status or ("fail" if problems else "pass"),
+        "gated": gated,
+        "gate_note": "",
+        "partial": False,
+        "partial_reason": None,
+        "problems": problems,
+        "verdict_note": None,
+        "shard": None,
+        "baseline": None,
+        "scenarios": dict(scenarios),
+    }
 
 
 def record_fixture() -> dict[str, Any]:
