@@ -172,10 +172,13 @@ def _templates(
     if cached is not None:
         return cached
     import jinja2  # lazily: the plugin loads in every pytest run
+    import jinja2.sandbox
 
     with _LOCK:
         if _ENV is None:
-            _ENV = jinja2.Environment(
+            # Sandboxed: a prompt file is not code, and must not reach os.system through
+            # cycler.__init__.__globals__ or any other object's internals.
+            _ENV = jinja2.sandbox.SandboxedEnvironment(
                 undefined=jinja2.StrictUndefined,
                 autoescape=False,
                 keep_trailing_newline=True,
@@ -219,6 +222,16 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
                 f"{prompt.shown}: {role}: undefined variable ({message}) rendering sample "
                 f"{sample.id!r}; the template sees sample (fields: "
                 f"{', '.join(sorted(sample.fields))}), output and metrics"
+            ) from None
+        except jinja2.exceptions.SecurityError as exc:
+            raise PromptError(
+                f"{prompt.shown}: {role}: the template reaches what a prompt may not "
+                f"({exc}); a prompt renders sample, output and metrics only"
+            ) from None
+        except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            raise PromptError(
+                f"{prompt.shown}: {role}: cannot render for sample {sample.id!r} "
+                f"({type(exc).__name__}: {exc}); fix the template"
             ) from None
         except _RenderedNone:
             raise PromptError(

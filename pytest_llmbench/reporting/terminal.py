@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_llmbench.reporting.text_format import columns, interval, money, number, signed
+from pytest_llmbench.reporting.text_format import (
+    columns,
+    interval,
+    money,
+    number,
+    printable,
+    signed,
+)
 
 Line = tuple[str, str]  # (text, colour: "" | "green" | "yellow" | "red")
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no data": "red"}
@@ -67,6 +74,12 @@ def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
 
 
 def section(record: Mapping[str, Any]) -> list[Line]:
+    """The section's lines, every control character in them shown escaped: sample ids,
+    dataset keys and judge messages come from outside and must not repaint the terminal."""
+    return [(printable(text), colour) for text, colour in _lines(record)]
+
+
+def _lines(record: Mapping[str, Any]) -> list[Line]:
     lines: list[Line] = []
     for name, scenario in record["scenarios"].items():
         counts = scenario["counts"]

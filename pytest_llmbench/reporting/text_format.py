@@ -8,11 +8,36 @@ command import one module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 
 from pytest_llmbench.results.number_format import NOTHING, interval, number, signed
 
-__all__ = ["NOTHING", "columns", "interval", "money", "number", "seconds", "signed"]
+__all__ = [
+    "NOTHING",
+    "columns",
+    "interval",
+    "money",
+    "number",
+    "printable",
+    "seconds",
+    "signed",
+]
+
+
+# C0 and C1 controls and DEL (ESC starts ANSI sequences that could repaint a terminal),
+# and the bidi overrides that reorder what a reader sees.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown escaped (``\\x1b``), for a terminal."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
 
 
 def money(value: float | None) -> str:

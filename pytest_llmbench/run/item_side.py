@@ -17,6 +17,7 @@ from pytest_llmbench.judging.ahead import NOT_PREFETCHED
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
+from pytest_llmbench.reporting.text_format import printable
 from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
 from pytest_llmbench.run.selection import Selection
@@ -202,11 +203,12 @@ class ItemSide:
         except PromptError as error:
             # The user's template, not the plugin, is at fault: its message names the prompt
             # file and the fix, and a traceback through the plugin would only hide it.
-            pytest.fail(str(error), pytrace=False)
+            pytest.fail(printable(str(error)), pytrace=False)
         state.judged, state.prompt_sha256 = result, digest
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
         if result.status != "scored":
-            pytest.fail(f"sample {state.sample.id!r} unscored: {result.reason}", pytrace=False)
+            reason = printable(str(result.reason))  # a judge's words: no terminal control
+            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
         return {**result.scores, **state.extra_scores}
 
     def payload(self, item: pytest.Item, report: pytest.TestReport) -> SamplePayload | None:

@@ -289,3 +289,45 @@ def test_messages_sha256_is_stable_and_content_sensitive() -> None:
     assert messages_sha256(a) == messages_sha256(b)
     assert len(messages_sha256(a)) == 64
     assert messages_sha256(a) != messages_sha256(list(reversed(a)))
+
+
+# -- a prompt file is not code ----------------------------------------------------------------
+
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.system('touch ESCAPED') }}",
+    "{{ sample.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ lipsum.__globals__['os'].system('touch ESCAPED') }}",
+]
+
+
+@pytest.mark.parametrize("expression", ESCAPES)
+def test_a_template_cannot_reach_python_internals(
+    tmp_path: Path, expression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, GOOD.replace("  {{ output }}\n", f"  {{{{ output }}}} {expression}\n"))
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    with pytest.raises(PromptError) as caught:
+        render_messages(prompt, sample(input="x", tags=[]), "y")
+    assert str(caught.value).startswith(
+        "prompts/judge/v1.yaml: user: the template reaches what a prompt may not (access to "
+    )
+    assert not (tmp_path / "ESCAPED").exists()
+
+
+def test_a_template_that_fails_to_evaluate_is_a_prompt_error_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, GOOD.replace("  {{ output }}\n", "  {{ output }} {{ 1 / 0 }}\n"))
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    with pytest.raises(PromptError, match=r"cannot render for sample 'tg-1' \(ZeroDivisionError"):
+        render_messages(prompt, sample(input="x", tags=[]), "y")
+
+
+def test_dataset_fields_stay_data_never_templates(tmp_path: Path) -> None:
+    write(tmp_path, GOOD)
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    messages = render_messages(prompt, sample(input="{{ 7 * 7 }} {% raw %}", tags=["{{x}}"]), "o")
+    assert "{{ 7 * 7 }} {% raw %}" in messages[1]["content"]
+    assert "Tags: {{x}}" in messages[1]["content"]
