@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from support.aio import run as run_guarded
 from support.judge_server import JudgeServer
+from support.judges import judge_config as shared_judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging import helper_process as hp
 from pytest_llmbench.judging.helper_process import JudgeProcess
 from pytest_llmbench.judging.result import JudgeResult
@@ -34,14 +36,9 @@ LINUX_PROC = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="re
 
 
 def judge_config(url: str, *, timeout_s: float = 1, attempts: int = 2) -> JudgeConfig:
-    return JudgeConfig(
-        name="local",
-        kind="openai",
-        base_url=url,
-        model="judge",
-        concurrency=2,
-        timeout_s=timeout_s,
-        retries=RetryPolicy(attempts=attempts, max_wait_s=1, base_s=0.01),
+    """Short deadlines: a second per request, two attempts, a second of backoff at most."""
+    return shared_judge_config(
+        url, concurrency=2, timeout_s=timeout_s, attempts=attempts, max_wait_s=1, base_s=0.01
     )
 
 
@@ -53,10 +50,7 @@ def messages(marker: str) -> list[dict[str, str]]:
 
 
 def guarded(make: Callable[[], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await asyncio.wait_for(make(), timeout=GUARD_S)
-
-    return asyncio.run(go())
+    return run_guarded(make, GUARD_S)
 
 
 # -- the helper process: liveness -----------------------------------------------------------

@@ -7,13 +7,14 @@ regression fails instead of hanging the suite; no assertion is on wall-clock tim
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from support.aio import run as run_guarded
 from support.judge_server import JudgeServer
+from support.judges import judge_config as shared_judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
@@ -24,14 +25,9 @@ GUARD_S = 60  # a bound no test comes near: reaching it means something waited w
 
 
 def judge_config(url: str, *, timeout_s: float = 1, attempts: int = 2) -> JudgeConfig:
-    return JudgeConfig(
-        name="local",
-        kind="openai",
-        base_url=url,
-        model="judge",
-        concurrency=2,
-        timeout_s=timeout_s,
-        retries=RetryPolicy(attempts=attempts, max_wait_s=1, base_s=0.01),
+    """Short deadlines: a second per request, two attempts, a second of backoff at most."""
+    return shared_judge_config(
+        url, concurrency=2, timeout_s=timeout_s, attempts=attempts, max_wait_s=1, base_s=0.01
     )
 
 
@@ -43,10 +39,7 @@ def messages(marker: str) -> list[dict[str, str]]:
 
 
 def guarded(make: Callable[[], Awaitable[T]]) -> T:
-    async def go() -> T:
-        return await asyncio.wait_for(make(), timeout=GUARD_S)
-
-    return asyncio.run(go())
+    return run_guarded(make, GUARD_S)
 
 
 def score_in_process(judge: JudgeConfig, marker: str) -> tuple[JudgeResult, OpenAIJudge]:
