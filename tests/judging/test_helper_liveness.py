@@ -15,43 +15,17 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
-from support.aio import run as run_guarded
+from support.deadlines import METRICS, guarded, messages, short_judge
 from support.judge_server import JudgeServer
-from support.judges import judge_config as shared_judge_config
 
-from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging import helper_process as hp
 from pytest_llmbench.judging.helper_process import JudgeProcess
 from pytest_llmbench.judging.result import JudgeResult
 
-T = TypeVar("T")
-METRICS = ("coverage", "accuracy")
-GUARD_S = 60  # a bound no test comes near: reaching it means something waited without end
 LINUX_PROC = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-
-
-def judge_config(url: str, *, timeout_s: float = 1, attempts: int = 2) -> JudgeConfig:
-    """Short deadlines: a second per request, two attempts, a second of backoff at most."""
-    return shared_judge_config(
-        url, concurrency=2, timeout_s=timeout_s, attempts=attempts, max_wait_s=1, base_s=0.01
-    )
-
-
-def messages(marker: str) -> list[dict[str, str]]:
-    return [
-        {"role": "system", "content": 'Reply with {"coverage": x, "accuracy": y}.'},
-        {"role": "user", "content": f"Sample {marker}: the summary to judge."},
-    ]
-
-
-def guarded(make: Callable[[], Awaitable[T]]) -> T:
-    return run_guarded(make, GUARD_S)
-
 
 # -- the helper process: liveness -----------------------------------------------------------
 
@@ -83,7 +57,7 @@ def test_a_helper_that_says_nothing_is_killed_and_its_calls_end_unscored(
 
     async def go() -> tuple[list[JudgeResult], JudgeResult, int | None]:
         process = JudgeProcess(
-            {"local": judge_config("http://127.0.0.1:1")},
+            {"local": short_judge("http://127.0.0.1:1")},
             {"local": None},
             ping_every_s=0.1,
             stall_s=1.0,
@@ -109,7 +83,7 @@ def test_a_helper_stopped_by_sigstop_is_killed_and_said_so() -> None:
     async def go() -> tuple[JudgeResult, int | None]:
         with JudgeServer(latency_s=30) as srv:
             process = JudgeProcess(
-                {"local": judge_config(srv.url, timeout_s=60)},
+                {"local": short_judge(srv.url, timeout_s=60)},
                 {"local": None},
                 ping_every_s=0.1,
                 stopped_s=0.5,
@@ -155,7 +129,7 @@ def test_a_call_a_live_helper_never_answers_is_given_up_and_cancelled_there(
     monkeypatch.setattr(
         hp, "_child_command", lambda: [sys.executable, "-c", PINGS_ONLY, str(cancelled)]
     )
-    judge = judge_config("http://127.0.0.1:1", timeout_s=0.1, attempts=1)
+    judge = short_judge("http://127.0.0.1:1", timeout_s=0.1, attempts=1)
 
     async def go() -> tuple[JudgeResult, bool]:
         process = JudgeProcess(
@@ -184,7 +158,7 @@ def test_a_busy_helper_that_answers_pings_is_not_killed() -> None:
     async def go() -> JudgeResult:
         with JudgeServer(latency_s=2) as srv:
             process = JudgeProcess(
-                {"local": judge_config(srv.url, timeout_s=10)},
+                {"local": short_judge(srv.url, timeout_s=10)},
                 {"local": None},
                 ping_every_s=0.1,
                 stall_s=0.5,  # well under the server's latency: only pongs keep it alive
@@ -200,7 +174,7 @@ def test_a_busy_helper_that_answers_pings_is_not_killed() -> None:
 def test_the_helper_process_cuts_a_dripping_reply_too() -> None:
     async def go() -> JudgeResult:
         with JudgeServer(script=[("drip", 0.25)] * 2) as srv:
-            process = JudgeProcess({"local": judge_config(srv.url)}, {"local": None})
+            process = JudgeProcess({"local": short_judge(srv.url)}, {"local": None})
             try:
                 return await process.score("local", messages("s-1"), METRICS, None)
             finally:
@@ -221,7 +195,7 @@ def test_a_helper_slow_to_start_has_startup_s_not_stall_s_to_say_it_is_ready(
     async def go() -> JudgeResult:
         with JudgeServer() as srv:
             process = JudgeProcess(
-                {"local": judge_config(srv.url)},
+                {"local": short_judge(srv.url)},
                 {"local": None},
                 ping_every_s=0.1,
                 stall_s=0.5,  # shorter than its start: only startup_s lets it live
@@ -247,7 +221,7 @@ def test_a_server_message_with_a_lone_surrogate_comes_back_from_the_helper() -> 
     async def go() -> JudgeResult:
         # JSON's "\ud800" escape decodes to a lone surrogate, which UTF-8 cannot encode.
         with JudgeServer(script=[("error", 409, "bad \ud800 input")]) as srv:
-            process = JudgeProcess({"local": judge_config(srv.url)}, {"local": None})
+            process = JudgeProcess({"local": short_judge(srv.url)}, {"local": None})
             try:
                 return await process.score("local", messages("s-1"), METRICS, None)
             finally:

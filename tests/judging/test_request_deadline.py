@@ -7,39 +7,13 @@ regression fails instead of hanging the suite; no assertion is on wall-clock tim
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from support.aio import run as run_guarded
+from support.deadlines import METRICS, guarded, messages, short_judge
 from support.judge_server import JudgeServer
-from support.judges import judge_config as shared_judge_config
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
-
-T = TypeVar("T")
-METRICS = ("coverage", "accuracy")
-GUARD_S = 60  # a bound no test comes near: reaching it means something waited without end
-
-
-def judge_config(url: str, *, timeout_s: float = 1, attempts: int = 2) -> JudgeConfig:
-    """Short deadlines: a second per request, two attempts, a second of backoff at most."""
-    return shared_judge_config(
-        url, concurrency=2, timeout_s=timeout_s, attempts=attempts, max_wait_s=1, base_s=0.01
-    )
-
-
-def messages(marker: str) -> list[dict[str, str]]:
-    return [
-        {"role": "system", "content": 'Reply with {"coverage": x, "accuracy": y}.'},
-        {"role": "user", "content": f"Sample {marker}: the summary to judge."},
-    ]
-
-
-def guarded(make: Callable[[], Awaitable[T]]) -> T:
-    return run_guarded(make, GUARD_S)
 
 
 def score_in_process(judge: JudgeConfig, marker: str) -> tuple[JudgeResult, OpenAIJudge]:
@@ -56,7 +30,7 @@ def score_in_process(judge: JudgeConfig, marker: str) -> tuple[JudgeResult, Open
 def test_a_reply_dripped_a_byte_at_a_time_is_cut_at_timeout_s_and_retried() -> None:
     # A byte every 0.25 s keeps any per-read timeout of 1 s happy for minutes.
     with JudgeServer(script=[("drip", 0.25), ("drip", 0.25)]) as srv:
-        result, engine = score_in_process(judge_config(srv.url), "s-1")
+        result, engine = score_in_process(short_judge(srv.url), "s-1")
         assert len(srv.requests) == 2
     assert (result.status, result.reason) == (
         "unscored",
@@ -67,7 +41,7 @@ def test_a_reply_dripped_a_byte_at_a_time_is_cut_at_timeout_s_and_retried() -> N
 
 def test_a_dripping_reply_then_a_good_one_scores_on_the_retry() -> None:
     with JudgeServer(script=[("drip", 0.25)]) as srv:
-        result, engine = score_in_process(judge_config(srv.url), "s-1")
+        result, engine = score_in_process(short_judge(srv.url), "s-1")
         assert len(srv.requests) == 2
     assert (result.status, result.scores) == ("scored", {"coverage": 0.9, "accuracy": 0.9})
     assert (result.attempts, result.retries) == (2, 1)
@@ -76,13 +50,13 @@ def test_a_dripping_reply_then_a_good_one_scores_on_the_retry() -> None:
 
 def test_a_judge_that_never_answers_ends_unscored_after_its_attempts() -> None:
     with JudgeServer(script=[("never",)] * 3) as srv:
-        result, _ = score_in_process(judge_config(srv.url, attempts=3), "s-1")
+        result, _ = score_in_process(short_judge(srv.url, attempts=3), "s-1")
         assert len(srv.requests) == 3
     assert result.reason == "judge unavailable after 3 attempts: timed out after 1 s"
 
 
 def test_a_call_bound_counts_every_request_a_call_may_make_and_the_waits() -> None:
-    judge = judge_config("http://127.0.0.1:1", timeout_s=2, attempts=3)
+    judge = short_judge("http://127.0.0.1:1", timeout_s=2, attempts=3)
     # Three attempts and two structured-output downgrades of 2 s, and 1 s of waits.
     assert judge.call_bound_s == 5 * 2 + 1
     pinned = JudgeConfig(
