@@ -48,7 +48,14 @@ from pathlib import Path
 
 import pytest
 from support.judge_server import Behaviour, JudgeServer
-from support.project import Project, config_yaml, live_judge_yaml, make_samples, marker
+from support.project import (
+    FIND_HELPER,
+    Project,
+    config_yaml,
+    live_judge_yaml,
+    make_samples,
+    marker,
+)
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
 from pytest_llmbench.judging import helper_process
@@ -109,7 +116,8 @@ MODES = {"no-xdist": ["-p", "no:xdist"], "n2": ["-n", "2"]}
 # The project's conftest: as the trigger sample's test starts, the process running it
 # writes its helper's pid to helper.pid and sends it SIGNAL half a second later, while the
 # sample's call is in flight (None: only writes the pid).
-SIGNAL_HELPER = """\
+SIGNAL_HELPER = (
+    """\
 import os
 import signal
 import threading
@@ -121,17 +129,9 @@ TRIGGER = "[s-03]"
 DELAY_S = 0.5
 
 
-def helper():
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"helper_process" in command:
-            return int(entry.name)
-    return None
+"""
+    + FIND_HELPER
+    + """
 
 
 def pytest_runtest_call(item):
@@ -147,6 +147,7 @@ def pytest_runtest_call(item):
         timer.daemon = True
         timer.start()
 """
+)
 
 CRASHING_TEST = """\
 import os

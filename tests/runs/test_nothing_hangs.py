@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from support.judge_server import JudgeServer
-from support.project import Project, config_yaml, live_judge_yaml
+from support.project import FIND_HELPER, Project, config_yaml, live_judge_yaml
 
 GUARD_S = 180.0
 MODES = {"no-xdist": ["-p", "no:xdist"], "n2": ["-n", "2"]}
@@ -94,24 +94,17 @@ def test_a_judge_that_never_answers_leaves_every_sample_unscored_not_waiting(
 
 # The project's conftest stops its own helper process (SIGSTOP) as sample s-02's test
 # starts, in whichever process runs it: the run must see that and go on without it.
-STOP_HELPER = """\
+STOP_HELPER = (
+    """\
 import os
 import signal
 import time
 from pathlib import Path
 
 
-def helper():
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"helper_process" in command:
-            return int(entry.name)
-    return None
+"""
+    + FIND_HELPER
+    + """
 
 
 def pytest_runtest_call(item):
@@ -124,6 +117,7 @@ def pytest_runtest_call(item):
     os.kill(pid, signal.SIGSTOP)
     Path(item.config.rootpath, "stopped.txt").write_text(str(pid))
 """
+)
 
 
 def end_if_still_stopped(pid: int) -> None:
