@@ -666,6 +666,29 @@ def test_llmbench_metrics_pushes_a_stored_record(pushgateway: str, tmp_path: Pat
     assert value_in(gateway_metrics(pushgateway), "benchmark_cost_usd", scenario="digest") == 0.006
 
 
+@pytest.mark.parametrize(
+    ("stored", "args", "group"),
+    [
+        ({"suite": "nightly"}, [], "suite=nightly"),  # where the run itself pushed
+        ({"suite": "nightly"}, ["--group", "suite=merged,team=a"], "suite=merged, team=a"),
+        (None, [], f"suite={Path.cwd().name}"),  # an older record: the current folder's name
+    ],
+)
+def test_llmbench_metrics_pushes_to_the_recorded_group_unless_told(
+    pushgateway: str, tmp_path: Path, llmbench: Any, stored: Any, args: list[str], group: str
+) -> None:
+    record = record_fixture()
+    if stored is not None:
+        record["run"]["pushgateway_group"] = stored
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    code, stdout, stderr = llmbench("metrics", str(path), "--pushgateway", pushgateway, *args)
+    assert (code, stderr) == (0, "")
+    assert stdout.endswith(f" series to {pushgateway} (job llmbench, {group})\n")
+    labels = dict(pair.split("=") for pair in group.split(", "))
+    assert value_in(gateway_metrics(pushgateway), "benchmark_cost_usd", **labels) == 0.006
+
+
 # ==========================================================================================
 # Whole runs with the pytest options. These need --llmbench-pushgateway and
 # --llmbench-prom-file registered in plugin.py and PromPlugin registered on the controller
