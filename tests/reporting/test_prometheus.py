@@ -20,12 +20,12 @@ import pytest
 prometheus_client = pytest.importorskip(
     "prometheus_client", reason="prometheus-client is not installed (pip install -e '.[test]')"
 )
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from support.judge_server import JudgeServer  # noqa: E402
 from support.loopback import closed_port  # noqa: E402
 from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 from support.records import LATENCIES, record_fixture  # noqa: E402
 
 from pytest_llmbench.reporting import prometheus as prom  # noqa: E402
