@@ -98,10 +98,22 @@ def add_options(parser: pytest.Parser) -> None:
         help="write the run's Prometheus metrics as a node_exporter textfile (*.prom) "
         "(needs pytest-llmbench[metrics])",
     )
+    group.addoption(
+        "--llmbench-pushgateway-group",
+        dest="llmbench_pushgateway_group",
+        metavar="LABEL=VALUE[,...]",
+        help="the Pushgateway grouping key beside job=llmbench, so suites sharing a "
+        "Pushgateway keep their own series (default: ini llmbench_pushgateway_group, "
+        "else pushgateway: group: in the YAML, else suite=<the rootdir's name>)",
+    )
     parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
     parser.addini("llmbench_fail_on_warn", "a warn fails the session", type="bool", default=False)
+    parser.addini(
+        "llmbench_pushgateway_group",
+        "the Pushgateway grouping key, LABEL=VALUE[,...] (default suite=<the rootdir's name>)",
+    )
     parser.addini(
         "llmbench_judge_process",
         "make live judge calls from a helper process (false: from a thread of the pytest "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmbench.benchmark.grouping_key import check_grouping
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.benchmark.rules import (
     DEFAULT_MARGIN,
@@ -87,6 +88,9 @@ class LLMBenchConfig:
     prompts_dir: Path
     budget_usd: float | None = None
     notify: NotifyConfig = field(default_factory=lambda: NotifyConfig())
+    # `pushgateway: group:`: the Pushgateway grouping key; None: the default (the rootdir's
+    # name as `suite`), decided where the push is made.
+    pushgateway_group: dict[str, str] | None = None
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -96,7 +100,11 @@ METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES)
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
 
-_TOP_KEYS = ("version", "judges", "scenarios", "prompts_dir", "budget_usd", "notify")
+_TOP_KEYS = (
+    *("version", "judges", "scenarios", "prompts_dir", "budget_usd", "notify"),
+    "pushgateway",
+)
+_PUSHGATEWAY_KEYS = ("group",)
 _NOTIFY_KEYS = ("on", "webhook_env")
 NOTIFY_OUTCOMES = ("fail", "warn", "regression", "pass")
 _JUDGE_KEYS = (
@@ -175,7 +183,22 @@ class _ConfigReader(Reader):
             prompts_dir=Path(os.path.normpath(prompts_dir)),
             budget_usd=budget,
             notify=self.notify(top.get("notify", {})),
+            pushgateway_group=self.pushgateway_group(top.get("pushgateway", {})),
         )
+
+    def pushgateway_group(self, raw: Any) -> dict[str, str] | None:
+        m = self.mapping(raw, ("pushgateway",), _PUSHGATEWAY_KEYS)
+        if "group" not in m:
+            return None
+        path = ("pushgateway", "group")
+        group = {
+            label: self.string(value, (*path, label))
+            for label, value in self.mapping(m["group"], path, None).items()
+        }
+        problem = check_grouping(group)
+        if problem is not None:
+            raise self.error(path, problem, "write e.g. group: {suite: nightly}")
+        return group
 
     def notify(self, raw: Any) -> NotifyConfig:
         if isinstance(raw, dict) and True in raw:

@@ -74,21 +74,26 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         run.controller.baseline = baseline
     config.pluginmanager.register(run, PLUGIN_NAME)
     if run.controller is not None:
-        _register_controller_extras(config, cfg)
+        _register_controller_extras(config, cfg, run.controller)
     run.interrupts.install()
 
 
-def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
+def _register_controller_extras(
+    config: pytest.Config, cfg: LLMBenchConfig, controller: ControllerSide | None = None
+) -> None:
     """Alerts and metrics exporters: controller only, imported only when asked for
     (prometheus-client itself only when an option asks)."""
     from pytest_llmbench.reporting.alerts import webhook_problem
-    from pytest_llmbench.run.exporters import AlertPlugin, PromPlugin
+    from pytest_llmbench.run.exporters import AlertPlugin, PromPlugin, pushgateway_group
 
     webhook = config.getoption("llmbench_webhook")
     if webhook and (problem := webhook_problem(webhook)):
         raise pytest.UsageError(f"--llmbench-webhook: {problem}")
     config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
-    prom = PromPlugin.from_config(config)
+    grouping = pushgateway_group(config, cfg)
+    if controller is not None:  # in the record, for `llmbench metrics` to push it there again
+        controller.pushgateway_group = grouping
+    prom = PromPlugin.from_config(config, grouping)
     if prom is not None:
         config.pluginmanager.register(prom, PromPlugin.name)
 

@@ -339,7 +339,7 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
 def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
     assert error(root, "judge: {}\n" + MINIMAL) == (
         "benchmarks/llmbench.yaml:1: judge: unknown key; expected one of budget_usd, judges, "
-        "notify, prompts_dir, scenarios, version (did you mean 'judges'?)"
+        "notify, prompts_dir, pushgateway, scenarios, version (did you mean 'judges'?)"
     )
 
 
@@ -374,7 +374,7 @@ def test_a_duplicate_key_names_both_lines(root: Path) -> None:
 def test_the_top_level_must_be_a_mapping(root: Path) -> None:
     assert error(root, "- a\n") == (
         "benchmarks/llmbench.yaml:1: expected a mapping, got a list; give it keys from "
-        "budget_usd, judges, notify, prompts_dir, scenarios, version"
+        "budget_usd, judges, notify, prompts_dir, pushgateway, scenarios, version"
     )
 
 
@@ -861,3 +861,42 @@ def test_unscored_limits_that_are_neither_counts_nor_shares_are_refused(
     root: Path, extra: str, message: str
 ) -> None:
     assert scenario_error(root, extra) == message
+
+
+# --- pushgateway: the grouping key of the metrics push -------------------------------------
+
+
+def test_the_pushgateway_group_is_read_and_absent_means_the_default(root: Path) -> None:
+    assert load(root, MINIMAL).pushgateway_group is None
+    config = load(root, "pushgateway:\n  group: {suite: nightly, team: search}\n" + MINIMAL)
+    assert config.pushgateway_group == {"suite": "nightly", "team": "search"}
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "pushgateway:\n  group: {job: other}\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.group: the label job is the plugin's own: "
+            "pick another name (e.g. suite); write e.g. group: {suite: nightly}",
+        ),
+        (
+            "pushgateway:\n  group: {suite: 3}\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.group.suite: expected text, got 3; quote it",
+        ),
+        (
+            "pushgateway:\n  groups: {suite: a}\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.groups: unknown key; expected one of group "
+            "(did you mean 'group'?)",
+        ),
+        (
+            "pushgateway:\n  group: nightly\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.group: expected a mapping, got 'nightly'; "
+            "give it named entries",
+        ),
+    ],
+)
+def test_a_bad_pushgateway_group_names_the_line_and_key(
+    root: Path, block: str, message: str
+) -> None:
+    assert error(root, block + MINIMAL) == message
