@@ -111,7 +111,9 @@ def webhook_hint(url: str) -> str:
 
 def redact_argv(argv: Sequence[str]) -> list[str]:
     """A command line fit for the run record: the URL of ``--llmbench-webhook`` (as ``=URL``
-    or as the next argument) replaced by its webhook_hint."""
+    or as the next argument) replaced by its webhook_hint, and any other URL that carries
+    credentials or a query (``--llmbench-pushgateway=https://user:pass@...``) by its
+    public_url."""
     out: list[str] = []
     hide_next = False
     for arg in argv:
@@ -124,8 +126,19 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
         elif arg.startswith(WEBHOOK_OPTION + "="):
             out.append(f"{WEBHOOK_OPTION}={webhook_hint(arg.partition('=')[2])}")
         else:
-            out.append(arg)
+            out.append(_argument_shown(arg))
     return out
+
+
+def _argument_shown(arg: str) -> str:
+    """``arg``, or ``[--option=]URL`` with the URL as public_url when it carries a secret."""
+    option, equals, value = arg.partition("=") if arg.startswith("-") else ("", "", arg)
+    if not equals:
+        option, value = "", arg
+    parts = _split(value) if "://" in value else None
+    if parts is None or ("@" not in parts.netloc and not parts.query and not parts.fragment):
+        return arg
+    return f"{option}{equals}{public_url(value)}"
 
 
 def has_userinfo(url: str) -> bool:

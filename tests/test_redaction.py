@@ -92,6 +92,27 @@ def test_redact_argv_hides_the_webhook_in_both_spellings() -> None:
 
 
 @pytest.mark.parametrize(
+    ("arg", "shown"),
+    [
+        (
+            "--llmbench-pushgateway=https://u:pw@gw.test/x?k=s",
+            "--llmbench-pushgateway=https://gw.test/x",
+        ),
+        ("http://u:pw@gw.test", "http://gw.test"),
+        (
+            "--llmbench-pushgateway=http://gw.test:9091",
+            "--llmbench-pushgateway=http://gw.test:9091",
+        ),
+        ("-k", "-k"),
+        ("not a=url", "not a=url"),
+        ("tests/test_a.py::test[a=b]", "tests/test_a.py::test[a=b]"),
+    ],
+)
+def test_redact_argv_shows_other_urls_without_credentials_or_query(arg: str, shown: str) -> None:
+    assert redact_argv(["pytest", arg]) == ["pytest", shown]
+
+
+@pytest.mark.parametrize(
     ("url", "secrets"),
     [
         ("http://judge.test/v1", []),
