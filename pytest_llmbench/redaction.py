@@ -10,6 +10,7 @@ and cheap to import: every stage uses it.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
@@ -154,16 +155,21 @@ def url_secrets(url: str) -> list[str]:
     query value of FRAGMENT or more characters, as written and decoded (``?key=...``; a
     shorter value such as ``stream=1`` is no secret worth a guess, and hiding it would mask
     every "1" in a message)."""
-    parts = _split(url)
-    if parts is None:
-        return []
+    # Read by hand, not with urlsplit: a URL it refuses ("http://[::1/v1?key=...") or reads
+    # otherwise (no "//": "user:pw@host" is a scheme and a path) may still be sent or echoed.
+    rest = url.strip()
+    scheme_end = rest.find("://")
+    rest = rest[scheme_end + 3 :] if scheme_end != -1 else rest
+    rest = rest.partition("#")[0]
+    before_query, _, query = rest.partition("?")
+    authority = re.split(r"[/\\]", before_query, maxsplit=1)[0]
     found: list[str] = []
-    if "@" in parts.netloc:
-        userinfo = parts.netloc.rpartition("@")[0]
+    if "@" in authority:
+        userinfo = authority.rpartition("@")[0]
         user, _, password = userinfo.partition(":")
         alone = password or user
         found += [userinfo, f"{unquote(user)}:{unquote(password)}", alone, unquote(alone)]
-    for field in parts.query.split("&"):
+    for field in query.split("&"):
         value = field.partition("=")[2]
         found += [v for v in (value, unquote(value.replace("+", " "))) if len(v) >= FRAGMENT]
     return [s for s in dict.fromkeys(found) if s and s != ":"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -318,3 +321,33 @@ def test_short_query_values_are_no_secret() -> None:
     assert redact("stream=1 took 1 s", url_secrets("http://judge.test/v1?stream=1")) == (
         "stream=1 took 1 s"
     )
+
+
+# -- the fuzz corpus ----------------------------------------------------------------------
+
+CORPUS = Path(__file__).parent / "fuzz" / "redaction"
+EXPECTED: dict[str, dict[str, Any]] = json.loads(
+    (CORPUS / "expected.json").read_text(encoding="utf-8")
+)
+
+
+def test_every_corpus_file_has_an_expectation_and_every_expectation_a_file() -> None:
+    assert sorted(p.name for p in CORPUS.glob("*.txt")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hostile_urls_and_echoes_from_the_corpus_are_shown_as_expected(name: str) -> None:
+    """Each file: a base_url, an API key (or an empty line), then the text a server echoed.
+    expected.json gives the URL as shown and the text as redacted (or, for a long one,
+    how many masks it becomes)."""
+    url, key, text = (CORPUS / name).read_text(encoding="utf-8").split("\n", 2)
+    expected = EXPECTED[name]
+    secrets = [key or None, *url_secrets(url)]
+    assert public_url(url) == expected["public_url"]
+    assert not any(s and s in public_url(url) for s in secrets)
+    out = redact(text.rstrip("\n"), secrets)
+    if "redacted" in expected:
+        assert out == expected["redacted"]
+    else:
+        assert out.count(MASK) == expected["masks"]
+        assert set(out) <= set(MASK + " ")
