@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from support.judge_server import JudgeServer
+from support.judge_server import Behaviour, JudgeServer
 from support.project import Project, live_judge_yaml, marker
 from support.secret_scan import basic_auth, hits
 from support.webhook import WebhookReceiver
@@ -85,11 +85,12 @@ def test_no_secret_in_any_file_or_stream_of_a_run_against_an_echoing_judge(
 ) -> None:
     # Per scenario: sample 1 an error whose echo is cut inside the credential, 2 a 401,
     # 3 a 500 twice (retried, then given up), 4 a scored reply that quotes the request.
-    for number, script in {
+    scripts: dict[int, list[Behaviour]] = {
         1: [("error", 400, "x" * n) for n in (CUT_IN_KEY, CUT_IN_KEY + 1)],
         2: [("status", 401)] * 2,
         3: [("status", 500)] * 4,
-    }.items():
+    }
+    for number, script in scripts.items():
         echoing.script_for(marker(number), script)
     with WebhookReceiver() as hook:
         result = project.run(
