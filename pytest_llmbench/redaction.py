@@ -142,10 +142,23 @@ def _argument_shown(arg: str) -> str:
     return f"{option}{equals}{public_url(value)}"
 
 
+def _userinfo_and_query(url: str) -> tuple[str | None, str]:
+    """``user[:password]`` (None without an ``@``) and the query of ``url``, read by hand
+    rather than with urlsplit: a URL it refuses (``http://[::1/v1?key=...``) or reads
+    otherwise (without ``//``, ``user:pw@host`` is a scheme and a path) may still be sent
+    or echoed, and its secrets must still be found."""
+    rest = url.strip()
+    scheme_end = rest.find("://")
+    rest = rest[scheme_end + 3 :] if scheme_end != -1 else rest
+    before_query, _, query = rest.partition("#")[0].partition("?")
+    authority = re.split(r"[/\\]", before_query, maxsplit=1)[0]
+    userinfo = authority.rpartition("@")[0] if "@" in authority else None
+    return userinfo, query
+
+
 def has_userinfo(url: str) -> bool:
     """Whether ``url`` carries ``user[:password]@`` (which HTTP clients send as basic auth)."""
-    parts = _split(url)
-    return parts is not None and "@" in parts.netloc
+    return _userinfo_and_query(url)[0] is not None
 
 
 def url_secrets(url: str) -> list[str]:
@@ -155,17 +168,9 @@ def url_secrets(url: str) -> list[str]:
     query value of FRAGMENT or more characters, as written and decoded (``?key=...``; a
     shorter value such as ``stream=1`` is no secret worth a guess, and hiding it would mask
     every "1" in a message)."""
-    # Read by hand, not with urlsplit: a URL it refuses ("http://[::1/v1?key=...") or reads
-    # otherwise (no "//": "user:pw@host" is a scheme and a path) may still be sent or echoed.
-    rest = url.strip()
-    scheme_end = rest.find("://")
-    rest = rest[scheme_end + 3 :] if scheme_end != -1 else rest
-    rest = rest.partition("#")[0]
-    before_query, _, query = rest.partition("?")
-    authority = re.split(r"[/\\]", before_query, maxsplit=1)[0]
+    userinfo, query = _userinfo_and_query(url)
     found: list[str] = []
-    if "@" in authority:
-        userinfo = authority.rpartition("@")[0]
+    if userinfo is not None:
         user, _, password = userinfo.partition(":")
         alone = password or user
         found += [userinfo, f"{unquote(user)}:{unquote(password)}", alone, unquote(alone)]
@@ -218,8 +223,9 @@ def _forms(secret: str) -> set[str]:
     """``secret`` as it may travel: as is, percent-encoded, and in base64 at each of the
     three alignments it can have inside a longer encoded text (only the characters that
     depend on the secret's bytes alone, so the surrounding bytes do not matter)."""
-    forms = {secret, quote(secret, safe="")}
+    # surrogatepass: a key read from a non-UTF-8 environment holds lone surrogates.
     raw = secret.encode("utf-8", "surrogatepass")
+    forms = {secret, quote(raw, safe="")}
     forms.add(base64.b64encode(raw).decode("ascii"))
     for pad in range(3):
         encoded = base64.b64encode(bytes(pad) + raw).decode("ascii")

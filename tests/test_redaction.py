@@ -351,3 +351,8 @@ def test_hostile_urls_and_echoes_from_the_corpus_are_shown_as_expected(name: str
     else:
         assert out.count(MASK) == expected["masks"]
         assert set(out) <= set(MASK + " ")
+
+
+def test_a_key_from_a_non_utf8_environment_is_still_redacted() -> None:
+    key = "sk-bytes-\udcff\udcfe-0123456789"  # os.environ's surrogateescape of bad bytes
+    assert redact(f"echo {key} end", [key]) == f"echo {MASK} end"

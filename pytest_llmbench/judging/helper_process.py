@@ -413,7 +413,6 @@ def _forget_keys(judges: Iterable[Mapping[str, Any]]) -> None:
             os.environ.pop(name, None)
 
 
-
 async def _serve() -> None:
     from pytest_llmbench.judging.chat_completions import OpenAIJudge
 
