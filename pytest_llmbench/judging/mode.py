@@ -49,7 +49,7 @@ def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) ->
 
 
 def _key_note(judge: JudgeConfig, environ: Mapping[str, str]) -> str:
-    """"" when the judge has its key or needs none; else what the header says. A judge
+    """Empty when the judge has its key or needs none; else what the header says. A judge
     with both a key and user:password@ in base_url is refused: both would be its one
     Authorization header, and neither silently wins."""
     env = judge.api_key_env
