@@ -6,9 +6,10 @@ searched for each secret and every 6-character piece of it. Nothing may be found
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from support.cli import Run
 from support.judge_server import Behaviour, JudgeServer
 from support.project import Project, live_judge_yaml, marker
 from support.secret_scan import basic_auth, hits
@@ -81,7 +82,7 @@ def echoing(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Judge
 
 @pytest.mark.parametrize("mode", list(MODES), ids=list(MODES))
 def test_no_secret_in_any_file_or_stream_of_a_run_against_an_echoing_judge(
-    project: Project, echoing: JudgeServer, mode: str
+    project: Project, echoing: JudgeServer, mode: str, llmbench: Callable[..., Run]
 ) -> None:
     # Per scenario: sample 1 an error whose echo is cut inside the credential, 2 a 401,
     # 3 a 500 twice (retried, then given up), 4 a scored reply that quotes the request.
@@ -118,4 +119,10 @@ def test_no_secret_in_any_file_or_stream_of_a_run_against_an_echoing_judge(
         assert (project.root / name).exists(), name
     assert hook.bodies, "the failing run posted its alert"
     streams = {"stdout": result.stdout.str(), "stderr": result.stderr.str(), "webhook": posted}
+    # The record read again by the commands a CI job runs on it.
+    recorded = str(project.root / "out" / "record.json")
+    for command in (["report", recorded], ["report", recorded, "--format", "json"]):
+        status, out, err = llmbench(*command)
+        assert status == 1, err  # the run failed, and so does its report
+        streams[" ".join(command)] = out + err
     assert hits(project.root, streams, SECRETS) == []
