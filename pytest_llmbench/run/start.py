@@ -217,6 +217,8 @@ class LLMBenchRun:
                 lines.append(f"  {name}: judge {judge.name}: cannot run: {error}")
                 continue
             parts = [f"judge {judge.name}: {resolved.mode} ({resolved.reason})"]
+            if resolved.key_note:
+                parts.append(resolved.key_note)
             if resolved.mode == "live":
                 parts.append(f"model {judge.model}")
                 parts.append(f"concurrency {judge.concurrency}")
