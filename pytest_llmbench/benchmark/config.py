@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmbench.benchmark import limits
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.benchmark.rules import (
     DEFAULT_MARGIN,
@@ -19,7 +20,14 @@ from pytest_llmbench.benchmark.rules import (
     UnscoredRules,
     band_problem,
 )
-from pytest_llmbench.benchmark.yaml_reader import KeyPath, LoadedYAML, Reader, read_yaml, show
+from pytest_llmbench.benchmark.yaml_reader import (
+    KeyPath,
+    LoadedYAML,
+    Reader,
+    read_limited,
+    read_yaml,
+    show,
+)
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
@@ -119,10 +127,10 @@ def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBen
     path = Path(os.path.abspath(path))
     display = str(path.relative_to(rootdir)) if path.is_relative_to(rootdir) else str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, limits.CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read ({exc.strerror}); check the path") from None
-    loaded = read_yaml(raw, display, ConfigError)
+    loaded = read_yaml(raw, display, ConfigError, limits.CONFIG_BYTES)
     return _ConfigReader(path, rootdir, environ, loaded).config()
 
 

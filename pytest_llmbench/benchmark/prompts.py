@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmbench.benchmark.yaml_reader import NAME_RE, Reader, read_yaml
+from pytest_llmbench.benchmark import limits
+from pytest_llmbench.benchmark.yaml_reader import NAME_RE, Reader, read_limited, read_yaml
 from pytest_llmbench.errors import PromptError, PromptNotFoundError, PromptRefError
 
 if TYPE_CHECKING:
@@ -85,8 +86,11 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
     display = str(path)
     if rootdir is not None and path.is_relative_to(rootdir):
         display = str(path.relative_to(rootdir))
-    raw = path.read_bytes()
-    loaded = read_yaml(raw, display, PromptError)
+    try:
+        raw = read_limited(path, limits.PROMPT_BYTES)
+    except OSError as exc:
+        raise PromptError(f"{display}: cannot read ({exc.strerror}); check the file") from None
+    loaded = read_yaml(raw, display, PromptError, limits.PROMPT_BYTES)
     reader = Reader(display, loaded, PromptError)
     data = reader.mapping(
         loaded.data, (), _KEYS, {k: f"add {k}: to the prompt file" for k in _REQUIRED}

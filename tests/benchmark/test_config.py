@@ -359,8 +359,8 @@ def test_an_empty_file_is_an_error(root: Path) -> None:
 
 def test_invalid_yaml_names_the_line(root: Path) -> None:
     assert error(root, "scenarios:\n  s: {dataset: x\n  t: 1\n") == (
-        "benchmarks/llmbench.yaml:3: not valid YAML (expected ',' or '}', but got ':'); "
-        "fix the YAML syntax"
+        "benchmarks/llmbench.yaml:3: not valid YAML (while parsing a flow mapping, did not "
+        "find expected ',' or '}'); fix the YAML syntax"
     )
 
 

@@ -122,8 +122,8 @@ def test_bad_yaml_syntax_names_the_line(project: Project) -> None:
     result = project.run()
     assert_usage_error(
         result,
-        "benchmarks/llmbench.yaml:12: not valid YAML (expected ',' or ']', but got ':'); "
-        "fix the YAML syntax",
+        "benchmarks/llmbench.yaml:12: not valid YAML (while parsing a flow sequence, did not "
+        "find expected ',' or ']'); fix the YAML syntax",
     )
 
 
