@@ -167,6 +167,45 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+# What a template may compute: a `*` or `**` past this many bits or characters is refused
+# (`{{ 10 ** 10 ** 10 }}` would run for hours; `{{ "x" * 10 ** 12 }}` would need 1 TB).
+_MAX_BITS = 1_000_000
+
+
+def _bounded_sandbox() -> type[jinja2.sandbox.SandboxedEnvironment]:
+    import jinja2.exceptions
+    import jinja2.sandbox
+
+    class BoundedSandbox(jinja2.sandbox.SandboxedEnvironment):
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(
+            self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+        ) -> Any:
+            if _too_large(operator, left, right):
+                raise jinja2.exceptions.SecurityError(
+                    f"{operator} would make a result over "
+                    f"{limits.RENDERED_PROMPT_BYTES // limits.MiB} MiB"
+                )
+            return super().call_binop(context, operator, left, right)
+
+    return BoundedSandbox
+
+
+def _too_large(operator: str, left: Any, right: Any) -> bool:
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if operator == "**":
+        return whole(left) and whole(right) and int(right) * abs(left).bit_length() > _MAX_BITS
+    if whole(left) and whole(right):
+        return int(left).bit_length() + int(right).bit_length() > _MAX_BITS
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, (str, list, tuple)) and whole(count):
+            return bool(len(sequence) * count > limits.RENDERED_PROMPT_BYTES)
+    return False
+
+
 def _templates(
     prompt: JudgePrompt, value_lines: Mapping[tuple[str, ...], int] | None = None
 ) -> tuple[jinja2.Template, jinja2.Template]:
@@ -182,7 +221,7 @@ def _templates(
         if _ENV is None:
             # Sandboxed: a prompt file is not code, and must not reach os.system through
             # cycler.__init__.__globals__ or any other object's internals.
-            _ENV = jinja2.sandbox.SandboxedEnvironment(
+            _ENV = _bounded_sandbox()(
                 undefined=jinja2.StrictUndefined,
                 autoescape=False,
                 keep_trailing_newline=True,
@@ -199,6 +238,12 @@ def _templates(
                     f"{prompt.shown}{where}: {key}: bad Jinja2 syntax ({exc.message}); "
                     "fix the template"
                 ) from None
+            except RecursionError:  # Jinja2's parser recurses once per nested expression
+                start = (value_lines or {}).get((key,))
+                raise PromptError(
+                    f"{prompt.shown}{f':{start}' if start else ''}: {key}: the template nests "
+                    "expressions too deeply to compile; flatten it"
+                ) from None
         result = (compiled[0], compiled[1])
         _CACHE[prompt] = result
     return result
@@ -211,6 +256,7 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
     system, user = _templates(prompt)
     variables = {"sample": sample, "output": output, "metrics": list(prompt.metrics)}
     messages = []
+    budget = limits.RENDERED_PROMPT_BYTES  # characters left (at least one UTF-8 byte each)
     for role, template in (("system", system), ("user", user)):
         static = getattr(prompt, role)
         if "{" not in static:
@@ -218,7 +264,13 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
             messages.append({"role": role, "content": static})
             continue
         try:
-            content = template.render(variables)
+            content = _render_bounded(template, variables, budget)
+        except _TooLong:
+            raise PromptError(
+                f"{prompt.shown}: {role}: the rendered prompt for sample {sample.id!r} is over "
+                f"{limits.RENDERED_PROMPT_BYTES // limits.MiB} MiB (the limit for what is sent "
+                "to the judge); shorten the sample or the template"
+            ) from None
         except jinja2.UndefinedError as exc:
             # Jinja says "'pytest_llmbench.benchmark.dataset.Sample object' has no attribute 'x'".
             message = _SAMPLE_OBJECT_RE.sub("sample", exc.message or "")
@@ -232,6 +284,11 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
                 f"{prompt.shown}: {role}: the template reaches what a prompt may not "
                 f"({exc}); a prompt renders sample, output and metrics only"
             ) from None
+        except MemoryError:  # "%09999999999d" % 1: a template can ask for any amount
+            raise PromptError(
+                f"{prompt.shown}: {role}: rendering for sample {sample.id!r} needs more memory "
+                "than there is; fix the template"
+            ) from None
         except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
             raise PromptError(
                 f"{prompt.shown}: {role}: cannot render for sample {sample.id!r} "
@@ -243,8 +300,33 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
                 f"{sample.id!r} (a field the sample lacks?); give the sample that field, or "
                 "guard it: {% if sample.reference %}...{% endif %}"
             ) from None
+        budget -= len(content)
         messages.append({"role": role, "content": content})
+    if budget < limits.RENDERED_PROMPT_BYTES * 3 // 4:  # long enough that UTF-8 may matter
+        size = sum(len(m["content"].encode("utf-8", "surrogatepass")) for m in messages)
+        if size > limits.RENDERED_PROMPT_BYTES:
+            raise PromptError(
+                f"{prompt.shown}: the rendered prompt for sample {sample.id!r} is "
+                f"{size / limits.MiB:.1f} MiB, over {limits.RENDERED_PROMPT_BYTES // limits.MiB} "
+                "MiB (the limit for what is sent to the judge); shorten the sample or the "
+                "template"
+            )
     return messages
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _render_bounded(template: jinja2.Template, variables: dict[str, Any], budget: int) -> str:
+    """The rendering, stopped as soon as it is longer than `budget` characters."""
+    parts = []
+    for part in template.generate(variables):
+        budget -= len(part)
+        if budget < 0:
+            raise _TooLong
+        parts.append(part)
+    return "".join(parts)
 
 
 def messages_sha256(messages: Sequence[Mapping[str, str]]) -> str:

@@ -83,7 +83,7 @@ class LimitError(yaml.YAMLError):
 
 
 try:
-    from yaml.cyaml import CParser as _Events  # libyaml scans and parses ~10x faster
+    from yaml.cyaml import CParser as _Events  # type: ignore[attr-defined]  # libyaml: ~10x faster
 except ImportError:  # pragma: no cover - a PyYAML built without libyaml
 
     class _Events(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
@@ -111,28 +111,28 @@ class _BoundedLoader(
         self.aliases = 0
         self.nodes = 0  # nodes composed, each once: what the file writes out
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > limits.YAML_ALIASES:
                 raise LimitError(
-                    event.start_mark.line + 1,
+                    _line(getattr(event, "start_mark", None)),
                     f"more than {limits.YAML_ALIASES} aliases (*name)",
                     "write the repeated values out, or use fewer anchors",
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self.nodes += 1
         collection = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
         self._depth += collection
         try:
             if self._depth > limits.NESTING_DEPTH:
                 raise LimitError(
-                    event.start_mark.line + 1,
+                    _line(getattr(event, "start_mark", None)),
                     f"nested more than {limits.NESTING_DEPTH} levels deep",
                     "flatten the structure",
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= collection
 
@@ -148,18 +148,25 @@ class _BoundedLoader(
 
     def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
         digits = len(node.value)
-        if digits > limits.INTEGER_DIGITS and (
-            digits := sum(c.isalnum() for c in node.value)
-        ) > limits.INTEGER_DIGITS:
+        if digits > limits.INTEGER_DIGITS:
+            digits = sum(c.isalnum() for c in node.value)
+        if digits > limits.INTEGER_DIGITS:
             raise LimitError(
-                node.start_mark.line + 1,
+                _line(node.start_mark),
                 f"an integer of {digits} digits (the limit is {limits.INTEGER_DIGITS})",
                 "write a smaller number, or quote it to keep it as text",
             )
-        return super().construct_yaml_int(node)  # type: ignore[no-any-return]
+        value: int = super().construct_yaml_int(node)
+        return value
 
 
-_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_bounded_int)
+_BoundedLoader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:int", _BoundedLoader.construct_bounded_int
+)
+
+
+def _line(mark: Any) -> int:
+    return mark.line + 1 if mark is not None else 1
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -186,7 +193,7 @@ def _check_expansion(root: yaml.Node, written: int) -> None:
                 continue
             if key in active:
                 raise LimitError(
-                    node.start_mark.line + 1,
+                    _line(node.start_mark),
                     "a recursive alias (a value that contains itself)",
                     "refer to an anchor only outside its own value",
                 )
@@ -202,13 +209,13 @@ def _check_expansion(root: yaml.Node, written: int) -> None:
         )
         if count > most:
             raise LimitError(
-                node.start_mark.line + 1,
+                _line(node.start_mark),
                 f"its aliases expand to more than {limits.YAML_EXPANDED_NODES:,} more values",
                 "write the repeated values out, or use fewer aliases",
             )
         if depth > limits.NESTING_DEPTH:
             raise LimitError(
-                node.start_mark.line + 1,
+                _line(node.start_mark),
                 f"with its aliases expanded, nested more than {limits.NESTING_DEPTH} levels deep",
                 "flatten the structure",
             )
@@ -219,7 +226,7 @@ def _content_line(node: yaml.Node) -> int:
     # A block scalar's text starts on the line after its `|` or `>` indicator.
     if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
         return node.start_mark.line + 2
-    return node.start_mark.line + 1
+    return _line(node.start_mark)
 
 
 def _walk(
@@ -311,6 +318,9 @@ def read_yaml(raw: bytes, display: str, error_type: type[UserError], limit: int)
         line = mark.line + 1 if mark is not None else 1
         parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
         problem = " ".join(", ".join(str(p) for p in parts if p).split()) or str(exc)
+        if "maximum nesting depth" in problem:  # libyaml's own bound (1000 levels)
+            problem = f"nested more than {limits.NESTING_DEPTH} levels deep"
+            raise error_type.at(display, line, None, problem, "flatten the structure") from None
         if len(problem) > 200:
             problem = problem[:199] + "…"
         raise error_type.at(
