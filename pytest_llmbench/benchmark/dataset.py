@@ -189,7 +189,7 @@ def _decode(numbered: list[tuple[int, str]], display: str) -> list[Any]:
                 column = line_text.index("\x00") + 1
                 raise DatasetError(
                     f"{display}:{number}: a NUL byte at column {column}, which JSON does not "
-                    "allow; remove it (a binary file?)"
+                    "allow; remove it (a binary or UTF-16 file?)"
                 ) from None
             raise DatasetError(
                 f"{display}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "

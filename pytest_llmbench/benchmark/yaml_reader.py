@@ -343,7 +343,9 @@ def read_limited(path: Path, limit: int) -> bytes:
 
 
 def _size(limit: int) -> str:
-    return f"{limit // limits.MiB} MiB" if limit % limits.MiB == 0 else f"{limit // 1024} KiB"
+    if limit % limits.MiB == 0:
+        return f"{limit // limits.MiB} MiB"
+    return f"{limit // 1024} KiB" if limit % 1024 == 0 else f"{limit} bytes"
 
 
 def _smaller(limit: int) -> str:
