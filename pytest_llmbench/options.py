@@ -177,8 +177,7 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
     if match and 1 <= int(match[1]) <= int(match[2]):
         return int(match[1]), int(match[2])
     raise pytest.UsageError(
-        f"--llmbench-shard={shown(value)}: expected K/N with 1 <= K <= N, "
-        "e.g. --llmbench-shard=1/3"
+        f"--llmbench-shard={shown(value)}: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3"
     )
 
 

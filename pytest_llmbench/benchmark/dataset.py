@@ -212,9 +212,9 @@ def _check_line(number: int, text: str, display: str) -> None:
     limit = limits.SAMPLE_LINE_BYTES
     if len(text) > limit // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > limit:
         raise DatasetError(
-            f"{display}:{number}: the line is {size / limits.MiB:.1f} MiB, over the "
-            f"{limit // limits.MiB} MiB limit for one sample; shorten the sample (see Limits "
-            "in the README)"
+            f"{display}:{number}: the line is {size:,} bytes, over the "
+            f"{limits.size(limit)} limit for one sample; shorten the sample (see Limits in the "
+            "README)"
         )
     if text.count("[") + text.count("{") > limits.NESTING_DEPTH:
         depth = 0

@@ -20,3 +20,11 @@ YAML_EXPANDED_NODES = 100_000
 # Digits in one integer: a larger one is no longer a float, and Python refuses to convert
 # more than 4300 digits (a traceback, not an answer).
 INTEGER_DIGITS = 300
+
+
+def size(count: int) -> str:
+    """A byte count as the limits above are written: 16 MiB, 256 KiB, 16.3 MiB, 42 bytes."""
+    for unit, name in ((MiB, "MiB"), (1024, "KiB")):
+        if count >= unit:
+            return f"{count / unit:.1f}".removesuffix(".0") + f" {name}"
+    return f"{count} bytes"

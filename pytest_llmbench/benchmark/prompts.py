@@ -185,7 +185,7 @@ def _bounded_sandbox() -> type[jinja2.sandbox.SandboxedEnvironment]:
             if _too_large(operator, left, right):
                 raise jinja2.exceptions.SecurityError(
                     f"{operator} would make a result over "
-                    f"{limits.RENDERED_PROMPT_BYTES // limits.MiB} MiB"
+                    f"{limits.size(limits.RENDERED_PROMPT_BYTES)}"
                 )
             return super().call_binop(context, operator, left, right)
 
@@ -268,8 +268,8 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
         except _TooLong:
             raise PromptError(
                 f"{prompt.shown}: {role}: the rendered prompt for sample {sample.id!r} is over "
-                f"{limits.RENDERED_PROMPT_BYTES // limits.MiB} MiB (the limit for what is sent "
-                "to the judge); shorten the sample or the template"
+                f"{limits.size(limits.RENDERED_PROMPT_BYTES)} (the limit for what is sent to "
+                "the judge); shorten the sample or the template"
             ) from None
         except jinja2.UndefinedError as exc:
             # Jinja says "'pytest_llmbench.benchmark.dataset.Sample object' has no attribute 'x'".
@@ -307,9 +307,8 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
         if size > limits.RENDERED_PROMPT_BYTES:
             raise PromptError(
                 f"{prompt.shown}: the rendered prompt for sample {sample.id!r} is "
-                f"{size / limits.MiB:.1f} MiB, over {limits.RENDERED_PROMPT_BYTES // limits.MiB} "
-                "MiB (the limit for what is sent to the judge); shorten the sample or the "
-                "template"
+                f"{size:,} bytes, over {limits.size(limits.RENDERED_PROMPT_BYTES)} (the "
+                "limit for what is sent to the judge); shorten the sample or the template"
             )
     return messages
 

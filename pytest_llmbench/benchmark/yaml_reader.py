@@ -281,7 +281,7 @@ def read_yaml(raw: bytes, display: str, error_type: type[UserError], limit: int)
     if len(raw) > limit:
         line = raw.count(b"\n", 0, limit) + 1
         raise error_type.at(
-            display, line, None, f"the file goes past {_size(limit)} here", _smaller(limit)
+            display, line, None, f"the file goes past {limits.size(limit)} here", _smaller(limit)
         )
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise error_type.at(display, 1, None, "the file is UTF-16 (or UTF-32)", "save it as UTF-8")
@@ -342,14 +342,8 @@ def read_limited(path: Path, limit: int) -> bytes:
         return file.read(limit + 1)
 
 
-def _size(limit: int) -> str:
-    if limit % limits.MiB == 0:
-        return f"{limit // limits.MiB} MiB"
-    return f"{limit // 1024} KiB" if limit % 1024 == 0 else f"{limit} bytes"
-
-
 def _smaller(limit: int) -> str:
-    return f"keep the file under {_size(limit)} (see Limits in the README)"
+    return f"keep the file under {limits.size(limit)} (see Limits in the README)"
 
 
 # --- ${VAR} expansion ----------------------------------------------------------------------

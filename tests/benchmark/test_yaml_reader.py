@@ -66,7 +66,9 @@ def test_a_recursive_alias_is_refused() -> None:
     )
 
 
-@pytest.mark.parametrize(("depth", "ok"), [(limits.NESTING_DEPTH, True), (limits.NESTING_DEPTH + 1, False)])
+@pytest.mark.parametrize(
+    ("depth", "ok"), [(limits.NESTING_DEPTH, True), (limits.NESTING_DEPTH + 1, False)]
+)
 def test_nesting_is_bounded_in_block_and_flow_style(depth: int, ok: bool) -> None:
     block = "".join("  " * i + "k:\n" for i in range(depth - 1)) + "  " * (depth - 1) + "k: 1\n"
     flow = "[" * depth + "]" * depth
@@ -94,7 +96,9 @@ def test_very_deep_flow_nesting_is_the_same_error_not_a_recursion_error() -> Non
 @pytest.mark.parametrize(
     ("value", "digits"), [("9" * 5000, 5000), ("-0x" + "f" * 400, 402), ("1:" * 400 + "1", 401)]
 )
-def test_an_integer_longer_than_the_bound_is_refused_naming_its_line(value: str, digits: int) -> None:
+def test_an_integer_longer_than_the_bound_is_refused_naming_its_line(
+    value: str, digits: int
+) -> None:
     assert error(f"a: 1\nb: {value}\n") == (
         f"{FILE}:2: an integer of {digits} digits (the limit is 300); write a smaller number, "
         "or quote it to keep it as text"
@@ -102,7 +106,10 @@ def test_an_integer_longer_than_the_bound_is_refused_naming_its_line(value: str,
 
 
 def test_an_integer_within_the_bound_and_a_quoted_long_one_are_read() -> None:
-    assert read(f"a: {'9' * 300}\nb: '{'9' * 5000}'\n").data == {"a": int("9" * 300), "b": "9" * 5000}
+    assert read(f"a: {'9' * 300}\nb: '{'9' * 5000}'\n").data == {
+        "a": int("9" * 300),
+        "b": "9" * 5000,
+    }
 
 
 def test_a_value_its_constructor_refuses_is_a_located_yaml_error() -> None:
@@ -122,8 +129,8 @@ def test_a_file_over_the_size_limit_is_refused_at_the_line_it_crosses() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ("a: 1\nb: x\x00y\n".encode(), "2: not valid YAML (character U+0000 is not allowed in YAML)"),
-        ("a: 1\nb: x\x1b[2Jy\n".encode(), "2: not valid YAML (character U+001B is not allowed in YAML)"),
+        (b"a: 1\nb: x\x00y\n", "2: not valid YAML (character U+0000 is not allowed in YAML)"),
+        (b"a: 1\nb: x\x1b[2Jy\n", "2: not valid YAML (character U+001B is not allowed in YAML)"),
         ("a: 1\n".encode("utf-16"), "1: the file is UTF-16 (or UTF-32); save it as UTF-8"),
         (b"a: 1\nb: caf\xe9\n", "2: not valid UTF-8 (invalid continuation byte); save it as UTF-8"),
     ],
@@ -144,7 +151,7 @@ def test_a_long_problem_is_cut_to_one_short_line() -> None:
 
 # -- any input ------------------------------------------------------------------------------
 
-YAML_ALPHABET = st.sampled_from(list("abk01:-,[]{}&*!|>'\"#?~@`%\n \t.\\") + ["\x00", "é", "\ufeff"])
+YAML_ALPHABET = st.sampled_from([*"abk01:-,[]{}&*!|>'\"#?~@`%\n \t.\\", "\x00", "é", "\ufeff"])
 
 
 def assert_read_or_located(data: bytes | str) -> None:
@@ -167,7 +174,9 @@ def test_any_yaml_shaped_text_is_a_document_or_one_located_error(text: str) -> N
 
 
 @given(st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=12))
-def test_any_alias_fan_out_is_read_or_refused_without_expanding_it(levels: int, fanout: int) -> None:
+def test_any_alias_fan_out_is_read_or_refused_without_expanding_it(
+    levels: int, fanout: int
+) -> None:
     # (hypothesis's deadline stands guard: the answer comes without expanding 12**12 values)
     written = 1 + 2 * (levels + 1) + 1  # the mapping, a key and a list a level, and "lol"
     expanded = 2  # nodes l<i> stands for: l0 is a list and its "lol"
@@ -185,13 +194,12 @@ def test_any_alias_fan_out_is_read_or_refused_without_expanding_it(levels: int, 
 # YAML 1.1 reads NEL and the Unicode line separators as line breaks, which PyYAML's
 # emitter does not quote: a round trip of those is PyYAML's matter, not the reader's.
 # (Lone surrogates are not text: the YAML PyYAML writes for them is refused, rightly.)
-TEXT = st.text(
-    st.characters(blacklist_characters="\x85\u2028\u2029", blacklist_categories=["Cs"])
-)
+TEXT = st.text(st.characters(blacklist_characters="\x85\u2028\u2029", blacklist_categories=["Cs"]))
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXT,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(TEXT.filter(bool), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(TEXT.filter(bool), children, max_size=4)
+    ),
     max_leaves=20,
 )
 

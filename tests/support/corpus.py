@@ -9,12 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support.project import PROMPT, make_samples
-
 from pytest_llmbench.benchmark.config import load_config
 from pytest_llmbench.benchmark.dataset import Sample, load_dataset
 from pytest_llmbench.benchmark.prompts import load_prompt, render_messages
 from pytest_llmbench.errors import UserError
+from support.project import PROMPT, make_samples
 
 FUZZ = Path(__file__).parents[1] / "fuzz"
 CONFIG = "benchmarks/llmbench.yaml"
