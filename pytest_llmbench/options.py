@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmbench.config_file import is_dir, is_file
+
 MODES = ("auto", "live", "dry-run")  # --llmbench-judge
 
 
@@ -141,11 +143,11 @@ def check_options(config: pytest.Config) -> None:
         if not value.strip():
             raise pytest.UsageError(f"{option}=: empty; give a {kind} path or leave it out")
         path = Path(value)
-        if kind == "file" and path.is_dir():
+        if kind == "file" and is_dir(path):
             raise pytest.UsageError(
                 f"{option}={shown(value)}: is a directory; give a file path in it"
             )
-        if kind == "directory" and path.exists() and not path.is_dir():
+        if kind == "directory" and is_file(path):
             raise pytest.UsageError(
                 f"{option}={shown(value)}: exists and is not a directory; give a directory"
             )

@@ -28,6 +28,7 @@ from pytest_llmbench.benchmark.yaml_reader import (
     read_yaml,
     show,
 )
+from pytest_llmbench.config_file import is_file
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
@@ -298,7 +299,7 @@ class _ConfigReader(Reader):
 
         written = self.string(m["dataset"], (*path, "dataset"))
         dataset = Path(os.path.normpath(self.rootdir / written))
-        if not dataset.is_file():
+        if not is_file(dataset):
             raise self.error(
                 (*path, "dataset"),
                 f"dataset file not found: {dataset}",

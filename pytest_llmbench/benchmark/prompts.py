@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.benchmark import limits
 from pytest_llmbench.benchmark.yaml_reader import NAME_RE, Reader, read_limited, read_yaml
+from pytest_llmbench.config_file import is_dir, is_file
 from pytest_llmbench.errors import PromptError, PromptNotFoundError, PromptRefError
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def split_ref(ref: str) -> tuple[str, str]:
 def prompt_versions(prompts_dir: Path, name: str) -> list[str]:
     """The versions of prompt `name` that exist, sorted."""
     folder = prompts_dir / name
-    if not folder.is_dir():
+    if not is_dir(folder):
         return []
     return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
 
@@ -73,12 +74,16 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
     """Load and check `<prompts_dir>/<name>/<version>.yaml`; templates compile once here."""
     name, version = split_ref(ref)
     path = prompts_dir / name / f"{version}.yaml"
-    if not path.is_file():
+    if not is_file(path):
         versions = prompt_versions(prompts_dir, name)
         if versions:
             fix = f"versions of {name!r} that exist: {', '.join(versions)}"
         else:
-            names = sorted(p.name for p in prompts_dir.glob("*") if p.is_dir())
+            names = (
+                sorted(p.name for p in prompts_dir.glob("*") if p.is_dir())
+                if is_dir(prompts_dir)
+                else []
+            )
             fix = f"no prompt named {name!r} in {prompts_dir}" + (
                 f"; prompts there: {', '.join(names)}" if names else ""
             )
