@@ -9,8 +9,8 @@ MiB = 1024 * 1024
 CONFIG_BYTES = 1 * MiB  # the llmbench YAML
 PROMPT_BYTES = 256 * 1024  # one prompt file, prompts/<name>/<version>.yaml
 SAMPLE_LINE_BYTES = 16 * MiB  # one dataset line (one sample), as UTF-8 in the file
-# Every rendered judge prompt (system + user) of one sample, as UTF-8: below the helper
-# process's 64 MiB line, with room for JSON escaping of what a sample line holds.
+# Every rendered judge prompt (system + user) of one sample, as sent: JSON-escaped UTF-8,
+# so that a request stays well below the helper process's 64 MiB line.
 RENDERED_PROMPT_BYTES = 32 * MiB
 
 NESTING_DEPTH = 64  # levels of mappings/lists (YAML) or objects/arrays (JSON)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -307,8 +308,10 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
             ) from None
         budget -= len(content)
         messages.append({"role": role, "content": content})
-    if budget < limits.RENDERED_PROMPT_BYTES * 3 // 4:  # long enough that UTF-8 may matter
-        size = sum(len(m["content"].encode("utf-8", "surrogatepass")) for m in messages)
+    # Measured as sent (JSON-escaped UTF-8: a control character is 6 bytes), only when the
+    # characters are enough that it could matter.
+    if (limits.RENDERED_PROMPT_BYTES - budget) * 6 > limits.RENDERED_PROMPT_BYTES:
+        size = sum(len(_as_sent(m["content"])) for m in messages)
         if size > limits.RENDERED_PROMPT_BYTES:
             raise PromptError(
                 f"{prompt.shown}: the rendered prompt for sample {sample.id!r} is "
@@ -316,6 +319,10 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
                 "limit for what is sent to the judge); shorten the sample or the template"
             )
     return messages
+
+
+def _as_sent(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")[1:-1]
 
 
 class _TooLong(Exception):

@@ -360,7 +360,8 @@ def test_a_rendered_prompt_over_the_limit_is_an_error_for_that_sample_only(
     assert render_messages(prompt, sample(input="short", tags=[]), "o")[1]["content"]
     long_sample = sample(input="é" * 480, tags=[])  # 480 characters, 960 bytes
     monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 10**6)
-    size = sum(len(m["content"].encode()) for m in render_messages(prompt, long_sample, "o"))
+    messages = render_messages(prompt, long_sample, "o")
+    size = sum(len(json.dumps(m["content"], ensure_ascii=False).encode()) - 2 for m in messages)
     monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 1000)
     with pytest.raises(PromptError) as info:
         render_messages(prompt, long_sample, "o")
@@ -387,6 +388,18 @@ def test_arithmetic_past_the_size_limit_is_refused_before_it_runs(
     with pytest.raises(PromptError) as info:
         render_messages(prompt, sample(input="p", tags=[]), "o")
     assert str(info.value).startswith(f"prompts/judge/v1.yaml: user: {message}")
+
+
+def test_the_rendered_size_counts_json_escapes_as_sent_to_the_judge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 6000)
+    write(tmp_path, "metrics: [coverage]\nsystem: s\nuser: '{{ sample.input }}'\n")
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    assert render_messages(prompt, sample(input="a" * 5000), "o")[1]["content"] == "a" * 5000
+    with pytest.raises(PromptError) as info:  # 1,500 characters, 9,000 bytes as sent
+        render_messages(prompt, sample(input="\x01" * 1500), "o")
+    assert "is 9,001 bytes, over 5.9 KiB" in str(info.value)
 
 
 def test_small_arithmetic_still_renders(tmp_path: Path) -> None:
