@@ -510,3 +510,26 @@ def test_a_bad_boolean_in_the_ini_file_names_the_key(project: Project) -> None:
         "llmbench_judge_process in the ini file: not true or false; write "
         "llmbench_judge_process = true (or false)",
     )
+
+
+def test_a_sample_line_over_16_mib_stops_the_run_naming_it_before_any_judge_call(
+    project: Project, xdist_args: list[str]
+) -> None:
+    samples = make_samples([(0.9, 0.9)] * 3)
+    samples[1]["input"] = "x" * (16 * 1024 * 1024)
+    path = project.dataset(samples)
+    size = len(path.read_bytes().split(b"\n")[1])
+    result = project.run(*xdist_args)
+    message = (
+        f"data/digest.jsonl:2: the line is {size:,} bytes, over the 16 MiB limit for one "
+        "sample; shorten the sample (see Limits in the README)"
+    )
+    if xdist_args == ["-n", "2"]:  # xdist reports a collection error with exit status 1
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines(
+            ["*_ ERROR collecting benchmarks/test_digest.py _*", exact(message), "*1 error*"]
+        )
+        assert_no_traceback(result)
+    else:
+        assert_collection_error(result, message)
+    assert not list((project.root / ".llmbench" / "runs").glob("*.json"))
