@@ -159,9 +159,7 @@ def check_options(config: pytest.Config) -> None:
     parse_shard(config.getoption("llmbench_shard"))
     budget = config.getoption("llmbench_budget")
     if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise pytest.UsageError(
-            f"--llmbench-budget={budget:g}: give a positive amount in USD, e.g. 5.00"
-        )
+        raise pytest.UsageError(f"--llmbench-budget={budget:g}: give a positive amount in USD")
     for name in _BOOL_INIS:
         try:
             config.getini(name)
