@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmbench.benchmark import limits
 from pytest_llmbench.benchmark.grouping_key import check_grouping
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.benchmark.rules import (
@@ -20,7 +21,15 @@ from pytest_llmbench.benchmark.rules import (
     UnscoredRules,
     band_problem,
 )
-from pytest_llmbench.benchmark.yaml_reader import KeyPath, LoadedYAML, Reader, read_yaml, show
+from pytest_llmbench.benchmark.yaml_reader import (
+    KeyPath,
+    LoadedYAML,
+    Reader,
+    read_limited,
+    read_yaml,
+    show,
+)
+from pytest_llmbench.config_file import is_file
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
@@ -127,10 +136,10 @@ def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBen
     path = Path(os.path.abspath(path))
     display = str(path.relative_to(rootdir)) if path.is_relative_to(rootdir) else str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, limits.CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read ({exc.strerror}); check the path") from None
-    loaded = read_yaml(raw, display, ConfigError)
+    loaded = read_yaml(raw, display, ConfigError, limits.CONFIG_BYTES)
     return _ConfigReader(path, rootdir, environ, loaded).config()
 
 
@@ -313,7 +322,7 @@ class _ConfigReader(Reader):
 
         written = self.string(m["dataset"], (*path, "dataset"))
         dataset = Path(os.path.normpath(self.rootdir / written))
-        if not dataset.is_file():
+        if not is_file(dataset):
             raise self.error(
                 (*path, "dataset"),
                 f"dataset file not found: {dataset}",

@@ -19,6 +19,7 @@ from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
 from pytest_llmbench.errors import JudgeSetupError, UserError, os_reason
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.service import JudgeService
+from pytest_llmbench.options import parse_shard
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run import selection as selection_mod
@@ -37,7 +38,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         cfg = load_config(path, rootdir, os.environ)
     except UserError as error:
         raise pytest.UsageError(str(error)) from None
-    shard = _shard(config.getoption("llmbench_shard"))
+    shard = parse_shard(config.getoption("llmbench_shard"))
     baseline = None
     if not hasattr(config, "workerinput") and config.getoption("llmbench_baseline"):
         try:
@@ -96,17 +97,6 @@ def _register_controller_extras(
     prom = PromPlugin.from_config(config, grouping)
     if prom is not None:
         config.pluginmanager.register(prom, PromPlugin.name)
-
-
-def _shard(value: str | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    index, _, count = value.partition("/")
-    if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
-        return int(index), int(count)
-    raise pytest.UsageError(
-        f"--llmbench-shard={value}: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3"
-    )
 
 
 def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
