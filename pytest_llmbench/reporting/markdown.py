@@ -144,7 +144,13 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        md=md_text, html=html_text, code=md_code, num=number, interval=interval, signed=signed, money=money
+        md=md_text,
+        html=html_text,
+        code=md_code,
+        num=number,
+        interval=interval,
+        signed=signed,
+        money=money,
     )
     env.globals.update(
         icons=ICONS,
@@ -192,12 +198,16 @@ _CLOSE = "</details>\n\n"
 def _render(
     record: Mapping[str, Any], footer: str, extra_sections: Sequence[str], worst_limit: int
 ) -> str:
-    return _environment().get_template("report.md.j2").render(
-        record=record,
-        marker=MARKER,
-        footer=footer,
-        extra_sections=list(extra_sections),
-        worst_limit=worst_limit,
+    return (
+        _environment()
+        .get_template("report.md.j2")
+        .render(
+            record=record,
+            marker=MARKER,
+            footer=footer,
+            extra_sections=list(extra_sections),
+            worst_limit=worst_limit,
+        )
     )
 
 
