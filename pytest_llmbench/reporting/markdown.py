@@ -29,15 +29,18 @@ WJ = "\u2060"  # a word joiner: invisible, and it breaks every pattern GitHub li
 
 # What GitHub turns into a link, a notification or a cross-reference in plain text, and
 # where the word joiner goes to stop it: `@user` and e-mail, `scheme://` and `www.`,
-# `#123` / `owner/repo#123` / `GH-123`, and commit SHAs (7 to 40 hex digits).
+# `#123` / `owner/repo#123` / `GH-123`.
 _LINKISH = re.compile(
     r"(?P<at>@)(?=\S)"
     r"|(?P<colon>:)(?=//)"
     r"|(?i:(?<![^\W_])(?P<www>www)(?=\.))"
     r"|(?P<hash>#)(?=\d)"
     r"|(?i:(?<![^\W_])(?P<gh>gh-)(?=\d))"
-    r"|(?<![^\W_])(?P<sha>(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{3})"
-    r"(?=[0-9a-fA-F]{4,37}(?![^\W_]))"
+)
+# A commit SHA (GitHub links 7 to 40 hex digits with a letter and a digit): a word joiner
+# every 6 digits leaves no run long enough.
+_HEX = re.compile(
+    r"(?<![^\W_])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{7,}(?![^\W_])"
 )
 # Emphasis and strike-through (`*`, `~`, `_` that is not inside a word), math (`$`).
 _EMPHASIS = re.compile(r"[*~$]|(?<![^\W_])_|_(?![^\W_])")
@@ -46,6 +49,7 @@ _BLOCK_START = re.compile(r"^(?:[-+=#](?=[-+=#\s]|$)|\d{1,9}(?=[.)](?:\s|$)))")
 
 
 def _unlink(text: str) -> str:
+    text = _HEX.sub(lambda m: WJ.join(re.findall(".{1,6}", m.group(0))), text)
     return _LINKISH.sub(lambda m: m.group(0) + WJ, text)
 
 

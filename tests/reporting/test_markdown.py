@@ -291,7 +291,7 @@ def test_worst_samples_show_the_judges_reasoning_escaped_and_bounded() -> None:
         ("![pixel](https://e.vil/p.png)", f"!\\[pixel](https:{WJ}//e.vil/p.png)"),
         ("see www.e.vil or WWW.E.VIL", f"see www{WJ}.e.vil or WWW{WJ}.E.VIL"),
         ("fixes #12, o/r#3 and GH-4", f"fixes #{WJ}12, o/r#{WJ}3 and GH-{WJ}4"),
-        ("since deadbeef12 (not 1234567)", f"since dea{WJ}dbeef12 (not 1234567)"),
+        ("since deadbeef12 (not 1234567)", f"since deadbe{WJ}ef12 (not 1234567)"),
         ("**bold** _it_ ~~gone~~ $x$", "\\*\\*bold\\*\\* \\_it\\_ \\~\\~gone\\~\\~ \\$x\\$"),
         ("snake_case_name", "snake_case_name"),  # inside a word `_` emphasises nothing
         ("- a list? # a heading?", "\\- a list? # a heading?"),
