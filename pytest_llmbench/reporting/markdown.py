@@ -232,19 +232,18 @@ def cut_body(body: str, budget: int) -> str:
     """The longest run of whole lines of ``body`` that, with a ``</details>`` for each
     collapsed block left open, fits ``budget``; never less than the marker line."""
     lines = body.splitlines(keepends=True)
-    kept, size, depth = 0, 0, 0
-    best = (1, 0)  # (lines kept, <details> left open): the marker alone
+    size, depth = 0, 0
+    kept, open_at_cut = 1, 0  # the marker line alone, whatever the budget
     for index, line in enumerate(lines):
         size += len(line)
         if line.startswith("<details>"):
             depth += 1
         elif line.strip() == "</details>" and depth:
             depth -= 1
-        if size + _closing(depth) > budget and index > 0:
+        if index > 0 and size + _closing(depth) > budget:
             break
-        kept = index + 1
-        best = (kept, depth)
-    kept, depth = best
+        kept, open_at_cut = index + 1, depth
+    depth = open_at_cut
     out = "".join(lines[:kept])
     if not out.endswith("\n"):
         out += "\n"
