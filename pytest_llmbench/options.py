@@ -74,7 +74,8 @@ def add_options(parser: pytest.Parser) -> None:
         "--llmbench-baseline",
         dest="llmbench_baseline",
         metavar="PATH",
-        help="compare with an earlier run record (paired by sample id)",
+        help="compare with an earlier run record (paired by sample id), or a folder of them "
+        "(one per scenario, as `llmbench baseline promote` writes)",
     )
     group.addoption(
         "--llmbench-shard",

@@ -17,18 +17,24 @@ from pytest_llmbench.reporting.github_comment import DEFAULT_API, CommentError, 
 
 PROG = "llmbench comment"
 TOKEN_ENV = "GITHUB_TOKEN"
+UNAVAILABLE = 3  # GitHub failed or rate-limited us: not the benchmark's fault, nor the user's
 
 DESCRIPTION = (
-    "Post the markdown report (--llmbench-report) as the pull request's sticky comment: the "
-    "comment carrying the report's hidden marker (its first line) is updated in place, "
-    "searched across every page of the PR's comments; one is created when there is none. "
-    "The token is read from the GITHUB_TOKEN environment variable."
+    "Post the markdown report (--llmbench-report) as the pull request's sticky comment: our "
+    "comment, the one whose body starts with the report's hidden marker (its first line) "
+    "and whose author is the token's identity (GET /user, or a bot account for a GitHub "
+    "App's token such as the Actions GITHUB_TOKEN), is updated in place, searched across "
+    "every page of the PR's comments; one is created when there is none. GitHub's 5xx "
+    "answers and rate limits are retried a few times. The token is read from the "
+    "GITHUB_TOKEN environment variable."
 )
 EPILOG = """\
 exit status:
   0  the comment was created, updated, or already had this body
   2  usage error, a missing token, an unreadable or oversized body, or GitHub refused
-     (401 bad token, 403 no permission or rate limit, 404 no such repo or PR, 422)
+     (401 bad token, 403 no permission, 404 no such repo or PR, 422)
+  3  GitHub unavailable: 5xx answers or rate limits outlasting the retries, or no answer
+     (a workflow may treat this as a warning: the benchmark's own status still decides)
 """
 
 
@@ -89,7 +95,7 @@ def cmd_comment(args: argparse.Namespace) -> int:
         result = upsert_comment(args.repo, args.pr, body, token=token, api_base=args.api_base)
     except CommentError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
-        return USAGE
+        return UNAVAILABLE if error.unavailable else USAGE
     if result.action == "unchanged":
         print(f"comment {result.id} already has this body: {result.url}")
     else:

@@ -19,6 +19,7 @@ from pytest_llmbench.cli.common import (
     rules_options,
 )
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.baselines import load_baselines
 
 
 def add_command(commands: Commands) -> None:
@@ -34,7 +35,11 @@ def add_command(commands: Commands) -> None:
         formatter_class=FORMATTER,
     )
     compare.add_argument("current", metavar="A.json", help="the current run record")
-    compare.add_argument("baseline", metavar="B.json", help="the baseline run record")
+    compare.add_argument(
+        "baseline",
+        metavar="B.json",
+        help="the baseline run record, or a folder of them (one per scenario)",
+    )
     rules_options(compare)
     compare.set_defaults(handler=cmd_compare)
 
@@ -44,7 +49,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pytest_llmbench.results.stored_rules import regression_rules, stored_rules
 
     current = record_mod.load(Path(args.current))
-    baseline = record_mod.load(Path(args.baseline))
+    baseline = load_baselines(Path(args.baseline))
     override = rules_from(args, metric_names(current, baseline))
     lines: list[str] = []
     failed: list[str] = []

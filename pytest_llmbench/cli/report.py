@@ -19,6 +19,7 @@ from pytest_llmbench.cli.common import (
     rules_options,
 )
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.baselines import load_baselines
 
 VERDICT_CODES = """\
 exit status:
@@ -40,7 +41,11 @@ def add_command(commands: Commands) -> None:
         formatter_class=FORMATTER,
     )
     report.add_argument("record", metavar="RUN.json", help="a run record")
-    report.add_argument("--baseline", metavar="B.json", help="compare with this run record")
+    report.add_argument(
+        "--baseline",
+        metavar="B.json",
+        help="compare with this run record, or a folder of them (one per scenario)",
+    )
     report.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
     report.add_argument("-o", "--output", metavar="PATH", help="write here, not to stdout")
     rules_options(report)
@@ -54,7 +59,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     record = record_mod.load(Path(args.record))
     if args.baseline:
-        baseline = record_mod.load(Path(args.baseline))
+        baseline = load_baselines(Path(args.baseline))
         override = rules_from(args, metric_names(record, baseline))
         record = rerecord.rederive(record, baseline, override)
     if args.format == "json":

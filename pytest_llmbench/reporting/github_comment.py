@@ -1,17 +1,25 @@
 """The sticky PR comment: create the report's comment on a pull request, or update it in place.
 
-One comment per pull request: the one carrying the report's hidden marker (the body's first
-line, ``<!-- llmbench-report -->``) on a line of its own. Every page of the PR's comments is
-searched; the first such comment is edited, and a new one is created only when there is
-none. The token goes into the Authorization header and nowhere else: no message, no URL.
-The ``llmbench comment`` command (``cli/comment.py``) calls ``upsert_comment``.
+One comment per pull request: ours is the oldest comment whose body STARTS with the report's
+hidden marker (the body's first line, ``<!-- llmbench-report -->``) and whose author is the
+token's own identity: the login GET /user answers for a user's token, or, for a GitHub App's
+installation token (the Actions ``GITHUB_TOKEN`` among them, which may not read /user), a
+bot account (``type: Bot``, login ``…[bot]``). A reviewer quoting or pasting the report is
+never edited. Every page of the PR's comments is searched; a new comment is created only
+when none is ours. GitHub's 5xx answers and its rate limits (403/429 with ``Retry-After``,
+or ``x-ratelimit-remaining: 0`` and ``x-ratelimit-reset``) are retried, MAX_ATTEMPTS times
+at most and never waiting more than MAX_WAIT_S at once; each attempt starts again from the
+listing, so a comment a failed request did create is found, not posted twice. The token
+goes into the Authorization header and nowhere else: no message, no URL. The ``llmbench
+comment`` command (``cli/comment.py``) calls ``upsert_comment``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +31,9 @@ DEFAULT_API = "https://api.github.com"
 MAX_BODY_CHARS = 65_536  # GitHub refuses a longer comment body (422)
 MAX_PAGES = 200  # 20,000 comments: beyond that, something loops
 TIMEOUT_S = 30.0
+MAX_ATTEMPTS = 4  # tries of the whole listing-and-writing, for 5xx and rate limits
+MAX_WAIT_S = 60  # a longer Retry-After or rate-limit reset is not waited for
+BACKOFF_S = (1, 2, 4)  # between tries after a 5xx (or a rate limit that gives no time)
 
 Action = Literal["created", "updated", "unchanged"]
 
@@ -32,7 +43,22 @@ _NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class CommentError(Exception):
-    """Why the comment could not be written, and what to do; never holds the token."""
+    """Why the comment could not be written, and what to do; never holds the token.
+    ``unavailable``: GitHub failed or rate-limited us (retrying later may work), as opposed
+    to a refusal of the request itself."""
+
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
+
+
+class _Retry(CommentError):
+    """A 5xx or a rate limit: worth another try after ``wait_s`` (None or 0: by the
+    backoff)."""
+
+    def __init__(self, message: str, wait_s: float | None) -> None:
+        super().__init__(message, unavailable=True)
+        self.wait_s = wait_s
 
 
 @dataclass(frozen=True)
@@ -50,18 +76,42 @@ def upsert_comment(
     token: str,
     api_base: str = DEFAULT_API,
     transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> CommentResult:
-    """Update the PR's comment carrying ``body``'s marker (its first line), or create one.
+    """Update our comment on the PR (``body``'s marker at the start, by the token's
+    identity), or create one.
 
     Raises CommentError for a bad repo, PR or body (before any request) and for every
-    answer GitHub refuses (401, 403, 404, 422, rate limits, 5xx) or a network failure.
+    answer GitHub refuses (401, 403, 404, 422), a network failure, and 5xx answers or rate
+    limits that outlast the retries (``unavailable`` is then true). ``sleep`` waits between
+    tries (tests pass one that records).
     """
     try:
-        return _upsert(repo, pr, body, token=token, api_base=api_base, transport=transport)
+        return _with_retries(
+            lambda: _upsert(repo, pr, body, token=token, api_base=api_base, transport=transport),
+            sleep,
+        )
     except CommentError as error:
         if token and token in str(error):  # defence in depth: no message carries the token
-            raise CommentError(str(error).replace(token, "***")) from None
+            raise CommentError(
+                str(error).replace(token, "***"), unavailable=error.unavailable
+            ) from None
         raise
+
+
+def _with_retries(
+    attempt: Callable[[], CommentResult], sleep: Callable[[float], None]
+) -> CommentResult:
+    for number in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return attempt()
+        except _Retry as retry:
+            wait = retry.wait_s or BACKOFF_S[min(number, len(BACKOFF_S)) - 1]
+            if number == MAX_ATTEMPTS or wait > MAX_WAIT_S:
+                tried = f" (tried {number} times)" if number > 1 else ""
+                raise CommentError(f"{retry}{tried}", unavailable=True) from None
+            sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _upsert(
@@ -89,7 +139,16 @@ def _upsert(
     with httpx.Client(
         headers=headers, timeout=TIMEOUT_S, transport=transport, follow_redirects=True
     ) as client:
-        found = _find(client, base, repo, pr, marker, where)
+        identity: list[str | None] = []  # asked once, when a comment starts with the marker
+
+        def ours(comment: Mapping[str, Any]) -> bool:
+            if not starts_with_marker(str(comment.get("body") or ""), marker):
+                return False
+            if not identity:
+                identity.append(token_login(client, base, where))
+            return is_author(comment, identity[0])
+
+        found = _find(client, base, repo, pr, ours, where)
         if found is None:
             created = _call(
                 client, "POST", f"{base}/repos/{repo}/issues/{pr}/comments", where, body
@@ -131,9 +190,34 @@ def check_api_base(api_base: str) -> str:
     return api_base.rstrip("/")
 
 
-def has_marker(text: str, marker: str) -> bool:
-    """A marker on a line of its own (a quoted copy, `> <!-- … -->`, does not count)."""
-    return any(line.strip() == marker for line in text.splitlines())
+def starts_with_marker(text: str, marker: str) -> bool:
+    """The body starts with the marker, on a line of its own (a quote, `> <!-- … -->`, or
+    a copy further down, does not count)."""
+    first = text.split("\n", 1)[0]
+    return first.rstrip("\r").rstrip() == marker
+
+
+def is_author(comment: Mapping[str, Any], login: str | None) -> bool:
+    """Written by the token's identity: the login ``login``, or (``None``: an App's
+    installation token, which cannot read /user) a bot account."""
+    user = comment.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("login"), str):
+        return False
+    if login is not None:
+        return bool(user["login"].lower() == login.lower())
+    return bool(user.get("type") == "Bot" and user["login"].endswith("[bot]"))
+
+
+def token_login(client: httpx.Client, base: str, where: str) -> str | None:
+    """The token's login (GET /user), or None for a GitHub App installation token (the
+    Actions GITHUB_TOKEN among them), which GitHub answers 403 or 404 there."""
+    response = _request(client, "USER", f"{base}/user", where, None)
+    if response.status_code in (403, 404) and _wait_s(response) is None:
+        return None
+    data = _checked(response, "USER", f"{base}/user", where).json()
+    if not isinstance(data, dict) or not isinstance(data.get("login"), str):
+        raise CommentError(f"{_doing('USER', where)}: GitHub's answer has no login")
+    return str(data["login"])
 
 
 def _same(current: str, body: str) -> bool:
@@ -144,9 +228,14 @@ def _same(current: str, body: str) -> bool:
 
 
 def _find(
-    client: httpx.Client, base: str, repo: str, pr: int, marker: str, where: str
+    client: httpx.Client,
+    base: str,
+    repo: str,
+    pr: int,
+    ours: Callable[[Mapping[str, Any]], bool],
+    where: str,
 ) -> dict[str, Any] | None:
-    """The first comment (oldest first, across all pages) carrying the marker."""
+    """The first comment (oldest first, across all pages) that is ``ours``."""
     url: str | None = f"{base}/repos/{repo}/issues/{pr}/comments?per_page=100"
     seen: set[str] = set()
     origin = url_origin(base)
@@ -165,7 +254,7 @@ def _find(
                 f"{type(page).__name__}; is --api-base a GitHub REST API?"
             )
         for comment in page:
-            if isinstance(comment, dict) and has_marker(comment.get("body") or "", marker):
+            if isinstance(comment, dict) and ours(comment):
                 return comment
         url = next_link(response.headers.get("link", ""))
         if url is not None and url_origin(url) != origin:
@@ -196,17 +285,31 @@ def _call(client: httpx.Client, method: str, url: str, where: str, body: str) ->
 def _send(
     client: httpx.Client, method: str, url: str, where: str, body: str | None
 ) -> httpx.Response:
+    return _checked(_request(client, method, url, where, body), method, url, where)
+
+
+def _request(
+    client: httpx.Client, method: str, url: str, where: str, body: str | None
+) -> httpx.Response:
+    verb = "GET" if method == "USER" else method
     try:
-        response = client.request(method, url, json=None if body is None else {"body": body})
+        return client.request(verb, url, json=None if body is None else {"body": body})
     except httpx.TimeoutException:
         raise CommentError(
-            f"{_doing(method, where)}: GitHub did not answer within {TIMEOUT_S:g} s; retry"
+            f"{_doing(method, where)}: GitHub did not answer within {TIMEOUT_S:g} s; retry",
+            unavailable=True,
         ) from None
     except httpx.HTTPError as error:
         raise CommentError(
             f"{_doing(method, where)}: cannot reach {url_origin(url)} ({type(error).__name__}); "
-            "check the network and --api-base"
+            "check the network and --api-base",
+            unavailable=True,
         ) from None
+
+
+def _checked(response: httpx.Response, method: str, url: str, where: str) -> httpx.Response:
+    """The response if it succeeded with JSON; else CommentError, or _Retry for a 5xx or
+    a rate limit."""
     if response.is_success:
         try:
             response.json()
@@ -216,7 +319,32 @@ def _send(
                 f"({url_origin(url)}) a GitHub REST API?"
             ) from None
         return response
-    raise CommentError(refusal(response, method, where))
+    message = refusal(response, method, where)
+    if response.status_code >= 500:
+        raise _Retry(message, None)
+    wait = _wait_s(response)
+    if wait is not None:
+        raise _Retry(message, wait)
+    raise CommentError(message)
+
+
+def _wait_s(response: httpx.Response) -> float | None:
+    """For a rate-limited answer (403 or 429), the seconds to wait before the next try
+    (0 when GitHub gives no time); None when the answer is not a rate limit."""
+    if response.status_code not in (403, 429):
+        return None
+    headers = response.headers
+    retry_after = headers.get("retry-after", "").strip()
+    if retry_after.isdigit():
+        return float(min(int(retry_after), 10**6))
+    reset = headers.get("x-ratelimit-reset", "").strip()
+    if headers.get("x-ratelimit-remaining") == "0":
+        if reset.isdigit() and len(reset) <= 12:
+            return float(max(1, int(reset) - int(time.time())))
+        return 0.0
+    if response.status_code == 429 or "rate limit" in _github_message(response).lower():
+        return 0.0  # a secondary rate limit with no time given: back off
+    return None
 
 
 def _doing(method: str, where: str) -> str:
@@ -224,6 +352,7 @@ def _doing(method: str, where: str) -> str:
         "GET": f"listing the comments of {where}",
         "POST": f"creating the comment on {where}",
         "PATCH": f"updating the comment on {where}",
+        "USER": f"reading the token's identity (GET /user) to find our comment on {where}",
     }[method]
 
 
@@ -238,7 +367,8 @@ def refusal(response: httpx.Response, method: str, where: str) -> str:
         return f"{doing}: HTTP {code}: GitHub's API rate limit is exhausted{said}; " + _retry_when(
             headers
         )
-    if code == 403 and "retry-after" in headers:  # a secondary rate limit
+    if code == 403 and ("retry-after" in headers or "rate limit" in message.lower()):
+        # a secondary rate limit
         return f"{doing}: HTTP 403: GitHub's secondary rate limit{said}; " + _retry_when(headers)
     if code == 401:
         return (

@@ -25,31 +25,73 @@ COMPARE_ICONS = {
 }
 ICONS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "no data": "❌ no data"}
 
-_MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
+WJ = "\u2060"  # a word joiner: invisible, and it breaks every pattern GitHub links
+
+# What GitHub turns into a link, a notification or a cross-reference in plain text, and
+# where the word joiner goes to stop it: `@user` and e-mail, `scheme://` and `www.`,
+# `#123` / `owner/repo#123` / `GH-123`.
+_LINKISH = re.compile(
+    r"(?P<at>@)(?=\S)"
+    r"|(?P<colon>:)(?=//)"
+    r"|(?i:(?<![^\W_])(?P<www>www)(?=\.))"
+    r"|(?P<hash>#)(?=\d)"
+    r"|(?i:(?<![^\W_])(?P<gh>gh-)(?=\d))"
+)
+# A commit SHA (GitHub links 7 to 40 hex digits with a letter and a digit): a word joiner
+# every 6 digits leaves no run long enough.
+_HEX = re.compile(
+    r"(?<![^\W_])(?=[0-9a-fA-F]*[a-fA-F])(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{7,}(?![^\W_])"
+)
+# Emphasis and strike-through (`*`, `~`, `_` that is not inside a word), math (`$`).
+_EMPHASIS = re.compile(r"[*~$]|(?<![^\W_])_|_(?![^\W_])")
+# A list item, heading, setext line or ordered list if the text starts a line (a quote).
+_BLOCK_START = re.compile(r"^(?:[-+=#](?=[-+=#\s]|$)|\d{1,9}(?=[.)](?:\s|$)))")
+
+
+def _unlink(text: str) -> str:
+    text = _HEX.sub(lambda m: WJ.join(re.findall(".{1,6}", m.group(0))), text)
+    return _LINKISH.sub(lambda m: m.group(0) + WJ, text)
+
+
+def _one_line(value: object, limit: int | None) -> str:
+    text = " ".join(str(value).split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def _escape_block_start(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return found + "\\" if found[0].isdigit() else "\\" + found  # `1\.` or `\-`
 
 
 def md_text(value: object, limit: int = 160) -> str:
-    """Sample text made inert in a markdown table cell: no HTML, no links or images, no
-    @mentions, no pipes."""
-    text = " ".join(str(value).split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
+    """Outside text made inert where markdown is read (a table cell, a list item, a quote,
+    a heading): one line, no HTML, links, images, emphasis, mentions, cross-references or
+    pipes; every character still shows."""
+    text = _one_line(value, limit)
     # A backslash first, so that the escapes below cannot be undone by the text's own.
     text = text.replace("\\", "\\\\").replace("[", "\\[")  # no [link](…) or ![image](…)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace("|", "\\|").replace("`", "'")
-    # A zero-width joiner after @ stops GitHub from notifying anyone.
-    return _MENTION.sub("@\u2060", text)
+    text = _EMPHASIS.sub(lambda m: "\\" + m.group(0), text)
+    text = _BLOCK_START.sub(_escape_block_start, text)
+    return _unlink(text)
+
+
+def html_text(value: object, limit: int = 160) -> str:
+    """Outside text made inert inside raw HTML (a `<summary>`), where markdown is not read
+    but GitHub still links mentions and references: HTML-escaped and unlinked."""
+    text = _one_line(value, limit)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _unlink(text)
 
 
 def md_code(value: object, limit: int | None = 200) -> str:
     """Text for inside a `code span`: GitHub renders no HTML or mentions there, but a
     backtick or a pipe would end the span or the table cell. ``limit=None`` never cuts
     (a command to copy must stay whole)."""
-    text = " ".join(str(value).split())
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("`", "'").replace("|", "\\|")
+    return _one_line(value, limit).replace("`", "'").replace("|", "\\|")
 
 
 def badness(sample: Mapping[str, Any], higher: Sequence[str]) -> tuple[int, float, int]:
@@ -106,7 +148,13 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        md=md_text, code=md_code, num=number, interval=interval, signed=signed, money=money
+        md=md_text,
+        html=html_text,
+        code=md_code,
+        num=number,
+        interval=interval,
+        signed=signed,
+        money=money,
     )
     env.globals.update(
         icons=ICONS,
@@ -124,22 +172,89 @@ def render(
     footer: str = "",
     extra_sections: Sequence[str] = (),
     worst_limit: int = WORST_SAMPLES,
+    max_chars: int = MAX_CHARS,
 ) -> str:
-    template = _environment().get_template("report.md.j2")
-    text = template.render(
-        record=record,
-        marker=MARKER,
-        footer=footer,
-        extra_sections=list(extra_sections),
-        worst_limit=worst_limit,
+    """The report, at most ``max_chars`` long: too long, it first leaves out the worst
+    samples, then cuts the tables at a line outside any ``<details>``. The marker, a note
+    of what was left out and the verdict (with the footer) always stay, outside every
+    collapsed block; so a ``max_chars`` below their length is exceeded."""
+    text = _render(record, footer, extra_sections, worst_limit)
+    if len(text) <= max_chars:
+        return text
+    notes = []
+    if worst_limit > 0 and WORST_SUMMARY in text:
+        text = _render(record, footer, extra_sections, 0)
+        notes.append(WORST_LEFT_OUT)
+    body, ending = split_verdict(text)
+    if len(body) + len(_notes(notes)) + len(ending) <= max_chars:
+        return body + _notes(notes) + ending
+    notes.append(TRUNCATED)
+    return cut_body(body, max_chars - len(_notes(notes)) - len(ending)) + _notes(notes) + ending
+
+
+WORST_SUMMARY = "<details><summary>Worst samples ("
+WORST_LEFT_OUT = "_Worst samples left out to fit a GitHub comment; see the run record._"
+TRUNCATED = "_Report truncated to fit a GitHub comment; see the run record._"
+_VERDICT_LINE = re.compile(r"^\*\*(?:Verdict: |Not gated\*\*)", re.M)
+_CLOSE = "</details>\n\n"
+
+
+def _render(
+    record: Mapping[str, Any], footer: str, extra_sections: Sequence[str], worst_limit: int
+) -> str:
+    return (
+        _environment()
+        .get_template("report.md.j2")
+        .render(
+            record=record,
+            marker=MARKER,
+            footer=footer,
+            extra_sections=list(extra_sections),
+            worst_limit=worst_limit,
+        )
     )
-    # Too long for a comment: drop the per-sample detail, keep the verdict and tables.
-    if len(text) > MAX_CHARS and worst_limit > 0:
-        return render(record, footer=footer, extra_sections=extra_sections, worst_limit=0)
-    if len(text) > MAX_CHARS:
-        # Cut the tables, never the verdict (and footer) at the end.
-        head, verdict, tail = text.rpartition("\n**Verdict: ")
-        note = "\n\n_Report truncated to fit a GitHub comment; see the run record._\n"
-        budget = MAX_CHARS - len(note) - len(verdict) - len(tail)
-        text = head[:budget].rsplit("\n", 1)[0] + note + verdict + tail
-    return text
+
+
+def _notes(notes: Sequence[str]) -> str:
+    return "".join(f"{note}\n\n" for note in notes)
+
+
+def split_verdict(text: str) -> tuple[str, str]:
+    """(the tables, the verdict line and the footer): outside text cannot start a line or
+    hold `**`, so the last line starting with the verdict's words is the verdict."""
+    starts = [m.start() for m in _VERDICT_LINE.finditer(text)]
+    if not starts:  # a template without a verdict line: nothing to keep apart
+        return text, ""
+    return text[: starts[-1]], text[starts[-1] :]
+
+
+def cut_body(body: str, budget: int) -> str:
+    """The longest run of whole lines of ``body`` that, with a ``</details>`` for each
+    collapsed block left open, fits ``budget``; never less than the marker line."""
+    lines = body.splitlines(keepends=True)
+    size, depth = 0, 0
+    kept, open_at_cut = 1, 0  # the marker line alone, whatever the budget
+    for index, line in enumerate(lines):
+        size += len(line)
+        if line.startswith("<details>"):
+            depth += 1
+        elif line.strip() == "</details>" and depth:
+            depth -= 1
+        if index > 0 and size + _closing(depth) > budget:
+            break
+        kept, open_at_cut = index + 1, depth
+    depth = open_at_cut
+    out = "".join(lines[:kept])
+    if not out.endswith("\n"):
+        out += "\n"
+    if depth:
+        out += ("" if out.endswith("\n\n") else "\n") + _CLOSE * depth
+    elif not out.endswith("\n\n"):
+        out += "\n"
+    return out
+
+
+def _closing(depth: int) -> int:
+    """At most what `cut_body` appends after a cut with ``depth`` blocks left open: a line
+    end, a blank line and the closing tags."""
+    return 2 + len(_CLOSE) * depth

@@ -275,7 +275,10 @@ class ControllerSide:
             {*self.collector.scenarios(), *(n for n in selection if n in self.cfg.scenarios)}
         )
         if not names:
-            self._close_journal(remove=True)
+            if self.config.getoption("llmbench_report") or self.config.getoption("llmbench_json"):
+                self._nothing_selected(session)  # asked for a report: say why there is none
+            else:
+                self._close_journal(remove=True)
             return
         fail_on_warn = bool(self.config.getoption("llmbench_fail_on_warn"))
         scenarios: dict[str, ScenarioRecord] = {}
@@ -320,6 +323,28 @@ class ControllerSide:
         self.record = record
         self.write(record)
         self.config.hook.pytest_llmbench_verdict(record=record, config=self.config)
+
+    def _nothing_selected(self, session: pytest.Session) -> None:
+        """The record and report of a run that selected no sample (pytest exits 5): not
+        gated, saying so, so that a CI job still has a report to show and comment."""
+        names = sorted(self.cfg.scenarios)
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        note = (
+            f"No sample of any scenario ({shown}) was selected: nothing was measured or gated. "
+            "With -m smoke, give a scenario a smoke set (smoke: N, or a list of ids)."
+        )
+        record = rerecord.top_level(
+            {},
+            gated=False,
+            gate_note=note,
+            partial_reason=None,
+            shard={"index": self.shard[0], "count": self.shard[1]} if self.shard else None,
+            baseline=self.baseline,
+        )
+        record["rules"] = {"notify": {"on": list(self.cfg.notify.on)}}
+        record["run"] = self.run_block(int(session.exitstatus))
+        self.record = record
+        self.write(record)
 
     def _enforce(self, session: pytest.Session, record: RunRecord) -> None:
         if record["status"] == "fail":

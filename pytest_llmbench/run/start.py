@@ -21,7 +21,7 @@ from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.options import parse_shard
 from pytest_llmbench.reporting.terminal import section
-from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results.baselines import load_baselines
 from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
 from pytest_llmbench.run.interrupts import SigtermAsInterrupt
@@ -42,7 +42,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
     baseline = None
     if not hasattr(config, "workerinput") and config.getoption("llmbench_baseline"):
         try:
-            baseline = record_mod.load(Path(config.getoption("llmbench_baseline")))
+            baseline = load_baselines(Path(config.getoption("llmbench_baseline")))
         except UserError as error:
             raise pytest.UsageError(f"--llmbench-baseline: {error}") from None
     run_id = (

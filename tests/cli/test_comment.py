@@ -11,6 +11,7 @@ from support.comments import LISTING, PR, REPO, REPORT, REPORT_2, TOKEN
 from support.fake_github import FakeGitHub
 
 from pytest_llmbench.cli.comment import add_command, comment_main
+from pytest_llmbench.reporting import github_comment
 from pytest_llmbench.reporting.markdown import MARKER
 
 
@@ -91,6 +92,38 @@ def test_command_refusals_exit_2_with_one_line_and_no_token(
     assert err.count("\n") == 1
     assert "Traceback" not in err
     assert TOKEN not in err
+
+
+def test_command_exits_3_when_github_stays_unavailable(
+    gh: FakeGitHub,
+    body_file: Path,
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env.setattr(github_comment, "BACKOFF_S", (0, 0, 0))  # no waiting in a test
+    for _ in range(github_comment.MAX_ATTEMPTS):
+        gh.fail_next(503, "Service Unavailable")
+    assert run_main(gh, body_file) == 3
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        f"llmbench comment: {LISTING}: HTTP 503: GitHub failed (Service Unavailable); retry "
+        "later (tried 4 times)\n",
+    )
+    assert gh.created == []
+
+
+def test_command_rides_out_one_5xx(
+    gh: FakeGitHub,
+    body_file: Path,
+    env: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env.setattr(github_comment, "BACKOFF_S", (0, 0, 0))
+    gh.fail_next(502, "Bad Gateway", method="POST")
+    assert run_main(gh, body_file) == 0
+    assert capsys.readouterr().out.startswith("created comment ")
+    assert len(gh.created) == 1
 
 
 def test_command_oversized_body_exits_2(

@@ -8,6 +8,8 @@ from support.fake_github import BOT, FakeGitHub
 from support.loopback import closed_port
 
 from pytest_llmbench.reporting.github_comment import (
+    MAX_ATTEMPTS,
+    MAX_WAIT_S,
     CommentError,
     CommentResult,
     next_link,
@@ -16,9 +18,13 @@ from pytest_llmbench.reporting.github_comment import (
 from pytest_llmbench.reporting.markdown import MARKER
 
 
-def upsert(gh: FakeGitHub, body: str = REPORT, **kwargs: object) -> CommentResult:
+def upsert(
+    gh: FakeGitHub, body: str = REPORT, *, sleeps: list[float] | None = None, **kwargs: object
+) -> CommentResult:
+    """upsert_comment against `gh`; its waits between tries go to `sleeps`, not the clock."""
+    waits = [] if sleeps is None else sleeps
     options: dict[str, object] = {"token": TOKEN, "api_base": gh.api_url, **kwargs}
-    return upsert_comment(REPO, PR, body, **options)  # type: ignore[arg-type]
+    return upsert_comment(REPO, PR, body, sleep=waits.append, **options)  # type: ignore[arg-type]
 
 
 def others(gh: FakeGitHub, count: int) -> list[int]:
@@ -64,6 +70,7 @@ def test_updates_the_marked_comment_found_on_page_3_of_3(gh: FakeGitHub) -> None
         f"GET /repos/{REPO}/issues/{PR}/comments?per_page=100",
         f"GET /repos/{REPO}/issues/{PR}/comments?per_page=3&page=2",
         f"GET /repos/{REPO}/issues/{PR}/comments?per_page=3&page=3",
+        "GET /user",  # whose token: an App's (403), so our comment is a bot's
         f"PATCH /repos/{REPO}/issues/comments/{ours}",
     ]
     assert gh.bodies(REPO, PR).count(REPORT_2) == 1
@@ -91,11 +98,54 @@ def test_a_quoted_marker_is_not_the_report_comment(gh: FakeGitHub) -> None:
     assert upsert(gh).action == "created"
 
 
+def test_a_reviewers_comment_starting_with_the_marker_is_never_edited(gh: FakeGitHub) -> None:
+    pasted = gh.add_comment(REPO, PR, f"{REPORT}\nwhy did it drop?", user="alice")
+    result = upsert(gh, REPORT_2)
+    assert result.action == "created"
+    assert gh.edited == []
+    assert gh.bodies(REPO, PR)[0] == f"{REPORT}\nwhy did it drop?"
+    assert pasted != result.id
+
+
+def test_a_bots_comment_with_the_marker_further_down_is_not_ours(gh: FakeGitHub) -> None:
+    gh.add_comment(REPO, PR, f"Dependency bump.\n\n{REPORT}", user="renovate[bot]")
+    assert upsert(gh).action == "created"
+    assert gh.edited == []
+
+
+def test_a_users_token_edits_only_that_users_comment() -> None:
+    with FakeGitHub(token=TOKEN, page_size=3, login="Octo-CI") as gh:
+        gh.add_pull(REPO, PR)
+        gh.add_comment(REPO, PR, REPORT, user=BOT)  # not this token's: another bot's
+        ours = gh.add_comment(REPO, PR, REPORT, user="octo-ci")  # logins ignore case
+        result = upsert(gh, REPORT_2)
+        assert (result.action, result.id) == ("updated", ours)
+        assert gh.edited == [(ours, REPORT_2)]
+        # The identity is asked once, however many comments start with the marker.
+        assert [r.path for r in gh.requests].count("/user") == 1
+
+
+def test_a_users_token_creates_its_own_comment_beside_a_bots() -> None:
+    with FakeGitHub(token=TOKEN, login="octo-ci") as gh:
+        gh.add_pull(REPO, PR)
+        gh.add_comment(REPO, PR, REPORT, user=BOT)
+        assert upsert(gh, REPORT_2).action == "created"
+        ((_, body),) = gh.created
+        assert body == REPORT_2
+        assert gh.comments[(REPO, PR)][-1]["user"]["login"] == "octo-ci"
+
+
+def test_no_comment_starting_with_the_marker_asks_no_identity(gh: FakeGitHub) -> None:
+    others(gh, 4)
+    assert upsert(gh).action == "created"
+    assert "/user" not in [r.path for r in gh.requests]
+
+
 def test_identical_body_is_left_unchanged_without_a_patch(gh: FakeGitHub) -> None:
     ours = gh.add_comment(REPO, PR, REPORT.replace("\n", "\r\n"), user=BOT)
     result = upsert(gh)
     assert (result.action, result.id) == ("unchanged", ours)
-    assert [r.method for r in gh.requests] == ["GET"]
+    assert methods(gh) == [f"GET /repos/{REPO}/issues/{PR}/comments?per_page=100", "GET /user"]
     assert gh.edited == gh.created == []
 
 
@@ -143,20 +193,6 @@ WHERE = f"{REPO}#{PR}"
             id="403-permissions",
         ),
         pytest.param(
-            lambda gh: gh.rate_limited(),
-            f"{LISTING}: HTTP 403: GitHub's API rate limit is exhausted (API rate limit "
-            "exceeded for installation.); it resets at 22:13:20 UTC; retry then",
-            id="403-rate-limit",
-        ),
-        pytest.param(
-            lambda gh: gh.fail_next(
-                403, "You have exceeded a secondary rate limit", headers={"Retry-After": "60"}
-            ),
-            f"{LISTING}: HTTP 403: GitHub's secondary rate limit (You have exceeded a "
-            "secondary rate limit); retry in 60 s",
-            id="403-secondary-rate-limit",
-        ),
-        pytest.param(
             lambda gh: gh.fail_next(404, "Not Found"),
             f"{LISTING}: HTTP 404 (Not Found): the repository or pull request {WHERE} was not "
             "found, or the token cannot see it; check --repo and --pr, and that the token has "
@@ -169,11 +205,6 @@ WHERE = f"{REPO}#{PR}"
             "(Validation Failed)",
             id="422",
         ),
-        pytest.param(
-            lambda gh: gh.fail_next(502, "Server Error"),
-            f"{LISTING}: HTTP 502: GitHub failed (Server Error); retry later",
-            id="502",
-        ),
     ],
 )
 def test_refusals_have_clear_messages_without_the_token(
@@ -185,6 +216,115 @@ def test_refusals_have_clear_messages_without_the_token(
     assert str(caught.value) == message
     assert TOKEN not in str(caught.value)
     assert gh.created == gh.edited == []
+
+
+# -- retries: GitHub's 5xx and rate limits ----------------------------------------------------
+
+
+def test_a_5xx_is_retried_with_backoff_and_then_succeeds(gh: FakeGitHub) -> None:
+    gh.fail_next(502, "Server Error")
+    gh.fail_next(503, "Service Unavailable", method="POST")
+    sleeps: list[float] = []
+    assert upsert(gh, sleeps=sleeps).action == "created"
+    assert sleeps == [1, 2]
+    assert len(gh.created) == 1
+
+
+def test_a_comment_created_before_a_5xx_is_found_not_posted_twice(gh: FakeGitHub) -> None:
+    gh.fail_next(502, "Server Error", method="POST", after=True)
+    sleeps: list[float] = []
+    result = upsert(gh, sleeps=sleeps)
+    ((created_id, _),) = gh.created
+    assert (result.action, result.id) == ("unchanged", created_id)
+    assert sleeps == [1]
+    assert gh.bodies(REPO, PR) == [REPORT]
+
+
+def test_a_5xx_that_lasts_gives_up_after_the_attempts(gh: FakeGitHub) -> None:
+    for _ in range(MAX_ATTEMPTS):
+        gh.fail_next(500, "Server Error")
+    sleeps: list[float] = []
+    with pytest.raises(CommentError) as caught:
+        upsert(gh, sleeps=sleeps)
+    assert str(caught.value) == (
+        f"{LISTING}: HTTP 500: GitHub failed (Server Error); retry later (tried 4 times)"
+    )
+    assert caught.value.unavailable
+    assert sleeps == [1, 2, 4]
+    assert [r.method for r in gh.requests] == ["GET"] * MAX_ATTEMPTS
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "wait"),
+    [
+        pytest.param(403, {"Retry-After": "7"}, 7, id="403-retry-after"),
+        pytest.param(429, {"Retry-After": "3"}, 3, id="429-retry-after"),
+        pytest.param(429, {}, 1, id="429-no-time-backs-off"),
+        pytest.param(
+            403,
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000"},  # past: 1 s
+            1,
+            id="403-remaining-0-reset-passed",
+        ),
+    ],
+)
+def test_a_secondary_rate_limit_is_waited_out_then_retried(
+    gh: FakeGitHub, status: int, headers: dict[str, str], wait: float
+) -> None:
+    gh.fail_next(status, "You have exceeded a secondary rate limit", method="POST", headers=headers)
+    sleeps: list[float] = []
+    assert upsert(gh, sleeps=sleeps).action == "created"
+    assert sleeps == [wait]
+    assert len(gh.created) == 1
+
+
+def test_a_rate_limit_that_outlasts_the_retries_says_when_it_resets(gh: FakeGitHub) -> None:
+    gh.rate_limited()
+    sleeps: list[float] = []
+    with pytest.raises(CommentError) as caught:
+        upsert(gh, sleeps=sleeps)
+    assert str(caught.value) == (
+        f"{LISTING}: HTTP 403: GitHub's API rate limit is exhausted (API rate limit exceeded "
+        "for installation.); it resets at 22:13:20 UTC; retry then (tried 4 times)"
+    )
+    assert caught.value.unavailable
+    assert sleeps == [1, 1, 1]
+
+
+def test_a_wait_longer_than_the_limit_is_not_waited(gh: FakeGitHub) -> None:
+    gh.fail_next(
+        403,
+        "You have exceeded a secondary rate limit",
+        headers={"Retry-After": str(MAX_WAIT_S + 1)},
+    )
+    sleeps: list[float] = []
+    with pytest.raises(CommentError) as caught:
+        upsert(gh, sleeps=sleeps)
+    assert str(caught.value) == (
+        f"{LISTING}: HTTP 403: GitHub's secondary rate limit (You have exceeded a secondary "
+        f"rate limit); retry in {MAX_WAIT_S + 1} s"
+    )
+    assert sleeps == []
+    assert len(gh.requests) == 1
+
+
+def test_a_permission_403_is_not_retried(gh: FakeGitHub) -> None:
+    gh.fail_next(403, "Resource not accessible by integration", method="POST")
+    sleeps: list[float] = []
+    with pytest.raises(CommentError) as caught:
+        upsert(gh, sleeps=sleeps)
+    assert not caught.value.unavailable
+    assert sleeps == []
+
+
+def test_an_identity_lookup_that_fails_with_a_5xx_is_retried(gh: FakeGitHub) -> None:
+    ours = gh.add_comment(REPO, PR, REPORT, user=BOT)
+    gh.fail_next(502, "Server Error", path="/user")
+    sleeps: list[float] = []
+    assert upsert(gh, REPORT_2, sleeps=sleeps).action == "updated"
+    assert gh.edited == [(ours, REPORT_2)]
+    assert sleeps == [1]
+    assert [r.path for r in gh.requests].count("/user") == 2
 
 
 def test_a_wrong_token_is_401_from_the_server(gh: FakeGitHub) -> None:

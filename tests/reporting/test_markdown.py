@@ -4,14 +4,13 @@ integration, the renderer on hand-built records where the point is the rendering
 from __future__ import annotations
 
 import re
-from typing import Any
 
 # Imported before pytester snapshots sys.modules, so hypothesis' pytest plugin does not
 # re-import it (about 3 s) in the terminal summary of every in-process run below.
 import hypothesis  # noqa: F401
 import pytest
 from support.project import Project, config_yaml, make_samples, without_footer
-from support.records import run_record
+from support.records import run_record, scenario_record
 
 from pytest_llmbench.reporting import markdown as report
 from pytest_llmbench.reporting.markdown import MARKER, md_code, md_text
@@ -35,7 +34,7 @@ PASSING_REPORT = """\
 
 ### digest — ✅ pass
 
-Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (4 scored of 4)
+Judge: dry-run (auto: \\$TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (4 scored of 4)
 
 | metric | value | 95% CI | n | bands | status |
 | --- | ---: | --- | ---: | --- | --- |
@@ -62,7 +61,7 @@ WARN_REPORT = """\
 
 ### digest — ⚠️ warn
 
-Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (5 scored of 5)
+Judge: dry-run (auto: \\$TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (5 scored of 5)
 
 | metric | value | 95% CI | n | bands | status |
 | --- | ---: | --- | ---: | --- | --- |
@@ -106,7 +105,7 @@ UNSCORED_REPORT = """\
 
 ### digest — ❌ fail
 
-Judge: dry-run (auto: $TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (2 scored, 1 unscored of 3)
+Judge: dry-run (auto: \\$TEST_LLM_URL is not set) · prompt `digest_judge@v1` · dataset `data/digest.jsonl` (2 scored, 1 unscored of 3)
 
 | metric | value | 95% CI | n | bands | status |
 | --- | ---: | --- | ---: | --- | --- |
@@ -183,7 +182,7 @@ def test_ids_and_reasons_cannot_inject_html_mentions_links_or_break_the_table(
     row = (
         "| `@octocat <script>alert(1)</script> \\| 'x' [a](http://e.vil)` "
         "| error: RuntimeError: &lt;img src=x onerror=alert(1)&gt; cc @\u2060team \\| 'whoami' "
-        "!\\[p](http://e.vil/p.png) "
+        f"!\\[p](http:{WJ}//e.vil/p.png) "
         f'| latency_seconds 101.00 | `pytest "benchmarks/test_digest.py::test_digest[{item}]"` |'
     )
     assert row in text.splitlines()
@@ -192,82 +191,13 @@ def test_ids_and_reasons_cannot_inject_html_mentions_links_or_break_the_table(
     assert "<script" not in prose and "<img" not in prose
     assert "@team" not in prose and "@octocat" not in prose
     assert "](" not in prose.replace("\\[p](", "")
+    assert "://" not in prose
     # Every table row still has exactly its cells: no pipe got through unescaped.
     table = [line for line in text.splitlines() if line.startswith("| `")]
     assert [len(re.split(r"(?<!\\)\|", line)) for line in table] == [6]
 
 
 # -- the renderer on hand-built records ----------------------------------------------------
-
-
-def metric_entry(value: float, *, pass_: float = 0.8, warn: float = 0.7) -> dict[str, Any]:
-    status = "pass" if value >= pass_ else "warn" if value >= warn else "fail"
-    return {
-        "value": value,
-        "n": 3000,
-        "ci95": [value - 0.01, value + 0.01],
-        "status": status,
-        "pass": pass_,
-        "warn": warn,
-        "better": "higher",
-        "aggregate": "mean",
-        "source": "judge",
-        "band": f"pass ≥ {pass_:g}, warn ≥ {warn:g}",
-    }
-
-
-def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str, Any]:
-    """One scenario as record.build_scenario shapes it, every sample scored at `score`."""
-    samples = [
-        {
-            "id": sample_id,
-            "item_id": sample_id,
-            "nodeid": f"benchmarks/test_{name}.py::test_{name}[{sample_id}]",
-            "status": "scored",
-            "reason": None,
-            "outcome": "passed",
-            "scores": {"accuracy": score, "coverage": score},
-            "prompt_sha256": None,
-            "judge": {},
-        }
-        for sample_id in sample_ids
-    ]
-    metrics = {"coverage": metric_entry(score), "accuracy": metric_entry(score)}
-    problems = [
-        f"{metric} of {name} is in its fail band: {score:.3f} (pass ≥ 0.8, warn ≥ 0.7)"
-        for metric in metrics
-        if score < 0.7
-    ]
-    return {
-        "status": "fail" if problems else "pass",
-        "problems": problems,
-        "fail_on_warn": False,
-        "fingerprints": {
-            "dataset": {"path": f"data/{name}.jsonl", "sha256": "0" * 64, "samples": len(samples)},
-            "judge": {
-                "name": "default",
-                "kind": "openai",
-                "mode": "dry-run",
-                "mode_reason": "--llmbench-judge=dry-run",
-                "model": "",
-                "base_url": "",
-            },
-            "prompt": {"ref": "judge@v1", "sha256": "1" * 64},
-            "metrics": {},
-        },
-        "metrics": metrics,
-        "counts": {"scored": len(samples), "unscored": 0, "error": 0},
-        "usage": {
-            "judge_calls": len(samples),
-            "cached": 0,
-            "http_requests": 0,
-            "retries": 0,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "cost_usd": None,
-        },
-        "samples": samples,
-    }
 
 
 GITHUB_LIMIT = 65_536
@@ -298,9 +228,12 @@ def test_report_too_long_for_a_comment_drops_the_worst_samples_first() -> None:
     scenarios = {f"s{n:02d}": scenario_record(f"s{n:02d}", ids, 0.4) for n in range(8)}
     text = report.render(run_record(scenarios))
     assert len(text) <= report.MAX_CHARS
-    assert "Worst samples" not in text
+    assert "<details>" not in text
     assert text.count("\n### s") == 8  # every scenario's table is still there
-    assert text.splitlines()[-1].startswith("**Verdict: FAIL** — coverage of s00 ")
+    # What was left out is said, outside any collapsed block, just before the verdict.
+    lines = text.splitlines()
+    assert lines[-3:-1] == [report.WORST_LEFT_OUT, ""]
+    assert lines[-1].startswith("**Verdict: FAIL** — coverage of s00 ")
 
 
 def test_report_still_too_long_is_cut_but_keeps_its_verdict_and_footer() -> None:
@@ -330,10 +263,10 @@ def test_worst_samples_show_the_judges_reasoning_escaped_and_bounded() -> None:
     assert '> {"coverage": 0} then {"coverage": 0.9}' in text
     line = next(x for x in text.splitlines() if x.startswith("> Drops"))
     assert line.startswith(
-        "> Drops &lt;b&gt;the date&lt;/b&gt;; cc @\u2060octocat \\[x](http://e.test) zzz"
+        "> Drops &lt;b&gt;the date&lt;/b&gt;; cc @\u2060octocat \\[x](http:\u2060//e.test) zzz"
     )
-    # Cut to JUDGE_WORDS_CHARS before escaping (which adds 14 characters here).
-    assert line.endswith("z…") and len(line) == 2 + report.JUDGE_WORDS_CHARS + 14
+    # Cut to JUDGE_WORDS_CHARS before escaping (which adds 15 characters here).
+    assert line.endswith("z…") and len(line) == 2 + report.JUDGE_WORDS_CHARS + 15
     assert "<details><summary>Judge's reasoning: s-01</summary>" in text
     assert "s-03</summary>" not in text
     # The unscored sample heads the list, and its reply comes first too.
@@ -354,8 +287,16 @@ def test_worst_samples_show_the_judges_reasoning_escaped_and_bounded() -> None:
         ("a lone @ sign", "a lone @ sign"),
         ("a | b", "a \\| b"),
         ("`rm -rf /`", "'rm -rf /'"),
-        ("[click](https://e.vil)", "\\[click](https://e.vil)"),
-        ("![pixel](https://e.vil/p.png)", "!\\[pixel](https://e.vil/p.png)"),
+        ("[click](https://e.vil)", f"\\[click](https:{WJ}//e.vil)"),
+        ("![pixel](https://e.vil/p.png)", f"!\\[pixel](https:{WJ}//e.vil/p.png)"),
+        ("see www.e.vil or WWW.E.VIL", f"see www{WJ}.e.vil or WWW{WJ}.E.VIL"),
+        ("fixes #12, o/r#3 and GH-4", f"fixes #{WJ}12, o/r#{WJ}3 and GH-{WJ}4"),
+        ("since deadbeef12 (not 1234567)", f"since deadbe{WJ}ef12 (not 1234567)"),
+        ("**bold** _it_ ~~gone~~ $x$", "\\*\\*bold\\*\\* \\_it\\_ \\~\\~gone\\~\\~ \\$x\\$"),
+        ("snake_case_name", "snake_case_name"),  # inside a word `_` emphasises nothing
+        ("- a list? # a heading?", "\\- a list? # a heading?"),
+        ("1. first", "1\\. first"),
+        ("## x", "\\## x"),
         ("C:\\path", "C:\\\\path"),
         ("\\| \\[", "\\\\\\| \\\\\\["),  # the text's own backslash cannot undo an escape
         ("line\nbreak\r\n\ttab   run", "line break tab run"),

@@ -156,6 +156,33 @@ def test_smoke_marker_selects_the_first_samples(project: Project, xdist_args: li
     assert [s["id"] for s in record["scenarios"]["digest"]["samples"]] == ["s-01", "s-02"]
 
 
+def test_smoke_run_with_no_smoke_set_still_writes_its_report(project: Project) -> None:
+    project.config(config_yaml(smoke="0"))
+    result = project.run("-m", "smoke", "--llmbench-report=out/report.md")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED  # the workflow reads 5 as such
+    note = (
+        "No sample of any scenario (digest) was selected: nothing was measured or gated. "
+        "With -m smoke, give a scenario a smoke set (smoke: N, or a list of ids)."
+    )
+    result.stdout.fnmatch_lines([note])
+    report = (project.root / "out" / "report.md").read_text(encoding="utf-8")
+    assert without_footer(report) == (
+        "<!-- llmbench-report -->\n## llmbench: no sample selected\n\n"
+        f"> {note}\n\n**Not gated** (no sample selected)\n\n"
+    )
+    (record,) = project.records()
+    assert (record["gated"], record["scenarios"], record["run"]["exitstatus"]) == (False, {}, 5)
+
+
+def test_a_run_selecting_nothing_without_asking_for_a_report_writes_nothing(
+    project: Project,
+) -> None:
+    project.config(config_yaml(smoke="0"))
+    result = project.run("-m", "smoke")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    assert project.records() == []
+
+
 def test_smoke_list_of_ids_and_smoke_field(project: Project) -> None:
     samples = make_samples([(0.9, 0.9)] * 4)
     samples[3]["smoke"] = True

@@ -11,11 +11,18 @@ Implements, under an optional path prefix (GitHub Enterprise serves the API at /
   absolute URLs to itself; pages hold min(per_page, page_size) comments, oldest first)
 - POST  /repos/{owner}/{repo}/issues/{n}/comments                  (201, the new comment)
 - PATCH /repos/{owner}/{repo}/issues/comments/{id}                  (200, the edited comment)
+- GET   /user  (the token's identity: `login` given, {"login": login, "type": "User"}; by
+  default the token is a GitHub App installation token, as the Actions GITHUB_TOKEN, and
+  /user answers 403 "Resource not accessible by integration")
+
+Comments carry `user: {login, type}` (type "Bot" for a login ending in "[bot]"); the ones
+the API creates are by the token's identity (`login`, else BOT).
 
 Like GitHub: a wrong or missing token is 401 "Bad credentials", an unknown repository or
 pull request is 404 "Not Found", a body over 65,536 characters is 422. Failures can be
-injected for the next requests (`fail_next`), and `rate_limited()` answers 403 with
-x-ratelimit-remaining: 0 until cleared.
+injected for the next requests (`fail_next`; with `after=True` the request takes effect
+first, as when GitHub creates the comment and then answers 502), and `rate_limited()`
+answers 403 with x-ratelimit-remaining: 0 until cleared.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from support.loopback import Served
 MAX_BODY = 65_536
 BOT = "github-actions[bot]"
 
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON data, headers
+
 _LIST = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
 _EDIT = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
 
@@ -44,6 +53,8 @@ class Failure:
     message: str
     method: str | None = None  # only requests with this method; None: any
     headers: dict[str, str] = field(default_factory=dict)
+    after: bool = False  # the request takes effect, then this answer replaces its own
+    path: str | None = None  # only requests for this path (without the query); None: any
 
 
 @dataclass
@@ -55,8 +66,16 @@ class Request:
 
 
 class FakeGitHub:
-    def __init__(self, *, token: str = "test-token", page_size: int = 30, prefix: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "test-token",
+        page_size: int = 30,
+        prefix: str = "",
+        login: str | None = None,
+    ) -> None:
         self.token = token
+        self.login = login
         self.page_size = page_size
         self.prefix = prefix.rstrip("/")
         self.comments: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -97,9 +116,12 @@ class FakeGitHub:
         *,
         method: str | None = None,
         headers: dict[str, str] | None = None,
+        after: bool = False,
+        path: str | None = None,
     ) -> None:
-        """The next request (with `method`, if given) gets this answer instead."""
-        self.failures.append(Failure(status, message, method, dict(headers or {})))
+        """The next request (with `method` and for `path`, if given) gets this answer
+        instead (`after`: once it has taken effect)."""
+        self.failures.append(Failure(status, message, method, dict(headers or {}), after, path))
 
     def rate_limited(self, exhausted: bool = True) -> None:
         self.rate_limit_exhausted = exhausted
@@ -142,7 +164,7 @@ class FakeGitHub:
         comment = {
             "id": self._next_id,
             "body": body,
-            "user": {"login": user},
+            "user": {"login": user, "type": "Bot" if user.endswith("[bot]") else "User"},
             "html_url": f"https://github.example/{repo}/pull/{number}#issuecomment-{self._next_id}",
             "url": f"{self.api_url}/repos/{repo}/issues/comments/{self._next_id}",
         }
@@ -176,33 +198,39 @@ class FakeGitHub:
                     {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "1700000000"},
                 )
             for index, failure in enumerate(self.failures):
-                if failure.method in (None, method):
+                if failure.method in (None, method) and failure.path in (None, path):
                     del self.failures[index]
+                    if failure.after:
+                        self._route(method, path, parse_qs(split.query), body)
                     message = {"message": failure.message} if failure.message else {}
                     return self._reply(handler, failure.status, message, failure.headers)
-            self._route(handler, method, path, parse_qs(split.query), body)
+            self._reply(handler, *self._route(method, path, parse_qs(split.query), body))
 
     def _route(
         self,
-        handler: BaseHTTPRequestHandler,
         method: str,
         path: str,
         query: dict[str, list[str]],
         body: Any,
-    ) -> None:
+    ) -> Answer:
+        """The answer to a request: (status, JSON data, headers)."""
+        if path == "/user" and method == "GET":
+            if self.login is None:
+                return (403, {"message": "Resource not accessible by integration"}, {})
+            return (200, {"login": self.login, "type": "User"}, {})
         listing = _LIST.match(path)
         if listing and method in ("GET", "POST"):
             key = (listing.group(1), int(listing.group(2)))
             if key not in self.comments:
-                return self._reply(handler, 404, {"message": "Not Found"})
+                return (404, {"message": "Not Found"}, {})
             if method == "GET":
-                return self._list(handler, path, key, query)
+                return self._list(path, key, query)
             problem = _body_problem(body)
             if problem:
-                return self._reply(handler, 422, problem)
-            comment = self._new_comment(key[0], key[1], body["body"], BOT)
+                return (422, problem, {})
+            comment = self._new_comment(key[0], key[1], body["body"], self.login or BOT)
             self.created.append((comment["id"], comment["body"]))
-            return self._reply(handler, 201, comment)
+            return (201, comment, {})
         edit = _EDIT.match(path)
         if edit and method == "PATCH":
             found = [
@@ -213,22 +241,21 @@ class FakeGitHub:
                 if c["id"] == int(edit.group(2))
             ]
             if not found:
-                return self._reply(handler, 404, {"message": "Not Found"})
+                return (404, {"message": "Not Found"}, {})
             problem = _body_problem(body)
             if problem:
-                return self._reply(handler, 422, problem)
+                return (422, problem, {})
             found[0]["body"] = body["body"]
             self.edited.append((found[0]["id"], body["body"]))
-            return self._reply(handler, 200, found[0])
-        return self._reply(handler, 404, {"message": "Not Found"})
+            return (200, found[0], {})
+        return (404, {"message": "Not Found"}, {})
 
     def _list(
         self,
-        handler: BaseHTTPRequestHandler,
         path: str,
         key: tuple[str, int],
         query: dict[str, list[str]],
-    ) -> None:
+    ) -> Answer:
         per_page = min(int(query.get("per_page", ["30"])[0]), 100, self.page_size)
         page = int(query.get("page", ["1"])[0])
         comments = self.comments[key]
@@ -243,7 +270,7 @@ class FakeGitHub:
             links += [f'{link(page + 1)}; rel="next"', f'{link(last)}; rel="last"']
         if page > 1:
             links += [f'{link(page - 1)}; rel="prev"', f'{link(1)}; rel="first"']
-        self._reply(handler, 200, chunk, {"Link": ", ".join(links)} if links else {})
+        return (200, chunk, {"Link": ", ".join(links)} if links else {})
 
     def _reply(
         self,

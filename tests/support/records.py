@@ -209,3 +209,73 @@ def record_fixture() -> dict[str, Any]:
 
 
 LATENCIES = {"digest": [0.05, 0.3, 1.5, 7.0, 200.0]}
+
+
+def metric_entry(value: float, *, pass_: float = 0.8, warn: float = 0.7) -> dict[str, Any]:
+    status = "pass" if value >= pass_ else "warn" if value >= warn else "fail"
+    return {
+        "value": value,
+        "n": 3000,
+        "ci95": [value - 0.01, value + 0.01],
+        "status": status,
+        "pass": pass_,
+        "warn": warn,
+        "better": "higher",
+        "aggregate": "mean",
+        "source": "judge",
+        "band": f"pass ≥ {pass_:g}, warn ≥ {warn:g}",
+    }
+
+
+def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str, Any]:
+    """One scenario as record.build_scenario shapes it, every sample scored at `score`."""
+    samples = [
+        {
+            "id": sample_id,
+            "item_id": sample_id,
+            "nodeid": f"benchmarks/test_{name}.py::test_{name}[{sample_id}]",
+            "status": "scored",
+            "reason": None,
+            "outcome": "passed",
+            "scores": {"accuracy": score, "coverage": score},
+            "prompt_sha256": None,
+            "judge": {},
+        }
+        for sample_id in sample_ids
+    ]
+    metrics = {"coverage": metric_entry(score), "accuracy": metric_entry(score)}
+    problems = [
+        f"{metric} of {name} is in its fail band: {score:.3f} (pass ≥ 0.8, warn ≥ 0.7)"
+        for metric in metrics
+        if score < 0.7
+    ]
+    return {
+        "status": "fail" if problems else "pass",
+        "problems": problems,
+        "fail_on_warn": False,
+        "fingerprints": {
+            "dataset": {"path": f"data/{name}.jsonl", "sha256": "0" * 64, "samples": len(samples)},
+            "judge": {
+                "name": "default",
+                "kind": "openai",
+                "mode": "dry-run",
+                "mode_reason": "--llmbench-judge=dry-run",
+                "model": "",
+                "base_url": "",
+            },
+            "prompt": {"ref": "judge@v1", "sha256": "1" * 64},
+            "metrics": {},
+        },
+        "metrics": metrics,
+        "counts": {"scored": len(samples), "unscored": 0, "error": 0},
+        "usage": {
+            "judge_calls": len(samples),
+            "cached": 0,
+            "http_requests": 0,
+            "retries": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cost_usd": None,
+        },
+        "samples": samples,
+    }
