@@ -491,6 +491,7 @@ def test_stats_to_dict_is_plain_and_sorted() -> None:
         "transient_errors": {"503": 2, "timeout": 1},
         "unusable_replies": 0,
         "format_downgrades": 0,
+        "unknown_usage": 0,
     }
 
 
