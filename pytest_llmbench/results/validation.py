@@ -20,12 +20,14 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
+from pytest_llmbench.results.statistics import AGGREGATES
+
 __all__ = ["MAX_DEPTH", "MAX_INT", "Invalid", "check"]
 
 MAX_INT = 2**53  # the largest whole number every JSON reader keeps exactly
 MAX_DEPTH = 32  # of a value typed Any (a hook's extra): lists and objects within lists and objects
 # Keys whose strings are one of a few words, wherever they sit.
-_CHOICES: dict[str, tuple[str, ...]] = {"better": ("higher", "lower")}
+_CHOICES: dict[str, tuple[str, ...]] = {"better": ("higher", "lower"), "aggregate": AGGREGATES}
 _PAIRS = frozenset({"ci95"})  # [low, high]
 _NAME_CHARS = 40  # of a key named in a message
 
