@@ -50,7 +50,9 @@ TEXT_LIMIT = 2_000
 MAX_TOKENS = 10**9
 _SLACK = 64  # read past a cut, longer than any secret piece redaction looks for
 
-_TAG = re.compile(r"<\s*(/?)\s*(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+# The slash alone in an optional group: "<\s*/?\s*" backtracks between its two runs of
+# spaces, quadratic in a long run after a "<" (seconds for a few MB of reply).
+_TAG = re.compile(r"<\s*(?:(/)\s*)?(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
 _OBJECT_START = re.compile(r"\{\s*[\"}]")
 _FENCE_LINE = re.compile(r"^[ \t]*```[A-Za-z0-9_-]*[ \t]*$", re.MULTILINE)
 # Keys of a score object that hold the judge's explanation rather than a score.
