@@ -60,7 +60,7 @@ _STDERR_LINES = 20  # kept from the child's stderr, for the message if it dies
 # arrives anyway is skipped, answered with an error when its id can be read.
 LINE_LIMIT = 64 * 1024 * 1024
 _READ_CHUNK = 1 << 16
-_ID_PREFIX = re.compile(rb'\A\{"id":(\d{1,15})[,}]')
+_ID_PREFIX = re.compile(rb'\A\s*\{\s*"id"\s*:\s*(\d{1,15})\s*[,}]')
 PING_EVERY_S = 1.0
 STALL_S = 10.0  # a live child answers a ping in milliseconds
 STARTUP_S = 60.0
