@@ -198,6 +198,8 @@ def check_score(metric: str, raw: object, scale: Scale | None) -> tuple[float, f
         except OverflowError:
             value = math.inf
         shown = repr(raw)
+        if len(shown) > _EXCERPT:  # a number of hundreds of digits, in a reason
+            shown = f"{shown[:_EXCERPT - 3]}..."
     elif isinstance(raw, str):
         shown = raw.strip()
         value = _number_in_string(metric, shown, scale)
@@ -288,7 +290,8 @@ def bound_text(
     `clean` (redaction) runs on the kept parts only, each read a little past the cut so a
     secret across it is still seen whole: a long reasoning costs no more than a short one.
     """
-    text = text.strip()
+    # A lone surrogate (a JSON "\\ud800" escape in a reply) is not text any file can hold.
+    text = text.strip().encode("utf-8", "replace").decode("utf-8")
     if len(text) <= limit:
         return clean(text) if clean is not None else text
     # Sized for the longest marker (all of the text cut), so the result never passes limit.

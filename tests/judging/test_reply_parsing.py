@@ -14,6 +14,7 @@ from pytest_llmbench.judging.reply_parsing import (
     TEXT_LIMIT,
     UnusableReply,
     bound_text,
+    check_score,
     extract_message,
     extract_reasoning_content,
     parse_reply,
@@ -661,3 +662,14 @@ def test_a_megabyte_of_spaces_after_tag_openings_is_read_in_one_pass(text: str) 
     with pytest.raises(UnusableReply) as caught:
         parse_reply(text, METRICS)
     assert caught.value.reason.startswith("the final answer is ")
+
+
+def test_the_judges_words_are_kept_without_lone_surrogates() -> None:
+    assert bound_text("why \ud800 not") == "why ? not"
+    assert bound_text("x" * 3000 + "\udfff", limit=100).endswith("?")
+
+
+def test_a_score_of_hundreds_of_digits_is_named_in_a_short_reason() -> None:
+    with pytest.raises(UnusableReply) as caught:
+        check_score("coverage", 10**400, None)
+    assert caught.value.reason == f"coverage={'1' + '0' * 56}... is not a finite number"
