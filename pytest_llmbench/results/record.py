@@ -234,7 +234,9 @@ def write(record: RunRecord, *paths: Path) -> None:
     tmp = first.with_name(f".{first.name}.{os.getpid()}.tmp")
     copy = tmp
     try:
-        with tmp.open("w", encoding="utf-8") as out:
+        # "backslashreplace": a lone surrogate (a dataset's "\\ud800" escape) can only sit
+        # inside a JSON string, where "\\ud800" is the escape that reads back as it.
+        with tmp.open("w", encoding="utf-8", errors="backslashreplace") as out:
             for chunk in _chunks(record):
                 out.write(chunk)
         for path in others:
