@@ -100,6 +100,7 @@ class _Call:
     started: float | None = None  # when the first request got a concurrency slot
     reasoning: str = ""  # the judge's words in the last reply, bounded and redacted
     raw_reply: str = ""
+    usage_note: str = ""  # why a reply's token counts were not believed
 
     def scored(self, parsed: ParsedReply) -> JudgeResult:
         result = JudgeResult(status="scored", scores=parsed.scores, raw_scores=parsed.raw_scores)
@@ -115,6 +116,7 @@ class _Call:
         result.retries = max(0, self.attempts - 1)
         result.prompt_tokens = self.prompt_tokens
         result.completion_tokens = self.completion_tokens
+        result.usage_note = self.usage_note
         return result
 
 
@@ -353,8 +355,9 @@ class OpenAIJudge:
             payload = json.loads(raw)
         except (ValueError, RecursionError):
             return "response body is not JSON"
-        if usage_problem(payload) is not None:
+        if (problem := usage_problem(payload)) is not None:
             self.stats.unknown_usage += 1
+            call.usage_note = problem
         prompt_tokens, completion_tokens = extract_usage(payload)
         call.prompt_tokens += prompt_tokens
         call.completion_tokens += completion_tokens
