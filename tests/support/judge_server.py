@@ -288,7 +288,9 @@ class JudgeServer:
             completion["usage"] = behaviour[1]
             return _json(200, completion)
         if kind == "body":
-            return _Response(200, bytes(behaviour[1]), "application/json", {})
+            payload = behaviour[1]
+            assert isinstance(payload, bytes), behaviour
+            return _Response(200, payload, "application/json", {})
         if kind == "bad_json_body":
             return _Response(200, b"<html><body>upstream error</body></html>", "text/html", {})
         if kind == "hang":
