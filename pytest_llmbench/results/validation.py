@@ -5,10 +5,11 @@ traceback later (after every sample has run and been paid for).
 
 ``check(value, RunRecord)`` walks the value and the type together: required keys present,
 each value of its declared type (``Literal`` choices, ``X | None``, lists, string-keyed
-dicts, nested TypedDicts), whole numbers within ``MAX_INT`` and not negative, other numbers
-finite, and values typed ``Any`` (hook extras) no deeper than ``MAX_DEPTH``. Keys the
-schema does not name are left alone (no reader reads them). The first problem found is
-raised as ``Invalid`` with its key path (``scenarios.digest.samples[3].scores.accuracy``).
+dicts, nested TypedDicts), whole numbers within ``MAX_INT`` and not negative, other
+numbers finite and within ``MAX_NUMBER``, and values typed ``Any`` (hook extras) no deeper
+than ``MAX_DEPTH``. Keys the schema does not name are left alone (no reader reads them).
+The first problem found is raised as ``Invalid`` with its key path
+(``scenarios.digest.samples[3].scores.accuracy``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from typing import Any, Literal, Union
 
 from pytest_llmbench.results.statistics import AGGREGATES
 
-__all__ = ["MAX_DEPTH", "MAX_INT", "Invalid", "check"]
+__all__ = ["MAX_DEPTH", "MAX_INT", "MAX_NUMBER", "Invalid", "check"]
 
 MAX_INT = 2**53  # the largest whole number every JSON reader keeps exactly
+# The largest magnitude of any other number: far past any score, latency or cost, and far
+# enough below float's range that sums of squares over a scenario cannot overflow.
+MAX_NUMBER = 1e15
 MAX_DEPTH = 32  # of a value typed Any (a hook's extra): lists and objects within lists and objects
 # Keys whose strings are one of a few words, wherever they sit.
 _CHOICES: dict[str, tuple[str, ...]] = {"better": ("higher", "lower"), "aggregate": AGGREGATES}
@@ -121,10 +125,10 @@ def _check_scalar(value: object, hint: Any, key: str) -> None:
     elif hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise Invalid(key, f"expected a number, not {_brief(value)}")
-        if isinstance(value, int) and abs(value) > MAX_INT:
-            raise Invalid(key, f"expected a number within ±2**53, not {_brief(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             raise Invalid(key, f"expected a finite number, not {_brief(value)}")
+        if abs(value) > MAX_NUMBER:  # an int is compared exactly, however long
+            raise Invalid(key, f"expected a number within ±1e15, not {_brief(value)}")
     elif hint is str:
         if not isinstance(value, str):
             raise Invalid(key, f"expected text, not {_brief(value)}")
@@ -143,8 +147,10 @@ def _check_depth(value: object, key: str, left: int) -> None:
             stack.extend((v, f"{where}[{k!r}]", depth - 1) for k, v in children)
         elif isinstance(item, float) and not math.isfinite(item):
             raise Invalid(where, f"expected a finite number, not {_brief(item)}")
-        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
-            raise Invalid(where, f"expected a number within ±2**53, not {_brief(item)}")
+        elif (
+            isinstance(item, (int, float)) and not isinstance(item, bool) and abs(item) > MAX_NUMBER
+        ):
+            raise Invalid(where, f"expected a number within ±1e15, not {_brief(item)}")
 
 
 @functools.cache

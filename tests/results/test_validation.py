@@ -146,6 +146,38 @@ def test_a_record_damaged_anywhere_is_refused_naming_the_key_or_read_by_every_re
         assert set(run_every_reader(path, Path(folder))) <= {0, 1}
 
 
+SHARDS = [
+    json.loads(record_mod.dumps(make_record([entry(p, 0.9) for p in range(3)], shard=(1, 2)))),
+    json.loads(record_mod.dumps(make_record([entry(p, 0.8) for p in range(3, 6)], shard=(2, 2)))),
+]
+SHARD_PLACES = [p for p in paths(SHARDS[0]) if p]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_shard_damaged_anywhere_is_refused_naming_the_key_or_merged(
+    data_: st.DataObject,
+) -> None:
+    place = data_.draw(st.sampled_from(SHARD_PLACES), label="place")
+    original = SHARDS[0]
+    for step in place:
+        original = original[step]
+    damaged = copy.deepcopy(SHARDS[0])
+    holder = damaged
+    for step in place[:-1]:
+        holder = holder[step]
+    holder[place[-1]] = data_.draw(JSON | alike(original), label="new value")
+    with tempfile.TemporaryDirectory() as folder:
+        first, second, merged = (Path(folder) / n for n in ("1.json", "2.json", "m.json"))
+        first.write_text(json.dumps(damaged), encoding="utf-8")
+        second.write_text(json.dumps(SHARDS[1]), encoding="utf-8")
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = cli.main(["merge", "-o", str(merged), str(first), str(second)])
+        assert code in (0, 1, 2)
+        if code != 2:
+            record_mod.load(merged)  # what merge writes reads back
+
+
 def test_a_good_record_reads_back_whole() -> None:
     assert load_text(json.dumps(GOOD)) == GOOD
 
@@ -168,6 +200,12 @@ def test_a_good_record_reads_back_whole() -> None:
             ("scenarios", "digest", "samples", 2, "scores"),
             [],
             "scenarios.digest.samples[2].scores: expected an object, not a list of 0",
+        ),
+        (
+            ("scenarios", "digest", "samples", 1, "scores", "accuracy"),
+            1.5e154,
+            "scenarios.digest.samples[1].scores.accuracy: expected a number within ±1e15, "
+            "not 1.5e+154",
         ),
         (
             ("run", "judge_latency_s"),
