@@ -4,7 +4,8 @@ The pytest process (each xdist worker too) starts one child running ``main()`` (
 ``python -c``, this package first on its path) and talks to it over its stdin and stdout,
 one JSON object a line:
 
-    parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key}}  (first)
+    parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key},
+                       "line_limit": bytes}                                  (first)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
                        "temperature": t, "scale": [min, max] or null}
                       {"ping": k}                      (while calls are pending)
@@ -14,6 +15,13 @@ one JSON object a line:
                        reasoning and raw_reply included)}
                       {"id": n, "error": "what went wrong"}
                       {"pong": k}
+
+Every line on either side is at most ``line_limit`` bytes (``LINE_LIMIT``): a request
+over it is not sent (that sample is unscored with the reason), and a line over it or not
+of this protocol is refused (an error reply when its id can be read) or skipped, so once
+the child serves one bad line never ends it or the calls of other samples. (Before its
+"ready", a stray line means the child is not speaking this protocol at all, a printing
+sitecustomize say: every call is unscored with that reason.)
 
 The child runs one OpenAIJudge per judge on its own asyncio loop: concurrency, retries,
 the adaptive limiter and the structured-output downgrade all live there, as they would in
