@@ -33,7 +33,6 @@ from pytest_llmbench.results.schema import (
     Counts,
     Fingerprints,
     MetricRecord,
-    RunBlock,
     RunRecord,
     SampleRecord,
     ScenarioRecord,
@@ -275,8 +274,7 @@ def load(path: Path) -> RunRecord:
             )
         raise RecordError(f"{path}: not a pytest-llmbench run record (no schema {SCHEMA!r})")
     try:
-        validation.check(data, RunRecord)
-        validation.check(data.get("run", {}), RunBlock, "run")
+        validation.check_record(data)
     except validation.Invalid as problem:
         raise RecordError.at(
             str(path), None, problem.key, problem.what, "the record is damaged; re-create it"

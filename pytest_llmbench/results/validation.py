@@ -21,9 +21,10 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
+from pytest_llmbench.results.schema import RunBlock, RunRecord
 from pytest_llmbench.results.statistics import AGGREGATES
 
-__all__ = ["MAX_DEPTH", "MAX_INT", "MAX_NUMBER", "Invalid", "check"]
+__all__ = ["MAX_DEPTH", "MAX_INT", "MAX_NUMBER", "Invalid", "check", "check_record"]
 
 MAX_INT = 2**53  # the largest whole number every JSON reader keeps exactly
 # The largest magnitude of any other number: far past any score, latency or cost, and far
@@ -42,6 +43,14 @@ class Invalid(Exception):
     def __init__(self, key: str, what: str) -> None:
         super().__init__(f"{key}: {what}" if key else what)
         self.key, self.what = key, what
+
+
+def check_record(value: object) -> None:
+    """``check`` of a whole run record: the schema's ``RunRecord``, and its open ``run``
+    block against ``RunBlock`` (what its readers read of it)."""
+    check(value, RunRecord)
+    assert isinstance(value, dict)
+    check(value.get("run", {}), RunBlock, "run")
 
 
 def check(value: object, hint: Any, key: str = "") -> None:

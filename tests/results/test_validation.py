@@ -240,3 +240,22 @@ def test_a_record_over_the_size_limit_is_refused_unread(
 
 def test_a_utf8_record_with_a_byte_order_mark_is_read() -> None:
     assert load_text(codecs.BOM_UTF8 + json.dumps(GOOD).encode()) == GOOD
+
+
+def test_shards_whose_sums_would_not_read_back_are_refused_by_merge(tmp_path: Path) -> None:
+    paths_ = []
+    for index, shard in enumerate(SHARDS):
+        damaged = copy.deepcopy(shard)
+        damaged["scenarios"]["digest"]["usage"]["prompt_tokens"] = 2**53
+        path = tmp_path / f"{index}.json"
+        path.write_text(json.dumps(damaged), encoding="utf-8")
+        paths_.append(str(path))
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        code = cli.main(["merge", "-o", str(tmp_path / "m.json"), *paths_])
+    assert (code, err.getvalue()) == (
+        2,
+        "llmbench: merge refused: the merged record would not read back: "
+        "scenarios.digest.usage.prompt_tokens: "
+        f"expected a whole number from 0 to 2**53, not {2**54}; are these shards damaged?\n",
+    )
