@@ -7,6 +7,7 @@ key is sent as a header and appears in no reason, exception message or repr.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,7 @@ from pytest_llmbench.judging.reply_parsing import (
     extract_usage,
     parse_reply,
     split_reasoning,
+    usage_problem,
 )
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.retry_policy import (
@@ -55,6 +57,8 @@ _DOWNGRADES: dict[StructuredOutput, StructuredOutput] = {
 _REJECTED_FORMAT_STATUSES = frozenset({400, 422})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _SERVER_MESSAGE_CHARS = 160
+# The largest response body read: a score object and a long reasoning fit many times over.
+MAX_REPLY_BYTES = 4 * 2**20
 
 
 @dataclass
@@ -66,6 +70,7 @@ class JudgeStats:
     transient_errors: dict[str, int] = field(default_factory=dict)  # "503", "timeout", ...
     unusable_replies: int = 0
     format_downgrades: int = 0
+    unknown_usage: int = 0  # replies whose usage block held no believable token count
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +79,7 @@ class JudgeStats:
             "transient_errors": dict(sorted(self.transient_errors.items())),
             "unusable_replies": self.unusable_replies,
             "format_downgrades": self.format_downgrades,
+            "unknown_usage": self.unknown_usage,
         }
 
 
@@ -104,6 +110,7 @@ class _Call:
     started: float | None = None  # when the first request got a concurrency slot
     reasoning: str = ""  # the judge's words in the last reply, bounded and redacted
     raw_reply: str = ""
+    usage_note: str = ""  # why a reply's token counts were not believed
 
     def scored(self, parsed: ParsedReply) -> JudgeResult:
         result = JudgeResult(status="scored", scores=parsed.scores, raw_scores=parsed.raw_scores)
@@ -119,6 +126,7 @@ class _Call:
         result.retries = max(0, self.attempts - 1)
         result.prompt_tokens = self.prompt_tokens
         result.completion_tokens = self.completion_tokens
+        result.usage_note = self.usage_note
         return result
 
 
@@ -281,8 +289,8 @@ class OpenAIJudge:
                     sent_format = self._format
                     # timeout_s bounds the whole request: httpx's own timeouts are per
                     # operation, so a reply dripped a byte at a time would never trip them.
-                    response = await asyncio.wait_for(
-                        client.post(self.url, json=body), self.judge.timeout_s
+                    response, content = await asyncio.wait_for(
+                        _post(client, self.url, body), self.judge.timeout_s
                     )
             except (httpx.TimeoutException, asyncio.TimeoutError):
                 problem, key = f"timed out after {self.judge.timeout_s:g} s", "timeout"
@@ -302,7 +310,7 @@ class OpenAIJudge:
             else:
                 status = response.status_code
                 if 200 <= status < 300:
-                    outcome = self._read_reply(response, request, call)
+                    outcome = self._read_reply(content, request, call)
                     if isinstance(outcome, ParsedReply):
                         return call.scored(outcome)
                     self.stats.unusable_replies += 1
@@ -316,7 +324,7 @@ class OpenAIJudge:
                     call.extra_attempts += 1
                     continue
                 if not is_transient_status(status):
-                    return call.unscored(self._clean(self._rejection(response)))
+                    return call.unscored(self._clean(self._rejection(response, content)))
                 problem, key = _status_text(status), str(status)
                 if status == 429 and self._limiter is not None:
                     self._limiter.throttled()
@@ -347,14 +355,19 @@ class OpenAIJudge:
         return max(1, self.judge.retries.attempts) + call.extra_attempts
 
     def _read_reply(
-        self, response: httpx.Response, request: JudgeRequest, call: _Call
+        self, raw: bytes | None, request: JudgeRequest, call: _Call
     ) -> ParsedReply | str:
         """The scores, or the reason the reply is unusable; tokens are counted either way,
         and the judge's words kept on the call (an unusable reply's too, to show why)."""
+        if raw is None:
+            return f"the response body is over {MAX_REPLY_BYTES // 2**20} MiB; not read"
         try:
-            payload = response.json()
-        except ValueError:
+            payload = json.loads(raw)
+        except (ValueError, RecursionError):
             return "response body is not JSON"
+        if (problem := usage_problem(payload)) is not None:
+            self.stats.unknown_usage += 1
+            call.usage_note = problem
         prompt_tokens, completion_tokens = extract_usage(payload)
         call.prompt_tokens += prompt_tokens
         call.completion_tokens += completion_tokens
@@ -396,7 +409,7 @@ class OpenAIJudge:
             self._format = lower
             self.stats.format_downgrades += 1
 
-    def _rejection(self, response: httpx.Response) -> str:
+    def _rejection(self, response: httpx.Response, content: bytes | None) -> str:
         status = response.status_code
         text = f"judge rejected the request: {_status_text(status)}"
         if status in (401, 403):
@@ -406,7 +419,7 @@ class OpenAIJudge:
                 f"{text} (check base_url {public_url(self.judge.base_url)} "
                 f"and model {self.judge.model!r})"
             )
-        message = _server_message(response, self._secrets)
+        message = _server_message(content, self._secrets)
         return f"{text}: {message}" if message else text
 
     def _credentials_hint(self) -> str:
@@ -502,12 +515,36 @@ def _server_now(response: httpx.Response) -> float:
     return time.time()
 
 
-def _server_message(response: httpx.Response, secrets: Sequence[str | None]) -> str:
+async def _post(
+    client: httpx.AsyncClient, url: str, body: dict[str, object]
+) -> tuple[httpx.Response, bytes | None]:
+    """POST ``body``; the response and its body, or None for a body over MAX_REPLY_BYTES
+    (declared or as it streams in, decompressed), which is left unread."""
+    response = await client.send(client.build_request("POST", url, json=body), stream=True)
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
+            return response, None
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > MAX_REPLY_BYTES:
+                return response, None
+            chunks.append(chunk)
+        return response, b"".join(chunks)
+    finally:
+        await response.aclose()
+
+
+def _server_message(content: bytes | None, secrets: Sequence[str | None]) -> str:
     """The error message an OpenAI-style server put in its body, redacted, then shortened
     (in that order: a cut through an echoed key would leave a piece too short to find)."""
+    if content is None:
+        return ""
     try:
-        payload = response.json()
-    except ValueError:
+        payload = json.loads(content)
+    except (ValueError, RecursionError):
         return ""
     error = payload.get("error") if isinstance(payload, dict) else None
     message = error.get("message") if isinstance(error, dict) else error

@@ -4,7 +4,8 @@ The pytest process (each xdist worker too) starts one child running ``main()`` (
 ``python -c``, this package first on its path) and talks to it over its stdin and stdout,
 one JSON object a line:
 
-    parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key}}  (first)
+    parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key},
+                       "line_limit": bytes}                                  (first)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
                        "temperature": t, "scale": [min, max] or null}
                       {"ping": k}                      (while calls are pending)
@@ -14,6 +15,13 @@ one JSON object a line:
                        reasoning and raw_reply included)}
                       {"id": n, "error": "what went wrong"}
                       {"pong": k}
+
+Every line on either side is at most ``line_limit`` bytes (``LINE_LIMIT``): a request
+over it is not sent (that sample is unscored with the reason), and a line over it or not
+of this protocol is refused (an error reply when its id can be read) or skipped, so once
+the child serves one bad line never ends it or the calls of other samples. (Before its
+"ready", a stray line means the child is not speaking this protocol at all, a printing
+sitecustomize say: every call is unscored with that reason.)
 
 The child runs one OpenAIJudge per judge on its own asyncio loop: concurrency, retries,
 the adaptive limiter and the structured-output downgrade all live there, as they would in
@@ -41,9 +49,10 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import signal
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +64,12 @@ from pytest_llmbench.redaction import redact, url_secrets
 __all__ = ["JudgeProcess", "RemoteJudge", "judge_from_dict", "main"]
 
 _STDERR_LINES = 20  # kept from the child's stderr, for the message if it dies
-_LINE_LIMIT = 64 * 1024 * 1024  # a reply line may carry a long rendered prompt back
+# The longest line either side reads or writes: a request carries a rendered prompt. A
+# request over it is not sent (its sample is unscored, saying so); a line over it that
+# arrives anyway is skipped, answered with an error when its id can be read.
+LINE_LIMIT = 64 * 1024 * 1024
+_READ_CHUNK = 1 << 16
+_ID_PREFIX = re.compile(rb'\A\s*\{\s*"id"\s*:\s*(\d{1,15})\s*[,}]')
 PING_EVERY_S = 1.0
 STALL_S = 10.0  # a live child answers a ping in milliseconds
 STARTUP_S = 60.0
@@ -79,8 +93,118 @@ def judge_from_dict(data: Mapping[str, Any]) -> JudgeConfig:
     return JudgeConfig(**fields)
 
 
-def result_from_dict(data: Mapping[str, Any]) -> JudgeResult:
-    return JudgeResult(**data)
+def result_from_dict(data: object) -> JudgeResult:
+    """A JudgeResult as the child sent it; ValueError for anything else."""
+    if not isinstance(data, dict) or not set(data) <= _RESULT_FIELDS:
+        raise ValueError("not a judge result")
+    result = JudgeResult(**data)
+    if result.status not in ("scored", "unscored") or not isinstance(result.scores, dict):
+        raise ValueError("not a judge result")
+    return result
+
+
+_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(JudgeResult))
+
+
+def oversized(size: int, limit: int) -> str:
+    return (
+        f"the judge request is {size:,} bytes, over the judge helper's line limit of "
+        f"{limit:,} bytes (a sample or prompt this long cannot be judged)"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Overlong:
+    """A line longer than ``limit``, skipped: only its first bytes are kept."""
+
+    head: bytes
+    limit: int
+
+
+class BoundedLines:
+    """The lines of ``reader`` without their newline (a last one without a newline too),
+    each at most ``limit`` bytes; a longer one is read past and yielded as ``Overlong``,
+    so no line of any length costs more than ``limit`` bytes of memory or stops the rest.
+    ``limit`` may be changed between lines (the child learns it from the first)."""
+
+    def __init__(self, reader: asyncio.StreamReader, limit: int) -> None:
+        self.reader, self.limit = reader, limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes | Overlong]:
+        buffer = bytearray()
+        skipping: Overlong | None = None
+        while chunk := await self.reader.read(_READ_CHUNK):
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                piece = chunk[start:end]
+                start = end + 1
+                if skipping is not None:
+                    yield skipping
+                elif len(buffer) + len(piece) > self.limit:
+                    yield Overlong(bytes((buffer + piece)[:64]), self.limit)
+                else:
+                    yield bytes(buffer + piece)
+                buffer.clear()
+                skipping = None
+            rest = chunk[start:]
+            if skipping is None and len(buffer) + len(rest) > self.limit:
+                skipping = Overlong(bytes((buffer + rest)[:64]), self.limit)
+                buffer.clear()
+            elif skipping is None:
+                buffer += rest
+        if skipping is not None:
+            yield skipping
+        elif buffer:
+            yield bytes(buffer)
+
+
+def _id_of(head: bytes) -> int | None:
+    """The request id at the start of a line as ``_line`` writes it (``{"id":n,...``)."""
+    match = _ID_PREFIX.match(head)
+    return int(match.group(1)) if match else None
+
+
+def read_request(raw: bytes | Overlong) -> dict[str, Any] | tuple[int | None, str]:
+    """A parent's line as the child acts on it: a ping, a cancel or a well-formed request
+    (a dict), or (the request id if it can be read, why the line is refused)."""
+    if isinstance(raw, Overlong):
+        return _id_of(raw.head), f"request line over {raw.limit:,} bytes"
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError):
+        return _id_of(raw[:64]), "request line is not JSON"
+    if not isinstance(message, dict):
+        return None, "request line is not a JSON object"
+    if "ping" in message or "cancel" in message:
+        return message
+    request_id = message.get("id")
+    if isinstance(request_id, bool) or not isinstance(request_id, int):
+        return None, "request has no id"
+    problem = _request_problem(message)
+    return (request_id, problem) if problem else message
+
+
+def _request_problem(message: Mapping[str, Any]) -> str | None:
+    messages = message.get("messages")
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in messages
+    ):
+        return "request messages are not a list of chat messages"
+    metrics = message.get("metrics")
+    if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
+        return "request metrics are not a list of names"
+    if not isinstance(message.get("judge"), str):
+        return "request names no judge"
+    temperature = message.get("temperature")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+    ):
+        return "request temperature is not a number"
+    try:
+        scale_from_wire(message.get("scale"))
+    except (TypeError, ValueError, OverflowError):
+        return "request scale is not [min, max]"
+    return None
 
 
 def scale_from_wire(value: Any) -> tuple[float, float] | None:
@@ -115,7 +239,9 @@ class JudgeProcess:
         startup_s: float = STARTUP_S,
         stopped_s: float = STOPPED_S,
         call_margin_s: float = CALL_MARGIN_S,
+        line_limit: int = LINE_LIMIT,
     ) -> None:
+        self._line_limit = line_limit
         self._judges = dict(judges)
         self._keys = dict(keys)
         # The child's own words (stderr, error replies) could quote a key or a base_url's
@@ -159,7 +285,6 @@ class JudgeProcess:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
-                limit=_LINE_LIMIT,
                 env=_without_keys(os.environ, self._judges.values()),
             )
         except Exception as error:  # OSError, or a child watcher a user set up
@@ -171,6 +296,7 @@ class JudgeProcess:
         hello = {
             "judges": {name: judge_to_dict(j) for name, j in self._judges.items()},
             "keys": self._keys,
+            "line_limit": self._line_limit,
         }
         process.stdin.write(_line(hello))
         self._readers = [
@@ -193,20 +319,24 @@ class JudgeProcess:
             return JudgeResult(status="unscored", reason=self._gone or "judge process not running")
         self._next_id += 1
         request_id = self._next_id
+        line = _line(
+            {
+                "id": request_id,
+                "judge": judge,
+                "messages": messages,
+                "metrics": list(metrics),
+                "temperature": temperature,
+                "scale": list(scale) if scale is not None else None,
+            }
+        )
+        if len(line) > self._line_limit:
+            return JudgeResult(status="unscored", reason=oversized(len(line), self._line_limit))
         loop = asyncio.get_running_loop()
         reply: asyncio.Future[JudgeResult] = loop.create_future()
         self._pending[request_id] = reply
         self._sent[request_id] = (judge, loop.time())
-        message = {
-            "id": request_id,
-            "judge": judge,
-            "messages": messages,
-            "metrics": list(metrics),
-            "temperature": temperature,
-            "scale": list(scale) if scale is not None else None,
-        }
         try:
-            self._process.stdin.write(_line(message))
+            self._process.stdin.write(line)
             if self._watchdog is None or self._watchdog.done():
                 self._watchdog = asyncio.create_task(self._watch())
             return await reply
@@ -283,17 +413,35 @@ class JudgeProcess:
     ) -> None:
         loop = asyncio.get_running_loop()
         try:
-            async for raw in stdout:
+            async for raw in BoundedLines(stdout, self._line_limit):
                 self._heard_at = loop.time()
-                self._deliver(json.loads(raw))
-        except Exception as error:  # whatever the line was, no call may wait forever
+                if isinstance(raw, Overlong):
+                    self._answer(_id_of(raw.head), f"sent a reply line of over {raw.limit:,} bytes")
+                    continue
+                try:
+                    data = json.loads(raw)
+                except (ValueError, RecursionError):
+                    data = None
+                if not isinstance(data, dict) and not self._ready:
+                    # Before it says it serves, a stray line (a sitecustomize that prints)
+                    # means the child does not speak this protocol at all.
+                    raise ValueError("not a JSON object")
+                # Once it serves, one bad line is skipped: its call's own bound gives it up.
+                self._deliver(data)
+        except Exception as error:  # a bug here: no call may wait forever
             self._fail(f"judge process sent an unreadable reply ({type(error).__name__})")
             return
         await self._exited(process)
 
+    def _answer(self, request_id: int | None, what: str) -> None:
+        """Unscore the call ``request_id`` (if still waiting): the child ``what``."""
+        reply = self._pending.get(request_id) if request_id is not None else None
+        if reply is not None and not reply.done():
+            reply.set_result(JudgeResult(status="unscored", reason=f"judge process {what}"))
+
     def _deliver(self, data: Any) -> None:
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            return
         if data.get("ready") is True:
             self._ready = True
             return
@@ -305,7 +453,10 @@ class JudgeProcess:
         if reply is None or reply.done():
             return  # a pong, or the answer to a call given up
         if "result" in data:
-            reply.set_result(result_from_dict(data["result"]))
+            try:
+                reply.set_result(result_from_dict(data["result"]))
+            except (TypeError, ValueError):
+                self._answer(request_id, "sent a reply that is not a judge result")
         else:
             error = redact(str(data.get("error")), self._secrets)
             reply.set_result(JudgeResult(status="unscored", reason=f"judge process: {error}"))
@@ -417,11 +568,15 @@ async def _serve() -> None:
     from pytest_llmbench.judging.chat_completions import OpenAIJudge
 
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=_LINE_LIMIT, loop=loop)
+    reader = asyncio.StreamReader(loop=loop)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout.buffer
-    hello = json.loads(await reader.readline())
+    bounded = BoundedLines(reader, LINE_LIMIT)
+    lines = aiter(bounded)
+    first = await anext(lines, b"")
+    hello = json.loads(first if isinstance(first, bytes) else b"")
     _forget_keys(hello["judges"].values())
+    limit = bounded.limit = int(hello.get("line_limit", LINE_LIMIT))
     engines = {
         name: OpenAIJudge(judge_from_dict(data), api_key=hello["keys"].get(name))
         for name, data in hello["judges"].items()
@@ -450,17 +605,31 @@ async def _serve() -> None:
             line = _line({"id": message["id"], "result": dataclasses.asdict(result)})
         except Exception as error:  # a bug here must not take the other calls down
             line = _line({"id": message["id"], "error": f"{type(error).__name__}: {error}"})
+        if len(line) > limit:
+            line = _line({"id": message["id"], "error": f"reply line over {limit:,} bytes"})
         write(line)
 
     try:
-        async for raw in reader:
-            message = json.loads(raw)
+        async for raw in lines:
+            message = read_request(raw)
+            if isinstance(message, tuple):
+                # A line the child cannot act on: refused, and the child serves on.
+                request_id, why = message
+                if request_id is not None:
+                    write(_line({"id": request_id, "error": why}))
+                else:
+                    print(f"llmbench judge helper: {why}; line skipped", file=sys.stderr)
+                continue
             if "ping" in message:
                 # Answered from the read loop: a pong says this loop still turns.
                 write(_line({"pong": message["ping"]}))
                 continue
             if "cancel" in message:
-                cancelled = tasks.pop(message["cancel"], None)
+                cancelled = (
+                    tasks.pop(message["cancel"], None)
+                    if isinstance(message["cancel"], int)
+                    else None
+                )
                 if cancelled is not None:
                     cancelled.cancel()
                 continue

@@ -116,9 +116,9 @@ def encode_entry(reply: CachedReply) -> str:
     if reply.raw_scores is not None:
         entry["raw_scores"] = reply.raw_scores
     if reply.reasoning:
-        entry["reasoning"] = reply.reasoning
+        entry["reasoning"] = _unicode(reply.reasoning)
     if reply.raw_reply:
-        entry["raw_reply"] = reply.raw_reply
+        entry["raw_reply"] = _unicode(reply.raw_reply)
     return json.dumps(
         {"v": ENTRY_VERSION, "sha256": _digest(entry), "entry": entry},
         ensure_ascii=False,
@@ -171,13 +171,29 @@ def decode_entry(value: object, metrics: Sequence[str], scale: Scale | None) -> 
         text = entry.get(name, "")
         if not isinstance(text, str) or len(text) > TEXT_LIMIT:
             raise BadEntry(f"{name} is not text of at most {TEXT_LIMIT} characters")
+        if not _is_unicode(text):
+            raise BadEntry(f"{name} holds a lone surrogate, not text")
         texts[name] = text
     return CachedReply(scores, raw_scores, texts["reasoning"], texts["raw_reply"])
 
 
 def _digest(entry: Mapping[str, Any]) -> str:
     blob = json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    # "surrogatepass": a lone surrogate (a JSON "\\ud800" escape) must not raise here.
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _unicode(text: str) -> str:
+    """``text`` with any lone surrogate replaced: what SQLite and the record can hold."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _numbers(value: object, metrics: Sequence[str], name: str) -> dict[str, int | float]:

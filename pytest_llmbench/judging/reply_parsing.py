@@ -33,6 +33,7 @@ __all__ = [
     "parse_reply",
     "parse_scores",
     "split_reasoning",
+    "usage_problem",
 ]
 
 Scale = tuple[float, float]  # (min, max) of a prompt's declared `scale:`, min < max
@@ -45,9 +46,13 @@ _EXCERPT = 60
 MAX_ANSWER_CHARS = 20_000
 # What a sample keeps of the judge's words, in the payload, the record and the cache.
 TEXT_LIMIT = 2_000
+# The most tokens one call is believed to use; a reply claiming more has unknown usage.
+MAX_TOKENS = 10**9
 _SLACK = 64  # read past a cut, longer than any secret piece redaction looks for
 
-_TAG = re.compile(r"<\s*(/?)\s*(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+# The slash alone in an optional group: "<\s*/?\s*" backtracks between its two runs of
+# spaces, quadratic in a long run after a "<" (seconds for a few MB of reply).
+_TAG = re.compile(r"<\s*(?:(/)\s*)?(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
 _OBJECT_START = re.compile(r"\{\s*[\"}]")
 _FENCE_LINE = re.compile(r"^[ \t]*```[A-Za-z0-9_-]*[ \t]*$", re.MULTILINE)
 # Keys of a score object that hold the judge's explanation rather than a score.
@@ -193,6 +198,8 @@ def check_score(metric: str, raw: object, scale: Scale | None) -> tuple[float, f
         except OverflowError:
             value = math.inf
         shown = repr(raw)
+        if len(shown) > _EXCERPT:  # a number of hundreds of digits, in a reason
+            shown = f"{shown[:_EXCERPT - 3]}..."
     elif isinstance(raw, str):
         shown = raw.strip()
         value = _number_in_string(metric, shown, scale)
@@ -250,11 +257,28 @@ def extract_reasoning_content(body: object) -> str:
 
 
 def extract_usage(body: object) -> tuple[int, int]:
-    """(prompt_tokens, completion_tokens) from a chat.completions body; 0 when absent."""
+    """(prompt_tokens, completion_tokens) from a chat.completions body; 0 (unknown) when
+    absent or not believable (see usage_problem)."""
     usage = body.get("usage") if isinstance(body, Mapping) else None
     if not isinstance(usage, Mapping):
         return 0, 0
     return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
+
+
+def usage_problem(body: object) -> str | None:
+    """Why the body's token counts are treated as unknown, or None when they are usable
+    (or simply absent): each must be a whole number from 0 to MAX_TOKENS."""
+    usage = body.get("usage") if isinstance(body, Mapping) else None
+    if usage is None:
+        return None
+    if not isinstance(usage, Mapping):
+        return f"usage is a JSON {_json_type(usage)}, not an object"
+    for name in ("prompt_tokens", "completion_tokens"):
+        value = usage.get(name)
+        if value is not None and _count(value) == 0 and value != 0:
+            shown = _short_json(value) if not isinstance(value, int) else "out of range"
+            return f"usage.{name} is {shown}; expected a whole number from 0 to {MAX_TOKENS:,}"
+    return None
 
 
 def bound_text(
@@ -266,7 +290,8 @@ def bound_text(
     `clean` (redaction) runs on the kept parts only, each read a little past the cut so a
     secret across it is still seen whole: a long reasoning costs no more than a short one.
     """
-    text = text.strip()
+    # A lone surrogate (a JSON "\\ud800" escape in a reply) is not text any file can hold.
+    text = text.strip().encode("utf-8", "replace").decode("utf-8")
     if len(text) <= limit:
         return clean(text) if clean is not None else text
     # Sized for the longest marker (all of the text cut), so the result never passes limit.
@@ -295,7 +320,9 @@ def _message(body: Mapping[str, object]) -> Mapping[str, object] | None:
 
 
 def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        return 0
+    return value if 0 < value <= MAX_TOKENS else 0
 
 
 def _scan(text: str) -> list[tuple[dict[str, object], int, int]]:

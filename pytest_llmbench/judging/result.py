@@ -30,6 +30,8 @@ class JudgeResult:
     # message content of the last reply (also when that reply was unusable). "" for none.
     reasoning: str = ""
     raw_reply: str = ""
+    # Why a reply's token counts were not believed (and counted as 0), "" when they were.
+    usage_note: str = ""
 
     def call_stats(self) -> JudgeCallStats:
         """What a live call cost, for the payload (the scores travel apart)."""

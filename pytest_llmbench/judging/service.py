@@ -298,6 +298,10 @@ class JudgeService:
             held = reserved
         # A call that raises or is cancelled keeps its reservation: it may have been paid.
         result = await self._judges.get(judge, "live").score(prepared.request)
+        if result.usage_note:
+            prefix = f"judge {judge.name}: a reply's token counts were not believed"
+            if not any(line.startswith(prefix) for line in self._notes):
+                self.note(f"{prefix} ({result.usage_note}); counted as unknown (0)")
         self.tally.add(scenario.name, result)
         cost = None
         if budget is not None and judge.price is not None:

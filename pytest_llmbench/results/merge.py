@@ -25,6 +25,7 @@ from typing import Any, cast
 from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results import validation
 from pytest_llmbench.results.schema import RunRecord, SampleRecord, ScenarioRecord, Usage
 from pytest_llmbench.results.stored_rules import stored_rules
 
@@ -85,6 +86,12 @@ def merge(
     if rules:
         record["rules"] = rules[0]  # one config: the shards' scenarios were checked alike
     record["run"] = _run_block(shards, run_id, argv, notes)
+    try:  # sums of numbers each shard holds in range can pass what a record may hold
+        validation.check_record(record)
+    except validation.Invalid as problem:
+        raise MergeError(
+            f"the merged record would not read back: {problem}; are these shards damaged?"
+        ) from None
     return record, notes
 
 

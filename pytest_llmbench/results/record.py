@@ -7,6 +7,7 @@ outside its ``run`` block (ids, times, workers, command line).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -18,6 +19,7 @@ from typing import Any, cast
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.errors import RecordError
+from pytest_llmbench.results import validation
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
 from pytest_llmbench.results.problems import (
     band_problems,
@@ -41,6 +43,8 @@ from pytest_llmbench.results.schema import (
 from pytest_llmbench.results.stored_rules import rules_of, unscored_rules
 
 SCHEMA = "llmbench-run/1"
+# The largest file read as a run record: 100,000 samples of about 1 KB each fit many times.
+MAX_RECORD_BYTES = 512 * 2**20
 
 
 def usage(
@@ -229,7 +233,9 @@ def write(record: RunRecord, *paths: Path) -> None:
     tmp = first.with_name(f".{first.name}.{os.getpid()}.tmp")
     copy = tmp
     try:
-        with tmp.open("w", encoding="utf-8") as out:
+        # "backslashreplace": a lone surrogate (a dataset's "\\ud800" escape) can only sit
+        # inside a JSON string, where "\\ud800" is the escape that reads back as it.
+        with tmp.open("w", encoding="utf-8", errors="backslashreplace") as out:
             for chunk in _chunks(record):
                 out.write(chunk)
         for path in others:
@@ -254,31 +260,63 @@ def deterministic_view(record: RunRecord) -> RunRecord:
 
 
 def load(path: Path) -> RunRecord:
-    """Read a run record, refusing foreign or newer files with a clear message."""
+    """Read a run record, checked whole against the schema before anyone reads it: a
+    foreign, newer, damaged, oversized or non-UTF-8 file is one ``RecordError`` naming the
+    file and the key, whatever its bytes."""
+    data = _parse(path, _read(path))
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("llmbench-run/"):
+            shown = repr(schema if len(schema) <= 40 else schema[:37] + "...")[1:-1]
+            raise RecordError(
+                f"{path}: run record schema {shown} is not {SCHEMA}; "
+                "re-create it with this version of pytest-llmbench"
+            )
+        raise RecordError(f"{path}: not a pytest-llmbench run record (no schema {SCHEMA!r})")
     try:
-        text = path.read_text(encoding="utf-8")
+        validation.check_record(data)
+    except validation.Invalid as problem:
+        raise RecordError.at(
+            str(path), None, problem.key, problem.what, "the record is damaged; re-create it"
+        ) from None
+    record = cast(RunRecord, dict(data))
+    restore_metric_order(record)
+    return record
+
+
+def _read(path: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_RECORD_BYTES + 1)
     except OSError as error:
-        raise RecordError(f"{path}: cannot read the run record ({error.strerror})") from None
+        reason = error.strerror or type(error).__name__
+        raise RecordError(f"{path}: cannot read the run record ({reason})") from None
+    if len(raw) > MAX_RECORD_BYTES:
+        raise RecordError(
+            f"{path}: over {MAX_RECORD_BYTES // 2**20} MiB, the largest run record read; "
+            "is this a run record?"
+        )
+    return raw
+
+
+def _parse(path: Path, raw: bytes) -> Any:
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        len(raw) >= 2 and raw.count(0) * 4 >= len(raw)
+    ):
+        raise RecordError(f"{path}: UTF-16 text, not UTF-8; re-save the run record as UTF-8")
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise RecordError(
+            f"{path}: not UTF-8 (byte {error.start}); re-save the run record as UTF-8"
+        ) from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise RecordError(
             f"{path}:{error.lineno}: not JSON ({error.msg}); is this a run record?"
         ) from None
-    schema = data.get("schema") if isinstance(data, dict) else None
-    if schema != SCHEMA:
-        if isinstance(schema, str) and schema.startswith("llmbench-run/"):
-            raise RecordError(
-                f"{path}: run record schema {schema} is not {SCHEMA}; "
-                "re-create it with this version of pytest-llmbench"
-            )
-        raise RecordError(f"{path}: not a pytest-llmbench run record (no schema {SCHEMA!r})")
-    if not isinstance(data.get("scenarios"), dict):
-        raise RecordError(f"{path}: run record has no scenarios")
-    for name, scenario in data["scenarios"].items():
-        for key in ("fingerprints", "metrics", "samples", "status"):
-            if key not in scenario:
-                raise RecordError(f"{path}: scenario {name!r} lacks {key!r}; the record is damaged")
-    record = cast(RunRecord, dict(data))
-    restore_metric_order(record)
-    return record
+    except ValueError:  # a number of over 4,300 digits
+        raise RecordError(f"{path}: not JSON a reader can keep (an over-long number)") from None
+    except RecursionError:
+        raise RecordError(f"{path}: not JSON a reader can keep (nested too deep)") from None

@@ -10,10 +10,15 @@ times the margin is flagged, and the comparison says it is underpowered.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from pytest_llmbench.benchmark.rules import RegressionRules
-from pytest_llmbench.results.schema import Comparison, MetricComparison, ScenarioRecord
+from pytest_llmbench.results.schema import (
+    Comparison,
+    MetricComparison,
+    RegressedSample,
+    ScenarioRecord,
+)
 from pytest_llmbench.results.statistics import overlap, paired_difference
 
 UNDERPOWERED_FACTOR = 3.0
@@ -134,12 +139,12 @@ def compare_scenario(
 
 def most_regressed(
     current: ScenarioRecord, baseline: ScenarioRecord, metrics: list[str], limit: int = 5
-) -> list[dict[str, Any]]:
+) -> list[RegressedSample]:
     """The samples whose regressed metrics dropped the most, worst first."""
     if not metrics:
         return []
     base = {s["id"]: s for s in baseline["samples"]}
-    rows: list[dict[str, Any]] = []
+    rows: list[RegressedSample] = []
     for sample in current["samples"]:
         before = base.get(sample["id"])
         if before is None:

@@ -190,7 +190,16 @@ class Comparison(_ComparisonRequired, total=False):
     underpowered: bool
     method: str
     metrics: dict[str, MetricComparison]
-    most_regressed: list[dict[str, Any]]
+    most_regressed: list[RegressedSample]
+
+
+class RegressedSample(TypedDict):
+    """One of ``comparison.most_regressed``: a sample whose regressed metrics dropped most."""
+
+    id: str
+    nodeid: str
+    drops: dict[str, float]  # per regressed metric, positive for a drop
+    worst: float
 
 
 class RegressionRulesRecord(TypedDict):
@@ -290,6 +299,31 @@ class RunBudget(TypedDict):
     spent_usd: float  # every process's settled calls (a call lost with its helper: its worst case)
     held_usd: float  # still held at the end: calls whose process died in the middle of them
     refused_calls: int  # calls not sent because their worst case did not fit
+
+
+class GitInfo(TypedDict, total=False):
+    commit: str | None
+    branch: str | None
+
+
+class RunBlock(TypedDict, total=False):
+    """What readers of a record read of its ``run`` block (``RunRecord.run`` stays an open
+    dict: the controller and merge add to it); a record read back is checked against this."""
+
+    id: str
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+    compute_s: float | None  # a merged record: the shards' durations summed
+    exitstatus: int | None
+    argv: list[str]
+    workers: int | str | None
+    python: str | None
+    pytest: str | None
+    git: GitInfo | None
+    judge_latency_s: dict[str, list[float]]
+    budget: RunBudget
+    shards: list[dict[str, Any]]  # a merged record: each shard's own run block, in short
 
 
 class RunRecord(_RunRecordRequired, total=False):

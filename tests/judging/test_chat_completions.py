@@ -4,7 +4,7 @@ import asyncio
 import functools
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
@@ -12,8 +12,13 @@ import pytest
 from support.judges import judge_config
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, RetryPolicy
-from pytest_llmbench.judging.chat_completions import OpenAIJudge, chat_completions_url
+from pytest_llmbench.judging.chat_completions import (
+    MAX_REPLY_BYTES,
+    OpenAIJudge,
+    chat_completions_url,
+)
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
+from pytest_llmbench.judging.reply_parsing import MAX_TOKENS
 from pytest_llmbench.judging.result import JudgeResult
 
 METRICS = ("coverage", "faithfulness")
@@ -519,6 +524,7 @@ def test_stats_to_dict_is_plain_and_sorted() -> None:
         "transient_errors": {"503": 2, "timeout": 1},
         "unusable_replies": 0,
         "format_downgrades": 0,
+        "unknown_usage": 0,
     }
 
 
@@ -607,3 +613,87 @@ def test_the_judges_words_are_bounded_and_carry_no_secret() -> None:
     for text in (result.reasoning, result.raw_reply):
         assert KEY[:10] not in text and KEY[-10:] not in text
         assert "***" in text
+
+
+# -- hostile bodies: bounded, linear, never a crash ----------------------------------------
+
+
+def huge(size: int, *, declared: bool) -> httpx.Response:
+    content = b'{"choices": [{"message": {"content": "' + b"x" * size + b'"}}]}'
+    if declared:
+        return httpx.Response(200, content=content)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(content), 65536):
+            yield content[start : start + 65536]
+
+    # Streamed without a Content-Length: the bound holds as the body arrives.
+    return httpx.Response(200, content=chunks())
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "streamed"])
+def test_a_body_over_the_reply_limit_is_unscored_unread(declared: bool) -> None:
+    size = MAX_REPLY_BYTES + 1
+    fake = Fake([huge(size, declared=declared), huge(size, declared=declared)])
+    result, judge = run(fake)
+    assert (result.status, result.reason) == (
+        "unscored",
+        "unusable judge reply: the response body is over 4 MiB; not read",
+    )
+    assert (result.attempts, result.raw_reply) == (2, "")
+    assert judge.stats.unusable_replies == 2
+
+
+def test_a_body_just_under_the_reply_limit_is_read() -> None:
+    content = json.dumps({"coverage": 0.8, "faithfulness": 0.6})
+    body = {"choices": [{"message": {"content": content}}], "pad": ""}
+    body["pad"] = "x" * (MAX_REPLY_BYTES - len(json.dumps(body)))
+    assert len(json.dumps(body)) == MAX_REPLY_BYTES
+    result, _ = run(Fake([httpx.Response(200, json=body)]))
+    assert (result.status, result.scores) == ("scored", {"coverage": 0.8, "faithfulness": 0.6})
+
+
+def test_a_deeply_nested_body_is_an_unusable_reply() -> None:
+    nested = httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
+    result, _ = run(Fake([nested, nested]))
+    assert result.reason == "unusable judge reply: response body is not JSON"
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": 10**309, "completion_tokens": 5},
+        {"prompt_tokens": -100, "completion_tokens": 5},
+        {"prompt_tokens": 1e9, "completion_tokens": 5},
+        {"prompt_tokens": "100", "completion_tokens": 5},
+        {"prompt_tokens": True, "completion_tokens": 5},
+        {"prompt_tokens": MAX_TOKENS + 1, "completion_tokens": 5},
+    ],
+    ids=["1e309", "negative", "float", "text", "boolean", "over-the-bound"],
+)
+def test_an_unbelievable_token_count_is_unknown_and_counted_the_scores_kept(
+    usage: dict[str, Any],
+) -> None:
+    body: dict[str, Any] = {
+        "choices": [{"message": {"content": '{"coverage": 0.8, "faithfulness": 0.6}'}}]
+    }
+    body["usage"] = usage
+    result, judge = run(Fake([httpx.Response(200, content=json_bytes(body))]))
+    assert (result.status, result.prompt_tokens, result.completion_tokens) == ("scored", 0, 5)
+    assert judge.stats.unknown_usage == 1
+
+
+def test_a_token_count_at_the_bound_is_kept() -> None:
+    result, judge = run(Fake([completion('{"coverage": 0.8, "faithfulness": 0.6}', MAX_TOKENS, 0)]))
+    assert (result.prompt_tokens, judge.stats.unknown_usage) == (MAX_TOKENS, 0)
+
+
+def test_an_error_body_over_the_limit_leaves_the_reason_without_its_message() -> None:
+    big = httpx.Response(409, content=b'{"error": {"message": "' + b"y" * MAX_REPLY_BYTES + b'"}}')
+    result, _ = run(Fake([big]))
+    assert result.reason == "judge rejected the request: HTTP 409 Conflict"
+
+
+def json_bytes(value: Any) -> bytes:
+    # json.dumps writes 10**309 as digits; httpx's json= would too, but keep it explicit.
+    return json.dumps(value).encode("utf-8")

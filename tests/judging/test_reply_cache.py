@@ -927,3 +927,52 @@ def write_project(root: Path, samples: list[dict[str, Any]], url: str) -> None:
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+# -- the fuzz corpus of stored values ------------------------------------------------------
+
+CACHE_CORPUS = Path(__file__).parents[1] / "fuzz" / "cache"
+# file name -> "ok" (a reply for METRICS without a scale) or the BadEntry reason
+CACHE_EXPECTED: dict[str, str] = json.loads(
+    (CACHE_CORPUS / "expected.json").read_text(encoding="utf-8")
+)
+
+
+def test_every_cache_corpus_file_has_an_expectation() -> None:
+    files = sorted(p.name for p in CACHE_CORPUS.iterdir() if p.name != "expected.json")
+    assert files == sorted(CACHE_EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(CACHE_EXPECTED))
+def test_a_stored_value_from_the_corpus_is_a_checked_reply_or_dropped(
+    tmp_path: Path, name: str
+) -> None:
+    value = (CACHE_CORPUS / name).read_text(encoding="utf-8")
+    expected = CACHE_EXPECTED[name]
+    if expected == "ok":
+        reply = decode_entry(value, METRICS, None)
+        assert all(0.0 <= v <= 1.0 for v in reply.scores.values())
+    else:
+        with pytest.raises(BadEntry) as caught:
+            decode_entry(value, METRICS, None)
+        assert caught.value.reason == expected
+    # The same value planted in a real cache file: used only if it passed, else dropped.
+    cache = JudgeCache(tmp_path)
+    try:
+        cache.put("k", REPLY)
+        corrupt_value(cache.path, "k", lambda _: value)
+        got = cache.get("k", METRICS)
+        assert (got is not None) == (expected == "ok")
+        assert cache.stats.dropped == (0 if expected == "ok" else 1)
+    finally:
+        cache.close()
+
+
+def test_a_reply_with_a_lone_surrogate_is_stored_with_it_replaced(tmp_path: Path) -> None:
+    cache = JudgeCache(tmp_path)
+    try:
+        cache.put("k", dataclasses.replace(REPLY, reasoning="why \ud800 not", raw_reply="\udfff"))
+        got = cache.get("k", METRICS)
+        assert got is not None and (got.reasoning, got.raw_reply) == ("why ? not", "?")
+    finally:
+        cache.close()

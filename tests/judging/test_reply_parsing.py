@@ -14,6 +14,7 @@ from pytest_llmbench.judging.reply_parsing import (
     TEXT_LIMIT,
     UnusableReply,
     bound_text,
+    check_score,
     extract_message,
     extract_reasoning_content,
     parse_reply,
@@ -627,3 +628,48 @@ def test_hostile_replies_from_the_corpus_are_read_as_expected(name: str) -> None
     else:
         reply = parse_reply(text, METRICS, scale=scale)
         assert reply.scores == pytest.approx(expected["scores"])
+
+
+# -- huge and odd replies ------------------------------------------------------------------
+
+TAG_PIECES = ["<", ">", "/", " ", "\n", "think", "THINKING", "reasoning", "{", "}", '"', ":", "0.5"]
+
+
+@given(st.lists(st.sampled_from(TAG_PIECES + [f'"{m}"' for m in METRICS]), max_size=80))
+def test_any_mix_of_tag_and_json_pieces_is_a_reply_or_unusable(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    try:
+        reply = parse_reply(text, METRICS)
+    except UnusableReply as exc:
+        assert exc.reason and "\n" not in exc.reason
+    else:
+        assert set(reply.scores) == set(METRICS)
+        assert all(0.0 <= v <= 1.0 for v in reply.scores.values())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<" + " " * 1_000_000,
+        ("<" + " " * 500) * 2_000,
+        ("< /" + " " * 500) * 2_000,
+        ("<think" + " " * 500) * 2_000,
+    ],
+    ids=["one-run", "many-runs", "slashed", "unclosed-tag"],
+)
+def test_a_megabyte_of_spaces_after_tag_openings_is_read_in_one_pass(text: str) -> None:
+    # Quadratic backtracking here took minutes; linear, it is a fraction of a second.
+    with pytest.raises(UnusableReply) as caught:
+        parse_reply(text, METRICS)
+    assert caught.value.reason.startswith("the final answer is ")
+
+
+def test_the_judges_words_are_kept_without_lone_surrogates() -> None:
+    assert bound_text("why \ud800 not") == "why ? not"
+    assert bound_text("x" * 3000 + "\udfff", limit=100).endswith("?")
+
+
+def test_a_score_of_hundreds_of_digits_is_named_in_a_short_reason() -> None:
+    with pytest.raises(UnusableReply) as caught:
+        check_score("coverage", 10**400, None)
+    assert caught.value.reason == f"coverage={'1' + '0' * 56}... is not a finite number"

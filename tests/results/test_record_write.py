@@ -23,3 +23,12 @@ def test_a_copy_that_cannot_be_written_raises_and_leaves_no_temporary_file(
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == []
     record_mod.write(record, first)  # on its own, the first path is written
     assert record_mod.load(first)["scenarios"].keys() == {"digest"}
+
+
+def test_a_lone_surrogate_is_written_as_its_json_escape_and_reads_back(tmp_path: Path) -> None:
+    record = make_record([entry(0, 0.9)])
+    record["scenarios"]["digest"]["samples"][0]["reason"] = "bad \ud800 text"
+    path = tmp_path / "run.json"
+    record_mod.write(record, path)
+    assert '"reason": "bad \\ud800 text"' in path.read_text(encoding="utf-8")
+    assert record_mod.load(path) == record

@@ -155,3 +155,35 @@ def test_a_declared_scale_is_normalised_with_the_raw_scores_in_the_record(
     assert got[3]["reason"] == "unusable judge reply: coverage=6 is outside 1..5"
     schema = server.requests[0]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["coverage"] == {"type": "number", "minimum": 1.0, "maximum": 5.0}
+
+
+def test_an_unbelievable_token_count_is_unknown_with_a_note_and_the_run_finishes(
+    project: Project, server: JudgeServer, mode: list[str]
+) -> None:
+    # 10**309 is past any float: summed and priced, it crashed session finish (no record).
+    server.script_for(marker(1), [("usage", {"prompt_tokens": 10**309, "completion_tokens": 7})])
+    server.script_for(marker(2), [("usage", {"prompt_tokens": -3, "completion_tokens": "7"})])
+    result = run(project, mode)
+    assert result.ret == 0, result.stdout.str()
+    got = samples(project)
+    assert [s["status"] for s in got] == ["scored"] * 4
+    assert [(s["judge"]["prompt_tokens"], s["judge"]["completion_tokens"]) for s in got[:2]] == [
+        (0, 7),
+        (0, 0),
+    ]
+    notes = [line for line in result.stdout.lines if "token counts were not believed" in line]
+    assert len(notes) == 1
+    assert notes[0].startswith("llmbench: judge default: a reply's token counts were not believed (")
+    assert notes[0].endswith("); counted as unknown (0)")
+
+
+def test_a_reply_body_over_the_limit_unscores_its_sample_and_the_rest_are_scored(
+    project: Project, server: JudgeServer, mode: list[str]
+) -> None:
+    huge = b'{"choices": [{"message": {"content": "' + b" " * (4 * 2**20) + b'"}}]}'
+    server.script_for(marker(3), [("body", huge), ("body", huge)])
+    result = run(project, mode)
+    got = samples(project)
+    assert [s["status"] for s in got] == ["scored", "scored", "unscored", "scored"]
+    assert got[2]["reason"] == "unusable judge reply: the response body is over 4 MiB; not read"
+    assert "Traceback" not in result.stdout.str()

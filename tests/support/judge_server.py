@@ -29,7 +29,8 @@ from typing import Any, NamedTuple
 # | ("garbage", text) | ("fenced",) | ("bad_json_body",) | ("hang", seconds) | ("close",)
 # | ("message", {field: value}) (the whole choices[0].message, e.g. with reasoning_content)
 # | ("drip", seconds_per_byte) (a good reply, sent a byte at a time) | ("never",) (no reply,
-# until the client gives up)
+# until the client gives up) | ("usage", {field: value}) (a good reply with this usage block)
+# | ("body", bytes) (these bytes as a 200 response body)
 Behaviour = str | tuple[Any, ...]
 Scorer = Callable[[dict[str, Any]], dict[str, float]]
 
@@ -315,6 +316,14 @@ class JudgeServer:
             scores = json.dumps(self._scores(body), indent=2)
             text = f"Here are my scores:\n```json\n{scores}\n```\nLet me know if you need more."
             return _json(200, self._completion(body, text))
+        if kind == "usage":
+            completion = self._completion(body, json.dumps(self._scores(body)))
+            completion["usage"] = behaviour[1]
+            return _json(200, completion)
+        if kind == "body":
+            payload = behaviour[1]
+            assert isinstance(payload, bytes), behaviour
+            return _Response(200, payload, "application/json", {})
         if kind == "bad_json_body":
             return _Response(200, b"<html><body>upstream error</body></html>", "text/html", {})
         if kind == "hang":

@@ -153,59 +153,98 @@ def run_record(
 
 
 def record_fixture() -> dict[str, Any]:
-    """A run record of two scenarios, shaped as the controller writes it (only what the
-    exporter reads, plus a little more)."""
+    """A run record of two scenarios, shaped as the controller writes it (whole, so
+    ``record.load`` reads it back; the values are what the exporter tests expect)."""
 
     def metric(
         value: float | None, pass_: float, warn: float, better: str = "higher"
     ) -> dict[str, Any]:
-        return {"value": value, "pass": pass_, "warn": warn, "better": better, "status": "pass"}
+        return {
+            "value": value,
+            "n": 0 if value is None else 4,
+            "ci95": None,
+            "status": "pass",
+            "pass": pass_,
+            "warn": warn,
+            "better": better,
+            "aggregate": "mean",
+            "source": "judge",
+            "band": "",
+        }
 
-    def sample(sample_id: str, status: str, **judge: Any) -> dict[str, Any]:
-        return {"id": sample_id, "status": status, "scores": {}, "judge": judge}
+    def sample(sample_id: str, status: str, position: int, **judge: Any) -> dict[str, Any]:
+        return {
+            "id": sample_id,
+            "item_id": sample_id,
+            "position": position,
+            "nodeid": f"benchmarks/test_digest.py::test_digest[{sample_id}]",
+            "status": status,
+            "reason": None if status == "scored" else "not judged",
+            "outcome": "passed",
+            "scores": {},
+            "prompt_sha256": None,
+            "judge": judge,
+        }
 
-    return {
-        "schema": "llmbench-run/1",
-        "status": "warn",
-        "shard": None,
-        "scenarios": {
-            "digest": {
-                "status": "warn",
-                "fingerprints": {},
+    def scenario(status: str, metrics: dict[str, Any], **rest: Any) -> dict[str, Any]:
+        samples = rest.pop("samples")
+        rules = {name: {k: m[k] for k in ("pass", "warn", "better")} for name, m in metrics.items()}
+        counts = {"scored": 0, "unscored": 0, "error": 0}
+        for one in samples:
+            counts[one["status"]] += 1
+        usage = {"judge_calls": 0, "cached": 0, "http_requests": 0, "retries": 0}
+        return {
+            "status": status,
+            "problems": [],
+            "fail_on_warn": False,
+            "fingerprints": {
+                **copy.deepcopy(FINGERPRINTS),
+                "metric_order": list(metrics),
                 "metrics": {
-                    "coverage": metric(0.85, 0.88, 0.80),
-                    "accuracy": metric(0.93, 0.90, 0.85),
-                    "latency_seconds": metric(205.5, 210, 240, better="lower"),
-                    "coherence": metric(None, 0.9, 0.85),  # no scored sample: no value series
+                    n: {**r, "source": "judge", "aggregate": "mean"} for n, r in rules.items()
                 },
-                "usage": {
-                    "judge_calls": 4,
-                    "cached": 1,
-                    "http_requests": 7,
-                    "retries": 3,
-                    "prompt_tokens": 1200,
-                    "completion_tokens": 300,
-                    "cost_usd": 0.006,
-                },
-                "samples": [
-                    sample("a", "scored", cached=False, attempts=1, retries=0),
-                    sample("b", "scored", cached=False, attempts=3, retries=2),
-                    sample("c", "scored", cached=False, attempts=1, retries=0),
-                    sample("d", "unscored", cached=False, attempts=2, retries=1),
-                    sample("e", "scored", cached=True, attempts=0, retries=0),
-                    {"id": "f", "status": "error", "scores": {}, "judge": {}},  # never judged
-                ],
             },
-            "qa": {
-                "status": "pass",
-                "fingerprints": {},
-                "metrics": {"exact": metric(1.0, 0.9, 0.8)},
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": None},
-                "samples": [sample("q1", "scored", cached=False, attempts=0, retries=0)],
-            },
+            "metrics": metrics,
+            "counts": counts,
+            "usage": {**usage, **rest.pop("usage")},
+            "samples": samples,
+        }
+
+    digest = scenario(
+        "warn",
+        {
+            "coverage": metric(0.85, 0.88, 0.80),
+            "accuracy": metric(0.93, 0.90, 0.85),
+            "latency_seconds": metric(205.5, 210, 240, better="lower"),
+            "coherence": metric(None, 0.9, 0.85),  # no scored sample: no value series
         },
-        "run": {"id": "20251109T030000Z-abc123", "duration_s": 42.5},
-    }
+        usage={
+            "judge_calls": 4,
+            "cached": 1,
+            "http_requests": 7,
+            "retries": 3,
+            "prompt_tokens": 1200,
+            "completion_tokens": 300,
+            "cost_usd": 0.006,
+        },
+        samples=[
+            sample("a", "scored", 0, cached=False, attempts=1, retries=0),
+            sample("b", "scored", 1, cached=False, attempts=3, retries=2),
+            sample("c", "scored", 2, cached=False, attempts=1, retries=0),
+            sample("d", "unscored", 3, cached=False, attempts=2, retries=1),
+            sample("e", "scored", 4, cached=True, attempts=0, retries=0),
+            sample("f", "error", 5),  # never judged
+        ],
+    )
+    qa = scenario(
+        "pass",
+        {"exact": metric(1.0, 0.9, 0.8)},
+        usage={"prompt_tokens": 0, "completion_tokens": 0, "cost_usd": None},
+        samples=[sample("q1", "scored", 0, cached=False, attempts=0, retries=0)],
+    )
+    record = run_record({"digest": digest, "qa": qa}, "warn")
+    record["run"] = {"id": "20251109T030000Z-abc123", "duration_s": 42.5}
+    return record
 
 
 LATENCIES = {"digest": [0.05, 0.3, 1.5, 7.0, 200.0]}
