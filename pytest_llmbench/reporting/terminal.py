@@ -113,6 +113,8 @@ def _lines(record: Mapping[str, Any]) -> list[Line]:
         if record.get("partial"):  # its reason: "interrupted", "stopped early: ..."
             why = record.get("partial_reason") or "partial run"
         text = f"llmbench verdict: not gated ({why}); the bands say {record['status'].upper()}"
+        if not record["scenarios"]:  # nothing was measured: no band said anything
+            text = "llmbench verdict: not gated (no sample selected)"
         lines.append((text, "yellow"))
         return lines
     verdict = f"llmbench verdict: {record['status'].upper()}"

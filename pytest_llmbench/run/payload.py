@@ -13,16 +13,21 @@ from typing import Any, TypeGuard, cast
 from pytest_llmbench.judging.reply_parsing import bound_text
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.results.schema import JudgeCallStats, SamplePayload, SampleRecord, SampleStatus
+from pytest_llmbench.results.validation import MAX_NUMBER
 
 PAYLOAD_VERSION = 1
 ATTRIBUTE = "llmbench"
 
 
 def _finite_number(value: Any) -> float | None:
+    """A number a record can hold: finite and within ±MAX_NUMBER (what a reader of the
+    record accepts, and far from where a sum of 100,000 of them overflows)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    if isinstance(value, int) and abs(value) > MAX_NUMBER:
+        return None  # float() of a huge int raises OverflowError
     number = float(value)
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and abs(number) <= MAX_NUMBER else None
 
 
 def build(
@@ -43,7 +48,8 @@ def build(
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
-    ``field_values`` are the sample's `source: field` metrics (non-numbers are dropped);
+    ``field_values`` are the sample's `source: field` metrics (non-numbers, and numbers
+    beyond ±1e15 that a record reader refuses, are dropped);
     ``extra_scores`` are reference metrics computed in the item process; ``failure`` is the
     crash line of an item that failed before or without being scored.
     """

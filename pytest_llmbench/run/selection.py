@@ -36,7 +36,7 @@ def read_all(paths: Iterable[Path]) -> Selection:
     for path in sorted(paths):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if not isinstance(data, dict):
             continue

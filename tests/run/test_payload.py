@@ -3,10 +3,15 @@ bounded whatever judge produced them, and reach the record's sample unchanged.""
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_llmbench.judging.reply_parsing import TEXT_LIMIT
 from pytest_llmbench.judging.result import JudgeResult
+from pytest_llmbench.results.validation import MAX_NUMBER
 from pytest_llmbench.run import payload
 
 
@@ -82,3 +87,29 @@ def test_words_from_any_judge_are_bounded_in_the_payload() -> None:
     assert len(data["judge_reasoning"]) <= TEXT_LIMIT
     assert len(data["judge_raw"]) <= TEXT_LIMIT
     assert "characters cut" in data["judge_reasoning"]
+
+
+@given(
+    st.one_of(
+        st.integers(),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.booleans(),
+        st.text(max_size=5),
+        st.none(),
+    )
+)
+def test_a_field_value_reaches_the_scores_only_as_a_number_a_record_reader_accepts(
+    value: object,
+) -> None:
+    scores = build(None, judged_metrics=(), field_values={"latency": value})["scores"]
+    kept = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and abs(value) <= MAX_NUMBER
+        and math.isfinite(value)
+    )
+    assert scores == ({"latency": float(value)} if kept else {})  # type: ignore[arg-type]
+
+
+def test_a_300_digit_field_value_is_dropped_not_an_overflow() -> None:
+    assert build(None, judged_metrics=(), field_values={"latency": 10**299})["scores"] == {}

@@ -164,7 +164,7 @@ def test_smoke_run_with_no_smoke_set_still_writes_its_report(project: Project) -
         "No sample of any scenario (digest) was selected: nothing was measured or gated. "
         "With -m smoke, give a scenario a smoke set (smoke: N, or a list of ids)."
     )
-    result.stdout.fnmatch_lines([note])
+    result.stdout.fnmatch_lines([note, "llmbench verdict: not gated (no sample selected)"])
     report = (project.root / "out" / "report.md").read_text(encoding="utf-8")
     assert without_footer(report) == (
         "<!-- llmbench-report -->\n## llmbench: no sample selected\n\n"
