@@ -133,6 +133,7 @@ def test_design_example_loads_to_the_expected_config(root: Path) -> None:
             MetricConfig("latency_seconds", 210, 240, "lower", "field", "latency_seconds"),
         ),
         smoke=5,
+        output_concurrency=16,  # the judge's concurrency, by default
     )
     assert config == LLMBenchConfig(
         path=root / CONFIG,
@@ -346,8 +347,8 @@ def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
 def test_unknown_key_without_a_close_match_has_no_suggestion(root: Path) -> None:
     assert scenario_error(root, "zzz: 1\n") == (
         "benchmarks/llmbench.yaml:7: scenarios.s.zzz: unknown key; expected one of dataset, "
-        "description, fail_on_warn, fields, judge, metrics, output, prompt, regression, smoke, "
-        "unscored"
+        "description, fail_on_warn, fields, judge, metrics, output, output_cache, "
+        "output_concurrency, output_version, prompt, regression, smoke, unscored"
     )
 
 
