@@ -92,10 +92,12 @@ def sharded_round(
     server: P.ServerProcess, bodies: list[dict[str, Any]], concurrency: int
 ) -> dict[str, Any]:
     server_cpu = server.reset()
+    cpu = time.process_time()
     wall = asyncio.run(_sharded(f"{server.url}/v1/chat/completions", bodies, concurrency))
+    cpu = time.process_time() - cpu
     stats = server.stats()
     return {"wall": wall, "window": P.window_s(stats), "stats": stats, "judged": len(bodies),
-            "server_cpu": stats["cpu_s"] - server_cpu}  # fmt: skip
+            "cpu": cpu, "server_cpu": stats["cpu_s"] - server_cpu}  # fmt: skip
 
 
 def level(server: P.ServerProcess, work: Path, concurrency: int, args: Any) -> dict[str, float]:
@@ -122,8 +124,11 @@ def level(server: P.ServerProcess, work: Path, concurrency: int, args: Any) -> d
     for side, got in sides.items():
         rates = [x["judged"] / x["window"] for x in got if x["window"]]
         ratios[side] = P.median(rates) / limit
+        # CPU per request does not depend on how loaded the machine is, as rates do: the
+        # plugin's is its whole run's (pytest and the judge's helper process).
+        cpu_ms = P.median([1000 * x["cpu"] / x["judged"] for x in got if x["judged"]])
         print(f"   {side:<13} {P.median(rates):>7.1f}/s = {ratios[side]:.2f} of the limit  "
-              f"{P.spread(rates)}")  # fmt: skip
+              f"{P.spread(rates)}; client CPU {cpu_ms:.2f} ms per request")  # fmt: skip
     return ratios
 
 
