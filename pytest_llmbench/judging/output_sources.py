@@ -129,7 +129,7 @@ class OutputSource:
             return Produced(self.from_field(sample))
         loop = self._loop()
         assert loop is not None, "produce() runs on the background loop"
-        store = self._cache()
+        store = await loop.offload(self._cache)  # opened (once) off the loop
         key = self.key(sample) if store is not None else ""
         if store is not None and not self._refresh:
             hit = await loop.offload(store.get, key)
