@@ -8,6 +8,23 @@ from pathlib import Path
 from pytest_llmbench.errors import ConfigError
 
 
+def is_file(path: Path) -> bool:
+    """Path.is_file(), and False for a name the OS refuses (too long, a NUL byte in it):
+    a path from a user's YAML or command line is never a traceback."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def is_dir(path: Path) -> bool:
+    """Path.is_dir(), and False for a name the OS refuses."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def find_config(
     option: str | None, ini: str | None, rootdir: Path, invocation_dir: Path | None = None
 ) -> Path | None:
@@ -17,7 +34,7 @@ def find_config(
         path = Path(option)
         if not path.is_absolute():
             path = (invocation_dir or Path.cwd()) / path
-        if not path.is_file():
+        if not is_file(path):
             raise ConfigError(
                 f"--llmbench-config={option}: file not found: {path}; check the path "
                 "(relative paths resolve against the current directory)"
@@ -25,11 +42,11 @@ def find_config(
         return path
     if ini:
         path = rootdir / ini
-        if not path.is_file():
+        if not is_file(path):
             raise ConfigError(
                 f"llmbench_config = {ini} (ini): file not found: {path}; check the path, "
                 f"relative paths resolve against the rootdir {rootdir}"
             )
         return path
     default = rootdir / "benchmarks" / "llmbench.yaml"
-    return default if default.is_file() else None
+    return default if is_file(default) else None

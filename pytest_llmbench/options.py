@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import re
+from pathlib import Path
+
 import pytest
+
+from pytest_llmbench.config_file import is_dir, is_file
 
 MODES = ("auto", "live", "dry-run")  # --llmbench-judge
 
@@ -106,10 +112,22 @@ def add_options(parser: pytest.Parser) -> None:
         help="write the run's Prometheus metrics as a node_exporter textfile (*.prom) "
         "(needs pytest-llmbench[metrics])",
     )
+    group.addoption(
+        "--llmbench-pushgateway-group",
+        dest="llmbench_pushgateway_group",
+        metavar="LABEL=VALUE[,...]",
+        help="the Pushgateway grouping key beside job=llmbench, so suites sharing a "
+        "Pushgateway keep their own series (default: ini llmbench_pushgateway_group, "
+        "else pushgateway: group: in the YAML, else suite=<the rootdir's name>)",
+    )
     parser.addini("llmbench_cache_dir", "judge reply cache directory, relative to the rootdir")
     parser.addini("llmbench_config", "path of the llmbench YAML, relative to the rootdir")
     parser.addini("llmbench_judge", "auto | live | dry-run", default="auto")
     parser.addini("llmbench_fail_on_warn", "a warn fails the session", type="bool", default=False)
+    parser.addini(
+        "llmbench_pushgateway_group",
+        "the Pushgateway grouping key, LABEL=VALUE[,...] (default suite=<the rootdir's name>)",
+    )
     parser.addini(
         "llmbench_judge_process",
         "make live judge calls from a helper process (false: from a thread of the pytest "
@@ -117,3 +135,73 @@ def add_options(parser: pytest.Parser) -> None:
         type="bool",
         default=True,
     )
+
+
+_PATH_OPTIONS = {  # dest -> what the path names
+    "llmbench_config": "file",
+    "llmbench_report": "file",
+    "llmbench_json": "file",
+    "llmbench_prom_file": "file",
+    "llmbench_baseline": "file",
+    "llmbench_cache": "directory",
+}
+_TEXT_OPTIONS = ("llmbench_shard", "llmbench_webhook", "llmbench_pushgateway")
+_BOOL_INIS = ("llmbench_fail_on_warn", "llmbench_judge_process")
+_SHARD_RE = re.compile(r"([0-9]{1,6})/([0-9]{1,6})")  # ASCII digits: "１/２" is not K/N
+
+
+def check_options(config: pytest.Config) -> None:
+    """Every --llmbench-* value and boolean ini key given, checked before anything else
+    reads them: a bad one is a pytest.UsageError naming the option and the fix. (The
+    webhook and Pushgateway URLs, the baseline's content and the YAML budget are checked
+    where they are read.)"""
+    for dest, kind in _PATH_OPTIONS.items():
+        value = config.getoption(dest)
+        if value is None:
+            continue
+        option = "--" + dest.replace("_", "-")
+        if not value.strip():
+            raise pytest.UsageError(f"{option}=: empty; give a {kind} path or leave it out")
+        path = Path(value)
+        if kind == "file" and is_dir(path):
+            raise pytest.UsageError(
+                f"{option}={shown(value)}: is a directory; give a file path in it"
+            )
+        if kind == "directory" and is_file(path):
+            raise pytest.UsageError(
+                f"{option}={shown(value)}: exists and is not a directory; give a directory"
+            )
+    for dest in _TEXT_OPTIONS:
+        value = config.getoption(dest)
+        if value is not None and not value.strip():
+            option = "--" + dest.replace("_", "-")
+            raise pytest.UsageError(f"{option}=: empty; give a value or leave it out")
+    parse_shard(config.getoption("llmbench_shard"))
+    budget = config.getoption("llmbench_budget")
+    if budget is not None and not (math.isfinite(budget) and budget > 0):
+        raise pytest.UsageError(f"--llmbench-budget={budget:g}: give a positive amount in USD")
+    for name in _BOOL_INIS:
+        try:
+            config.getini(name)
+        except (ValueError, pytest.UsageError):  # pytest's own says neither key nor fix
+            raise pytest.UsageError(
+                f"{name} in the ini file: not true or false; write {name} = true (or false)"
+            ) from None
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """--llmbench-shard=K/N as (K, N); None when not given; a UsageError when not K/N."""
+    if value is None:
+        return None
+    match = _SHARD_RE.fullmatch(value)
+    if match and 1 <= int(match[1]) <= int(match[2]):
+        return int(match[1]), int(match[2])
+    raise pytest.UsageError(
+        f"--llmbench-shard={shown(value)}: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3"
+    )
+
+
+def shown(value: str) -> str:
+    """An option's value as quoted in a message: at most 80 characters, no line breaks."""
+    value = value.encode("unicode_escape").decode("ascii") if not value.isprintable() else value
+    return value if len(value) <= 80 else value[:79] + "…"

@@ -16,7 +16,7 @@ import pytest
 
 from pytest_llmbench.config_file import find_config
 from pytest_llmbench.errors import ConfigError
-from pytest_llmbench.options import MODES, add_options
+from pytest_llmbench.options import MODES, add_options, check_options
 
 if TYPE_CHECKING:
     from pytest_llmbench.run.item_side import ItemSide, ItemState
@@ -45,6 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "llmbench(scenario): one test item per sample of the scenario's dataset"
     )
     config.addinivalue_line("markers", "smoke: the scenario's smoke samples (-m smoke)")
+    check_options(config)
     if config.getoption("llmbench_fail_on_warn") is None:
         config.option.llmbench_fail_on_warn = config.getini("llmbench_fail_on_warn")
     judge = config.getoption("llmbench_judge") or config.getini("llmbench_judge")

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import base64
+import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_llmbench.redaction import (
+    EDGE_FRAGMENT,
     FRAGMENT,
     MASK,
     UNREADABLE,
     public_url,
     redact,
     redact_argv,
+    redact_cut,
     url_origin,
     url_secrets,
     webhook_hint,
@@ -87,6 +92,27 @@ def test_redact_argv_hides_the_webhook_in_both_spellings() -> None:
         "--llmbench-webhook",
         "https://hooks.slack.com/…abcd",
     ]
+
+
+@pytest.mark.parametrize(
+    ("arg", "shown"),
+    [
+        (
+            "--llmbench-pushgateway=https://u:pw@gw.test/x?k=s",
+            "--llmbench-pushgateway=https://gw.test/x",
+        ),
+        ("http://u:pw@gw.test", "http://gw.test"),
+        (
+            "--llmbench-pushgateway=http://gw.test:9091",
+            "--llmbench-pushgateway=http://gw.test:9091",
+        ),
+        ("-k", "-k"),
+        ("not a=url", "not a=url"),
+        ("tests/test_a.py::test[a=b]", "tests/test_a.py::test[a=b]"),
+    ],
+)
+def test_redact_argv_shows_other_urls_without_credentials_or_query(arg: str, shown: str) -> None:
+    assert redact_argv(["pytest", arg]) == ["pytest", shown]
 
 
 @pytest.mark.parametrize(
@@ -195,12 +221,138 @@ def test_redact_leaves_no_piece_of_the_secret(
 
 
 @given(text=st.text(max_size=200), secrets=st.lists(st.one_of(st.none(), st.text()), max_size=4))
-def test_redact_never_raises_and_keeps_text_without_secrets(
-    text: str, secrets: list[str | None]
+def test_redact_never_raises(text: str, secrets: list[str | None]) -> None:
+    redact(text, secrets)
+
+
+@given(
+    text=st.text(" .,;!?\n", max_size=80),
+    secrets=st.lists(st.text("XYZ019-_", min_size=1, max_size=30), max_size=4),
+)
+def test_redact_keeps_text_that_holds_nothing_of_a_secret(text: str, secrets: list[str]) -> None:
+    # No character of the text occurs in a secret, its base64 or its percent-encoding.
+    assert redact(text, secrets) == text
+
+
+# -- redact, then cut: the properties the issue asks for -----------------------------------
+
+# API keys as providers issue them: a prefix, then 20 to 64 characters of [A-Za-z0-9_-].
+_KEY = st.builds(
+    lambda prefix, body: prefix + body,
+    st.sampled_from(["sk-", "sk-proj-", "gsk_", "xai-", "", "Bearer-"]),
+    st.text(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-", min_size=20, max_size=64
+    ),
+)
+_AROUND = st.text(max_size=200)
+
+
+@given(key=_KEY, before=_AROUND, after=_AROUND, limit=st.integers(0, 400))
+def test_no_piece_of_a_key_survives_redact_then_cut(
+    key: str, before: str, after: str, limit: int
 ) -> None:
-    out = redact(text, secrets)
-    if not any(s and (s in text or any(p in text for p in _pieces(s))) for s in secrets):
-        # Nothing of a secret in the text (its base64 aside): the text is unchanged.
-        b64 = [base64.b64encode(s.encode()).decode() for s in secrets if s]
-        if not any(b in text or any(p in text for p in _pieces(b)) for b in b64):
-            assert out == text
+    out = redact_cut(before + key + after, [key], limit)
+    assert len(out) <= max(limit, len("..."))
+    assert not any(piece in out for piece in _pieces(key))
+
+
+@given(key=_KEY, before=_AROUND, cut=st.integers(0, 64))
+def test_a_key_cut_short_by_someone_else_is_hidden_to_its_last_four_characters(
+    key: str, before: str, cut: int
+) -> None:
+    # A server's own shortening: the text ends (or begins) inside the key.
+    head, tail = key[: len(key) - cut], key[cut:]
+    for text, piece in ((before + " " + head, head), (tail + " " + before, tail)):
+        out = redact(text, [key])
+        assert not any(p in out for p in _pieces(key))
+        if len(piece) >= EDGE_FRAGMENT:
+            assert piece[:EDGE_FRAGMENT] not in out[:EDGE_FRAGMENT] + out[-EDGE_FRAGMENT:]
+
+
+_CREDENTIAL = st.text(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~", min_size=4, max_size=24
+)
+
+
+@given(
+    user=_CREDENTIAL,
+    password=_CREDENTIAL,
+    before=_AROUND,
+    after=_AROUND,
+    prefix=st.binary(max_size=5),
+    suffix=st.binary(max_size=5),
+)
+def test_basic_auth_of_url_credentials_is_hidden_in_any_position(
+    user: str, password: str, before: str, after: str, prefix: bytes, suffix: bytes
+) -> None:
+    secrets = url_secrets(f"http://{user}:{password}@judge.test/v1")
+    pair = f"{user}:{password}".encode()
+    basic = base64.b64encode(pair).decode()
+    # Alone, as an echoed header sends it, and inside a longer base64 text (an echoed
+    # request encoded whole), where it may start at any of three alignments.
+    out = redact(f"{before}Authorization: Basic {basic}{after}", secrets)
+    assert not any(piece in out for piece in _pieces(basic))
+    blob = base64.b64encode(prefix + pair + suffix).decode()
+    start = (8 * len(prefix) + 5) // 6
+    end = (8 * (len(prefix) + len(pair))) // 6
+    out = redact(before + blob + after, secrets)
+    assert not any(piece in out for piece in _pieces(blob[start:end]))
+
+
+_VALUE = st.text(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%", min_size=6, max_size=30
+)
+
+
+@given(values=st.lists(_VALUE, min_size=1, max_size=3), before=_AROUND, after=_AROUND)
+def test_query_values_of_a_base_url_are_hidden_where_a_server_echoes_them(
+    values: list[str], before: str, after: str
+) -> None:
+    query = "&".join(f"k{i}={v}" for i, v in enumerate(values))
+    url = f"http://judge.test/v1?{query}"
+    out = redact(f"{before} GET /v1/chat/completions?{query} {after}", url_secrets(url))
+    for value in values:
+        assert not any(piece in out for piece in _pieces(value))
+
+
+def test_short_query_values_are_no_secret() -> None:
+    # Hiding "1" of stream=1 would mask every 1 in a message.
+    assert url_secrets("http://judge.test/v1?stream=1&api-version=2024-02-01") == ["2024-02-01"]
+    assert redact("stream=1 took 1 s", url_secrets("http://judge.test/v1?stream=1")) == (
+        "stream=1 took 1 s"
+    )
+
+
+# -- the fuzz corpus ----------------------------------------------------------------------
+
+CORPUS = Path(__file__).parent / "fuzz" / "redaction"
+EXPECTED: dict[str, dict[str, Any]] = json.loads(
+    (CORPUS / "expected.json").read_text(encoding="utf-8")
+)
+
+
+def test_every_corpus_file_has_an_expectation_and_every_expectation_a_file() -> None:
+    assert sorted(p.name for p in CORPUS.glob("*.txt")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hostile_urls_and_echoes_from_the_corpus_are_shown_as_expected(name: str) -> None:
+    """Each file: a base_url, an API key (or an empty line), then the text a server echoed.
+    expected.json gives the URL as shown and the text as redacted (or, for a long one,
+    how many masks it becomes)."""
+    url, key, text = (CORPUS / name).read_text(encoding="utf-8").split("\n", 2)
+    expected = EXPECTED[name]
+    secrets = [key or None, *url_secrets(url)]
+    assert public_url(url) == expected["public_url"]
+    assert not any(s and s in public_url(url) for s in secrets)
+    out = redact(text.rstrip("\n"), secrets)
+    if "redacted" in expected:
+        assert out == expected["redacted"]
+    else:
+        assert out.count(MASK) == expected["masks"]
+        assert set(out) <= set(MASK + " ")
+
+
+def test_a_key_from_a_non_utf8_environment_is_still_redacted() -> None:
+    key = "sk-bytes-\udcff\udcfe-0123456789"  # os.environ's surrogateescape of bad bytes
+    assert redact(f"echo {key} end", [key]) == f"echo {MASK} end"

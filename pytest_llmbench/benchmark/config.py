@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmbench.benchmark import limits
+from pytest_llmbench.benchmark.grouping_key import check_grouping
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.benchmark.rules import (
     DEFAULT_MARGIN,
@@ -19,7 +21,15 @@ from pytest_llmbench.benchmark.rules import (
     UnscoredRules,
     band_problem,
 )
-from pytest_llmbench.benchmark.yaml_reader import KeyPath, LoadedYAML, Reader, read_yaml, show
+from pytest_llmbench.benchmark.yaml_reader import (
+    KeyPath,
+    LoadedYAML,
+    Reader,
+    read_limited,
+    read_yaml,
+    show,
+)
+from pytest_llmbench.config_file import is_file
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
@@ -90,6 +100,9 @@ class LLMBenchConfig:
     prompts_dir: Path
     budget_usd: float | None = None
     notify: NotifyConfig = field(default_factory=lambda: NotifyConfig())
+    # `pushgateway: group:`: the Pushgateway grouping key; None: the default (the rootdir's
+    # name as `suite`), decided where the push is made.
+    pushgateway_group: dict[str, str] | None = None
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -100,7 +113,11 @@ CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
 
-_TOP_KEYS = ("version", "judges", "scenarios", "prompts_dir", "budget_usd", "notify")
+_TOP_KEYS = (
+    *("version", "judges", "scenarios", "prompts_dir", "budget_usd", "notify"),
+    "pushgateway",
+)
+_PUSHGATEWAY_KEYS = ("group",)
 _NOTIFY_KEYS = ("on", "webhook_env")
 NOTIFY_OUTCOMES = ("fail", "warn", "regression", "pass")
 _JUDGE_KEYS = (
@@ -124,10 +141,10 @@ def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBen
     path = Path(os.path.abspath(path))
     display = str(path.relative_to(rootdir)) if path.is_relative_to(rootdir) else str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_limited(path, limits.CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(f"{display}: cannot read ({exc.strerror}); check the path") from None
-    loaded = read_yaml(raw, display, ConfigError)
+    loaded = read_yaml(raw, display, ConfigError, limits.CONFIG_BYTES)
     return _ConfigReader(path, rootdir, environ, loaded).config()
 
 
@@ -180,7 +197,22 @@ class _ConfigReader(Reader):
             prompts_dir=Path(os.path.normpath(prompts_dir)),
             budget_usd=budget,
             notify=self.notify(top.get("notify", {})),
+            pushgateway_group=self.pushgateway_group(top.get("pushgateway", {})),
         )
+
+    def pushgateway_group(self, raw: Any) -> dict[str, str] | None:
+        m = self.mapping(raw, ("pushgateway",), _PUSHGATEWAY_KEYS)
+        if "group" not in m:
+            return None
+        path = ("pushgateway", "group")
+        group = {
+            label: self.string(value, (*path, label))
+            for label, value in self.mapping(m["group"], path, None).items()
+        }
+        problem = check_grouping(group)
+        if problem is not None:
+            raise self.error(path, problem, "write e.g. group: {suite: nightly}")
+        return group
 
     def notify(self, raw: Any) -> NotifyConfig:
         if isinstance(raw, dict) and True in raw:
@@ -295,7 +327,7 @@ class _ConfigReader(Reader):
 
         written = self.string(m["dataset"], (*path, "dataset"))
         dataset = Path(os.path.normpath(self.rootdir / written))
-        if not dataset.is_file():
+        if not is_file(dataset):
             raise self.error(
                 (*path, "dataset"),
                 f"dataset file not found: {dataset}",

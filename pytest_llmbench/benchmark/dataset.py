@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -12,6 +13,7 @@ from math import isfinite
 from pathlib import Path
 from typing import Any
 
+from pytest_llmbench.benchmark import limits
 from pytest_llmbench.errors import DatasetError
 
 
@@ -100,6 +102,8 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
         raise DatasetError(
             f"{display}: cannot read the dataset ({exc.strerror}): {path}; check the path"
         ) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DatasetError(f"{display}:1: the file is UTF-16 (or UTF-32); save it as UTF-8")
     try:
         text = data.decode("utf-8-sig")  # tolerates a BOM
     except UnicodeDecodeError as exc:
@@ -107,6 +111,8 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
         raise DatasetError(
             f"{display}:{line}: not valid UTF-8 ({exc.reason}); save the file as UTF-8"
         ) from None
+    if "\r" in text:  # CR LF and CR-only line ends (a raw CR is never inside a JSON string)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
 
     samples: list[Sample] = []
     first_line: dict[str, int] = {}  # raw id -> line
@@ -161,26 +167,128 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
 
 
 def _decode(numbered: list[tuple[int, str]], display: str) -> list[Any]:
-    """Every line's JSON value. Decoded as one array when the file is well formed: one
-    decoder call shares the key strings between samples (per-line decoding gives each
-    sample its own copies, a large share of a big dataset's memory)."""
+    """Every line's JSON value, within the limits of `limits.py`. Decoded as one array when
+    the file is well formed: one decoder call shares the key strings between samples
+    (per-line decoding gives each sample its own copies, a large share of a big dataset's
+    memory)."""
+    for number, line_text in numbered:
+        _check_line(number, line_text, display)
     try:
-        values: list[Any] = json.loads("[" + ",".join(t for _, t in numbered) + "]")
+        values: list[Any] = _loads("[" + ",".join(t for _, t in numbered) + "]")
         if len(values) == len(numbered):
             return values
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, _Refused):
         pass
     # Line by line, to name the line that is wrong (or when a line held two values).
     decoded = []
     for number, line_text in numbered:
         try:
-            decoded.append(json.loads(line_text))
+            decoded.append(_loads(line_text))
         except json.JSONDecodeError as exc:
+            if "\x00" in line_text:  # JSON would say "Extra data" or "Expecting value"
+                column = line_text.index("\x00") + 1
+                raise DatasetError(
+                    f"{display}:{number}: a NUL byte at column {column}, which JSON does not "
+                    "allow; remove it (a binary or UTF-16 file?)"
+                ) from None
             raise DatasetError(
                 f"{display}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
                 "each line must be one JSON object"
             ) from None
+        except _Refused as exc:
+            raise DatasetError(f"{display}:{number}: {exc}") from None
     return decoded
+
+
+class _Refused(ValueError):
+    """Valid to Python's json module, refused here: the message says what and the fix."""
+
+
+def _check_line(number: int, text: str, display: str) -> None:
+    """The bounds a line is checked against before it is decoded: its size (UTF-8 is at
+    most 4 bytes a character, so only a long line is encoded to measure it), its nesting
+    (only a line with that many brackets is scanned), and lone surrogates (only a line
+    that escapes one is looked at again)."""
+    limit = limits.SAMPLE_LINE_BYTES
+    if len(text) > limit // 4 and (size := len(text.encode("utf-8", "surrogatepass"))) > limit:
+        raise DatasetError(
+            f"{display}:{number}: the line is {size:,} bytes, over the "
+            f"{limits.size(limit)} limit for one sample; shorten the sample (see Limits in the "
+            "README)"
+        )
+    if text.count("[") + text.count("{") > limits.NESTING_DEPTH:
+        depth = 0
+        for token in _NESTING_RE.finditer(text):
+            bracket = token.group()
+            if bracket in "[{":
+                depth += 1
+                if depth > limits.NESTING_DEPTH:
+                    raise DatasetError(
+                        f"{display}:{number}: nested more than {limits.NESTING_DEPTH} levels "
+                        f"deep at column {token.start() + 1}; flatten the record"
+                    )
+            elif bracket in "]}":
+                depth -= 1
+
+
+# A JSON string (skipped whole: brackets in it are text) or one bracket. An unterminated
+# string runs to the end, so that no quote restarts a scan (linear, whatever the line).
+_NESTING_RE = re.compile(r'"(?:[^"\\]+|\\.)*(?:"|\\?\Z)|[\[\]{}]')
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Refused(f"duplicate key {json.dumps(key, ensure_ascii=False)}; keep one of them")
+    return record
+
+
+def _integer(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > limits.INTEGER_DIGITS:
+        raise _Refused(
+            f"an integer of {digits} digits (the limit is {limits.INTEGER_DIGITS}); write a "
+            'smaller number, or a string ("...") to keep it as text'
+        )
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not isfinite(value):
+        raise _Refused(
+            f"the number {text[:40]}{'…' if len(text) > 40 else ''} is too large for a float; "
+            "write a smaller number, or a string to keep it as text"
+        )
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _Refused(f"{name} is not JSON (nor a number a metric can use); write null or a number")
+
+
+def _loads(text: str) -> Any:
+    value = json.loads(
+        text,
+        object_pairs_hook=_pairs,
+        parse_int=_integer,
+        parse_float=_float,
+        parse_constant=_constant,
+    )
+    if "\\u" in text and _LONE_SURROGATE_RE.search(text):
+        try:  # a lone surrogate cannot be written out as UTF-8: not text
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused(
+                "a string escapes half of a surrogate pair (\\uD800-\\uDFFF alone), which is "
+                "not text; write the character itself, or both halves of its pair"
+            ) from None
+    return value
+
+
+_LONE_SURROGATE_RE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 def _read_id(record: dict[str, Any], key: str, display: str, line: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -10,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmbench.benchmark.yaml_reader import NAME_RE, Reader, read_yaml
+from pytest_llmbench.benchmark import limits
+from pytest_llmbench.benchmark.yaml_reader import NAME_RE, Reader, read_limited, read_yaml
+from pytest_llmbench.config_file import is_dir, is_file
 from pytest_llmbench.errors import PromptError, PromptNotFoundError, PromptRefError
 
 if TYPE_CHECKING:
@@ -63,7 +66,7 @@ def split_ref(ref: str) -> tuple[str, str]:
 def prompt_versions(prompts_dir: Path, name: str) -> list[str]:
     """The versions of prompt `name` that exist, sorted."""
     folder = prompts_dir / name
-    if not folder.is_dir():
+    if not is_dir(folder):
         return []
     return sorted(p.stem for p in folder.glob("*.yaml") if p.is_file())
 
@@ -72,12 +75,16 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
     """Load and check `<prompts_dir>/<name>/<version>.yaml`; templates compile once here."""
     name, version = split_ref(ref)
     path = prompts_dir / name / f"{version}.yaml"
-    if not path.is_file():
+    if not is_file(path):
         versions = prompt_versions(prompts_dir, name)
         if versions:
             fix = f"versions of {name!r} that exist: {', '.join(versions)}"
         else:
-            names = sorted(p.name for p in prompts_dir.glob("*") if p.is_dir())
+            names = (
+                sorted(p.name for p in prompts_dir.glob("*") if p.is_dir())
+                if is_dir(prompts_dir)
+                else []
+            )
             fix = f"no prompt named {name!r} in {prompts_dir}" + (
                 f"; prompts there: {', '.join(names)}" if names else ""
             )
@@ -85,8 +92,11 @@ def load_prompt(prompts_dir: Path, ref: str, *, rootdir: Path | None = None) -> 
     display = str(path)
     if rootdir is not None and path.is_relative_to(rootdir):
         display = str(path.relative_to(rootdir))
-    raw = path.read_bytes()
-    loaded = read_yaml(raw, display, PromptError)
+    try:
+        raw = read_limited(path, limits.PROMPT_BYTES)
+    except OSError as exc:
+        raise PromptError(f"{display}: cannot read ({exc.strerror}); check the file") from None
+    loaded = read_yaml(raw, display, PromptError, limits.PROMPT_BYTES)
     reader = Reader(display, loaded, PromptError)
     data = reader.mapping(
         loaded.data, (), _KEYS, {k: f"add {k}: to the prompt file" for k in _REQUIRED}
@@ -163,6 +173,45 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+# What a template may compute: a `*` or `**` past this many bits or characters is refused
+# (`{{ 10 ** 10 ** 10 }}` would run for hours; `{{ "x" * 10 ** 12 }}` would need 1 TB).
+_MAX_BITS = 1_000_000
+
+
+def _bounded_sandbox() -> type[jinja2.sandbox.SandboxedEnvironment]:
+    import jinja2.exceptions
+    import jinja2.sandbox
+
+    class BoundedSandbox(jinja2.sandbox.SandboxedEnvironment):
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(
+            self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+        ) -> Any:
+            if _too_large(operator, left, right):
+                raise jinja2.exceptions.SecurityError(
+                    f"{operator} would make a result over "
+                    f"{limits.size(limits.RENDERED_PROMPT_BYTES)}"
+                )
+            return super().call_binop(context, operator, left, right)
+
+    return BoundedSandbox
+
+
+def _too_large(operator: str, left: Any, right: Any) -> bool:
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if operator == "**":
+        return whole(left) and whole(right) and int(right) * abs(left).bit_length() > _MAX_BITS
+    if whole(left) and whole(right):
+        return int(left).bit_length() + int(right).bit_length() > _MAX_BITS
+    for sequence, count in ((left, right), (right, left)):
+        if isinstance(sequence, (str, list, tuple)) and whole(count):
+            return bool(len(sequence) * count > limits.RENDERED_PROMPT_BYTES)
+    return False
+
+
 def _templates(
     prompt: JudgePrompt, value_lines: Mapping[tuple[str, ...], int] | None = None
 ) -> tuple[jinja2.Template, jinja2.Template]:
@@ -178,7 +227,7 @@ def _templates(
         if _ENV is None:
             # Sandboxed: a prompt file is not code, and must not reach os.system through
             # cycler.__init__.__globals__ or any other object's internals.
-            _ENV = jinja2.sandbox.SandboxedEnvironment(
+            _ENV = _bounded_sandbox()(
                 undefined=jinja2.StrictUndefined,
                 autoescape=False,
                 keep_trailing_newline=True,
@@ -195,6 +244,12 @@ def _templates(
                     f"{prompt.shown}{where}: {key}: bad Jinja2 syntax ({exc.message}); "
                     "fix the template"
                 ) from None
+            except RecursionError:  # Jinja2's parser recurses once per nested expression
+                start = (value_lines or {}).get((key,))
+                raise PromptError(
+                    f"{prompt.shown}{f':{start}' if start else ''}: {key}: the template nests "
+                    "expressions too deeply to compile; flatten it"
+                ) from None
         result = (compiled[0], compiled[1])
         _CACHE[prompt] = result
     return result
@@ -207,6 +262,7 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
     system, user = _templates(prompt)
     variables = {"sample": sample, "output": output, "metrics": list(prompt.metrics)}
     messages = []
+    budget = limits.RENDERED_PROMPT_BYTES  # characters left (at least one UTF-8 byte each)
     for role, template in (("system", system), ("user", user)):
         static = getattr(prompt, role)
         if "{" not in static:
@@ -214,7 +270,13 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
             messages.append({"role": role, "content": static})
             continue
         try:
-            content = template.render(variables)
+            content = _render_bounded(template, variables, budget)
+        except _TooLong:
+            raise PromptError(
+                f"{prompt.shown}: {role}: the rendered prompt for sample {sample.id!r} is over "
+                f"{limits.size(limits.RENDERED_PROMPT_BYTES)} (the limit for what is sent to "
+                "the judge); shorten the sample or the template"
+            ) from None
         except jinja2.UndefinedError as exc:
             # Jinja says "'pytest_llmbench.benchmark.dataset.Sample object' has no attribute 'x'".
             message = _SAMPLE_OBJECT_RE.sub("sample", exc.message or "")
@@ -228,6 +290,11 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
                 f"{prompt.shown}: {role}: the template reaches what a prompt may not "
                 f"({exc}); a prompt renders sample, output and metrics only"
             ) from None
+        except MemoryError:  # "%09999999999d" % 1: a template can ask for any amount
+            raise PromptError(
+                f"{prompt.shown}: {role}: rendering for sample {sample.id!r} needs more memory "
+                "than there is; fix the template"
+            ) from None
         except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
             raise PromptError(
                 f"{prompt.shown}: {role}: cannot render for sample {sample.id!r} "
@@ -239,8 +306,38 @@ def render_messages(prompt: JudgePrompt, sample: Sample, output: str) -> list[di
                 f"{sample.id!r} (a field the sample lacks?); give the sample that field, or "
                 "guard it: {% if sample.reference %}...{% endif %}"
             ) from None
+        budget -= len(content)
         messages.append({"role": role, "content": content})
+    # Measured as sent (JSON-escaped UTF-8: a control character is 6 bytes), only when the
+    # characters are enough that it could matter.
+    if (limits.RENDERED_PROMPT_BYTES - budget) * 6 > limits.RENDERED_PROMPT_BYTES:
+        size = sum(len(_as_sent(m["content"])) for m in messages)
+        if size > limits.RENDERED_PROMPT_BYTES:
+            raise PromptError(
+                f"{prompt.shown}: the rendered prompt for sample {sample.id!r} is "
+                f"{size:,} bytes, over {limits.size(limits.RENDERED_PROMPT_BYTES)} (the "
+                "limit for what is sent to the judge); shorten the sample or the template"
+            )
     return messages
+
+
+def _as_sent(text: str) -> bytes:
+    return json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogatepass")[1:-1]
+
+
+class _TooLong(Exception):
+    pass
+
+
+def _render_bounded(template: jinja2.Template, variables: dict[str, Any], budget: int) -> str:
+    """The rendering, stopped as soon as it is longer than `budget` characters."""
+    parts = []
+    for part in template.generate(variables):
+        budget -= len(part)
+        if budget < 0:
+            raise _TooLong
+        parts.append(part)
+    return "".join(parts)
 
 
 def messages_sha256(messages: Sequence[Mapping[str, str]]) -> str:

@@ -8,16 +8,19 @@ are both read this way.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pytest_llmbench.benchmark import limits
 from pytest_llmbench.errors import UserError
 
 KeyPath = tuple[str, ...]  # mapping keys as written; sequence items as "0", "1", ...
@@ -51,14 +54,17 @@ class LoadedYAML:
 
 
 def load_yaml(text: str) -> LoadedYAML:
-    """yaml.safe_load plus line numbers; raises yaml.YAMLError or DuplicateKeyError."""
-    loader = yaml.SafeLoader(text)
+    """yaml.safe_load plus line numbers, within the limits of `limits.py`; raises
+    yaml.YAMLError (LimitError for a limit) or DuplicateKeyError."""
+    loader = _BoundedLoader(text)
     try:
         node = loader.get_single_node()
         key_lines: dict[KeyPath, int] = {}
         value_lines: dict[KeyPath, int] = {}
         if node is None:
             return LoadedYAML(None, key_lines, value_lines)
+        if loader.aliases:  # without, composing checked the depth and nothing expands
+            _check_expansion(node, loader.nodes)  # before anything walks the expansion
         # Walk before constructing: construction flattens `<<` merges into node.value in
         # place, which would make a legitimate override look like a duplicate key.
         _walk(node, (), key_lines, value_lines, ())
@@ -68,11 +74,159 @@ def load_yaml(text: str) -> LoadedYAML:
     return LoadedYAML(data, key_lines, value_lines)
 
 
+class LimitError(yaml.YAMLError):
+    """The YAML goes past one of the bounds of `limits.py` at `line`."""
+
+    def __init__(self, line: int, what: str, fix: str) -> None:
+        super().__init__(f"line {line}: {what}")
+        self.line, self.what, self.fix = line, what, fix
+
+
+try:
+    from yaml.cyaml import CParser as _Events  # type: ignore[attr-defined]  # libyaml: ~10x faster
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+
+    class _Events(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+
+
+class _BoundedLoader(
+    yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver, _Events
+):
+    """yaml.SafeLoader's parts, with events from libyaml when it is there and composition
+    in Python, so that it stops at the nesting and alias bounds (PyYAML composes
+    recursively, and expands a billion laughs without asking); integers too long to be
+    numbers are refused, and a constructor's ValueError (a 13th month) is a located YAML
+    error."""
+
+    def __init__(self, text: str) -> None:
+        _Events.__init__(self, text)
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        self._depth = 0
+        self.aliases = 0
+        self.nodes = 0  # nodes composed, each once: what the file writes out
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > limits.YAML_ALIASES:
+                raise LimitError(
+                    _line(getattr(event, "start_mark", None)),
+                    f"more than {limits.YAML_ALIASES} aliases (*name)",
+                    "write the repeated values out, or use fewer anchors",
+                )
+            return super().compose_node(parent, index)
+        self.nodes += 1
+        collection = isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent))
+        self._depth += collection
+        try:
+            if self._depth > limits.NESTING_DEPTH:
+                raise LimitError(
+                    _line(getattr(event, "start_mark", None)),
+                    f"nested more than {limits.NESTING_DEPTH} levels deep",
+                    "flatten the structure",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= collection
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, OverflowError, TypeError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value!r:.60} as {node.tag}: {exc}", node.start_mark
+            ) from None
+
+    def construct_bounded_int(self, node: yaml.ScalarNode) -> int:
+        digits = len(node.value)
+        if digits > limits.INTEGER_DIGITS:
+            digits = sum(c.isalnum() for c in node.value)
+        if digits > limits.INTEGER_DIGITS:
+            raise LimitError(
+                _line(node.start_mark),
+                f"an integer of {digits} digits (the limit is {limits.INTEGER_DIGITS})",
+                "write a smaller number, or quote it to keep it as text",
+            )
+        value: int = super().construct_yaml_int(node)
+        return value
+
+
+_BoundedLoader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:int", _BoundedLoader.construct_bounded_int
+)
+
+
+def _line(mark: Any) -> int:
+    return mark.line + 1 if mark is not None else 1
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node, written: int) -> None:
+    """LimitError unless `root`, its aliases expanded, is finite, at most NESTING_DEPTH
+    deep, and adds at most YAML_EXPANDED_NODES nodes to the `written` ones. Iterative, and
+    each node is sized once, so the check itself is linear in the file."""
+    most = written + limits.YAML_EXPANDED_NODES
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, depth) when expanded
+    active: set[int] = set()  # entered and not yet left: the nodes above this one
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        key = id(node)
+        if not leaving:
+            if key in sizes:
+                continue
+            if key in active:
+                raise LimitError(
+                    _line(node.start_mark),
+                    "a recursive alias (a value that contains itself)",
+                    "refer to an anchor only outside its own value",
+                )
+            active.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+            continue
+        active.discard(key)
+        children = [sizes[id(child)] for child in _children(node)]
+        count = 1 + sum(n for n, _ in children)
+        depth = (1 if isinstance(node, yaml.CollectionNode) else 0) + max(
+            (d for _, d in children), default=0
+        )
+        if count > most:
+            raise LimitError(
+                _line(node.start_mark),
+                f"its aliases expand to more than {limits.YAML_EXPANDED_NODES:,} more values",
+                "write the repeated values out, or use fewer aliases",
+            )
+        if depth > limits.NESTING_DEPTH:
+            raise LimitError(
+                _line(node.start_mark),
+                f"with its aliases expanded, nested more than {limits.NESTING_DEPTH} levels deep",
+                "flatten the structure",
+            )
+        sizes[key] = (count, depth)
+
+
 def _content_line(node: yaml.Node) -> int:
     # A block scalar's text starts on the line after its `|` or `>` indicator.
     if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
         return node.start_mark.line + 2
-    return node.start_mark.line + 1
+    return _line(node.start_mark)
 
 
 def _walk(
@@ -121,24 +275,75 @@ def _walk(
                 value_lines.setdefault(child, line)
 
 
-def read_yaml(raw: bytes, display: str, error_type: type[Exception]) -> LoadedYAML:
-    """A YAML file's bytes decoded and loaded; what stops that is `error_type("f:line: ...")`."""
+def read_yaml(raw: bytes, display: str, error_type: type[UserError], limit: int) -> LoadedYAML:
+    """A YAML file's bytes (at most `limit` of them) decoded and loaded; what stops that is
+    `error_type("f:line: ...")`."""
+    if len(raw) > limit:
+        line = raw.count(b"\n", 0, limit) + 1
+        raise error_type.at(
+            display, line, None, f"the file goes past {limits.size(limit)} here", _smaller(limit)
+        )
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise error_type.at(display, 1, None, "the file is UTF-16 (or UTF-32)", "save it as UTF-8")
     try:
-        return load_yaml(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise error_type(f"{display}: not valid UTF-8 ({exc.reason}); save as UTF-8") from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise error_type.at(
+            display, line, None, f"not valid UTF-8 ({exc.reason})", "save it as UTF-8"
+        ) from None
+    bad = _NOT_YAML_RE.search(text)
+    if bad:
+        raise error_type.at(
+            display,
+            text.count("\n", 0, bad.start()) + 1,
+            None,
+            f"not valid YAML (character U+{ord(bad.group()):04X} is not allowed in YAML)",
+            'remove it, or write it as an escape ("\\x00") in a double-quoted string',
+        )
+    try:
+        return load_yaml(text)
+    except LimitError as exc:
+        raise error_type.at(display, exc.line, None, exc.what, exc.fix) from None
     except DuplicateKeyError as exc:
-        raise error_type(
-            f"{display}:{exc.line}: {'.'.join(exc.path)}: duplicate key (first on line "
-            f"{exc.first_line}); remove one of them"
+        raise error_type.at(
+            display,
+            exc.line,
+            ".".join(exc.path),
+            f"duplicate key (first on line {exc.first_line})",
+            "remove one of them",
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or exc
-        raise error_type(
-            f"{display}:{line}: not valid YAML ({problem}); fix the YAML syntax"
+        parts = (getattr(exc, "context", None), getattr(exc, "problem", None))
+        problem = " ".join(", ".join(str(p) for p in parts if p).split()) or str(exc)
+        if "maximum nesting depth" in problem:  # libyaml's own bound (1000 levels)
+            problem = f"nested more than {limits.NESTING_DEPTH} levels deep"
+            raise error_type.at(display, line, None, problem, "flatten the structure") from None
+        if len(problem) > 200:
+            problem = problem[:199] + "…"
+        raise error_type.at(
+            display, line, None, f"not valid YAML ({problem})", "fix the YAML syntax"
         ) from None
+
+
+# What YAML 1.1 does not allow in a stream (PyYAML's Reader.NON_PRINTABLE): checked first,
+# so that the error names the line whichever parser (libyaml or Python) runs.
+_NOT_YAML_RE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of the file: enough to tell that it is over `limit`,
+    never a whole 10 GB file in memory. Raises OSError."""
+    with path.open("rb") as file:
+        return file.read(limit + 1)
+
+
+def _smaller(limit: int) -> str:
+    return f"keep the file under {limits.size(limit)} (see Limits in the README)"
 
 
 # --- ${VAR} expansion ----------------------------------------------------------------------

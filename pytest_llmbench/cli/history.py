@@ -9,6 +9,7 @@ from pathlib import Path
 from pytest_llmbench.cli.common import FORMATTER, OK, PROG, CliError, Commands, emit
 
 DEFAULT_HISTORY = Path("data/eval/benchmarks")
+LOCAL_RUNS = Path(".llmbench/runs")  # where every pytest run writes its record (the rootdir's)
 
 
 def add_command(commands: Commands) -> None:
@@ -40,9 +41,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     from pytest_llmbench.reporting import history as history_mod
 
     directory = Path(args.dir)
+    default = directory == DEFAULT_HISTORY
     if not directory.is_dir():
         what = "is not a folder" if directory.exists() else "no such history folder"
-        raise CliError(f"{directory}: {what} (give one: llmbench history DIR)")
+        where = f"; {where_runs_are()}" if default and not directory.exists() else ""
+        raise CliError(f"{directory}: {what}{where} (give one: llmbench history DIR)")
     runs, skipped = history_mod.load_runs(directory)
     for note in skipped:
         print(f"{PROG}: skipped {note}", file=sys.stderr)
@@ -57,6 +60,20 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"wrote {out} ({len(runs)} runs)", file=sys.stderr)
     if not runs:
         print(f"no run records in {directory}")
+        if default:
+            print(where_runs_are())
         return OK
     emit("\n".join(history_mod.text_table(runs)) + "\n", None)
     return OK
+
+
+def where_runs_are() -> str:
+    """Where run records are when the default history folder has none: this checkout's
+    own runs, and CI's."""
+    local = len(list(LOCAL_RUNS.glob("*.json"))) if LOCAL_RUNS.is_dir() else 0
+    here = f" ({local} here)" if local else ""
+    return (
+        f"local runs are in {LOCAL_RUNS}/{here}: llmbench history {LOCAL_RUNS}; CI keeps its "
+        "run records as workflow artifacts (and the nightly's on the llmbench-history "
+        "branch): download or check them out, then llmbench history FOLDER"
+    )

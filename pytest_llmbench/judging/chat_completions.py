@@ -38,7 +38,13 @@ from pytest_llmbench.judging.retry_policy import (
     is_transient_status,
     parse_retry_after,
 )
-from pytest_llmbench.redaction import public_url, redact, url_secrets
+from pytest_llmbench.redaction import (
+    has_userinfo,
+    public_url,
+    redact,
+    redact_cut,
+    url_secrets,
+)
 
 __all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
 
@@ -73,13 +79,17 @@ class JudgeStats:
 
 
 def chat_completions_url(base_url: str) -> str:
-    """`<root>/v1/chat/completions` for a base_url given with or without `/v1` and `/`."""
-    root = base_url.strip().rstrip("/")
+    """`<root>/v1/chat/completions` for a base_url given with or without `/v1` and `/`; a
+    query (`?api-version=...`) stays at the end."""
+    root, mark, query = base_url.strip().partition("?")
+    root = root.rstrip("/")
     if root.endswith("/chat/completions"):
-        return root
-    if root.endswith("/v1"):
-        return f"{root}/chat/completions"
-    return f"{root}/v1/chat/completions"
+        path = root
+    elif root.endswith("/v1"):
+        path = f"{root}/chat/completions"
+    else:
+        path = f"{root}/v1/chat/completions"
+    return f"{path}{mark}{query}"
 
 
 @dataclass
@@ -397,17 +407,26 @@ class OpenAIJudge:
         status = response.status_code
         text = f"judge rejected the request: {_status_text(status)}"
         if status in (401, 403):
-            env = self.judge.api_key_env
-            if env:
-                return f"{text} (check the API key in ${env})"
-            return f"{text} (no API key configured: set api_key_env in the judge config)"
+            return f"{text} ({self._credentials_hint()})"
         if status == 404:
             return (
                 f"{text} (check base_url {public_url(self.judge.base_url)} "
                 f"and model {self.judge.model!r})"
             )
-        message = _server_message(response)
+        message = _server_message(response, self._secrets)
         return f"{text}: {message}" if message else text
+
+    def _credentials_hint(self) -> str:
+        """What to fix after a 401 or 403: the credential this judge sent, or the variable
+        that would have given it one."""
+        env = self.judge.api_key_env
+        if self._api_key:
+            return f"check the API key in ${env}" if env else "check the API key"
+        if has_userinfo(self.judge.base_url):
+            return "check the user:password in base_url"
+        if env:
+            return f"no API key was sent: set ${env} (it is unset or empty)"
+        return "no API key configured: set api_key_env in the judge config"
 
     def _clean(self, reason: str) -> str:
         # Defence in depth: a server could echo the key back in an error message.
@@ -490,8 +509,9 @@ def _server_now(response: httpx.Response) -> float:
     return time.time()
 
 
-def _server_message(response: httpx.Response) -> str:
-    """The error message an OpenAI-style server put in its body, shortened."""
+def _server_message(response: httpx.Response, secrets: Sequence[str | None]) -> str:
+    """The error message an OpenAI-style server put in its body, redacted, then shortened
+    (in that order: a cut through an echoed key would leave a piece too short to find)."""
     try:
         payload = response.json()
     except ValueError:
@@ -500,7 +520,6 @@ def _server_message(response: httpx.Response) -> str:
     message = error.get("message") if isinstance(error, dict) else error
     if not isinstance(message, str):
         return ""
-    flat = " ".join(message.split())
-    if len(flat) > _SERVER_MESSAGE_CHARS:
-        flat = flat[: _SERVER_MESSAGE_CHARS - 3] + "..."
-    return flat
+    # Bounded before it is split: a 10 MB message costs no more than a short one.
+    flat = " ".join(message[: 64 * _SERVER_MESSAGE_CHARS].split())
+    return redact_cut(flat, secrets, _SERVER_MESSAGE_CHARS)

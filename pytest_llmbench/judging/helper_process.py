@@ -19,7 +19,8 @@ The child runs one OpenAIJudge per judge on its own asyncio loop: concurrency, r
 the adaptive limiter and the structured-output downgrade all live there, as they would in
 process. The parent's loop only writes and reads lines. End of stdin ends the child, so a
 killed pytest leaves no orphan. API keys travel on the pipe, never in argv or the
-environment of anything the child starts.
+environment of anything the child starts: the child is started without the key variables and
+removes them from its own environment should they be there.
 
 No wait on the child is without end. While calls are pending the parent pings it every
 second: a child that says nothing at all for `stall_s` (its loop wedged; `startup_s`
@@ -42,7 +43,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,7 @@ class JudgeProcess:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 limit=_LINE_LIMIT,
+                env=_without_keys(os.environ, self._judges.values()),
             )
         except Exception as error:  # OSError, or a child watcher a user set up
             self._gone = f"could not start the judge process: {error}"
@@ -392,7 +394,23 @@ def _process_state(pid: int) -> str | None:
     return fields[0] if fields else None
 
 
+def _without_keys(environ: Mapping[str, str], judges: Iterable[JudgeConfig]) -> dict[str, str]:
+    """The child's environment: this one without the judges' key variables (the keys go
+    on the pipe), so not even /proc/<pid>/environ of the child shows them."""
+    names = {judge.api_key_env for judge in judges if judge.api_key_env}
+    return {name: value for name, value in environ.items() if name not in names}
+
+
 # -- the child ------------------------------------------------------------------------------
+
+
+def _forget_keys(judges: Iterable[Mapping[str, Any]]) -> None:
+    """Remove the judges' key variables from this process's environment, however it was
+    started: the key came on the pipe, and nothing this process starts inherits it."""
+    for judge in judges:
+        name = judge.get("api_key_env")
+        if isinstance(name, str):
+            os.environ.pop(name, None)
 
 
 async def _serve() -> None:
@@ -403,6 +421,7 @@ async def _serve() -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     out = sys.stdout.buffer
     hello = json.loads(await reader.readline())
+    _forget_keys(hello["judges"].values())
     engines = {
         name: OpenAIJudge(judge_from_dict(data), api_key=hello["keys"].get(name))
         for name, data in hello["judges"].items()

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.errors import JudgeSetupError
+from pytest_llmbench.redaction import has_userinfo
 
 __all__ = ["Mode", "Resolved", "resolve_mode"]
 
@@ -20,6 +21,9 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 class Resolved:
     mode: Mode
     reason: str
+    # For the header of a live judge whose api_key_env gives no key ("no API key:
+    # LLM_API_KEY is unset"): it runs, unauthenticated, and a 401 names the variable.
+    key_note: str = ""
 
 
 def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) -> Resolved:
@@ -37,11 +41,26 @@ def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) ->
                 f"({judge.base_url_raw or 'not set'}): set {named} or use --llmbench-judge=auto"
             )
         return Resolved("dry-run", f"auto: {named} is not set")
-    if judge.api_key_env and not environ.get(judge.api_key_env):
-        raise JudgeSetupError(
-            f"judge {judge.name!r} reads its API key from ${judge.api_key_env}, which is not "
-            f"set: export it, or run offline with --llmbench-judge=dry-run"
-        )
     return Resolved(
-        "live", "--llmbench-judge=live" if option == "live" else f"auto: {named} is set"
+        "live",
+        "--llmbench-judge=live" if option == "live" else f"auto: {named} is set",
+        _key_note(judge, environ),
     )
+
+
+def _key_note(judge: JudgeConfig, environ: Mapping[str, str]) -> str:
+    """Empty when the judge has its key or needs none; else what the header says. A judge
+    with both a key and user:password@ in base_url is refused: both would be its one
+    Authorization header, and neither silently wins."""
+    env = judge.api_key_env
+    if not env:
+        return ""
+    if environ.get(env):
+        if has_userinfo(judge.base_url):
+            raise JudgeSetupError(
+                f"judges.{judge.name}: base_url has user:password@ and api_key_env "
+                f"(${env}) gives a key too; both would be the Authorization header: keep "
+                f"one (remove api_key_env for basic auth, or the userinfo for the key)"
+            )
+        return ""
+    return f"no API key: {env} is {'empty' if env in environ else 'unset'}"

@@ -255,7 +255,7 @@ def chart(name: str, points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "lines": [" ".join(s) for s in segments if len(s) > 1],
         "marks": marks,
         "latest": number(latest["value"]),
-        "latest_status": latest["status"],
+        "latest_status": latest["status"] + (", not gated" if latest["hollow"] else ""),
         "band_text": f"pass {op} {latest['pass']:g}, warn {op} {latest['warn']:g}",
         "x_label_y": HEIGHT - BOTTOM + 18,
     }
@@ -285,16 +285,53 @@ def scenario_views(runs: Sequence[Record]) -> list[dict[str, Any]]:
                         "hollow": not run.get("gated"),
                     }
                 )
-        latest = having[-1]["scenarios"][name]
+        gating = [run for run in having if gates(run, name)]
+        latest = gating[-1] if gating else None
         views.append(
             {
                 "name": name,
-                "status": latest["status"],
+                # The headline: the latest run that gated this scenario whole, never a
+                # one-sample rerun, a -k subset, a shard or an interrupted run after it.
+                "status": latest["scenarios"][name]["status"] if latest else "no data",
+                "headline": headline(name, having, latest),
                 "runs": len(having),
                 "charts": [chart(metric, points) for metric, points in metrics.items()],
             }
         )
     return views
+
+
+def gates(run: Record, name: str) -> bool:
+    """Whether ``run`` gated scenario ``name`` on its whole selection: a gated, complete
+    run that selected all of the scenario's samples or its smoke set (records without a
+    ``selection`` predate it and go by the run's ``gated``)."""
+    if run.get("partial") or not run.get("gated") or run.get("shard"):
+        return False
+    selection = run["scenarios"][name].get("selection") or {}
+    return selection.get("kind", "all") in ("all", "smoke")
+
+
+def headline(name: str, having: Sequence[Record], latest: Record | None) -> str:
+    """The sentence under a scenario's name: its latest status, from which run, and how
+    many runs after it did not count."""
+    runs = f"{len(having)} run{'' if len(having) == 1 else 's'}"
+    if latest is None:
+        return (
+            f"{runs}; no latest status: none gated the whole scenario (a node-id selection, "
+            "a -k subset, a shard or an interrupted run reports its scores and does not gate)."
+        )
+    status = latest["scenarios"][name]["status"]
+    later = len(having) - 1 - list(having).index(latest)
+    after = (
+        f"; the {later} later run{'' if later == 1 else 's'} did not gate (partial or a "
+        "subset of the samples)"
+        if later
+        else ""
+    )
+    return (
+        f"{runs}; the latest status is {status}, from run {run_id(latest)} of "
+        f"{date(latest)}{after}."
+    )
 
 
 def run_rows(runs: Sequence[Record]) -> list[dict[str, Any]]:

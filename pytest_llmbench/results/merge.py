@@ -277,6 +277,8 @@ def _run_block(
         "python": agreed("python"),
         "pytest": agreed("pytest"),
         "git": git if git is not None else {"commit": None, "branch": None},
+        # The shards' own grouping key (each pushed it with its shard label added).
+        **({"pushgateway_group": group} if (group := agreed("pushgateway_group")) else {}),
         "judge_latency_s": _latencies(runs),
         "shards": [
             {

@@ -75,6 +75,8 @@ class ControllerSide:
         self._journal: IO[str] | None = None
         self._journal_failed = False
         self.record: RunRecord | None = None
+        # The Pushgateway grouping key this run pushes (or would push) to: in the run block.
+        self.pushgateway_group: dict[str, str] = {}
         # Files that could not be written (a read-only or full disk): the run goes on, and
         # each is one line at the end of the terminal section.
         self.notes: list[str] = []
@@ -352,6 +354,7 @@ class ControllerSide:
             "python": sys.version.split()[0],
             "pytest": pytest.__version__,
             "git": git_info(Path(self.config.rootpath)),
+            "pushgateway_group": dict(self.pushgateway_group),
             # Each scenario's live judge calls, in seconds, sorted: they differ from run to
             # run, so they live here and not on the samples (the Prometheus histogram).
             "judge_latency_s": self.latencies(),

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbench.benchmark.config import NotifyConfig
+from pytest_llmbench.benchmark.config import LLMBenchConfig, NotifyConfig
+from pytest_llmbench.benchmark.grouping_key import default_grouping, parse_grouping
 from pytest_llmbench.redaction import webhook_hint
 from pytest_llmbench.reporting.alerts import (
     TIMEOUT_S,
@@ -89,6 +90,28 @@ class AlertPlugin:
             terminalreporter.write_line(text, **{colour: True})
 
 
+def pushgateway_group(config: pytest.Config, cfg: LLMBenchConfig) -> dict[str, str]:
+    """The grouping key of the run's push: ``--llmbench-pushgateway-group``, else the ini
+    key ``llmbench_pushgateway_group``, else the YAML's ``pushgateway: group:``, else
+    ``suite=<the rootdir's name>``. Raises pytest.UsageError for a bad option or ini value
+    (the YAML's is checked when the config is read)."""
+    for where, text in (
+        ("--llmbench-pushgateway-group", config.getoption("llmbench_pushgateway_group", None)),
+        ("ini llmbench_pushgateway_group", config.getini("llmbench_pushgateway_group")),
+    ):
+        if not text or not str(text).strip():
+            continue
+        try:
+            return parse_grouping(str(text))
+        except ValueError as error:
+            raise pytest.UsageError(
+                f"{where}: {error}; write LABEL=VALUE[,...], e.g. suite=nightly"
+            ) from None
+    if cfg.pushgateway_group is not None:
+        return dict(cfg.pushgateway_group)
+    return default_grouping(config.rootpath)
+
+
 class PromPlugin:
     """Registered on the controller when ``--llmbench-pushgateway`` or
     ``--llmbench-prom-file`` is given: collects the judge latencies as payloads arrive,
@@ -98,18 +121,26 @@ class PromPlugin:
     name = "llmbench-prom"
 
     def __init__(
-        self, pushgateway: str | None, prom_file: Path | None, job: str = DEFAULT_JOB
+        self,
+        pushgateway: str | None,
+        prom_file: Path | None,
+        job: str = DEFAULT_JOB,
+        grouping: Mapping[str, str] | None = None,
     ) -> None:
         self.pushgateway = pushgateway
         self.prom_file = prom_file
         self.job = job
+        self.grouping = dict(grouping or {})
         self.latencies: dict[str, list[float]] = {}
         self.results: list[ExportResult] = []
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> PromPlugin | None:
-        """The plugin the options ask for, or None when neither is given. Raises
-        pytest.UsageError for a bad URL or without prometheus-client."""
+    def from_config(
+        cls, config: pytest.Config, grouping: Mapping[str, str] | None = None
+    ) -> PromPlugin | None:
+        """The plugin the options ask for (pushing to ``grouping``, see
+        pushgateway_group), or None when neither is given. Raises pytest.UsageError for a
+        bad URL or without prometheus-client."""
         url = config.getoption("llmbench_pushgateway", None)
         path = config.getoption("llmbench_prom_file", None)
         if not url and not path:
@@ -125,7 +156,7 @@ class PromPlugin:
             problem = check_gateway_url(url)
             if problem is not None:
                 raise pytest.UsageError(f"--llmbench-pushgateway={url}: {problem}")
-        return cls(url or None, Path(path) if path else None)
+        return cls(url or None, Path(path) if path else None, grouping=grouping)
 
     def pytest_llmbench_sample_result(self, payload: dict[str, Any], config: pytest.Config) -> None:
         seconds = http_latency(payload.get("judge") or {})
@@ -139,6 +170,7 @@ class PromPlugin:
             pushgateway=self.pushgateway,
             prom_file=self.prom_file,
             job=self.job,
+            grouping=self.grouping,
         )
 
     @pytest.hookimpl(trylast=True)

@@ -19,6 +19,7 @@ from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
 from pytest_llmbench.errors import JudgeSetupError, UserError, os_reason
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.service import JudgeService
+from pytest_llmbench.options import parse_shard
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run import selection as selection_mod
@@ -37,7 +38,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         cfg = load_config(path, rootdir, os.environ)
     except UserError as error:
         raise pytest.UsageError(str(error)) from None
-    shard = _shard(config.getoption("llmbench_shard"))
+    shard = parse_shard(config.getoption("llmbench_shard"))
     baseline = None
     if not hasattr(config, "workerinput") and config.getoption("llmbench_baseline"):
         try:
@@ -75,34 +76,28 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         run.controller.baseline = baseline
     config.pluginmanager.register(run, PLUGIN_NAME)
     if run.controller is not None:
-        _register_controller_extras(config, cfg)
+        _register_controller_extras(config, cfg, run.controller)
     run.interrupts.install()
 
 
-def _register_controller_extras(config: pytest.Config, cfg: LLMBenchConfig) -> None:
+def _register_controller_extras(
+    config: pytest.Config, cfg: LLMBenchConfig, controller: ControllerSide | None = None
+) -> None:
     """Alerts and metrics exporters: controller only, imported only when asked for
     (prometheus-client itself only when an option asks)."""
     from pytest_llmbench.reporting.alerts import webhook_problem
-    from pytest_llmbench.run.exporters import AlertPlugin, PromPlugin
+    from pytest_llmbench.run.exporters import AlertPlugin, PromPlugin, pushgateway_group
 
     webhook = config.getoption("llmbench_webhook")
     if webhook and (problem := webhook_problem(webhook)):
         raise pytest.UsageError(f"--llmbench-webhook: {problem}")
     config.pluginmanager.register(AlertPlugin(cfg.notify), "llmbench-alerts")
-    prom = PromPlugin.from_config(config)
+    grouping = pushgateway_group(config, cfg)
+    if controller is not None:  # in the record, for `llmbench metrics` to push it there again
+        controller.pushgateway_group = grouping
+    prom = PromPlugin.from_config(config, grouping)
     if prom is not None:
         config.pluginmanager.register(prom, PromPlugin.name)
-
-
-def _shard(value: str | None) -> tuple[int, int] | None:
-    if not value:
-        return None
-    index, _, count = value.partition("/")
-    if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
-        return int(index), int(count)
-    raise pytest.UsageError(
-        f"--llmbench-shard={value}: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3"
-    )
 
 
 def _cache_dir(config: pytest.Config, rootdir: Path) -> Path | None:
@@ -213,6 +208,8 @@ class LLMBenchRun:
                 lines.append(f"  {name}: judge {judge.name}: cannot run: {error}")
                 continue
             parts = [f"judge {judge.name}: {resolved.mode} ({resolved.reason})"]
+            if resolved.key_note:
+                parts.append(resolved.key_note)
             if resolved.mode == "live":
                 parts.append(f"model {judge.model}")
                 parts.append(f"concurrency {judge.concurrency}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
@@ -343,7 +344,7 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
 def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
     assert error(root, "judge: {}\n" + MINIMAL) == (
         "benchmarks/llmbench.yaml:1: judge: unknown key; expected one of budget_usd, judges, "
-        "notify, prompts_dir, scenarios, version (did you mean 'judges'?)"
+        "notify, prompts_dir, pushgateway, scenarios, version (did you mean 'judges'?)"
     )
 
 
@@ -363,8 +364,8 @@ def test_an_empty_file_is_an_error(root: Path) -> None:
 
 def test_invalid_yaml_names_the_line(root: Path) -> None:
     assert error(root, "scenarios:\n  s: {dataset: x\n  t: 1\n") == (
-        "benchmarks/llmbench.yaml:3: not valid YAML (expected ',' or '}', but got ':'); "
-        "fix the YAML syntax"
+        "benchmarks/llmbench.yaml:3: not valid YAML (while parsing a flow mapping, did not "
+        "find expected ',' or '}'); fix the YAML syntax"
     )
 
 
@@ -378,7 +379,7 @@ def test_a_duplicate_key_names_both_lines(root: Path) -> None:
 def test_the_top_level_must_be_a_mapping(root: Path) -> None:
     assert error(root, "- a\n") == (
         "benchmarks/llmbench.yaml:1: expected a mapping, got a list; give it keys from "
-        "budget_usd, judges, notify, prompts_dir, scenarios, version"
+        "budget_usd, judges, notify, prompts_dir, pushgateway, scenarios, version"
     )
 
 
@@ -865,6 +866,116 @@ def test_unscored_limits_that_are_neither_counts_nor_shares_are_refused(
     root: Path, extra: str, message: str
 ) -> None:
     assert scenario_error(root, extra) == message
+
+
+# --- pushgateway: the grouping key of the metrics push -------------------------------------
+
+
+def test_the_pushgateway_group_is_read_and_absent_means_the_default(root: Path) -> None:
+    assert load(root, MINIMAL).pushgateway_group is None
+    config = load(root, "pushgateway:\n  group: {suite: nightly, team: search}\n" + MINIMAL)
+    assert config.pushgateway_group == {"suite": "nightly", "team": "search"}
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "pushgateway:\n  group: {job: other}\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.group: the label job is the plugin's own: "
+            "pick another name (e.g. suite); write e.g. group: {suite: nightly}",
+        ),
+        (
+            "pushgateway:\n  group: {suite: 3}\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.group.suite: expected text, got 3; quote it",
+        ),
+        (
+            "pushgateway:\n  groups: {suite: a}\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.groups: unknown key; expected one of group "
+            "(did you mean 'group'?)",
+        ),
+        (
+            "pushgateway:\n  group: nightly\n",
+            "benchmarks/llmbench.yaml:2: pushgateway.group: expected a mapping, got 'nightly'; "
+            "give it named entries",
+        ),
+    ],
+)
+def test_a_bad_pushgateway_group_names_the_line_and_key(
+    root: Path, block: str, message: str
+) -> None:
+    assert error(root, block + MINIMAL) == message
+
+
+# -- any value at any key ------------------------------------------------------------------
+
+# Every key the schema knows, each on its own line so that one value can be swapped in.
+EVERY_KEY = f"""\
+version: 1
+budget_usd: 5
+prompts_dir: prompts
+notify:
+  on: [fail]
+  webhook_env: HOOK
+judges:
+  default:
+    kind: openai
+    base_url: http://127.0.0.1:9
+    model: m
+    api_key_env: KEY
+    concurrency: 4
+    timeout_s: 10
+    retries: {{attempts: 2, max_wait_s: 1, base_s: 0.1}}
+    price: {{input_per_mtok: 1, output_per_mtok: 2}}
+    temperature: 0
+    max_tokens: 100
+    structured_output: auto
+scenarios:
+  s:
+    description: d
+    dataset: {DATASET}
+    prompt: channel_digest_judge@benchmark-2025-11-v1
+    judge: default
+    smoke: 1
+    fail_on_warn: false
+    fields: {{id: id}}
+    output: output
+    regression: {{margin: 0.02, severity: warn, min_samples: 3}}
+    unscored: {{warn: 0, fail: 0.1}}
+    metrics:
+      coverage: {{pass: 0.8, warn: 0.7, better: higher, source: judge, aggregate: mean}}
+      latency: {{pass: 2, warn: 3, better: lower, source: field, field: latency}}
+"""
+VALUE_LINES = [i for i, line in enumerate(EVERY_KEY.splitlines()) if re.match(r" *\w+: \S", line)]
+ANY_YAML_VALUE = st.sampled_from(
+    ["1", "-1", "0", "1.5", ".inf", "-.inf", ".nan", "true", "null", "~", "''", "[]", "{}",
+     "[1, a]", "{a: 1}", "{pass: 1}", "2001-01-01", "2001-01-01 10:00:00", "!!binary aGk=",
+     "!!set {a}", "'${X'", "${X:-3}", "${X:-1e999}", "'${X:-" + "9" * 5000 + "}'", "9" * 300,
+     "0x1F", "1:30", "'x'", "-", "*a", "&a 1", "'\\e[2J'", '"\\u0000"', "'a@b'", "'m:f'",
+     "[fail, warn]", "{min: 1}", "sk-abc", "'../../etc/passwd'", "'a' 'b'", '"a\\0b"',
+     "'" + "x" * 300 + "'"]
+)  # fmt: skip
+
+
+@given(st.sampled_from(VALUE_LINES), ANY_YAML_VALUE)
+def test_any_value_at_any_key_is_a_config_or_one_error_naming_file_and_line(
+    index: int, value: str
+) -> None:
+    lines = EVERY_KEY.splitlines()
+    key, _, _ = lines[index].partition(": ")
+    lines[index] = f"{key}: {value}"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / DATASET).parent.mkdir(parents=True)
+        (root / DATASET).write_text('{"id": "a"}\n', encoding="utf-8")
+        prompt = root / "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml"
+        prompt.parent.mkdir(parents=True)
+        prompt.write_text(PROMPT, encoding="utf-8")
+        (root / "benchmarks").mkdir()
+        try:
+            load(root, "\n".join(lines) + "\n", {"X": ""})
+        except ConfigError as exc:
+            assert re.fullmatch(r"benchmarks/llmbench\.yaml:[0-9]+: [^\n]+", str(exc)), str(exc)
 
 
 # --- live outputs: output_concurrency, output_cache, output_version -----------------------

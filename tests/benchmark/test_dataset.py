@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_llmbench.benchmark import limits
 from pytest_llmbench.benchmark.dataset import Dataset, load_dataset, safe_id
 from pytest_llmbench.errors import DatasetError
 
@@ -148,9 +151,7 @@ def test_ground_truth_must_be_an_object(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("value", "shown"), [('"high"', '"high"'), ("true", "true"), ("NaN", "NaN")]
-)
+@pytest.mark.parametrize(("value", "shown"), [('"high"', '"high"'), ("true", "true")])
 def test_ground_truth_values_must_be_finite_numbers(tmp_path: Path, value: str, shown: str) -> None:
     assert error(tmp_path, f'{{"id": "a", "ground_truth": {{"coverage": {value}}}}}\n') == (
         f"data/x.jsonl:1: ground_truth.coverage must be a finite number, got {shown}"
@@ -249,3 +250,152 @@ def test_a_field_named_like_the_samples_own_attribute_is_refused(
     message = error(tmp_path, text + "\n")
     assert message.startswith(f"data/x.jsonl:2: field {name!r} has the name of the sample")
     assert message.endswith("rename the field in the dataset")
+
+
+# -- limits and hostile content (more in tests/fuzz/datasets) ------------------------------
+
+
+def test_a_sample_line_over_the_limit_is_refused_naming_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "SAMPLE_LINE_BYTES", 4 * limits.MiB)  # the same rule, smaller
+    long = json.dumps({"id": "b", "input": "é" * (2 * limits.MiB)}, ensure_ascii=False)  # 4 MiB
+    assert error(tmp_path, f'{{"id": "a"}}\n{long}\n') == (
+        f"data/x.jsonl:2: the line is {len(long.encode()):,} bytes, over the 4 MiB limit for one sample; shorten "
+        "the sample (see Limits in the README)"
+    )
+    within = json.dumps({"id": "b", "input": "é" * (2 * limits.MiB - 20)}, ensure_ascii=False)
+    assert [s.id for s in load(tmp_path, f'{{"id": "a"}}\n{within}\n').samples] == ["a", "b"]
+
+
+def test_the_default_sample_line_limit_is_16_mib(tmp_path: Path) -> None:
+    line = '{"id": "b", "input": "' + "x" * (16 * limits.MiB) + '"}'
+    assert error(tmp_path, '{"id": "a"}\n' + line + "\n").startswith(
+        f"data/x.jsonl:2: the line is {len(line):,} bytes, over the 16 MiB limit for one sample"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5000, "an integer of 5000 digits (the limit is 300)"),
+        ("-" + "9" * 301, "an integer of 301 digits (the limit is 300)"),
+        ("1e999", "the number 1e999 is too large for a float"),
+        ("NaN", "NaN is not JSON (nor a number a metric can use); write null or a number"),
+        ("-Infinity", "-Infinity is not JSON"),
+        ("[" * 65 + "]" * 65, "nested more than 64 levels deep at column 81; flatten the record"),
+        ("[" * 10**6 + "]" * 10**6, "nested more than 64 levels deep"),
+    ],
+)
+def test_numbers_and_nesting_json_allows_but_a_sample_cannot_use_name_their_line(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    assert error(tmp_path, f'{{"id": "a"}}\n{{"id": "b", "x": {value}}}\n').startswith(
+        f"data/x.jsonl:2: {message}"
+    )
+
+
+def test_numbers_and_nesting_within_the_limits_are_read(tmp_path: Path) -> None:
+    deep = "[" * 63 + "]" * 63
+    text = f'{{"id": "a", "n": {"9" * 300}, "f": 1e308, "deep": {deep}, "s": "{"[" * 99}"}}\n'
+    (sample,) = load(tmp_path, text).samples
+    assert sample.n == int("9" * 300) and sample.f == 1e308 and sample.s == "[" * 99
+
+
+def test_a_duplicate_key_in_a_sample_names_it_and_its_line(tmp_path: Path) -> None:
+    assert error(tmp_path, '{"id": "a"}\n{"id": "b", "input": 1, "input": 2}\n') == (
+        'data/x.jsonl:2: duplicate key "input"; keep one of them'
+    )
+
+
+def test_utf16_cr_only_line_ends_and_lone_surrogates(tmp_path: Path) -> None:
+    assert error(tmp_path, '{"id": "a"}\n'.encode("utf-16")) == (
+        "data/x.jsonl:1: the file is UTF-16 (or UTF-32); save it as UTF-8"
+    )
+    assert [s.line for s in load(tmp_path, '{"id": "a"}\r\r{"id": "b"}\r').samples] == [1, 3]
+    assert error(tmp_path, '{"id": "a"}\n{"id": "b", "x": "\\udc00"}\n').startswith(
+        "data/x.jsonl:2: a string escapes half of a surrogate pair"
+    )
+    assert load(tmp_path, '{"id": "a", "x": "\\ud83d\\ude00 \\\\ud800"}\n').samples[0].x == (
+        "\U0001f600 \\ud800"
+    )
+
+
+def test_a_nul_byte_outside_a_string_is_named_with_its_column(tmp_path: Path) -> None:
+    assert error(tmp_path, '{"id": "a"}\n{"id": "b"}\x00\n') == (
+        "data/x.jsonl:2: a NUL byte at column 12, which JSON does not allow; remove it (a "
+        "binary or UTF-16 file?)"
+    )
+
+
+LOCATED_OR_FILE = re.compile(r"data/x\.jsonl(:[1-9][0-9]*)?: [^\n]+")
+
+
+def assert_loaded_or_located(tmp_path: Path, data: bytes | str) -> None:
+    try:
+        load(tmp_path, data)
+    except DatasetError as exc:
+        assert LOCATED_OR_FILE.fullmatch(str(exc)), str(exc)
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_are_samples_or_one_error_naming_the_file(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        assert_loaded_or_located(Path(tmp), data)
+
+
+JSONL_ALPHABET = st.sampled_from([*'{}[]",:\\0123456789.eE+-ntrufalsid \n\r\t', "\x00", "é"])
+
+
+@given(st.text(JSONL_ALPHABET, max_size=200))
+def test_any_jsonl_shaped_text_is_samples_or_one_error_naming_the_file(text: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        assert_loaded_or_located(Path(tmp), text)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(), children, max_size=3),
+    max_leaves=12,
+)
+
+
+@given(st.lists(JSON_VALUES, min_size=1, max_size=4))
+def test_any_json_values_one_a_line_are_samples_or_an_error_naming_the_line(
+    values: list[Any],
+) -> None:
+    text = "".join(json.dumps(v) + "\n" for v in values)  # NaN and Infinity as Python writes
+    with tempfile.TemporaryDirectory() as tmp:
+        assert_loaded_or_located(Path(tmp), text)
+
+
+@given(st.lists(st.dictionaries(st.text(), JSON_VALUES, max_size=3), min_size=1, max_size=4))
+def test_objects_with_unique_ids_and_finite_numbers_are_read_back_as_written(
+    records: list[dict[str, Any]],
+) -> None:
+    clean = [
+        {k: v for k, v in r.items() if k not in ("line", "position", "fields", "item_id")}
+        | {"id": f"s-{i}"}
+        for i, r in enumerate(records)
+    ]
+    text = "".join(json.dumps(r, allow_nan=False) + "\n" for r in clean if _finite(r))
+    if not text:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            dataset = load(Path(tmp), text)
+        except DatasetError as exc:  # a ground_truth that is not scores, a surrogate, ...
+            assert LOCATED_OR_FILE.fullmatch(str(exc))
+        else:
+            assert [s.fields for s in dataset.samples] == [r for r in clean if _finite(r)]
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True

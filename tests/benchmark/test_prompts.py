@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from pytest_llmbench.benchmark import limits
 from pytest_llmbench.benchmark.dataset import Sample
 from pytest_llmbench.benchmark.prompts import (
     JudgePrompt,
@@ -331,3 +337,118 @@ def test_dataset_fields_stay_data_never_templates(tmp_path: Path) -> None:
     messages = render_messages(prompt, sample(input="{{ 7 * 7 }} {% raw %}", tags=["{{x}}"]), "o")
     assert "{{ 7 * 7 }} {% raw %}" in messages[1]["content"]
     assert "Tags: {{x}}" in messages[1]["content"]
+
+
+# -- limits and hostile content (more in tests/fuzz/prompts) -------------------------------
+
+
+def test_a_prompt_file_over_256_kib_is_refused_at_the_line_it_crosses(tmp_path: Path) -> None:
+    text = GOOD + "".join(f"# padding line {i:06d} " + "x" * 100 + "\n" for i in range(3000))
+    limit_line = text.encode()[: 256 * 1024].count(b"\n") + 1
+    assert error(tmp_path, text) == (
+        f"prompts/judge/v1.yaml:{limit_line}: the file goes past 256 KiB here; keep the file "
+        "under 256 KiB (see Limits in the README)"
+    )
+
+
+def test_a_rendered_prompt_over_the_limit_is_an_error_for_that_sample_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 1000)
+    write(tmp_path, GOOD)
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    assert render_messages(prompt, sample(input="short", tags=[]), "o")[1]["content"]
+    long_sample = sample(input="é" * 480, tags=[])  # 480 characters, 960 bytes
+    monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 10**6)
+    messages = render_messages(prompt, long_sample, "o")
+    size = sum(len(json.dumps(m["content"], ensure_ascii=False).encode()) - 2 for m in messages)
+    monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 1000)
+    with pytest.raises(PromptError) as info:
+        render_messages(prompt, long_sample, "o")
+    assert size > 1000 and str(info.value) == (
+        f"prompts/judge/v1.yaml: the rendered prompt for sample 'tg-1' is {size:,} bytes, over "
+        "1000 bytes (the limit for what is sent to the judge); shorten the sample or the template"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("10 ** 100000000", "the template reaches what a prompt may not (** would make"),
+        ('"x" * 10 ** 12', "the template reaches what a prompt may not (* would make"),
+        ("(2 ** 999999) * (2 ** 999999)", "the template reaches what a prompt may not (*"),
+        ("range(100000) | join * 1000", "the template reaches what a prompt may not (*"),
+    ],
+)
+def test_arithmetic_past_the_size_limit_is_refused_before_it_runs(
+    tmp_path: Path, expression: str, message: str
+) -> None:
+    write(tmp_path, GOOD.replace("{{ output }}", "{{ " + expression + " }}"))
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    with pytest.raises(PromptError) as info:
+        render_messages(prompt, sample(input="p", tags=[]), "o")
+    assert str(info.value).startswith(f"prompts/judge/v1.yaml: user: {message}")
+
+
+def test_the_rendered_size_counts_json_escapes_as_sent_to_the_judge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "RENDERED_PROMPT_BYTES", 6000)
+    write(tmp_path, "metrics: [coverage]\nsystem: s\nuser: '{{ sample.input }}'\n")
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    assert render_messages(prompt, sample(input="a" * 5000), "o")[1]["content"] == "a" * 5000
+    with pytest.raises(PromptError) as info:  # 1,500 characters, 9,000 bytes as sent
+        render_messages(prompt, sample(input="\x01" * 1500), "o")
+    assert "is 9,001 bytes, over 5.9 KiB" in str(info.value)
+
+
+def test_small_arithmetic_still_renders(tmp_path: Path) -> None:
+    write(tmp_path, GOOD.replace("{{ output }}", '{{ 2 ** 10 }} {{ "ab" * 3 }} {{ 6 * 7 }}'))
+    prompt = load_prompt(tmp_path / "prompts", "judge@v1", rootdir=tmp_path)
+    assert (
+        "1024 ababab 42" in render_messages(prompt, sample(input="p", tags=[]), "o")[1]["content"]
+    )
+
+
+def test_a_template_nested_too_deeply_to_compile_names_the_file_and_key(tmp_path: Path) -> None:
+    assert error(
+        tmp_path, GOOD.replace("{{ output }}", "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}")
+    ) == (
+        "prompts/judge/v1.yaml:6: user: the template nests expressions too deeply to compile; "
+        "flatten it"
+    )
+
+
+PROMPT_LOCATED = re.compile(r"prompts/judge/v1\.yaml(:[1-9][0-9]*)?: [^\n]+")
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_as_a_prompt_file_are_a_prompt_or_one_error_naming_it(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(Path(tmp), "")
+        path.write_bytes(data)
+        try:
+            load_prompt(Path(tmp) / "prompts", "judge@v1", rootdir=Path(tmp))
+        except PromptError as exc:
+            assert PROMPT_LOCATED.fullmatch(str(exc)), str(exc)
+
+
+JINJA_BITS = st.sampled_from(
+    ["{{", "}}", "{%", "%}", "{#", "#}", "sample.input", "output", "metrics", "|", "join",
+     "(", ")", "*", "**", "9", " ", "for x in", "endfor", "if", "endif", "'", '"', "~",
+     "range(99)", "__class__", "lipsum", "cycler", ".", "[", "]", "\n", "raw", "endraw"]
+)  # fmt: skip
+
+
+@settings(max_examples=300)
+@given(st.lists(JINJA_BITS, max_size=30).map("".join))
+def test_any_template_text_renders_or_is_one_error_naming_the_prompt(template: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        write(Path(tmp), "metrics: [coverage]\nsystem: s\nuser: " + json.dumps(template) + "\n")
+        try:
+            prompt = load_prompt(Path(tmp) / "prompts", "judge@v1", rootdir=Path(tmp))
+            messages = render_messages(prompt, sample(input="{{ 7 * 7 }}", tags=[]), "o")
+        except PromptError as exc:
+            assert PROMPT_LOCATED.fullmatch(str(exc)), str(exc)
+        else:
+            assert [m["role"] for m in messages] == ["system", "user"]

@@ -86,3 +86,24 @@ def test_the_old_module_command_still_exports_and_says_where_it_moved(
         "llmbench: note: python -m pytest_llmbench.prom moved to `llmbench metrics`; "
         "run that instead\n"
     )
+
+
+def test_a_bad_recorded_grouping_key_is_one_line_and_exit_2(llmbench: Any, tmp_path: Path) -> None:
+    record = record_fixture()
+    record["run"]["pushgateway_group"] = {"job": "\x1b[2Jx"}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert llmbench("metrics", str(path), "--pushgateway", "http://127.0.0.1:9") == (
+        2,
+        "",
+        f"llmbench: {path}: run.pushgateway_group: the label job is the plugin's own: pick "
+        "another name (e.g. suite) (give --group LABEL=VALUE)\n",
+    )
+
+
+def test_a_bad_group_option_is_a_usage_error(llmbench: Any, stored: Path) -> None:
+    code, stdout, stderr = llmbench("metrics", str(stored), "--prom-file", "m.prom", "--group", "x")
+    assert (code, stdout) == (2, "")
+    assert stderr.endswith(
+        "llmbench metrics: error: --group: 'x' is not LABEL=VALUE (e.g. suite=nightly)\n"
+    )

@@ -240,6 +240,31 @@ def test_a_401_without_a_configured_key_says_so() -> None:
     assert "authorization" not in fake.requests[0].headers
 
 
+@pytest.mark.parametrize("code", [401, 403])
+def test_a_401_or_403_after_an_unset_key_names_the_variable_to_set(code: int) -> None:
+    fake = Fake([status(code)])
+    result, _ = run(fake, config(), api_key=None)
+    assert result.reason == (
+        f"judge rejected the request: {_phrase(code)} "
+        "(no API key was sent: set $OPENAI_API_KEY (it is unset or empty))"
+    )
+    assert "authorization" not in fake.requests[0].headers
+
+
+def test_a_401_with_userinfo_and_no_key_points_at_the_user_and_password() -> None:
+    fake = Fake([status(401)])
+    cfg = config(base_url="http://user:hunter2@judge.test:8000/v1")
+    result, _ = run(fake, cfg, api_key=None)
+    assert result.reason == (
+        "judge rejected the request: HTTP 401 Unauthorized (check the user:password in base_url)"
+    )
+    assert fake.requests[0].headers["authorization"] == "Basic dXNlcjpodW50ZXIy"
+
+
+def _phrase(code: int) -> str:
+    return {401: "HTTP 401 Unauthorized", 403: "HTTP 403 Forbidden"}[code]
+
+
 def test_the_key_never_appears_in_a_reason_even_if_the_server_echoes_it() -> None:
     fake = Fake([status(400, json={"error": {"message": f"key {KEY} may not do that"}})])
     result, _ = run(fake, config(structured_output="none"))
@@ -249,14 +274,15 @@ def test_the_key_never_appears_in_a_reason_even_if_the_server_echoes_it() -> Non
 
 
 def test_a_cut_key_and_echoed_basic_auth_stay_out_of_reasons() -> None:
-    # A server's message is shortened to 160 characters, which can cut the key; httpx sends
-    # base_url's user:password as basic auth, which a server can echo.
-    echo = f"{'x' * 120} Basic dXNlcjpodW50ZXIy {KEY}"  # cut inside the key
+    # A server's message is shortened to 160 characters, which could cut the key: it is
+    # redacted first, so the cut falls in the mask; httpx sends base_url's user:password as
+    # basic auth, which a server can echo.
+    echo = f"{'x' * 120} Basic dXNlcjpodW50ZXIy {KEY}{'y' * 40}"  # 160 falls inside the key
     fake = Fake([status(400, json={"error": {"message": echo}})])
     cfg = config(base_url="http://user:hunter2@judge.test:8000/v1", structured_output="none")
     result, _ = run(fake, cfg)
     assert result.reason is not None
-    assert result.reason.endswith("Basic *** ***...")
+    assert result.reason.endswith(f"{'x' * 120} Basic *** ***{'y' * 23}...")  # 160 in all
     assert fake.requests[0].headers["authorization"] == "Basic dXNlcjpodW50ZXIy"  # user:hunter2
 
 
@@ -434,6 +460,8 @@ def test_base_url_with_or_without_v1_reaches_chat_completions(base_url: str) -> 
         ("http://h/proxy/openai", "http://h/proxy/openai/v1/chat/completions"),
         ("http://h/proxy/openai/v1", "http://h/proxy/openai/v1/chat/completions"),
         ("http://h/v1/chat/completions", "http://h/v1/chat/completions"),
+        ("http://h/v1/?api-version=2024&k=s", "http://h/v1/chat/completions?api-version=2024&k=s"),
+        ("http://h?key=s", "http://h/v1/chat/completions?key=s"),
     ],
 )
 def test_chat_completions_url(base_url: str, url: str) -> None:

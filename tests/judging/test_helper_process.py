@@ -23,7 +23,12 @@ from support.project import Project, config_yaml, live_judge_yaml
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
-from pytest_llmbench.judging.helper_process import JudgeProcess, judge_from_dict, judge_to_dict
+from pytest_llmbench.judging.helper_process import (
+    JudgeProcess,
+    _forget_keys,
+    judge_from_dict,
+    judge_to_dict,
+)
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 
@@ -411,3 +416,39 @@ def test_the_judges_words_raw_scores_and_scale_travel_through_the_helper_process
     assert second.reasoning == "Short and exact."
     schema = srv.requests[0]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["accuracy"] == {"type": "number", "minimum": 1.0, "maximum": 5.0}
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc (Linux)")
+def test_the_helper_process_has_no_key_variable_in_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_KEY", "sk-helper-env-Zq8Xk3Vt7Lm")
+
+    async def go() -> tuple[JudgeResult, bytes]:
+        judge = judge_config(srv.url, api_key_env="TEST_KEY")
+        process = JudgeProcess({"local": judge}, {"local": "sk-helper-env-Zq8Xk3Vt7Lm"})
+        try:
+            result = await process.score("local", messages("s-01"), METRICS, None)
+            assert process.pid is not None
+            return result, Path(f"/proc/{process.pid}/environ").read_bytes()
+        finally:
+            await process.aclose()
+
+    with JudgeServer() as srv:
+        result, environ = run(go)
+        assert result.status == "scored"
+        assert srv.headers[0]["authorization"] == "Bearer sk-helper-env-Zq8Xk3Vt7Lm"
+    names = {entry.partition(b"=")[0] for entry in environ.split(b"\0")}
+    assert b"PATH" in names  # the rest of the environment is inherited
+    assert b"TEST_KEY" not in names
+    assert b"sk-helper-env" not in environ
+
+
+def test_the_helper_removes_the_key_variables_it_was_started_with(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEST_KEY", "sk-1")
+    monkeypatch.setenv("OTHER", "kept")
+    _forget_keys([{"api_key_env": "TEST_KEY"}, {"api_key_env": None}, {}])
+    assert "TEST_KEY" not in os.environ
+    assert os.environ["OTHER"] == "kept"

@@ -123,7 +123,7 @@ def test_histogram_is_read_through_its_buckets(dashboard: dict[str, Any]) -> Non
     exprs = [expr for _, expr in queries(dashboard)]
     for quantile in ("0.5", "0.95", "0.99"):
         assert any(
-            f"histogram_quantile({quantile}, sum by (le, scenario) "
+            f"histogram_quantile({quantile}, sum by (le, suite, scenario) "
             "(benchmark_judge_latency_seconds_bucket{" in expr
             for expr in exprs
         ), quantile
@@ -146,7 +146,41 @@ def test_metric_trends_draw_the_pass_and_warn_bands(dashboard: dict[str, Any]) -
         o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
         for o in trend["fieldConfig"]["overrides"]
     }
-    assert overrides["pass threshold"]["custom.fillBelowTo"] == "warn threshold"  # the warn band
+    assert overrides["warn threshold"]["custom.fillBelowTo"] == "pass threshold"  # the warn band
+
+
+def test_the_warn_band_is_shaded_in_the_warn_colour(dashboard: dict[str, Any]) -> None:
+    # Grafana fills between two series in the colour of the series that carries
+    # fillBelowTo: that series must wear the verdict panel's WARN colour, not the PASS one.
+    (stat,) = [p for p in all_panels(dashboard["panels"]) if p["type"] == "stat"]
+    (mapping,) = stat["fieldConfig"]["defaults"]["mappings"]
+    colours = {v["text"]: v["color"] for v in mapping["options"].values()}
+    (trend,) = [
+        p
+        for p in all_panels(dashboard["panels"])
+        if p.get("repeat") == "metric" and p["type"] != "row"
+    ]
+    overrides = {
+        o["matcher"]["options"]: {p["id"]: p["value"] for p in o["properties"]}
+        for o in trend["fieldConfig"]["overrides"]
+    }
+    filling = [name for name, props in overrides.items() if "custom.fillBelowTo" in props]
+    assert filling == ["warn threshold"]
+    band = overrides["warn threshold"]
+    assert band["custom.fillBelowTo"] == "pass threshold"
+    assert band["color"] == {"mode": "fixed", "fixedColor": colours["WARN"]}
+    assert colours["WARN"] != colours["PASS"]
+    assert overrides["pass threshold"]["color"] == {"mode": "fixed", "fixedColor": colours["PASS"]}
+    assert band["custom.fillOpacity"] > 0
+
+
+def test_every_query_is_filtered_by_suite(dashboard: dict[str, Any]) -> None:
+    # Pushes from two suites share a Pushgateway, each in its own group (suite=...).
+    assert "suite" in {v["name"] for v in dashboard["templating"]["list"]}
+    unfiltered = [
+        where for where, expr in queries(dashboard) if "benchmark_" in expr and "$suite" not in expr
+    ]
+    assert unfiltered == ["variable 'job'", "variable 'suite'"]  # the two above it
 
 
 def test_verdict_panel_maps_every_status(dashboard: dict[str, Any]) -> None:

@@ -14,6 +14,12 @@ from pytest_llmbench.reporting import history
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
 
+WHERE = (
+    "local runs are in .llmbench/runs/{here}: llmbench history .llmbench/runs; CI keeps its "
+    "run records as workflow artifacts (and the nightly's on the llmbench-history branch): "
+    "download or check them out, then llmbench history FOLDER"
+)
+
 
 def folder(tmp_path: Path, *records: RunRecord) -> Path:
     runs = tmp_path / "benchmarks"
@@ -68,11 +74,43 @@ def test_history_defaults_to_data_eval_benchmarks(
     assert cli.main(["history"]) == 2
     assert capsys.readouterr() == (
         "",
-        "llmbench: data/eval/benchmarks: no such history folder (give one: llmbench history DIR)\n",
+        "llmbench: data/eval/benchmarks: no such history folder; "
+        + WHERE.format(here="")
+        + " (give one: llmbench history DIR)\n",
     )
     (tmp_path / "data/eval/benchmarks").mkdir(parents=True)
     assert cli.main(["history"]) == 0
-    assert capsys.readouterr() == ("no run records in data/eval/benchmarks\n", "")
+    assert capsys.readouterr() == (
+        "no run records in data/eval/benchmarks\n" + WHERE.format(here="") + "\n",
+        "",
+    )
+
+
+def test_an_empty_default_folder_points_at_the_local_runs_and_counts_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/eval/benchmarks").mkdir(parents=True)
+    local = tmp_path / ".llmbench" / "runs"
+    local.mkdir(parents=True)
+    record_mod.write(run_on(10, 0.9), local / "a.json")
+    record_mod.write(run_on(11, 0.9), local / "b.json")
+    assert cli.main(["history"]) == 0
+    assert capsys.readouterr() == (
+        "no run records in data/eval/benchmarks\n" + WHERE.format(here=" (2 here)") + "\n",
+        "",
+    )
+    # ... and following the hint shows them
+    assert cli.main(["history", ".llmbench/runs"]) == 0
+    assert capsys.readouterr().out.count("20251110T030000Z-000010") == 1
+
+
+def test_an_empty_folder_given_by_name_says_only_that(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["history", str(tmp_path / "empty")]) == 0
+    assert capsys.readouterr() == (f"no run records in {tmp_path / 'empty'}\n", "")
 
 
 def test_history_mentions_skipped_files_on_stderr(
@@ -210,3 +248,62 @@ def test_axis_labels_have_the_digits_their_step_needs(
     step: float, value: float, label: str
 ) -> None:
     assert history.tick_label(value, step) == label
+
+
+# -- the headline: the latest gated, complete run -------------------------------------------
+
+
+def rerun_of_one_sample(day: int, accuracy: float) -> RunRecord:
+    """What `pytest "...::test_digest[s-3]"` records: one sample of six, not gated."""
+    record = run_on(day, accuracy, gated=False)
+    record["scenarios"]["digest"]["selection"] = {"kind": "subset", "selected": 1, "of": 6}
+    return record
+
+
+def test_the_headline_comes_from_the_latest_gated_complete_run() -> None:
+    runs = [
+        run_on(10, 0.9),
+        rerun_of_one_sample(11, 0.5),
+        run_on(12, 0.5, partial_reason="interrupted"),
+    ]
+    assert [r["scenarios"]["digest"]["status"] for r in runs] == ["pass", "fail", "fail"]
+    (view,) = history.scenario_views(runs)
+    assert view["status"] == "pass"
+    assert view["headline"] == (
+        "3 runs; the latest status is pass, from run 20251110T030000Z-000010 of "
+        "2025-11-10 03:00; the 2 later runs did not gate (partial or a subset of the samples)."
+    )
+
+
+def test_a_smoke_run_gates_and_a_subset_never_does_whatever_the_run_says() -> None:
+    smoke = run_on(10, 0.5)
+    smoke["scenarios"]["digest"]["selection"] = {"kind": "smoke", "selected": 5, "of": 6}
+    subset = run_on(11, 0.9)  # gated at the run level, but its scenario was a -k subset
+    subset["scenarios"]["digest"]["selection"] = {"kind": "subset", "selected": 2, "of": 6}
+    assert history.gates(smoke, "digest") and not history.gates(subset, "digest")
+    (view,) = history.scenario_views([smoke, subset])
+    assert view["status"] == "fail"
+    assert view["headline"].startswith("2 runs; the latest status is fail, from run ")
+    assert view["headline"].endswith(
+        "; the 1 later run did not gate (partial or a subset of the samples)."
+    )
+
+
+def test_without_a_gated_run_there_is_no_latest_status() -> None:
+    (view,) = history.scenario_views([rerun_of_one_sample(11, 0.5)])
+    assert view["status"] == "no data"
+    assert view["headline"] == (
+        "1 run; no latest status: none gated the whole scenario (a node-id selection, a -k "
+        "subset, a shard or an interrupted run reports its scores and does not gate)."
+    )
+
+
+def test_the_page_headline_and_badge_ignore_a_later_one_sample_rerun(tmp_path: Path) -> None:
+    page = page_of(tmp_path, run_on(10, 0.9), rerun_of_one_sample(11, 0.5))
+    assert '<span class="badge" style="background:#1a7f37">pass</span></h2>' in page
+    assert (
+        '<p class="sub headline">2 runs; the latest status is pass, from run '
+        "20251110T030000Z-000010 of 2025-11-10 03:00; the 1 later run did not gate (partial "
+        "or a subset of the samples).</p>"
+    ) in page
+    assert "latest 0.500 (fail, not gated)" in page

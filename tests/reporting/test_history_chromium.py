@@ -140,6 +140,30 @@ def test_the_history_page_loads_without_console_errors_and_shows_its_charts(
     assert len(set(rows)) > 200  # charts, text and tables, not a blank page
 
 
+def test_the_rendered_headline_is_the_latest_gated_run_not_a_later_rerun(
+    chromium: Path, tmp_path: Path
+) -> None:
+    runs = history_folder(tmp_path)  # eight gated nightly runs, the last one passing
+    rerun = make_record([scored(3, 0.2, 300.0)], run=nightly_run(18))  # one sample, failing
+    assert rerun["scenarios"]["digest"]["status"] == "fail"
+    rerun["gated"] = False
+    rerun["scenarios"]["digest"]["selection"] = {"kind": "subset", "selected": 1, "of": 12}
+    record_mod.write(rerun, runs / "18.json")
+    page = tmp_path / "history.html"
+    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
+
+    dom = browse(chromium, page, tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert console_errors(dom.stdout) == [] and console_errors(dom.stderr) == []
+    assert '<span class="badge" style="background:#1a7f37">pass</span></h2>' in dom.stdout
+    assert (
+        '<p class="sub headline">9 runs; the latest status is pass, from run '
+        "20251117T030000Z-000017 of 2025-11-17 03:00; the 1 later run did not gate (partial "
+        "or a subset of the samples).</p>"
+    ) in dom.stdout
+    assert "latest status is fail" not in dom.stdout
+
+
 def test_the_console_check_catches_a_page_that_throws(chromium: Path, tmp_path: Path) -> None:
     page = tmp_path / "broken.html"
     page.write_text(

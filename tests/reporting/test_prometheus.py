@@ -20,6 +20,8 @@ import pytest
 prometheus_client = pytest.importorskip(
     "prometheus_client", reason="prometheus-client is not installed (pip install -e '.[test]')"
 )
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from support.judge_server import JudgeServer  # noqa: E402
 from support.loopback import closed_port  # noqa: E402
@@ -27,10 +29,11 @@ from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
 from support.records import LATENCIES, record_fixture  # noqa: E402
 
 from pytest_llmbench.reporting import prometheus as prom  # noqa: E402
-from pytest_llmbench.run.exporters import PromPlugin  # noqa: E402
+from pytest_llmbench.run.exporters import PromPlugin, pushgateway_group  # noqa: E402
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 REQUIRE_ENV = "LLMBENCH_REQUIRE_PUSHGATEWAY"
+REQUIRE_PROMTOOL_ENV = "LLMBENCH_REQUIRE_PROMTOOL"
 
 
 # name, labels -> value: what build_registry must hold for record_fixture() and LATENCIES.
@@ -50,15 +53,15 @@ EXPECTED = [
     ("benchmark_verdict", {"scenario": "digest", "status": "fail"}, 0),
     ("benchmark_verdict", {"scenario": "qa", "status": "pass"}, 1),
     ("benchmark_verdict", {"scenario": "qa", "status": "fail"}, 0),
-    ("benchmark_judge_requests_total", {"scenario": "digest", "outcome": "ok"}, 2),
-    ("benchmark_judge_requests_total", {"scenario": "digest", "outcome": "retried"}, 1),
-    ("benchmark_judge_requests_total", {"scenario": "digest", "outcome": "failed"}, 1),
-    ("benchmark_judge_requests_total", {"scenario": "digest", "outcome": "cached"}, 1),
-    ("benchmark_judge_requests_total", {"scenario": "qa", "outcome": "ok"}, 1),
-    ("benchmark_judge_requests_total", {"scenario": "qa", "outcome": "cached"}, 0),
-    ("benchmark_tokens_total", {"scenario": "digest", "kind": "prompt"}, 1200),
-    ("benchmark_tokens_total", {"scenario": "digest", "kind": "completion"}, 300),
-    ("benchmark_tokens_total", {"scenario": "qa", "kind": "prompt"}, 0),
+    ("benchmark_judge_requests", {"scenario": "digest", "outcome": "ok"}, 2),
+    ("benchmark_judge_requests", {"scenario": "digest", "outcome": "retried"}, 1),
+    ("benchmark_judge_requests", {"scenario": "digest", "outcome": "failed"}, 1),
+    ("benchmark_judge_requests", {"scenario": "digest", "outcome": "cached"}, 1),
+    ("benchmark_judge_requests", {"scenario": "qa", "outcome": "ok"}, 1),
+    ("benchmark_judge_requests", {"scenario": "qa", "outcome": "cached"}, 0),
+    ("benchmark_tokens", {"scenario": "digest", "kind": "prompt"}, 1200),
+    ("benchmark_tokens", {"scenario": "digest", "kind": "completion"}, 300),
+    ("benchmark_tokens", {"scenario": "qa", "kind": "prompt"}, 0),
     ("benchmark_cost_usd", {"scenario": "digest"}, 0.006),
     ("benchmark_judge_latency_seconds_count", {"scenario": "digest"}, 5),
     ("benchmark_judge_latency_seconds_sum", {"scenario": "digest"}, 208.85),
@@ -141,8 +144,8 @@ def test_counts_are_gauges_so_a_new_run_may_count_less() -> None:
         "benchmark_metric_pass_threshold": "gauge",
         "benchmark_metric_warn_threshold": "gauge",
         "benchmark_verdict": "gauge",
-        "benchmark_judge_requests_total": "gauge",
-        "benchmark_tokens_total": "gauge",
+        "benchmark_judge_requests": "gauge",
+        "benchmark_tokens": "gauge",
         "benchmark_cost_usd": "gauge",
         "benchmark_judge_latency_seconds": "histogram",
     }
@@ -223,6 +226,93 @@ def test_textfile_write_failure_is_a_result_not_an_exception(tmp_path: Path) -> 
     assert result.message.startswith(f"metrics not written to {blocker / 'x.prom'}: ")
 
 
+# -- what Prometheus's own tools accept ----------------------------------------------------
+
+
+@pytest.fixture
+def promtool() -> str:
+    """Debian's promtool (package prometheus); a skip where it is missing, a failure when
+    LLMBENCH_REQUIRE_PROMTOOL=1 (as in .ci/run)."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        message = "promtool is not installed (apt-get install prometheus)"
+        if os.environ.get(REQUIRE_PROMTOOL_ENV) == "1":
+            pytest.fail(f"{message}, and {REQUIRE_PROMTOOL_ENV}=1 requires it")
+        pytest.skip(message)
+    return binary
+
+
+def promtool_check(promtool: str, path: Path) -> tuple[int, str]:
+    """`promtool check metrics < path`: its exit status and everything it said."""
+    with path.open("rb") as metrics:
+        done = subprocess.run(
+            [promtool, "check", "metrics"], stdin=metrics, capture_output=True, check=False
+        )
+    return done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
+
+
+def hostile_record() -> Any:
+    """record_fixture() with names that need escaping in the exposition format."""
+    record = record_fixture()
+    scenarios = record["scenarios"]
+    scenarios['say "hi"\\there\nnext'] = scenarios.pop("digest")
+    metrics = scenarios["qa"]["metrics"]
+    metrics['ex"act\\ \u0442\u043e\u0447\u043d\u043e\n'] = metrics.pop("exact")
+    return record
+
+
+def test_the_textfile_of_a_real_run_passes_promtool_check_metrics(
+    project: Project, promtool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with JudgeServer(latency_s=0.05, default_score=0.9) as server:
+        monkeypatch.setenv("TEST_LLM_URL", server.url)
+        project.config(config_yaml(judge_block=LIVE_JUDGE))
+        result = project.run("--llmbench-prom-file=m.prom")
+    assert result.ret == 0
+    path = project.root / "m.prom"
+    text = path.read_text(encoding="utf-8")
+    assert value_in(text, "benchmark_judge_requests", scenario="digest", outcome="ok") == 4
+    assert promtool_check(promtool, path) == (0, "")
+
+
+def test_names_that_need_escaping_pass_promtool_and_read_back(
+    tmp_path: Path, promtool: str
+) -> None:
+    path = tmp_path / "m.prom"
+    assert prom.write_textfile(prom.build_registry(hostile_record(), {}), path).ok
+    assert promtool_check(promtool, path) == (0, "")
+    text = path.read_text(encoding="utf-8")
+    assert 'scenario="say \\"hi\\"\\\\there\\nnext"' in text  # \" \\ \n escaped
+    scenario = 'say "hi"\\there\nnext'
+    assert value_in(text, "benchmark_verdict", scenario=scenario, status="warn") == 1
+    metric = 'ex"act\\ \u0442\u043e\u0447\u043d\u043e\n'
+    assert value_in(text, "benchmark_metric_value", scenario="qa", metric=metric) == 1.0
+
+
+def test_no_gauge_ends_in_total_and_every_family_has_help_and_type() -> None:
+    text = prometheus_client.generate_latest(prom.build_registry(record_fixture(), LATENCIES))
+    lines = text.decode("utf-8").splitlines()
+    for family in prom.build_registry(record_fixture(), LATENCIES).collect():
+        assert not (family.type != "counter" and family.name.endswith("_total")), family.name
+        assert f"# TYPE {family.name} {family.type}" in lines
+        assert any(line.startswith(f"# HELP {family.name} ") and len(line) > 20 for line in lines)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scenario=st.text(min_size=1, max_size=30),
+    metric=st.text(min_size=1, max_size=30),
+)
+def test_any_scenario_and_metric_name_reads_back_from_the_text(scenario: str, metric: str) -> None:
+    record = record_fixture()
+    del record["scenarios"]["qa"]
+    block = record["scenarios"].pop("digest")
+    block["metrics"] = {metric: block["metrics"]["coverage"]}
+    record["scenarios"][scenario] = block
+    text = prometheus_client.generate_latest(prom.build_registry(record, {})).decode("utf-8")
+    assert value_in(text, "benchmark_metric_value", scenario=scenario, metric=metric) == 0.85
+
+
 # -- without prometheus-client -------------------------------------------------------------
 
 
@@ -251,11 +341,50 @@ def test_without_prometheus_client_the_message_says_how_to_install(
 
 
 class FakeConfig:
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, ini: dict[str, str] | None = None, **options: Any) -> None:
         self.options = options
+        self.ini = ini or {}
+        self.rootpath = Path("/work/checkouts/shop-search")
 
     def getoption(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
+
+    def getini(self, name: str) -> str:
+        return self.ini.get(name, "")
+
+
+def yaml_config(group: dict[str, str] | None) -> Any:
+    class Cfg:
+        pushgateway_group = group
+
+    return Cfg()
+
+
+@pytest.mark.parametrize(
+    ("option", "ini", "yaml", "group"),
+    [
+        (None, "", None, {"suite": "shop-search"}),
+        (None, "", {"suite": "from-yaml"}, {"suite": "from-yaml"}),
+        (None, "suite=from-ini", {"suite": "from-yaml"}, {"suite": "from-ini"}),
+        ("suite=cli,team=a", "suite=from-ini", {"suite": "y"}, {"suite": "cli", "team": "a"}),
+        ("  ", "", None, {"suite": "shop-search"}),
+    ],
+)
+def test_the_grouping_key_comes_from_option_then_ini_then_yaml_then_the_rootdir(
+    option: str | None, ini: str, yaml: dict[str, str] | None, group: dict[str, str]
+) -> None:
+    config: Any = FakeConfig({"llmbench_pushgateway_group": ini}, llmbench_pushgateway_group=option)
+    assert pushgateway_group(config, yaml_config(yaml)) == group
+
+
+def test_a_bad_ini_grouping_key_is_a_usage_error_naming_the_ini_key() -> None:
+    config: Any = FakeConfig({"llmbench_pushgateway_group": "suite"})
+    with pytest.raises(pytest.UsageError) as info:
+        pushgateway_group(config, yaml_config(None))
+    assert str(info.value) == (
+        "ini llmbench_pushgateway_group: 'suite' is not LABEL=VALUE (e.g. suite=nightly); "
+        "write LABEL=VALUE[,...], e.g. suite=nightly"
+    )
 
 
 def test_options_without_prometheus_client_are_a_usage_error(
@@ -537,6 +666,29 @@ def test_llmbench_metrics_pushes_a_stored_record(pushgateway: str, tmp_path: Pat
     assert value_in(gateway_metrics(pushgateway), "benchmark_cost_usd", scenario="digest") == 0.006
 
 
+@pytest.mark.parametrize(
+    ("stored", "args", "group"),
+    [
+        ({"suite": "nightly"}, [], "suite=nightly"),  # where the run itself pushed
+        ({"suite": "nightly"}, ["--group", "suite=merged,team=a"], "suite=merged, team=a"),
+        (None, [], f"suite={Path.cwd().name}"),  # an older record: the current folder's name
+    ],
+)
+def test_llmbench_metrics_pushes_to_the_recorded_group_unless_told(
+    pushgateway: str, tmp_path: Path, llmbench: Any, stored: Any, args: list[str], group: str
+) -> None:
+    record = record_fixture()
+    if stored is not None:
+        record["run"]["pushgateway_group"] = stored
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    code, stdout, stderr = llmbench("metrics", str(path), "--pushgateway", pushgateway, *args)
+    assert (code, stderr) == (0, "")
+    assert stdout.endswith(f" series to {pushgateway} (job llmbench, {group})\n")
+    labels = dict(pair.split("=") for pair in group.split(", "))
+    assert value_in(gateway_metrics(pushgateway), "benchmark_cost_usd", **labels) == 0.006
+
+
 # ==========================================================================================
 # Whole runs with the pytest options. These need --llmbench-pushgateway and
 # --llmbench-prom-file registered in plugin.py and PromPlugin registered on the controller
@@ -570,17 +722,23 @@ def test_run_writes_the_textfile_and_says_so(project: Project, xdist_args: list[
     assert value_in(text, "benchmark_verdict", scenario="digest", status="pass") == 1
     # the dry-run judge makes no HTTP call: nothing to time, and no judge request
     assert value_in(text, "benchmark_judge_latency_seconds_count", scenario="digest") == 0
-    assert value_in(text, "benchmark_judge_requests_total", scenario="digest", outcome="ok") == 0
+    assert value_in(text, "benchmark_judge_requests", scenario="digest", outcome="ok") == 0
 
 
 def test_run_pushes_to_a_real_pushgateway(project: Project, pushgateway: str) -> None:
     project.config(config_yaml(coverage=(0.95, 0.7)))
     result = project.run("-n", "2", f"--llmbench-pushgateway={pushgateway}")
     assert result.ret == 0  # warn
-    result.stdout.fnmatch_lines([f"llmbench: pushed * series to {pushgateway} (job llmbench)"])
+    suite = project.root.name  # the default grouping key: the rootdir's name
+    result.stdout.fnmatch_lines(
+        [f"llmbench: pushed * series to {pushgateway} (job llmbench, suite={suite})"]
+    )
     text = gateway_metrics(pushgateway)
     assert (
-        value_in(text, "benchmark_verdict", job="llmbench", scenario="digest", status="warn") == 1
+        value_in(
+            text, "benchmark_verdict", job="llmbench", suite=suite, scenario="digest", status="warn"
+        )
+        == 1
     )
     assert value_in(
         text, "benchmark_metric_value", job="llmbench", scenario="digest", metric="accuracy"
@@ -589,6 +747,49 @@ def test_run_pushes_to_a_real_pushgateway(project: Project, pushgateway: str) ->
     assert (
         value_in(text, "benchmark_run_duration_seconds", scenario="digest")
         == record["run"]["duration_s"]
+    )
+    assert record["run"]["pushgateway_group"] == {"suite": suite}
+
+
+def test_two_suites_on_one_pushgateway_keep_both_groups(project: Project, pushgateway: str) -> None:
+    # Suite "alpha" by the option, then suite "beta" by the YAML with another value: the
+    # second push replaces only its own group.
+    alpha = project.run(
+        f"--llmbench-pushgateway={pushgateway}", "--llmbench-pushgateway-group=suite=alpha"
+    )
+    assert alpha.ret == 0
+    alpha.stdout.fnmatch_lines(
+        [f"llmbench: pushed * series to {pushgateway} (job llmbench, suite=alpha)"]
+    )
+    project.config(
+        "pushgateway:\n  group: {suite: beta, team: search}\n" + config_yaml(coverage=(0.95, 0.7))
+    )
+    beta = project.run(f"--llmbench-pushgateway={pushgateway}")
+    assert beta.ret == 0
+    beta.stdout.fnmatch_lines(
+        [f"llmbench: pushed * series to {pushgateway} (job llmbench, suite=beta, team=search)"]
+    )
+    text = gateway_metrics(pushgateway)
+    verdict = "benchmark_verdict"
+    assert value_in(text, verdict, suite="alpha", scenario="digest", status="pass") == 1
+    assert (
+        value_in(text, verdict, suite="beta", team="search", scenario="digest", status="warn") == 1
+    )
+    groups = {
+        (s.labels.get("job"), s.labels.get("suite"), s.labels.get("team"))
+        for family in text_string_to_metric_families(text)
+        if family.name == verdict
+        for s in family.samples
+    }
+    assert groups == {("llmbench", "alpha", None), ("llmbench", "beta", "search")}
+
+
+def test_a_bad_grouping_option_stops_the_run_with_the_fix(project: Project) -> None:
+    result = project.run("--llmbench-prom-file=m.prom", "--llmbench-pushgateway-group=job=x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (
+        "ERROR: --llmbench-pushgateway-group: the label job is the plugin's own: pick another "
+        "name (e.g. suite); write LABEL=VALUE[,...], e.g. suite=nightly"
     )
 
 
@@ -610,7 +811,7 @@ def test_live_judge_latencies_reach_the_histogram(
     assert (
         value_in(text, "benchmark_judge_latency_seconds_bucket", scenario="digest", le="120.0") == 4
     )
-    assert value_in(text, "benchmark_judge_requests_total", scenario="digest", outcome="ok") == 4
+    assert value_in(text, "benchmark_judge_requests", scenario="digest", outcome="ok") == 4
     file_text = (project.root / "m.prom").read_text(encoding="utf-8")
     assert value_in(file_text, "benchmark_judge_latency_seconds_count", scenario="digest") == 4
 

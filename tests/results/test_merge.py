@@ -121,6 +121,15 @@ def test_shards_of_different_commits_merge_with_no_commit_and_a_note() -> None:
     assert notes == [f"the shards measured different commits ({'1' * 40}, {'2' * 40})"]
 
 
+def test_the_shards_grouping_key_is_kept_when_they_agree_and_dropped_when_not() -> None:
+    shards = shards_of(SCORES, 2)
+    for _, record in shards:
+        record["run"]["pushgateway_group"] = {"suite": "shop"}
+    assert merge(shards, run_id="m")[0]["run"]["pushgateway_group"] == {"suite": "shop"}
+    shards[1][1]["run"]["pushgateway_group"] = {"suite": "other"}
+    assert "pushgateway_group" not in merge(shards, run_id="m")[0]["run"]
+
+
 def test_a_partial_shard_makes_a_partial_ungated_merge() -> None:
     shards = shards_of(SCORES, 2)
     shards[1] = ("shard2.json", {**shards[1][1], "partial": True, "partial_reason": "interrupted"})

@@ -10,6 +10,7 @@ import re
 # re-import it (about 3 s) in the terminal summary of every in-process run below.
 import hypothesis  # noqa: F401
 import pytest
+from support import corpus as corpus_mod
 from support.judge_server import JudgeServer
 from support.project import PROMPT, TEST_FILE, Project, config_yaml, make_samples
 
@@ -122,8 +123,8 @@ def test_bad_yaml_syntax_names_the_line(project: Project) -> None:
     result = project.run()
     assert_usage_error(
         result,
-        "benchmarks/llmbench.yaml:12: not valid YAML (expected ',' or ']', but got ':'); "
-        "fix the YAML syntax",
+        "benchmarks/llmbench.yaml:12: not valid YAML (while parsing a flow sequence, did not "
+        "find expected ',' or ']'); fix the YAML syntax",
     )
 
 
@@ -385,3 +386,150 @@ def test_llmbench_fixtures_in_an_unmarked_test_error_with_the_test_and_the_fix(
                 "@pytest.mark.llmbench('<scenario>')",
             ]
         )
+
+
+# -- hostile inputs from the corpora (tests/fuzz/), run the way users run them ----------------
+
+WHOLE_RUN_CORPUS = [
+    ("configs", "billion-laughs.yaml"),
+    ("configs", "huge-integer.yaml"),
+    ("configs", "deep-flow-nesting.yaml"),
+    ("configs", "utf16.yaml"),
+    ("configs", "nul-byte.yaml"),
+    ("prompts", "billion-laughs.yaml"),
+    ("prompts", "jinja-deep-parentheses.yaml"),
+    ("prompts", "huge-integer-temperature.yaml"),
+]
+
+
+@pytest.mark.parametrize(
+    ("corpus", "name"), WHOLE_RUN_CORPUS, ids=[f"{c}/{n}" for c, n in WHOLE_RUN_CORPUS]
+)
+def test_a_hostile_config_or_prompt_is_one_usage_error_line(
+    project: Project, corpus: str, name: str
+) -> None:
+    corpus_mod.install(project.root, corpus, name)
+    result = project.run()
+    assert_usage_error(result, corpus_mod.expected(corpus)[name]["error"])
+    assert project.records() == []
+
+
+WHOLE_RUN_DATASETS = [
+    "huge-integer.jsonl",
+    "deep-nesting.jsonl",
+    "nan.jsonl",
+    "duplicate-key.jsonl",
+    "lone-surrogate.jsonl",
+    "utf16.jsonl",
+]
+
+
+@pytest.mark.parametrize("name", WHOLE_RUN_DATASETS)
+def test_a_hostile_dataset_is_one_collection_error_naming_file_and_line(
+    project: Project, name: str
+) -> None:
+    corpus_mod.install(project.root, "datasets", name)
+    result = project.run()
+    assert_collection_error(result, corpus_mod.expected("datasets")[name]["error"])
+
+
+@pytest.mark.parametrize("name", ["cr-only.jsonl", "escape-codes-in-id.jsonl", "many-keys.jsonl"])
+def test_odd_but_valid_datasets_run_every_sample(project: Project, name: str) -> None:
+    corpus_mod.install(project.root, "datasets", name)
+    result = project.run()
+    assert_no_traceback(result)
+    ids = corpus_mod.expected("datasets")[name]["ids"]
+    result.assert_outcomes(passed=len(ids))
+    (record,) = project.records()
+    assert [s["id"] for s in record["scenarios"]["digest"]["samples"]] == ids
+
+
+def test_a_prompt_that_would_render_too_much_fails_its_samples_with_the_reason(
+    project: Project,
+) -> None:
+    corpus_mod.install(project.root, "prompts", "power-bomb.yaml")
+    result = project.run()
+    message = corpus_mod.expected("prompts")["power-bomb.yaml"]["render_error"].replace(
+        "'s-01'", "'s-02'"
+    )
+    assert result.ret == 1
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(["*_ test_digest[[]s-02[]] _*", exact(message)])
+    assert_no_traceback(result)
+    (record,) = project.records()
+    samples = record["scenarios"]["digest"]["samples"]
+    assert [s["status"] for s in samples] == ["error"] * 4
+    assert samples[1]["reason"] == f"Failed: {message}"
+
+
+# -- the command-line values ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (
+            "--llmbench-budget=nan",
+            "--llmbench-budget=nan: give a positive amount in USD",
+        ),
+        (
+            "--llmbench-budget=-inf",
+            "--llmbench-budget=-inf: give a positive amount in USD",
+        ),
+        (
+            "--llmbench-shard=" + "9" * 5000 + "/3",
+            "--llmbench-shard=" + "9" * 79 + "…: expected K/N with 1 <= K <= N, e.g. "
+            "--llmbench-shard=1/3",
+        ),
+        (
+            "--llmbench-shard=１/２",
+            "--llmbench-shard=１/２: expected K/N with 1 <= K <= N, e.g. --llmbench-shard=1/3",
+        ),
+        ("--llmbench-report=", "--llmbench-report=: empty; give a file path or leave it out"),
+        ("--llmbench-json=data", "--llmbench-json=data: is a directory; give a file path in it"),
+        (
+            "--llmbench-cache=data/digest.jsonl",
+            "--llmbench-cache=data/digest.jsonl: exists and is not a directory; give a directory",
+        ),
+        ("--llmbench-shard=", "--llmbench-shard=: empty; give a value or leave it out"),
+    ],
+)
+def test_a_bad_option_value_is_a_usage_error_naming_the_option_and_the_fix(
+    project: Project, option: str, message: str
+) -> None:
+    result = project.run(option)
+    assert_usage_error(result, message)
+    assert project.records() == []
+
+
+def test_a_bad_boolean_in_the_ini_file_names_the_key(project: Project) -> None:
+    project.write("pytest.ini", "[pytest]\nllmbench_judge_process = maybe\n")
+    result = project.run()
+    assert_usage_error(
+        result,
+        "llmbench_judge_process in the ini file: not true or false; write "
+        "llmbench_judge_process = true (or false)",
+    )
+
+
+def test_a_sample_line_over_16_mib_stops_the_run_naming_it_before_any_judge_call(
+    project: Project, xdist_args: list[str]
+) -> None:
+    samples = make_samples([(0.9, 0.9)] * 3)
+    samples[1]["input"] = "x" * (16 * 1024 * 1024)
+    path = project.dataset(samples)
+    size = len(path.read_bytes().split(b"\n")[1])
+    result = project.run(*xdist_args)
+    message = (
+        f"data/digest.jsonl:2: the line is {size:,} bytes, over the 16 MiB limit for one "
+        "sample; shorten the sample (see Limits in the README)"
+    )
+    if xdist_args == ["-n", "2"]:  # xdist reports a collection error with exit status 1
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines(
+            ["*_ ERROR collecting benchmarks/test_digest.py _*", exact(message), "*1 error*"]
+        )
+        assert_no_traceback(result)
+    else:
+        assert_collection_error(result, message)
+    assert not list((project.root / ".llmbench" / "runs").glob("*.json"))

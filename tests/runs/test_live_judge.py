@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 # pytester restores sys.modules after each in-process run, and hypothesis's pytest plugin
@@ -23,6 +22,7 @@ from support.project import (
     make_samples,
     marker,
 )
+from support.secret_scan import files_containing
 
 SECRET = "sk-llmbench-test-5ecret-7f3a9c1e"
 
@@ -285,16 +285,6 @@ def test_dead_judge_fails_every_item_with_the_reason_and_ends_in_a_readable_verd
 # -- the API key --------------------------------------------------------------------------
 
 
-def files_containing(root: Path, secret: str) -> list[str]:
-    """Every file under root (hidden ones included) whose bytes contain the secret."""
-    needle = secret.encode()
-    return sorted(
-        str(path.relative_to(root))
-        for path in root.rglob("*")
-        if path.is_file() and needle in path.read_bytes()
-    )
-
-
 @pytest.mark.parametrize("answer", ["ok", "401"])
 def test_api_key_is_sent_as_bearer_and_written_nowhere(
     project: Project, server: JudgeServer, answer: str
@@ -331,21 +321,65 @@ def test_api_key_is_sent_as_bearer_and_written_nowhere(
     assert SECRET not in result.stderr.str()
 
 
-def test_unset_api_key_env_in_live_mode_is_a_usage_error_naming_the_variable(
+@pytest.mark.parametrize("state", ["unset", "empty"])
+def test_an_unset_or_empty_api_key_env_sends_no_key_and_says_so_in_the_header(
+    project: Project,
+    server: JudgeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    xdist_args: list[str],
+    state: str,
+) -> None:
+    # A self-hosted judge needs no key, and CI exports the (possibly empty) secret anyway.
+    if state == "unset":
+        monkeypatch.delenv("TEST_LLM_KEY")
+    else:
+        monkeypatch.setenv("TEST_LLM_KEY", "")
+    project.config(config_yaml(judge_block=KEYED_JUDGE))
+    result = project.run(*xdist_args)
+    assert result.ret == 0
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "  digest: judge default: live (auto: $TEST_LLM_URL is set), "
+            f"no API key: TEST_LLM_KEY is {state}, model test-model, concurrency 3, "
+            "prompt digest_judge@v1",
+        ]
+    )
+    assert len(server.headers) == 4
+    assert all("authorization" not in headers for headers in server.headers)
+
+
+def test_a_401_after_an_unset_api_key_env_names_the_variable_to_set(
     project: Project, server: JudgeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TEST_LLM_KEY")
     project.config(config_yaml(judge_block=KEYED_JUDGE))
+    server.set_script([("status", 401)] * 4)
+    result = project.run("-p", "no:xdist")
+    assert result.ret == 1
+    reason = (
+        "judge rejected the request: HTTP 401 Unauthorized "
+        "(no API key was sent: set $TEST_LLM_KEY (it is unset or empty))"
+    )
+    (record,) = project.records()
+    assert {s["reason"] for s in samples_by_id(record).values()} == {reason}
+
+
+def test_a_key_together_with_userinfo_in_base_url_is_refused_naming_the_judge(
+    project: Project, server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_LLM_URL", server.url.replace("://", "://user:hunter2@"))
+    project.config(config_yaml(judge_block=KEYED_JUDGE))
     result = project.run()
     assert result.ret == pytest.ExitCode.INTERRUPTED
     message = (
-        "judge 'default' reads its API key from $TEST_LLM_KEY, which is not set: "
-        "export it, or run offline with --llmbench-judge=dry-run"
+        "judges.default: base_url has user:password@ and api_key_env ($TEST_LLM_KEY) gives a "
+        "key too; both would be the Authorization header: keep one (remove api_key_env for "
+        "basic auth, or the userinfo for the key)"
     )
     result.stdout.fnmatch_lines(
         [
             f"  digest: judge default: cannot run: {message}",
-            "*= ERRORS =*",
             "*_ ERROR collecting benchmarks/test_digest.py _*",
             message,
             "*Interrupted: 1 error during collection*",
@@ -353,9 +387,8 @@ def test_unset_api_key_env_in_live_mode_is_a_usage_error_naming_the_variable(
     )
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output
-    assert "INTERNALERROR" not in output
+    assert "hunter2" not in output and SECRET not in output
     assert server.requests == []
-    assert project.records() == []
 
 
 def test_unset_api_key_env_is_no_error_under_dry_run(

@@ -78,7 +78,8 @@ def test_every_call_ends_scored_or_explicitly_unscored_under_a_flaky_server() ->
             "judge unavailable after 3 attempts: HTTP 503 Service Unavailable"
         )
         assert by_marker["s-07"].reason == (
-            "judge rejected the request: HTTP 401 Unauthorized (check the API key in $TEST_KEY)"
+            "judge rejected the request: HTTP 401 Unauthorized "
+            "(no API key was sent: set $TEST_KEY (it is unset or empty))"
         )
         assert srv.count_for("s-06") == 3
         assert srv.count_for("s-07") == 1

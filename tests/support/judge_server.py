@@ -3,7 +3,9 @@
 asyncio in a background thread with a minimal HTTP/1.1 (keep-alive, Content-Length
 bodies), so it sustains many concurrent requests with injected latency and can misbehave
 on cue: error statuses, Retry-After, prose instead of JSON, hangs, dropped connections,
-replies dripped a byte at a time, and requests never answered.
+replies dripped a byte at a time, and requests never answered. With `echo=True` it is the
+server a secret scan needs: every error message and every reply's content quotes the
+request back (its path and query, its headers, Authorization included, and its body).
 
     with JudgeServer(latency_s=0.2) as srv:
         srv.script_for("tg-0042", [("status", 503), "ok"])
@@ -18,7 +20,7 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, NamedTuple
@@ -57,6 +59,7 @@ class JudgeServer:
         reject_json_schema: bool = False,
         metrics: Sequence[str] = (),
         default_score: float = 0.9,
+        echo: bool = False,
     ) -> None:
         self.latency_s = latency_s
         self.scorer = scorer
@@ -64,6 +67,7 @@ class JudgeServer:
         # Used for "ok" replies when the request has no json_schema and the prompt names none.
         self.metrics = tuple(metrics)
         self.default_score = default_score
+        self.echo = echo
         self.requests: list[dict[str, Any]] = []  # every request body, in arrival order
         self.headers: list[dict[str, str]] = []  # their headers, lower-cased names
         self.peak_in_flight = 0
@@ -245,6 +249,35 @@ class JudgeServer:
             return _error(400, "request body is not JSON")
         if not isinstance(body, dict):
             return _error(400, "request body is not a JSON object")
+        if self.echo:
+            return await self._echoing(self._reply_to(body, headers, reader), path, headers, raw)
+        return await self._reply_to(body, headers, reader)
+
+    async def _echoing(
+        self,
+        reply: Awaitable[_Response | None],
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+    ) -> _Response | None:
+        """`reply` with the request quoted back (echo_quote) after an error's message (so a
+        scripted message's length puts the plugin's 160-character cut where a test wants it)
+        and before a completion's content."""
+        quoted = echo_quote(path, headers, raw)
+        response = await reply
+        if response is None or response.content_type != "application/json":
+            return response
+        payload = json.loads(response.payload)
+        error = payload.get("error")
+        if isinstance(error, dict):
+            error["message"] = f"{error['message']} {quoted}"
+        for choice in payload.get("choices", []):
+            choice["message"]["content"] = f"{quoted}\n\n{choice['message']['content']}"
+        return response._replace(payload=json.dumps(payload).encode())
+
+    async def _reply_to(
+        self, body: dict[str, Any], headers: dict[str, str], reader: asyncio.StreamReader
+    ) -> _Response | None:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
@@ -334,6 +367,15 @@ class JudgeServer:
                 "total_tokens": len(prompt) // 4 + _COMPLETION_TOKENS,
             },
         }
+
+
+def echo_quote(path: str, headers: dict[str, str], raw: bytes) -> str:
+    """How an echoing server quotes a request: path and query, then the Authorization
+    header, the other headers and the body (braces made parentheses, so that the quote adds
+    no JSON object to a reply)."""
+    others = " ".join(f"{k}: {v}" for k, v in headers.items() if k != "authorization")
+    body = raw.decode("utf-8", "replace").replace("{", "(").replace("}", ")")
+    return f"you sent {path} authorization: {headers.get('authorization', '')} {others} {body}"
 
 
 def _request_line(line: bytes) -> tuple[str, str, str]:
