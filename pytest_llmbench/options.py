@@ -63,6 +63,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="neither read nor write the judge reply cache",
     )
     group.addoption(
+        "--llmbench-refresh-outputs",
+        dest="llmbench_refresh_outputs",
+        action="store_true",
+        default=False,
+        help="produce every output: module:function output again, reading none from the "
+        "output cache (output_cache: true), and store the new ones",
+    )
+    group.addoption(
         "--llmbench-budget",
         dest="llmbench_budget",
         metavar="USD",

@@ -62,6 +62,9 @@ class ScenarioConfig:
     fail_on_warn: bool = False
     fields: dict[str, str] = field(default_factory=dict)  # canonical name -> field in the file
     output: str | None = None  # a sample field name or "module:function"
+    output_concurrency: int = 8  # calls of the output function at once (default: the judge's)
+    output_cache: bool = False  # keep the function's outputs under the cache directory
+    output_version: str = ""  # part of the output cache key: change it to regenerate
     description: str = ""
     regression: RegressionRules = field(default_factory=RegressionRules)
     unscored: UnscoredRules = field(default_factory=UnscoredRules)
@@ -107,6 +110,7 @@ class LLMBenchConfig:
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES)
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
+MAX_OUTPUT_CONCURRENCY = 1024
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
 
 _TOP_KEYS = (
@@ -123,6 +127,7 @@ _JUDGE_KEYS = (
 _SCENARIO_KEYS = (
     *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
     *("description", "regression", "unscored"),
+    *("output_concurrency", "output_cache", "output_version"),
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
@@ -367,6 +372,18 @@ class _ConfigReader(Reader):
                     f"expected a sample field or module:function, got {output!r}",
                     "e.g. output: summary, or output: my_app.digest:summarize",
                 )
+        for key in ("output_concurrency", "output_cache", "output_version"):
+            if key in m and (output is None or ":" not in output):
+                raise self.error(
+                    (*path, key),
+                    "only used with output: module:function (this scenario's outputs "
+                    + ("are a sample field)" if output is not None else "are not produced)"),
+                    f"remove {key}:, or give output: my_app.digest:summarize",
+                )
+        judge_concurrency = min(
+            judges[judge].concurrency if judge in judges else JudgeConfig.concurrency,
+            MAX_OUTPUT_CONCURRENCY,
+        )
         return ScenarioConfig(
             name=name,
             dataset=dataset,
@@ -378,10 +395,31 @@ class _ConfigReader(Reader):
             fail_on_warn=self.boolean(m.get("fail_on_warn", False), (*path, "fail_on_warn")),
             fields=fields,
             output=output,
+            output_concurrency=self.output_concurrency(
+                m.get("output_concurrency", judge_concurrency), (*path, "output_concurrency")
+            ),
+            output_cache=self.boolean(m.get("output_cache", False), (*path, "output_cache")),
+            output_version=self.version(m.get("output_version", ""), (*path, "output_version")),
             description=self.string(m.get("description", ""), (*path, "description")),
             regression=self.regression(m.get("regression", {}), (*path, "regression"), metrics),
             unscored=self.unscored(m.get("unscored", {}), (*path, "unscored")),
         )
+
+    def output_concurrency(self, value: Any, path: KeyPath) -> int:
+        count = self.integer(value, path, ge=1)
+        if count > MAX_OUTPUT_CONCURRENCY:
+            raise self.error(
+                path,
+                f"{count} calls at once is more than {MAX_OUTPUT_CONCURRENCY}",
+                f"use at most {MAX_OUTPUT_CONCURRENCY} (each sync call holds a thread)",
+            )
+        return count
+
+    def version(self, value: Any, path: KeyPath) -> str:
+        """A version label: text, or a whole number written bare (`output_version: 2`)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.string(value, path)
 
     def unscored(self, raw: Any, path: KeyPath) -> UnscoredRules:
         m = self.mapping(raw, path, _UNSCORED_KEYS)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ NOT_PREFETCHED = object()  # output(): nothing judged ahead (None is an output)
 class _Done:
     """A sample judged ahead of its item."""
 
-    output: object  # as the `output:` callable returned it
+    output: Produced  # as the `output:` callable returned it, and whence
     text: str  # the output's text as judge(output) sends it
     result: JudgeResult
     digest: str | None  # of the rendered prompt, for the record
@@ -55,7 +56,8 @@ class JudgingAhead:
 
         async def ahead() -> _Done:
             produced = await source.produce(sample)
-            text = "" if produced is None else str(produced)  # as judge(output) sends it
+            value = produced.value
+            text = "" if value is None else str(value)  # as judge(output) sends it
             result, digest = await service.ascore(scenario, sample, text)
             return _Done(produced, text, result, digest)
 
@@ -84,7 +86,7 @@ class JudgingAhead:
         the test failed first, or judged another output)."""
         self._started.pop((scenario.name, sample.id), None)
 
-    def output(self, scenario: ScenarioConfig, sample: Sample) -> object:
+    def output(self, scenario: ScenarioConfig, sample: Sample) -> Produced | object:
         """The output produced ahead, exactly as `output:` returned it (None included), or
         NOT_PREFETCHED."""
         started = self._started.get((scenario.name, sample.id))

@@ -19,6 +19,7 @@ from http import HTTPStatus
 import httpx
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, StructuredOutput
+from pytest_llmbench.judging.client_pool import ClientPool, shard_sizes
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
 from pytest_llmbench.judging.reply_parsing import (
@@ -164,7 +165,7 @@ class OpenAIJudge:
         self._format: StructuredOutput = (
             "json_schema" if judge.structured_output == "auto" else judge.structured_output
         )
-        self._client: httpx.AsyncClient | None = None
+        self._client: ClientPool | None = None
         self._limiter: AdaptiveLimiter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -240,7 +241,7 @@ class OpenAIJudge:
     def limiter(self) -> AdaptiveLimiter | None:
         return self._limiter
 
-    def _in_loop(self) -> tuple[httpx.AsyncClient, AdaptiveLimiter]:
+    def _in_loop(self) -> tuple[ClientPool, AdaptiveLimiter]:
         loop = asyncio.get_running_loop()
         if self._loop is not None and self._loop is not loop:
             raise RuntimeError(
@@ -249,22 +250,28 @@ class OpenAIJudge:
             )
         if self._client is None or self._limiter is None:
             headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-            self._client = httpx.AsyncClient(
-                transport=self._transport,
-                headers=headers,
-                timeout=httpx.Timeout(self.judge.timeout_s),
-                limits=httpx.Limits(
-                    max_connections=self._concurrency,
-                    max_keepalive_connections=self._concurrency,
-                ),
-            )
+
+            def make(connections: int) -> httpx.AsyncClient:
+                return httpx.AsyncClient(
+                    transport=self._transport,
+                    headers=headers,
+                    timeout=httpx.Timeout(self.judge.timeout_s),
+                    limits=httpx.Limits(
+                        max_connections=connections, max_keepalive_connections=connections
+                    ),
+                )
+
+            # Sharded over clients of at most 32 connections (see client_pool); an
+            # injected transport holds the connections itself: one client.
+            sizes = [self._concurrency] if self._transport else shard_sizes(self._concurrency)
+            self._client = ClientPool(sizes, make)
             self._limiter = AdaptiveLimiter(self._concurrency)
             self._loop = loop
         return self._client, self._limiter
 
     async def _score(
         self,
-        client: httpx.AsyncClient,
+        client: ClientPool,
         limiter: AdaptiveLimiter,
         call: _Call,
         request: JudgeRequest,
@@ -516,10 +523,17 @@ def _server_now(response: httpx.Response) -> float:
 
 
 async def _post(
-    client: httpx.AsyncClient, url: str, body: dict[str, object]
+    pool: ClientPool, url: str, body: dict[str, object]
 ) -> tuple[httpx.Response, bytes | None]:
     """POST ``body``; the response and its body, or None for a body over MAX_REPLY_BYTES
     (declared or as it streams in, decompressed), which is left unread."""
+    with pool.client() as client:
+        return await _read_bounded(client, url, body)
+
+
+async def _read_bounded(
+    client: httpx.AsyncClient, url: str, body: dict[str, object]
+) -> tuple[httpx.Response, bytes | None]:
     response = await client.send(client.build_request("POST", url, json=body), stream=True)
     try:
         declared = response.headers.get("content-length", "")

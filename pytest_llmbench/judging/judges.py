@@ -59,6 +59,11 @@ class Judges:
                 self._loop = BackgroundLoop(switch_interval_s=None if self.use_process else 0.001)
             return self._loop
 
+    @property
+    def started_loop(self) -> BackgroundLoop | None:
+        """The loop once a live judge started it; None before (and in a dry run)."""
+        return self._loop
+
     def get(self, judge: JudgeConfig, mode: Mode) -> Judge:
         """The judge that scores for `judge` in `mode`; a live one starts the loop."""
         if mode == "dry-run":

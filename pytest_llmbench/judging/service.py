@@ -33,7 +33,7 @@ from pytest_llmbench.judging.budget import (
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
 from pytest_llmbench.judging.judges import Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
-from pytest_llmbench.judging.output_sources import OutputSource
+from pytest_llmbench.judging.output_sources import OutputSource, OutputSources
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.tally import Tally
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
@@ -88,8 +88,10 @@ class JudgeService:
         budget: Budget | None = None,
         judge_process: bool = True,
         judges: Mapping[str, Judge] | None = None,
+        refresh_outputs: bool = False,
     ) -> None:
-        """`judges`: judges built elsewhere, by judge name, for live calls (see Judges)."""
+        """`judges`: judges built elsewhere, by judge name, for live calls (see Judges);
+        `refresh_outputs`: produce every `output:` function's output again (and store it)."""
         self._cfg = cfg
         self._judges = Judges(cfg.judges, environ, use_process=judge_process, provided=judges)
         self._option = option
@@ -101,7 +103,13 @@ class JudgeService:
         self._budget_settled: asyncio.Event | None = None
         self._modes: dict[str, Resolved] = {}
         self._prompts: dict[str, JudgePrompt] = {}
-        self._outputs: dict[str, OutputSource] = {}
+        self.outputs = OutputSources(
+            cache_dir,
+            refresh=refresh_outputs,
+            loop=lambda: self._judges.started_loop,
+            shown=self._shown,
+            rootdir=cfg.rootdir,
+        )
         self._cache: JudgeCache | None = None
         self._cache_lock = threading.Lock()
         self._cache_failed: str | None = None  # why it could not be opened
@@ -131,11 +139,7 @@ class JudgeService:
         return self._prompts[scenario.prompt]
 
     def output_source(self, scenario: ScenarioConfig) -> OutputSource | None:
-        if scenario.output is None:
-            return None
-        if scenario.name not in self._outputs:
-            self._outputs[scenario.name] = OutputSource(scenario.name, scenario.output)
-        return self._outputs[scenario.name]
+        return self.outputs.get(scenario)
 
     @property
     def cache(self) -> JudgeCache | None:
@@ -176,7 +180,7 @@ class JudgeService:
         cache = self._cache
         if cache is not None:
             lines += [line for line in cache.notes if line not in lines]
-        return lines
+        return lines + [line for line in self.outputs.notes if line not in lines]
 
     @property
     def dropped(self) -> int:
@@ -415,6 +419,7 @@ class JudgeService:
 
     def close(self) -> None:
         self._judges.close()
+        self.outputs.close()
         if self._cache is not None:
             cache = self._cache
             for line in cache.notes:  # kept for the terminal and the worker's report

@@ -98,6 +98,10 @@ def _lines(record: Mapping[str, Any]) -> list[Line]:
         lines.extend(_table(scenario["metrics"]))
         lines.extend(comparison_lines(scenario.get("comparison")))
         lines.append(("  " + usage_line(scenario["usage"]), ""))
+        outputs = scenario.get("outputs")
+        if outputs:
+            made, cached = outputs["produced"], outputs["cached"]
+            lines.append((f"  outputs: {made} produced, {cached} from the cache", ""))
         for problem in scenario["problems"]:
             lines.append(("  " + problem, COLOURS[status]))
     budget = (record.get("run") or {}).get("budget")

@@ -33,6 +33,7 @@ from pytest_llmbench.results.schema import (
     Counts,
     Fingerprints,
     MetricRecord,
+    OutputCounts,
     RunRecord,
     SampleRecord,
     ScenarioRecord,
@@ -159,7 +160,7 @@ def summarize_scenario(
             *(p.severity for p in found if p.kind in ("budget", "unscored")),
         ]
     )
-    return {
+    summary: ScenarioRecord = {
         "status": status,
         "problems": [sentence(p) for p in found],
         "fail_on_warn": rules["fail_on_warn"],
@@ -170,6 +171,20 @@ def summarize_scenario(
         "usage": usage_block,
         "samples": list(ordered),
     }
+    outputs = output_counts(ordered)
+    if outputs is not None:
+        summary["outputs"] = outputs
+    return summary
+
+
+def output_counts(samples: Sequence[SampleRecord]) -> OutputCounts | None:
+    """How many outputs were produced and how many read from the output cache; None when
+    no sample says (no output cache)."""
+    marks = [s["output_cached"] for s in samples if "output_cached" in s]
+    if not marks:
+        return None
+    cached = sum(1 for mark in marks if mark is True)
+    return {"produced": len(marks) - cached, "cached": cached}
 
 
 def build_scenario(

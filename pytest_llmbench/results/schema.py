@@ -54,6 +54,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     raw_scores: dict[str, float]  # with a prompt's declared scale: the scores as written
     judge_reasoning: str  # the judge's reasoning, at most reply_parsing.TEXT_LIMIT characters
     judge_raw: str  # the message content of the judge's last reply, bounded the same way
+    output_cached: bool  # with output_cache: the output came from the cache (not produced)
 
 
 class _SampleRecordRequired(TypedDict):
@@ -78,6 +79,8 @@ class SampleRecord(_SampleRecordRequired, total=False):
     judge_reasoning: str  # the judge's reasoning (its reasoning block or reasoning_content,
     # else the prose around the JSON), at most 2,000 characters, cut in the middle
     judge_raw: str  # the judge's last reply as it came (also an unusable one), as bounded
+    output_cached: bool  # with output_cache: the `output` came from the cache, the
+    # scenario's output function not called for it
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
@@ -120,6 +123,14 @@ class Usage(TypedDict):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None without a price (or for the dry-run judge)
+
+
+class OutputCounts(TypedDict):
+    """``scenarios.<name>.outputs``, with ``output_cache:``: where the samples' outputs
+    came from."""
+
+    produced: int  # the output function was called
+    cached: int  # read from the output cache
 
 
 class _DatasetFingerprintRequired(TypedDict):
@@ -262,6 +273,7 @@ class ScenarioRecord(_ScenarioRecordRequired, total=False):
     selection: SelectionRecord  # absent in records of 0.1 before selections were stored
     rules: ScenarioRules  # absent in records of 0.1 before the rules were stored
     comparison: Comparison  # with a baseline
+    outputs: OutputCounts  # with output_cache: on, over the samples that used `output`
 
 
 class Shard(TypedDict):

@@ -13,7 +13,7 @@ import pytest
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
-from pytest_llmbench.judging.ahead import NOT_PREFETCHED
+from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
@@ -33,6 +33,7 @@ class ItemState:
     prompt_sha256: str | None = None
     extra_scores: dict[str, float] = field(default_factory=dict)
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
+    output_cached: bool | None = None  # the `output` fixture's came from the output cache
 
 
 ITEM_STATE = pytest.StashKey[ItemState]()
@@ -148,13 +149,14 @@ class ItemSide:
                 f"scenario {state.scenario.name!r} declares no output:; use sample.output "
                 "or add output: <field> or output: module:function to the scenario"
             )
-        ahead = self.service.ahead.output(state.scenario, state.sample)
-        if ahead is not NOT_PREFETCHED:
-            return ahead
-        try:
-            return source.produce_sync(state.sample)
-        except OutputError as error:
-            raise pytest.UsageError(str(error)) from None
+        produced = self.service.ahead.output(state.scenario, state.sample)
+        if not isinstance(produced, Produced):
+            try:
+                produced = source.produce_sync(state.sample)
+            except OutputError as error:
+                raise pytest.UsageError(str(error)) from None
+        state.output_cached = produced.cached
+        return produced.value
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
         """Judge the next samples while this one runs, up to the window."""
@@ -187,9 +189,10 @@ class ItemSide:
 
     @functools.cached_property
     def window(self) -> int:
-        # Twice the concurrency: a full set in flight while finished ones wait for their item.
+        # Twice the concurrency: a full set in flight while finished ones wait for their
+        # item; and room for every output the function may produce at once beside them.
         live = [
-            self.cfg.judges[s.judge].concurrency
+            max(self.cfg.judges[s.judge].concurrency, s.output_concurrency)
             for s in self.cfg.scenarios.values()
             if s.output is not None and self.service.mode(s.judge).mode == "live"
         ]
@@ -243,6 +246,7 @@ class ItemSide:
             extra_scores=state.extra_scores,
             prompt_sha256=state.prompt_sha256,
             failure=failure,
+            output_cached=state.output_cached,
         )
 
 

@@ -45,13 +45,15 @@ def build(
     extra_scores: dict[str, float],
     prompt_sha256: str | None,
     failure: str | None,
+    output_cached: bool | None = None,
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
     ``field_values`` are the sample's `source: field` metrics (non-numbers, and numbers
     beyond ±1e15 that a record reader refuses, are dropped);
     ``extra_scores`` are reference metrics computed in the item process; ``failure`` is the
-    crash line of an item that failed before or without being scored.
+    crash line of an item that failed before or without being scored; ``output_cached``
+    whether the `output` fixture's came from the output cache (None: no output cache).
     """
     scores: dict[str, float] = {}
     for name, raw in field_values.items():
@@ -94,6 +96,8 @@ def build(
     }
     if judged is not None:
         _add_judge_words(built, judged)
+    if output_cached is not None:
+        built["output_cached"] = output_cached
     return built
 
 
@@ -146,6 +150,8 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         entry["judge_reasoning"] = str(data["judge_reasoning"])
     if data.get("judge_raw"):
         entry["judge_raw"] = str(data["judge_raw"])
+    if isinstance(data.get("output_cached"), bool):
+        entry["output_cached"] = data["output_cached"]
     return entry
 
 

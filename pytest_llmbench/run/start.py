@@ -59,6 +59,7 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         budget=budget,
         # The helper reads its stdin with asyncio's Unix pipe support: Windows stays in process.
         judge_process=bool(config.getini("llmbench_judge_process")) and sys.platform != "win32",
+        refresh_outputs=bool(config.getoption("llmbench_refresh_outputs")),
     )
     if judge == "live":
         # Asked for live explicitly: a judge that cannot be live is a usage error now, the

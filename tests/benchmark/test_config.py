@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tempfile
 import textwrap
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_llmbench.benchmark.config import (
@@ -136,6 +137,7 @@ def test_design_example_loads_to_the_expected_config(root: Path) -> None:
             MetricConfig("latency_seconds", 210, 240, "lower", "field", "latency_seconds"),
         ),
         smoke=5,
+        output_concurrency=16,  # the judge's concurrency, by default
     )
     assert config == LLMBenchConfig(
         path=root / CONFIG,
@@ -349,8 +351,8 @@ def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
 def test_unknown_key_without_a_close_match_has_no_suggestion(root: Path) -> None:
     assert scenario_error(root, "zzz: 1\n") == (
         "benchmarks/llmbench.yaml:7: scenarios.s.zzz: unknown key; expected one of dataset, "
-        "description, fail_on_warn, fields, judge, metrics, output, prompt, regression, smoke, "
-        "unscored"
+        "description, fail_on_warn, fields, judge, metrics, output, output_cache, "
+        "output_concurrency, output_version, prompt, regression, smoke, unscored"
     )
 
 
@@ -974,3 +976,105 @@ def test_any_value_at_any_key_is_a_config_or_one_error_naming_file_and_line(
             load(root, "\n".join(lines) + "\n", {"X": ""})
         except ConfigError as exc:
             assert re.fullmatch(r"benchmarks/llmbench\.yaml:[0-9]+: [^\n]+", str(exc)), str(exc)
+
+
+# --- live outputs: output_concurrency, output_cache, output_version -----------------------
+
+FUNCTION = "output: my_app.digest:summarize\n"
+
+
+def test_output_keys_load_with_the_judges_concurrency_as_the_default(root: Path) -> None:
+    judged = "judges:\n  default: {kind: openai, model: m, concurrency: 24}\n"
+    plain = load(root, judged + MINIMAL + "    " + FUNCTION).scenarios["s"]
+    assert (plain.output_concurrency, plain.output_cache, plain.output_version) == (24, False, "")
+    given_keys = "    output_concurrency: 3\n    output_cache: true\n    output_version: 2\n"
+    chosen = load(root, judged + MINIMAL + "    " + FUNCTION + given_keys).scenarios["s"]
+    assert (chosen.output_concurrency, chosen.output_cache, chosen.output_version) == (
+        3,
+        True,
+        "2",
+    )
+
+
+def test_the_default_output_concurrency_is_capped_where_the_judges_is_above_the_limit(
+    root: Path,
+) -> None:
+    judged = "judges:\n  default: {kind: openai, model: m, concurrency: 5000}\n"
+    assert (
+        load(root, judged + MINIMAL + "    " + FUNCTION).scenarios["s"].output_concurrency == 1024
+    )
+
+
+@pytest.mark.parametrize(
+    "key", ["output_concurrency: 4", "output_cache: true", "output_version: a"]
+)
+def test_output_keys_without_an_output_function_say_so(root: Path, key: str) -> None:
+    name = key.partition(":")[0]
+    assert scenario_error(root, f"{key}\n") == (
+        f"benchmarks/llmbench.yaml:7: scenarios.s.{name}: only used with output: module:function "
+        f"(this scenario's outputs are not produced); remove {name}:, or give output: "
+        "my_app.digest:summarize"
+    )
+    assert scenario_error(root, f"output: summary\n{key}\n") == (
+        f"benchmarks/llmbench.yaml:8: scenarios.s.{name}: only used with output: module:function "
+        f"(this scenario's outputs are a sample field); remove {name}:, or give output: "
+        "my_app.digest:summarize"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "what", "fix"),
+    [
+        ("0", "must be >= 1, got 0", "use 1 or more"),
+        (
+            "1025",
+            "1025 calls at once is more than 1024",
+            "use at most 1024 (each sync call holds a thread)",
+        ),
+        ("2.5", "expected a whole number, got 2.5", "write an integer"),
+        ("many", "expected a whole number, got 'many'", "write an integer"),
+    ],
+)
+def test_a_bad_output_concurrency_names_the_line_and_the_fix(
+    root: Path, value: str, what: str, fix: str
+) -> None:
+    assert scenario_error(root, f"{FUNCTION}output_concurrency: {value}\n") == (
+        f"benchmarks/llmbench.yaml:8: scenarios.s.output_concurrency: {what}; {fix}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        (
+            "output_cache: yes please",
+            "expected true or false, got 'yes please'; write true or false",
+        ),
+        ("output_version: [1]", "expected text, got a list; quote it"),
+        ("output_version: 1.5", "expected text, got 1.5; quote it"),
+    ],
+)
+def test_a_bad_output_cache_or_version_names_the_line(root: Path, line: str, what: str) -> None:
+    key = line.partition(":")[0]
+    assert scenario_error(root, f"{FUNCTION}{line}\n") == (
+        f"benchmarks/llmbench.yaml:8: scenarios.s.{key}: {what}"
+    )
+
+
+@given(st.integers(min_value=-(10**6), max_value=10**6))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=30)
+def test_output_concurrency_is_read_exactly_when_from_1_to_1024(root: Path, count: int) -> None:
+    text = MINIMAL + "    " + FUNCTION + f"    output_concurrency: {count}\n"
+    if 1 <= count <= 1024:
+        assert load(root, text).scenarios["s"].output_concurrency == count
+    else:
+        with pytest.raises(ConfigError, match=r"^benchmarks/llmbench.yaml:8: "):
+            load(root, text)
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=30)
+def test_any_quoted_output_version_is_kept_as_written(root: Path, version: str) -> None:
+    quoted = json.dumps(version, ensure_ascii=False)  # a YAML double-quoted scalar
+    text = MINIMAL + "    " + FUNCTION + f"    output_version: {quoted}\n"
+    assert load(root, text).scenarios["s"].output_version == version

@@ -18,6 +18,7 @@ from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, loa
 from pytest_llmbench.benchmark.dataset import Sample, load_dataset
 from pytest_llmbench.judging.budget import Budget, worst_case_cost
 from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
+from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reply_cache import CachedReply
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
@@ -200,7 +201,7 @@ def test_judging_ahead_goes_through_a_judge_of_its_own(
     scenario, samples = digest_samples(cfg)
     assert service.ahead.can_prefetch(scenario)
     assert [service.ahead.prefetch(scenario, s) for s in samples] == [True, True]
-    assert service.ahead.output(scenario, samples[1]) == samples[1].output
+    assert service.ahead.output(scenario, samples[1]) == Produced(samples[1].output)
 
     results = [service.score(scenario, s, str(s.output))[0] for s in samples]
 

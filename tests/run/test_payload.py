@@ -113,3 +113,19 @@ def test_a_field_value_reaches_the_scores_only_as_a_number_a_record_reader_accep
 
 def test_a_300_digit_field_value_is_dropped_not_an_overflow() -> None:
     assert build(None, judged_metrics=(), field_values={"latency": 10**299})["scores"] == {}
+
+
+def test_where_the_output_came_from_reaches_the_record_only_with_an_output_cache() -> None:
+    scored = JudgeResult(status="scored", scores={"coverage": 0.5})
+    assert "output_cached" not in build(scored)
+    assert "output_cached" not in payload.to_entry(build(scored))
+    for cached in (True, False):
+        data = build(scored, output_cached=cached)
+        assert data["output_cached"] is cached
+        assert payload.to_entry(data)["output_cached"] is cached
+
+
+def test_an_output_cached_that_is_not_a_boolean_is_not_kept() -> None:
+    data = build(JudgeResult(status="scored", scores={"coverage": 0.5}))
+    data["output_cached"] = "yes"  # a payload is read as it came from a worker
+    assert "output_cached" not in payload.to_entry(data)

@@ -141,7 +141,9 @@ class JudgeServer:
             loop.close()
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, _HOST, 0)
+        # A backlog past asyncio's 100: at concurrency 256 the clients connect all at once,
+        # and a connection dropped from a full queue waits a second for its SYN again.
+        self._server = await asyncio.start_server(self._connection, _HOST, 0, backlog=1024)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
