@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -355,6 +356,29 @@ def run(
     result = Run(list(command), cwd, wall, proc.returncode, log, _children_cpu() - before)
     if proc.returncode != 0:
         print(f"  ! exit status {proc.returncode}; last lines of {log}:\n{result.tail()}")
+    return result
+
+
+TIME_V = "/usr/bin/time"
+RSS_WRAPPER = (
+    "import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:]); "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(rc)"
+)
+_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+def measured(command: list[str], cwd: Path, log: Path, how: str, quiet: bool) -> Run:
+    """Run `command` with its peak RSS (KiB) measured around it."""
+    if how == "time-v":
+        stats = log.with_suffix(".time")
+        result = run([TIME_V, "-v", "-o", str(stats), *command], cwd, log, quiet=quiet)
+        found = _MAX_RSS.search(stats.read_text(encoding="utf-8", errors="replace"))
+        result.max_rss_kb = int(found.group(1)) if found else None
+    else:
+        stats = log.with_suffix(".rss")
+        result = run([PYTHON, "-c", RSS_WRAPPER, str(stats), *command], cwd, log, quiet=quiet)
+        result.max_rss_kb = int(stats.read_text())
     return result
 
 

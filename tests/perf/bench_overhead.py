@@ -20,34 +20,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
 import _perf as P
-
-TIME_V = "/usr/bin/time"
-RSS_WRAPPER = (
-    "import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:]); "
-    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
-    "sys.exit(rc)"
-)
-_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
-
-
-def measured(command: list[str], cwd: Path, log: Path, how: str, quiet: bool) -> P.Run:
-    """Run `command` with its peak RSS (KiB) measured around it."""
-    if how == "time-v":
-        stats = log.with_suffix(".time")
-        result = P.run([TIME_V, "-v", "-o", str(stats), *command], cwd, log, quiet=quiet)
-        found = _MAX_RSS.search(stats.read_text(encoding="utf-8", errors="replace"))
-        result.max_rss_kb = int(found.group(1)) if found else None
-    else:
-        stats = log.with_suffix(".rss")
-        result = P.run([P.PYTHON, "-c", RSS_WRAPPER, str(stats), *command], cwd, log, quiet=quiet)
-        result.max_rss_kb = int(stats.read_text())
-    return result
-
 
 GOAL_WALL = 1.25
 GOAL_RSS = 1.3
@@ -77,7 +53,7 @@ def main() -> int:
     sizes = [args.samples] if args.samples else [int(n) for n in args.sizes.split(",")]
     how = args.rss
     if how == "auto":
-        how = "time-v" if os.access(TIME_V, os.X_OK) else "getrusage"
+        how = "time-v" if os.access(P.TIME_V, os.X_OK) else "getrusage"
     P.banner(
         f"bench_overhead: dry-run samples of ~1 KB vs plain pytest ({args.reference}), sizes {sizes}"
     )
@@ -127,7 +103,7 @@ def one_size(work: Path, n: int, args: argparse.Namespace, how: str) -> tuple[st
     for r in range(args.repeat):
         print(f"-- round {r + 1}/{args.repeat}  ({P.loadavg()})", flush=True)
         for side, (command, cwd) in planned.items():
-            result = measured(command, cwd, work / f"log-{side}-{r}.txt", how, quiet=r > 0)
+            result = P.measured(command, cwd, work / f"log-{side}-{r}.txt", how, quiet=r > 0)
             sides[side].append(result)
             print(f"   {side:<9} wall {result.wall_s:6.2f} s, cpu {result.cpu_s:6.2f} s, "
                   f"peak RSS {(result.max_rss_kb or 0) / 1024:6.1f} MiB, exit {result.returncode}",
