@@ -28,10 +28,13 @@ LEFT, RIGHT, TOP, BOTTOM = 58, 14, 12, 34
 MAX_X_LABELS = 8
 
 
-def load_runs(directory: Path) -> tuple[list[RunRecord], list[str]]:
-    """The run records in ``directory`` (``*.json``), oldest first, and one line per file
-    skipped (not a run record, or a shard record that needs merging first)."""
-    runs: list[RunRecord] = []
+def load_runs(directory: Path) -> tuple[list[Record], list[str]]:
+    """The run records in ``directory`` (``*.json``), oldest first, as summaries (see
+    `summary`), and one line per file skipped (not a run record, or a shard record that
+    needs merging first). One record is read and checked at a time (record.load, the
+    whole schema), then only its summary is kept: the memory is one record's plus the
+    summaries, however many records the folder holds."""
+    runs: list[Record] = []
     skipped: list[str] = []
     for path in sorted(directory.glob("*.json")):
         try:
@@ -46,9 +49,33 @@ def load_runs(directory: Path) -> tuple[list[RunRecord], list[str]]:
                 "with `llmbench merge` and keep the merged record instead"
             )
             continue
-        runs.append(run)
+        runs.append(summary(run))
+        del run  # before the next file is read
     runs.sort(key=lambda r: (started_at(r), run_id(r)))
     return runs, skipped
+
+
+def summary(run: RunRecord) -> dict[str, Any]:
+    """What the table and the page read of a checked record: everything but the per-sample
+    parts (each scenario's ``samples``, kept as their count in ``sample_count``, and the
+    run block's ``judge_latency_s``), which are most of a large record."""
+    kept: dict[str, Any] = {k: v for k, v in run.items() if k not in ("scenarios", "run")}
+    kept["run"] = {k: v for k, v in run.get("run", {}).items() if k != "judge_latency_s"}
+    kept["scenarios"] = {
+        name: {
+            **{k: v for k, v in scenario.items() if k != "samples"},
+            "sample_count": len(scenario["samples"]),
+        }
+        for name, scenario in run["scenarios"].items()
+    }
+    return kept
+
+
+def sample_count(scenario: Record) -> int:
+    """How many samples a scenario recorded, of a summary or of a whole record."""
+    if "sample_count" in scenario:
+        return int(scenario["sample_count"])
+    return len(scenario.get("samples") or [])
 
 
 # -- what a row shows --------------------------------------------------------------------
@@ -348,7 +375,7 @@ def run_rows(runs: Sequence[Record]) -> list[dict[str, Any]]:
                 "status": run["status"],
                 "note": qualifier(run),
                 "scenarios": [(name, s["status"]) for name, s in sorted(scenarios.items())],
-                "samples": sum(len(s["samples"]) for s in scenarios.values()),
+                "samples": sum(sample_count(s) for s in scenarios.values()),
                 "cost": money(cost(list(scenarios.values()))),
                 "duration": seconds(run_block(run).get("duration_s")),
             }

@@ -42,6 +42,11 @@ from pytest_llmbench.run.payload_store import Collector
 from pytest_llmbench.run.selection import Coverage, Selection
 from pytest_llmbench.warning import LLMBenchWarning
 
+# The journal is handed to the OS every this many samples, or at the first sample this many
+# seconds after the last flush (see ControllerSide._journal_line): what a killed run loses.
+JOURNAL_FLUSH_LINES = 256
+JOURNAL_FLUSH_S = 1.0
+
 
 def new_run_id(now: float) -> str:
     stamp = _dt.datetime.fromtimestamp(now, _dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -74,6 +79,8 @@ class ControllerSide:
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
         self._journal_failed = False
+        self._unflushed = 0  # journal lines written since its last flush
+        self._flushed_at = 0.0  # time.monotonic() of that flush
         self.record: RunRecord | None = None
         # The Pushgateway grouping key this run pushes (or would push) to: in the run block.
         self.pushgateway_group: dict[str, str] = {}
@@ -113,16 +120,29 @@ class ControllerSide:
         self.config.hook.pytest_llmbench_sample_result(payload=data, config=self.config)
 
     def _journal_line(self, data: Any) -> None:
-        """A journal line per sample, line-buffered (one write to the OS each, no fsync): a
-        killed run still leaves every sample it had finished. A journal that cannot be
-        written is given up (noted once); the run and its record do not need it."""
+        """A journal line per sample, written in batches: buffered, and handed to the OS
+        (no fsync) at the first line (so that a journal that cannot be written is found at
+        once), then every JOURNAL_FLUSH_LINES lines, at the first sample JOURNAL_FLUSH_S
+        seconds after the last flush, and when the journal closes. A killed run leaves every
+        sample but those of its last unflushed batch: at most JOURNAL_FLUSH_LINES - 1
+        samples, finished within the last JOURNAL_FLUSH_S seconds or so. A journal that
+        cannot be written is given up (noted once); the run and its record do not need it."""
         if self._journal_failed:
             return
         try:
+            opened = self._journal is None
             if self._journal is None:
                 self.runs_dir.mkdir(parents=True, exist_ok=True)
-                self._journal = self.journal_path.open("a", encoding="utf-8", buffering=1)
+                self._journal = self.journal_path.open("a", encoding="utf-8")
             self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
+            self._unflushed += 1
+            if (
+                opened
+                or self._unflushed >= JOURNAL_FLUSH_LINES
+                or time.monotonic() - self._flushed_at >= JOURNAL_FLUSH_S
+            ):
+                self._journal.flush()
+                self._unflushed, self._flushed_at = 0, time.monotonic()
         except OSError as error:
             self._journal_failed = True
             reason = os_reason(error, self.journal_path, self.root)
@@ -454,8 +474,17 @@ class ControllerSide:
 
     def _close_journal(self, remove: bool) -> None:
         if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+            journal, self._journal = self._journal, None
+            try:
+                journal.close()  # writes the last batch
+            except OSError as error:
+                if not self._journal_failed:
+                    self._journal_failed = True
+                    reason = os_reason(error, self.journal_path, self.root)
+                    self.notes.append(
+                        f"journal {self._shown(self.journal_path)}: its last samples not kept: "
+                        f"{reason}"
+                    )
         if remove and self.journal_path.exists():
             self.journal_path.unlink()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shlex
 import shutil
@@ -82,6 +83,24 @@ def test_trivial(i):
 """
 
 
+# Plain pytest over the same samples: the dataset read with json, one parametrized item per
+# sample with the same ids, the body touching the output (what a test without the plugin does).
+PLAIN_DATA_TESTS = """\
+import json
+from pathlib import Path
+
+import pytest
+
+LINES = (Path(__file__).parent / "data" / "digest.jsonl").read_text(encoding="utf-8").splitlines()
+SAMPLES = [json.loads(line) for line in LINES if line.strip()]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[s["id"] for s in SAMPLES])
+def test_digest(sample):
+    assert sample["output"]
+"""
+
+
 def config_yaml(concurrency: int, *, prefetch: bool) -> str:
     return (
         "version: 1\n"
@@ -115,19 +134,60 @@ def sample(i: int) -> dict[str, Any]:
     }
 
 
+# About 1 KB a line, shaped like data/benchmarks/ (Russian channel posts, a digest, a
+# reference digest, stored scores, a measured latency, tags): what issue 12 calls realistic.
+_POSTS = (
+    "[{h:02d}:05] Доброе утро! Сегодня +{t}, без осадков. На рынке с 9:00 ярмарка, {n} мест.",
+    "[{h:02d}:40] На улице Гагарина, {n} до 18:00 не будет холодной воды, водовоз во дворе.",
+    "[{h:02d}:20] В сквере у ДК начали ставить детскую площадку; обещают закончить к {t} ноября.",
+    "[{h:02d}:55] Найдена собака: рыжий спаниель в синем ошейнике, ждёт хозяев в клинике {n}.",
+)
+
+
+def realistic_sample(i: int) -> dict[str, Any]:
+    """One sample of about 1 KB of JSON (UTF-8), every text distinct."""
+    h, t, n = 8 + i % 12, i % 30, i % 997
+    return {
+        "id": f"s-{i:06d}",
+        "channel": f"@channel_{i % 40}",
+        "input": "\n".join(post.format(h=h, t=t, n=n) for post in _POSTS),
+        "output": f"Выпуск {i}: ярмарка на {n} мест, нет воды на Гагарина, {n}, новая площадка "
+        f"к {t} ноября, найден спаниель.",
+        "reference": f"Выпуск {i}: ярмарка ({n} мест), отключение воды, площадка, собака.",
+        "ground_truth": {"coverage": 0.9, "accuracy": 0.9},
+        "latency_seconds": 100 + i % 50,
+        "tags": ["city", "digest"],
+    }
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def write_project(root: Path, samples: int, concurrency: int, *, prefetch: bool) -> Path:
-    """A benchmark project as a user lays it out; pytest.ini pins the rootdir to `root`."""
+def write_project(
+    root: Path, samples: int, concurrency: int, *, prefetch: bool, realistic: bool = False
+) -> Path:
+    """A benchmark project as a user lays it out; pytest.ini pins the rootdir to `root`.
+    `realistic`: samples of about 1 KB (realistic_sample) instead of 150 bytes."""
+    make = realistic_sample if realistic else sample
     write(root / "pytest.ini", "[pytest]\n")
     write(root / "prompts" / "digest_judge" / "v1.yaml", PROMPT)
     write(root / "benchmarks" / "llmbench.yaml", config_yaml(concurrency, prefetch=prefetch))
     write(root / "benchmarks" / "test_digest.py", TEST_PREFETCH if prefetch else TEST_PLAIN_BODY)
-    lines = (json.dumps(sample(i), ensure_ascii=False) + "\n" for i in range(1, samples + 1))
+    lines = (json.dumps(make(i), ensure_ascii=False) + "\n" for i in range(1, samples + 1))
+    write(root / "data" / "digest.jsonl", "".join(lines))
+    return root
+
+
+def write_plain_data_project(root: Path, samples: int) -> Path:
+    """Plain pytest parametrized over the realistic samples of write_project(realistic=True)."""
+    write(root / "pytest.ini", "[pytest]\n")
+    write(root / "test_plain.py", PLAIN_DATA_TESTS)
+    lines = (
+        json.dumps(realistic_sample(i), ensure_ascii=False) + "\n" for i in range(1, samples + 1)
+    )
     write(root / "data" / "digest.jsonl", "".join(lines))
     return root
 
@@ -296,6 +356,29 @@ def run(
     result = Run(list(command), cwd, wall, proc.returncode, log, _children_cpu() - before)
     if proc.returncode != 0:
         print(f"  ! exit status {proc.returncode}; last lines of {log}:\n{result.tail()}")
+    return result
+
+
+TIME_V = "/usr/bin/time"
+RSS_WRAPPER = (
+    "import resource, subprocess, sys; rc = subprocess.call(sys.argv[2:]); "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(rc)"
+)
+_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+def measured(command: list[str], cwd: Path, log: Path, how: str, quiet: bool) -> Run:
+    """Run `command` with its peak RSS (KiB) measured around it."""
+    if how == "time-v":
+        stats = log.with_suffix(".time")
+        result = run([TIME_V, "-v", "-o", str(stats), *command], cwd, log, quiet=quiet)
+        found = _MAX_RSS.search(stats.read_text(encoding="utf-8", errors="replace"))
+        result.max_rss_kb = int(found.group(1)) if found else None
+    else:
+        stats = log.with_suffix(".rss")
+        result = run([PYTHON, "-c", RSS_WRAPPER, str(stats), *command], cwd, log, quiet=quiet)
+        result.max_rss_kb = int(stats.read_text())
     return result
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.records import run_on
+from support.records import entry, make_record, nightly_run, run_on
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.reporting import history
@@ -123,6 +123,40 @@ def test_history_mentions_skipped_files_on_stderr(
         f"llmbench: skipped {runs / 'broken.json'}:1: not JSON (Expecting property name "
         "enclosed in double quotes); is this a run record?\n"
     )
+
+
+def test_records_are_kept_as_summaries_without_their_samples(tmp_path: Path) -> None:
+    record = make_record(
+        [entry(p, 0.9) for p in range(6)],
+        run=nightly_run(10, judge_latency_s={"digest": [0.25] * 6}),
+    )
+    (loaded,), _ = history.load_runs(folder(tmp_path, record))
+    assert loaded["scenarios"]["digest"]["sample_count"] == 6
+    assert "samples" not in loaded["scenarios"]["digest"]
+    assert "judge_latency_s" not in loaded["run"]
+    assert loaded["scenarios"]["digest"]["metrics"] == record["scenarios"]["digest"]["metrics"]
+
+
+def test_the_table_and_page_of_summaries_are_those_of_the_whole_records(tmp_path: Path) -> None:
+    runs = folder(tmp_path, *RUNS)
+    summaries, skipped = history.load_runs(runs)
+    whole = sorted(
+        (record_mod.load(path) for path in runs.glob("*.json")),
+        key=lambda r: (history.started_at(r), history.run_id(r)),
+    )
+    assert history.text_table(summaries) == history.text_table(whole)
+    assert history.render_html(summaries, skipped=skipped) == history.render_html(whole)
+
+
+def test_a_record_with_a_damaged_sample_is_still_skipped_as_damaged(tmp_path: Path) -> None:
+    broken: Any = run_on(11, 0.9)
+    broken["scenarios"]["digest"]["samples"][3]["status"] = "bogus"
+    runs = folder(tmp_path, run_on(10, 0.9), broken)
+    loaded, skipped = history.load_runs(runs)
+    assert [history.run_id(r) for r in loaded] == ["20251110T030000Z-000010"]
+    assert len(skipped) == 1
+    assert skipped[0].startswith(f"{runs / '01.json'}: ")
+    assert "scenarios.digest.samples[3].status" in skipped[0]
 
 
 # -- the page --------------------------------------------------------------------------

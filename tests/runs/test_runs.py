@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from support.project import Project, config_yaml, make_samples, without_footer
@@ -315,25 +316,51 @@ def test_header_says_which_judge_runs_and_why(project: Project) -> None:
     )
 
 
-def test_a_killed_run_leaves_every_finished_sample_in_its_journal(project: Project) -> None:
+KILLED_AT_S04 = (
+    "import os, signal\nimport pytest\n\n@pytest.mark.llmbench('digest')\n"
+    "def test_digest(sample, judge):\n"
+    "    if sample.id == 's-04':\n"
+    "        os.kill(os.getpid(), signal.SIGKILL)\n"
+    "    judge(sample.output)\n"
+)
+
+
+def killed_run_journal(project: Project, flush_lines: int, flush_s: float) -> list[Any]:
+    """(sample id, status) of each journal line of a run killed in its fourth sample, with
+    the journal's batch set to `flush_lines` lines and `flush_s` seconds."""
+    project.write("benchmarks/test_digest.py", KILLED_AT_S04)
     project.write(
-        "benchmarks/test_digest.py",
-        "import os, signal\nimport pytest\n\n@pytest.mark.llmbench('digest')\n"
-        "def test_digest(sample, judge):\n"
-        "    if sample.id == 's-04':\n"
-        "        os.kill(os.getpid(), signal.SIGKILL)\n"
-        "    judge(sample.output)\n",
+        "conftest.py",
+        "from pytest_llmbench.run import controller\n"
+        f"controller.JOURNAL_FLUSH_LINES = {flush_lines}\n"
+        f"controller.JOURNAL_FLUSH_S = {flush_s}\n",
     )
     result = project.pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == -9
     assert project.records() == []  # no record: the process never reached session finish
     (journal,) = (project.root / ".llmbench" / "runs").glob("*.partial.jsonl")
     lines = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
-    assert [(p["sample_id"], p["status"]) for p in lines] == [
+    return [(p["sample_id"], p["status"]) for p in lines]
+
+
+def test_a_killed_run_loses_only_the_samples_of_its_last_journal_batch(project: Project) -> None:
+    # The first line is written at once; then batches of 3: s-02 and s-03 wait for s-04.
+    assert killed_run_journal(project, flush_lines=3, flush_s=3600) == [("s-01", "scored")]
+
+
+def test_a_killed_run_keeps_the_samples_of_a_batch_whose_time_is_up(project: Project) -> None:
+    # With no time to wait, each sample is handed to the OS as it finishes.
+    assert killed_run_journal(project, flush_lines=10_000, flush_s=0) == [
         ("s-01", "scored"),
         ("s-02", "scored"),
         ("s-03", "scored"),
     ]
+
+
+def test_the_journal_is_written_in_batches_of_256_samples_or_one_second() -> None:
+    from pytest_llmbench.run import controller
+
+    assert (controller.JOURNAL_FLUSH_LINES, controller.JOURNAL_FLUSH_S) == (256, 1.0)
 
 
 def test_the_plugin_imports_nothing_heavy_until_a_config_exists() -> None:
