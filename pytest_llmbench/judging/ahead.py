@@ -13,7 +13,7 @@ from pytest_llmbench.benchmark.dataset import Sample
 from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
-    from pytest_llmbench.judging.service import JudgeService
+    from pytest_llmbench.judging.service import JudgeService, Prepared
 
 __all__ = ["NOT_PREFETCHED", "JudgingAhead"]
 
@@ -27,7 +27,7 @@ class _Done:
     output: object  # as the `output:` callable returned it
     text: str  # the output's text as judge(output) sends it
     result: JudgeResult
-    digest: str | None  # of the rendered prompt, for the record
+    prepared: Prepared
 
 
 class JudgingAhead:
@@ -38,6 +38,12 @@ class JudgingAhead:
         self._started: dict[tuple[str, str], concurrent.futures.Future[_Done]] = {}
 
     def can_prefetch(self, scenario: ScenarioConfig) -> bool:
+        """Whether this item process judges the scenario ahead itself: an `output:`
+        function's outputs are produced here; stored outputs are judged ahead by the run's
+        controller (run/ahead_of_items) when calls go through the run's helper."""
+        stored = scenario.output is not None and ":" not in scenario.output
+        if self._service.shares_calls and stored:
+            return False
         return (
             scenario.output is not None
             and bool(scenario.judged_metrics)
@@ -56,8 +62,8 @@ class JudgingAhead:
         async def ahead() -> _Done:
             produced = await source.produce(sample)
             text = "" if produced is None else str(produced)  # as judge(output) sends it
-            result, digest = await service.ascore(scenario, sample, text)
-            return _Done(produced, text, result, digest)
+            result, prepared = await service.judge_ahead(scenario, sample, text)
+            return _Done(produced, text, result, prepared)
 
         self._started[(scenario.name, sample.id)] = service.loop.submit(ahead())
         return True
@@ -77,7 +83,10 @@ class JudgingAhead:
             # own: judge that, the failure is not this call's.
             return None
         # The test judged the text judged ahead: same request, no second rendering.
-        return (done.result, done.digest) if done.text == output else None
+        if done.text != output:
+            return None
+        self._service.adopt(scenario, done.prepared, done.result)
+        return done.result, done.prepared.digest
 
     def discard(self, scenario: ScenarioConfig, sample: Sample) -> None:
         """Forget what was judged ahead for an item that is done (it may not have used it:

@@ -28,6 +28,9 @@ class JudgeRequest:
     output: str = ""  # the text judged, as the test passed it to judge()
     ground_truth: Mapping[str, float] = field(default_factory=dict)  # stored scores
     scale: tuple[float, float] | None = None  # the prompt's declared (min, max); None: 0..1
+    # Judged ahead of its item: the run's helper keeps the call for the item to take (an
+    # item's own request is the one it counts under).
+    ahead: bool = False
 
 
 @runtime_checkable

@@ -110,9 +110,7 @@ class CallTally(TypedDict):
     completion_tokens: int
 
 
-class Usage(TypedDict):
-    """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
-
+class _UsageRequired(TypedDict):
     judge_calls: int  # calls answered over HTTP (cached ones apart)
     cached: int
     http_requests: int
@@ -120,6 +118,14 @@ class Usage(TypedDict):
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None without a price (or for the dry-run judge)
+
+
+class Usage(_UsageRequired, total=False):
+    """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
+
+    # Calls judged ahead of their items that no item took (the body judged other text,
+    # or the run ended first); not in judge_calls, http_requests or tokens. Only when > 0.
+    ahead_unused: int
 
 
 class _DatasetFingerprintRequired(TypedDict):
