@@ -552,7 +552,8 @@ class Calls:
     """One call per distinct request, for every connection of the run's helper.
 
     A request equal to a call in flight, or to a finished one no item request has taken,
-    waits for that call. Once an item request ("ahead": false) has taken a call and it is
+    waits for that call; an item request equal to a call another item took is a call of
+    its own (each item is judged once, whatever asked ahead). Once an item request ("ahead": false) has taken a call and it is
     done, the table forgets it and remembers the request as taken: a later "ahead" call for
     it is not made, and a later item request (the same sample run again) asks anew, as it
     would without the helper. A call nobody waits for any more (every asker gave it up)
@@ -581,6 +582,11 @@ class Calls:
         call = self._table.get(key)
         if call is None and ahead and key in self._taken:
             return None
+        if call is not None and call.claimed and not ahead:
+            # Another item took that call: this item (the same sample run again, a
+            # repeat) is judged anew, as it would be without the helper.
+            self.made += 1
+            return await self._score(message), True, True
         started = call is None
         if call is None:
             call = _Call(asyncio.ensure_future(self._score(message)))

@@ -95,7 +95,11 @@ class AheadOfItems:
         can be judged ahead."""
         entries: list[_Entry] = []
         ok: dict[str, bool] = {}
+        seen: set[tuple[str, str]] = set()
         for scenario, sample, nodeid in chosen:
+            if (scenario.name, sample.id) in seen:
+                continue  # a repeat of the sample (pytest-repeat): judged by its own item
+            seen.add((scenario.name, sample.id))
             if scenario.name not in ok:
                 ok[scenario.name] = cls.eligible(service, scenario)
             text = stored_text(scenario, sample) if ok[scenario.name] else None
