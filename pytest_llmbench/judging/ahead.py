@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.judging.judge_protocol import NOT_MADE
 from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class JudgingAhead:
         function's outputs are produced here; stored outputs are judged ahead by the run's
         controller (run/ahead_of_items) when calls go through the run's helper."""
         stored = scenario.output is not None and ":" not in scenario.output
-        if self._service.shares_calls and stored:
+        if self._service.shares_calls and stored and self._service.budget is None:
             return False
         return (
             scenario.output is not None
@@ -83,7 +84,7 @@ class JudgingAhead:
             # own: judge that, the failure is not this call's.
             return None
         # The test judged the text judged ahead: same request, no second rendering.
-        if done.text != output:
+        if done.text != output or done.result.reason in NOT_MADE:
             return None
         self._service.adopt(scenario, done.prepared, done.result)
         return done.result, done.prepared.digest

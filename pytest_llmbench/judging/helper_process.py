@@ -10,7 +10,8 @@ own. Every connection speaks the same protocol, one JSON object a line:
     parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key},
                        "listen": path or absent}      (first, on stdin only)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
-                       "temperature": t, "scale": [min, max] or null, "ahead": bool}
+                       "temperature": t, "scale": [min, max] or null, "ahead": bool,
+                       "join_only": bool}
                       {"ping": k}                      (while calls are pending)
                       {"cancel": n}                    (the parent stopped waiting for n)
     child -> parent   {"ready": true}                  (once, when it serves)
@@ -19,6 +20,8 @@ own. Every connection speaks the same protocol, one JSON object a line:
                        "claimed": bool}
                       {"id": n, "taken": true}         (an "ahead" call for a request an
                                                         item already took: not made)
+                      {"id": n, "absent": true}        (a "join_only" request with no
+                                                        call to join)
                       {"id": n, "error": "what went wrong"}
                       {"pong": k}
 
@@ -61,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
-from pytest_llmbench.judging.judge_protocol import JudgeRequest
+from pytest_llmbench.judging.judge_protocol import ABSENT, TAKEN, JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.redaction import redact, url_secrets
 
@@ -78,10 +81,6 @@ CALL_MARGIN_S = 10.0
 # oldest is forgotten (its item then asks anew), so a body that never takes them costs no
 # unbounded memory.
 UNTAKEN_LIMIT = 4096
-
-
-# The reason of an "ahead" call the helper did not make (its item had already taken it).
-TAKEN = "already taken by its item"
 
 
 class JudgeProcessError(Exception):
@@ -229,6 +228,7 @@ class JudgeProcess:
         scale: tuple[float, float] | None = None,
         *,
         ahead: bool = False,
+        join_only: bool = False,
     ) -> JudgeResult:
         if self._gone is None:
             with contextlib.suppress(JudgeProcessError):  # _gone says why
@@ -250,6 +250,7 @@ class JudgeProcess:
             "temperature": temperature,
             "scale": list(scale) if scale is not None else None,
             "ahead": ahead,
+            "join_only": join_only,
         }
         try:
             writer.write(_line(message))
@@ -356,9 +357,10 @@ class JudgeProcess:
             result.started = data.get("started") is not False
             result.claimed = data.get("claimed") is not False
             reply.set_result(result)
-        elif data.get("taken") is True:
+        elif data.get("taken") is True or data.get("absent") is True:
+            reason = TAKEN if data.get("taken") is True else ABSENT
             reply.set_result(
-                JudgeResult(status="unscored", reason=TAKEN, started=False, claimed=False)
+                JudgeResult(status="unscored", reason=reason, started=False, claimed=False)
             )
         else:
             error = redact(str(data.get("error")), self._secrets)
@@ -499,6 +501,7 @@ class RemoteJudge:
             request.temperature,
             request.scale,
             ahead=request.ahead,
+            join_only=request.join_only,
         )
 
     async def aclose(self) -> None:
@@ -553,12 +556,12 @@ class Calls:
 
     A request equal to a call in flight, or to a finished one no item request has taken,
     waits for that call; an item request equal to a call another item took is a call of
-    its own (each item is judged once, whatever asked ahead). Once an item request ("ahead": false) has taken a call and it is
-    done, the table forgets it and remembers the request as taken: a later "ahead" call for
-    it is not made, and a later item request (the same sample run again) asks anew, as it
-    would without the helper. A call nobody waits for any more (every asker gave it up)
-    is cancelled; one whose asker's connection closed (a crashed worker) is not, and
-    answers whoever asks next (the item's new worker)."""
+    its own (each item is judged once, whatever asked ahead). Once an item request
+    ("ahead": false) has taken a call and it is done, the table forgets it and remembers
+    the request as taken: a later "ahead" call for it is not made. A call nobody waits
+    for any more (every asker gave it up) is cancelled; one whose asker's connection
+    closed (a crashed worker) is not, and answers whoever asks next (the item's new
+    worker)."""
 
     def __init__(
         self,
@@ -575,13 +578,16 @@ class Calls:
     def __len__(self) -> int:
         return len(self._table)
 
-    async def ask(self, message: Mapping[str, Any]) -> tuple[JudgeResult, bool, bool] | None:
-        """(result, started, claimed), or None for an "ahead" call already taken."""
+    async def ask(self, message: Mapping[str, Any]) -> tuple[JudgeResult, bool, bool] | str:
+        """(result, started, claimed), or why no call was made: "taken" (an "ahead" call
+        for a request already taken) or "absent" (a "join_only" request, nothing to join)."""
         key = request_key(message)
         ahead = message.get("ahead") is True
         call = self._table.get(key)
         if call is None and ahead and key in self._taken:
-            return None
+            return "taken"
+        if message.get("join_only") is True and (call is None or (call.claimed and not ahead)):
+            return "absent"
         if call is not None and call.claimed and not ahead:
             # Another item took that call: this item (the same sample run again, a
             # repeat) is judged anew, as it would be without the helper.
@@ -639,8 +645,8 @@ class _Connection:
         try:
             answer = await self._calls.ask(message)
             # Encoded here, inside the try: a reply that cannot be written still answers.
-            if answer is None:
-                line = _line({"id": message["id"], "taken": True})
+            if isinstance(answer, str):
+                line = _line({"id": message["id"], answer: True})
             else:
                 result, started, claimed = answer
                 line = _line(

@@ -116,6 +116,10 @@ class Judges:
     def _api_key(self, judge: JudgeConfig) -> str | None:
         return self._environ.get(judge.api_key_env) if judge.api_key_env else None
 
+    def through_helper(self, judge: JudgeConfig) -> bool:
+        """Whether `judge`'s live calls go through the run's helper (helper_process.Calls)."""
+        return self.use_process and judge.name in self._helper_judges()
+
     def start_shared_helper(self) -> HelperAt | None:
         """Start the run's helper, listening for the workers, and wait until it serves."""
         if not self._listen or not self._helper_judges():

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from pytest_llmbench.judging.budget import (
     Reservation,
     worst_case_cost,
 )
-from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
+from pytest_llmbench.judging.judge_protocol import ABSENT, NO_ROOM_AHEAD, Judge, JudgeRequest
 from pytest_llmbench.judging.judges import HelperAt, Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource
@@ -319,6 +321,20 @@ class JudgeService:
         judge = self._cfg.judges[scenario.judge]
         budget = self.budget
         held: Reservation | None = None
+        through_helper = self._judges.through_helper(judge)
+        if budget is not None and through_helper and not prepared.request.ahead:
+            # Judged ahead (by any process) is paid for already: take it without asking
+            # the budget for room.
+            joined = await self._judges.get(judge, "live").score(
+                dataclasses.replace(prepared.request, join_only=True)
+            )
+            if joined.reason != ABSENT:
+                if joined.claimed:
+                    self.tally.add(scenario.name, joined)
+                keep = _to_keep(joined) if self._cache_dir is not None else None
+                if keep is not None:
+                    await loop.offload(self._record, prepared.key, None, None, keep)
+                return joined
         if budget is not None:
             reserved = await self._reserve(budget, judge, prepared.request)
             if isinstance(reserved, JudgeResult):
@@ -359,16 +375,23 @@ class JudgeService:
         if self._budget_turn is None or self._budget_settled is None:
             self._budget_turn, self._budget_settled = asyncio.Lock(), asyncio.Event()
         settled = self._budget_settled
+        ahead = request.ahead
         # One call of this process asks at a time, first come first served: a call that
         # waits for room is not overtaken by a smaller one behind it.
         async with self._budget_turn:
             while True:
                 settled.clear()
                 outcome = await self.loop.offload(
-                    budget.reserve, amount, 2 * judge.call_bound_s + HOLD_MARGIN_S
+                    functools.partial(budget.reserve, count_refusal=not ahead),
+                    amount,
+                    2 * judge.call_bound_s + HOLD_MARGIN_S,
                 )
                 if isinstance(outcome, Reservation):
                     return outcome
+                if ahead:
+                    # Judged ahead only where the budget has room now: the item asks for
+                    # itself otherwise, and is the one refused, counted and waiting.
+                    return dataclasses.replace(_NO_ROOM_AHEAD)
                 if isinstance(outcome, Refusal):
                     return _refused(outcome, budget.limit_usd, judge)
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -487,6 +510,12 @@ class JudgeService:
         if self.budget is not None:
             self.budget_summary = self.budget.summary()
             self.budget.close()
+
+
+# A call judged ahead that the budget had no room for now: not made (its item asks itself).
+_NO_ROOM_AHEAD = JudgeResult(
+    status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False
+)
 
 
 def _to_keep(result: JudgeResult) -> CachedReply | None:

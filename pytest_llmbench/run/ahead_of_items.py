@@ -78,8 +78,12 @@ class AheadOfItems:
 
     @classmethod
     def eligible(cls, service: JudgeService, scenario: ScenarioConfig) -> bool:
+        # With a budget, each item process judges ahead what it runs next (judging/ahead),
+        # as before: the budget is then spent in the order the items run, not raced by
+        # the controller's calls.
         return (
             service.shares_calls
+            and service.budget is None
             and bool(scenario.judged_metrics)
             and (scenario.output is None or ":" not in scenario.output)
             and service.mode(scenario.judge).mode == "live"
