@@ -77,6 +77,10 @@ STALL_S = 10.0  # a live child answers a ping in milliseconds
 STARTUP_S = 60.0
 STOPPED_S = 3.0
 CALL_MARGIN_S = 10.0
+# Beside the socket: why the run's helper is gone, written by the controller, read by a
+# worker whose connection closed (it cannot see the exit status of another's child).
+GONE_FILE = "gone.txt"
+GONE_WAIT_S = 2.0
 # Finished "ahead" calls no item has taken yet, kept for their items: beyond this many the
 # oldest is forgotten (its item then asks anew), so a body that never takes them costs no
 # unbounded memory.
@@ -334,6 +338,8 @@ class JudgeProcess:
             async for raw in stdout:
                 self._heard_at = loop.time()
                 self._deliver(json.loads(raw))
+        except ConnectionError:
+            pass  # the other end went (a socket reset): as at the end of its output
         except Exception as error:  # whatever the line was, no call may wait forever
             self._fail(f"judge process sent an unreadable reply ({type(error).__name__})")
             return
@@ -384,6 +390,9 @@ class JudgeProcess:
     def _fail(self, reason: str) -> None:
         if self._gone is None:
             self._gone = reason
+            if self._listen is not None and reason != "judge process closed":
+                with contextlib.suppress(OSError):
+                    Path(self._listen).with_name(GONE_FILE).write_text(reason, "utf-8")
         for reply in self._pending.values():
             if not reply.done():
                 reply.set_result(JudgeResult(status="unscored", reason=self._gone))
@@ -452,9 +461,19 @@ class JudgeConnection(JudgeProcess):
         self._readers = [asyncio.create_task(self._read_replies(None, reader))]
 
     async def _exited(self, process: asyncio.subprocess.Process | None) -> None:
+        # The controller, the helper's parent, says why it is gone, as it sees it.
+        said = Path(self._path).with_name(GONE_FILE)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + GONE_WAIT_S
+        reason = ""
+        while not reason and self._gone is None and loop.time() < until:
+            with contextlib.suppress(OSError):
+                reason = said.read_text("utf-8", "replace")[:2000]
+            if not reason:
+                await asyncio.sleep(0.05)
         self._fail(
-            f"lost the connection to the run's judge helper process (pid {self._pid}): "
-            "it exited or closed the socket"
+            reason
+            or f"lost the connection to the run's judge helper process (pid {self._pid})"
         )
 
     def _kill(self, what: str) -> None:
