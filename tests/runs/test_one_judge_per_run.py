@@ -105,6 +105,7 @@ def test_an_output_function_under_two_workers_keeps_the_run_wide_limit(
     project: Project, server: JudgeServer, dist: str
 ) -> None:
     project.write("app_outputs.py", APP)
+    project.write("pytest.ini", "[pytest]\npythonpath = .\n")
     project.config(
         config_yaml(judge_block=JUDGE_BLOCK, extra_scenario="    output: app_outputs:make_output\n")
     )
@@ -167,7 +168,9 @@ def test_a_body_that_judges_other_text_costs_only_the_counted_window(
     edited = [r for r in server.requests if "(edited by the test)" in str(r["messages"])]
     assert len(edited) == SAMPLES
     assert len(server.requests) == SAMPLES + unused
-    assert 1 <= unused <= WINDOW + (2 if mode == "n2" else 0)
+    # At most the window, and one more per process: each process's first item slides it
+    # once before its report shows the body judges something else.
+    assert 1 <= unused <= WINDOW + (2 if mode == "n2" else 1)
     assert spent["judge_calls"] == SAMPLES
     result.stdout.fnmatch_lines(
         [
