@@ -629,6 +629,10 @@ class Calls:
                 call.task.cancel()
                 self._forget(key, call)
             raise
+        except Exception:
+            call.waiters -= 1
+            self._forget(key, call)  # a request the judge could not even read: not kept
+            raise
         call.waiters -= 1
         if call.claimed:
             self._forget(key, call)
@@ -704,6 +708,27 @@ class _Connection:
         await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
 
+async def serve_worker(
+    calls: Calls, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """One xdist worker's connection to the run's helper, until it closes or sends a line
+    that is not a request, a ping or a cancel (that connection ends; the others go on)."""
+
+    def send(line: bytes) -> None:
+        if not writer.is_closing():
+            writer.write(line)
+
+    connection = _Connection(calls, send)
+    try:
+        await connection.serve(reader)
+    except Exception:  # an unreadable line: this connection ends
+        pass
+    finally:
+        # Not the calls: a call a crashed worker asked answers its item's next worker.
+        connection.tasks.clear()
+        writer.close()
+
+
 async def _serve() -> None:
     from pytest_llmbench.judging.chat_completions import OpenAIJudge
 
@@ -732,24 +757,11 @@ async def _serve() -> None:
         out.write(line)
         out.flush()
 
-    async def worker(sock_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def send(line: bytes) -> None:
-            if not writer.is_closing():
-                writer.write(line)
-
-        connection = _Connection(calls, send)
-        try:
-            await connection.serve(sock_reader)
-        except Exception:  # an unreadable line: that connection ends, the others go on
-            pass
-        finally:
-            # Not the calls: a call a crashed worker asked answers its item's next worker.
-            connection.tasks.clear()
-            writer.close()
-
     server = None
     if isinstance(hello.get("listen"), str):
-        server = await asyncio.start_unix_server(worker, hello["listen"], limit=_LINE_LIMIT)
+        server = await asyncio.start_unix_server(
+            functools.partial(serve_worker, calls), hello["listen"], limit=_LINE_LIMIT
+        )
     write(_line({"ready": True}))
     own = _Connection(calls, write)
     try:

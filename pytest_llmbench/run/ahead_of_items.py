@@ -29,7 +29,7 @@ from pytest_llmbench.judging.ahead_window import Window
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService, Prepared
 
-__all__ = ["AheadOfItems", "stored_text"]
+__all__ = ["AheadOfItems", "serial_reason", "stored_text"]
 
 # How long the xdist controller waits for a worker's selection file (written right after
 # its collection, as xdist reports it).
@@ -49,6 +49,19 @@ def stored_text(scenario: ScenarioConfig, sample: Sample) -> str | None:
     else:
         return None
     return None if value is None else str(value)
+
+
+def serial_reason(service: JudgeService, scenario: ScenarioConfig) -> str | None:
+    """Why a live scenario's samples are judged one call at a time per process (each
+    `judge(x)` waits for its reply), or None when they are judged ahead: by the
+    controller (stored outputs) or by each item process (`output:`)."""
+    if scenario.output is not None:
+        return None  # judged ahead in each process, or by the controller
+    if AheadOfItems.eligible(service, scenario):
+        return None  # the plain body: judged ahead while its requests match
+    if not service.shares_calls:
+        return "llmbench_judge_process = false and no output:"
+    return "a budget is set and no output:"
 
 
 @dataclass(frozen=True)

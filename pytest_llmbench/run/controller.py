@@ -37,6 +37,7 @@ from pytest_llmbench.results.schema import (
 )
 from pytest_llmbench.run import payload as payload_mod
 from pytest_llmbench.run import selection as selection_mod
+from pytest_llmbench.run.ahead_of_items import serial_reason
 from pytest_llmbench.run.item_side import in_shard, smoke_ids
 from pytest_llmbench.run.payload_store import Collector
 from pytest_llmbench.run.selection import Coverage, Selection
@@ -300,6 +301,14 @@ class ControllerSide:
             covered[name] = self.coverage(name, ran)
             kind, selected, total = covered[name]
             scenarios[name]["selection"] = {"kind": kind, "selected": selected, "of": total}
+            calls = scenarios[name]["usage"]["judge_calls"]
+            serial = serial_reason(self.service, scenario) if live else None
+            if serial is not None and scenario.judged_metrics and calls > 1:
+                self.notes.append(
+                    f"scenario {name!r}: judged one call at a time per process ({serial}): "
+                    f"{calls} calls, each waiting for its reply; declare output: (or remove "
+                    "the reason) to judge ahead"
+                )
             if self.ahead_unused.get(name):
                 scenarios[name]["usage"]["ahead_unused"] = self.ahead_unused[name]
             if name in self.ahead_stopped:

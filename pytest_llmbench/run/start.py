@@ -23,7 +23,11 @@ from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.run import selection as selection_mod
-from pytest_llmbench.run.ahead_of_items import AheadOfItems, from_worker_selection
+from pytest_llmbench.run.ahead_of_items import (
+    AheadOfItems,
+    from_worker_selection,
+    serial_reason,
+)
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
 from pytest_llmbench.run.interrupts import SigtermAsInterrupt
 from pytest_llmbench.run.item_side import ItemSide
@@ -244,7 +248,11 @@ class LLMBenchRun:
             parts = [f"judge {judge.name}: {resolved.mode} ({resolved.reason})"]
             if resolved.mode == "live":
                 parts.append(f"model {judge.model}")
-                parts.append(f"concurrency {judge.concurrency}")
+                scope = "for the run" if self.service.shares_calls else "per process"
+                parts.append(f"concurrency {judge.concurrency} {scope}")
+                serial = serial_reason(self.service, scenario)
+                if serial is not None and scenario.judged_metrics:
+                    parts.append(f"one call at a time per process ({serial})")
             parts.append(f"prompt {scenario.prompt or 'none'}")
             lines.append(f"  {name}: " + ", ".join(parts))
         lines.append("  " + self.service.describe_cache_and_budget())
