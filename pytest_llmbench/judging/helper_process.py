@@ -466,7 +466,8 @@ class JudgeConnection(JudgeProcess):
         loop = asyncio.get_running_loop()
         until = loop.time() + GONE_WAIT_S
         reason = ""
-        while not reason and self._gone is None and loop.time() < until:
+        # Only while calls wait for the answer: at the end of a run nobody needs it.
+        while not reason and self._pending and self._gone is None and loop.time() < until:
             with contextlib.suppress(OSError):
                 reason = said.read_text("utf-8", "replace")[:2000]
             if not reason:

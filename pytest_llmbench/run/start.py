@@ -210,6 +210,7 @@ class LLMBenchRun:
         self.run_id = run_id
         self.helper_at: HelperAt | None = None  # the run's helper, for the workers
         self.ahead: AheadOfItems | None = None  # judging ahead over the selection
+        self._begun_early: list[str] = []  # under xdist, items begun before it was built
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
         self.interrupts = SigtermAsInterrupt()
         # The workers' notes (disk and cache) and cache entries dropped, on the controller.
@@ -327,6 +328,8 @@ class LLMBenchRun:
         if ahead is not None and self.ahead is None:
             self.ahead = ahead
             ahead.start()
+            for nodeid in self._begun_early:  # items that began while it was being built
+                ahead.begin(nodeid)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
@@ -356,15 +359,20 @@ class LLMBenchRun:
                 self.service_cfg.scenarios,
                 self.items.dataset,
             )
-            self._start_ahead(made)
+            self._built = made  # handed over in pytest's main thread (logstart)
 
         loop.submit(build())
 
     _ahead_asked = False
+    _built: AheadOfItems | None = None
 
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        if self.ahead is None and self._built is not None:
+            self._start_ahead(self._built)
         if self.ahead is not None:
             self.ahead.begin(nodeid)
+        elif self._ahead_asked:
+            self._begun_early.append(nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:
