@@ -25,6 +25,7 @@ from typing import Any
 
 from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample
+from pytest_llmbench.errors import JudgeSetupError
 from pytest_llmbench.judging.ahead_window import Window
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService, Prepared
@@ -94,13 +95,17 @@ class AheadOfItems:
         # With a budget, each item process judges ahead what it runs next (judging/ahead),
         # as before: the budget is then spent in the order the items run, not raced by
         # the controller's calls.
-        return (
+        if not (
             service.shares_calls
             and service.budget is None
             and bool(scenario.judged_metrics)
             and (scenario.output is None or ":" not in scenario.output)
-            and service.mode(scenario.judge).mode == "live"
-        )
+        ):
+            return False
+        try:
+            return service.mode(scenario.judge).mode == "live"
+        except JudgeSetupError:
+            return False  # said where the scenario is collected
 
     @classmethod
     def build(
