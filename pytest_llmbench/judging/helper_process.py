@@ -379,6 +379,13 @@ class JudgeProcess:
     async def _exited(self, process: asyncio.subprocess.Process | None) -> None:
         assert process is not None
         code = await process.wait()
+        if self._listen is not None:
+            # A worker that found the helper stopped killed it, and said why, first.
+            with contextlib.suppress(OSError):
+                said_first = Path(self._listen).with_name(GONE_FILE).read_text("utf-8")[:2000]
+                if said_first:
+                    self._fail(said_first)
+                    return
         # Let the stderr reader drain what the child said last.
         await asyncio.gather(*self._readers[1:], return_exceptions=True)
         said = " | ".join(line for line in self._stderr if line.strip())
@@ -391,8 +398,7 @@ class JudgeProcess:
         if self._gone is None:
             self._gone = reason
             if self._listen is not None and reason != "judge process closed":
-                with contextlib.suppress(OSError):
-                    Path(self._listen).with_name(GONE_FILE).write_text(reason, "utf-8")
+                _say_gone(Path(self._listen).with_name(GONE_FILE), reason)
         for reply in self._pending.values():
             if not reply.done():
                 reply.set_result(JudgeResult(status="unscored", reason=self._gone))
@@ -479,6 +485,9 @@ class JudgeConnection(JudgeProcess):
 
     def _kill(self, what: str) -> None:
         self._fail(f"judge helper process {what}")
+        # Said for the whole run before the kill: the controller and the other workers
+        # then give the same reason.
+        _say_gone(Path(self._path).with_name(GONE_FILE), self._gone or what)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self._pid, signal.SIGKILL)
 
@@ -526,6 +535,12 @@ class RemoteJudge:
 
     async def aclose(self) -> None:
         """Nothing of its own: the process is shared by every judge, and closed apart."""
+
+
+def _say_gone(path: Path, reason: str) -> None:
+    """Why the run's helper is gone, for every process of the run; the first to say wins."""
+    with contextlib.suppress(OSError), open(path, "x", encoding="utf-8") as out:
+        out.write(reason)
 
 
 def _line(data: Mapping[str, Any]) -> bytes:

@@ -381,10 +381,13 @@ class JudgeService:
         async with self._budget_turn:
             while True:
                 settled.clear()
+                reserve = (
+                    functools.partial(budget.reserve, count_refusal=False)
+                    if ahead
+                    else budget.reserve
+                )
                 outcome = await self.loop.offload(
-                    functools.partial(budget.reserve, count_refusal=not ahead),
-                    amount,
-                    2 * judge.call_bound_s + HOLD_MARGIN_S,
+                    reserve, amount, 2 * judge.call_bound_s + HOLD_MARGIN_S
                 )
                 if isinstance(outcome, Reservation):
                     return outcome
