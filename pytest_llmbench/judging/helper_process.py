@@ -608,7 +608,6 @@ class Calls:
         self._table: dict[str, _Call] = {}
         self._taken: set[str] = set()
         self._untaken_limit = untaken_limit
-        self.made = 0  # calls started (for tests and the perf scripts)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -626,13 +625,11 @@ class Calls:
         if call is not None and call.claimed and not ahead:
             # Another item took that call: this item (the same sample run again, a
             # repeat) is judged anew, as it would be without the helper.
-            self.made += 1
             return await self._score(message), True, True
         started = call is None
         if call is None:
             call = _Call(asyncio.ensure_future(self._score(message)))
             self._table[key] = call
-            self.made += 1
             self._bound()
         claimed = not ahead and not call.claimed
         call.claimed = call.claimed or claimed

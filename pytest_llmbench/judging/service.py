@@ -463,13 +463,6 @@ class JudgeService:
         prepared = self.prepare(scenario, sample, output)  # rendered here, not on the loop
         return self.loop.run(self._judge(scenario, prepared)), prepared.digest
 
-    async def ascore(
-        self, scenario: ScenarioConfig, sample: Sample, output: str
-    ) -> tuple[JudgeResult, str | None]:
-        """score() for a live judge, on the background loop (for judging ahead)."""
-        result, prepared = await self.judge_ahead(scenario, sample, output)
-        return result, prepared.digest
-
     async def judge_ahead(
         self, scenario: ScenarioConfig, sample: Sample, output: str
     ) -> tuple[JudgeResult, Prepared]:
