@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING
 
 from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.judging.judge_protocol import NOT_MADE
 from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.result import JudgeResult
 
 if TYPE_CHECKING:
-    from pytest_llmbench.judging.service import JudgeService
+    from pytest_llmbench.judging.service import JudgeService, Prepared
 
 __all__ = ["NOT_PREFETCHED", "JudgingAhead"]
 
@@ -28,7 +29,7 @@ class _Done:
     output: Produced  # as the `output:` callable returned it, and whence
     text: str  # the output's text as judge(output) sends it
     result: JudgeResult
-    digest: str | None  # of the rendered prompt, for the record
+    prepared: Prepared
 
 
 class JudgingAhead:
@@ -39,6 +40,12 @@ class JudgingAhead:
         self._started: dict[tuple[str, str], concurrent.futures.Future[_Done]] = {}
 
     def can_prefetch(self, scenario: ScenarioConfig) -> bool:
+        """Whether this item process judges the scenario ahead itself: an `output:`
+        function's outputs are produced here; stored outputs are judged ahead by the run's
+        controller (run/ahead_of_items) when calls go through the run's helper."""
+        stored = scenario.output is not None and ":" not in scenario.output
+        if self._service.shares_calls and stored and self._service.budget is None:
+            return False
         return (
             scenario.output is not None
             and bool(scenario.judged_metrics)
@@ -58,8 +65,8 @@ class JudgingAhead:
             produced = await source.produce(sample)
             value = produced.value
             text = "" if value is None else str(value)  # as judge(output) sends it
-            result, digest = await service.ascore(scenario, sample, text)
-            return _Done(produced, text, result, digest)
+            result, prepared = await service.judge_ahead(scenario, sample, text)
+            return _Done(produced, text, result, prepared)
 
         self._started[(scenario.name, sample.id)] = service.loop.submit(ahead())
         return True
@@ -79,7 +86,10 @@ class JudgingAhead:
             # own: judge that, the failure is not this call's.
             return None
         # The test judged the text judged ahead: same request, no second rendering.
-        return (done.result, done.digest) if done.text == output else None
+        if done.text != output or done.result.reason in NOT_MADE:
+            return None
+        self._service.adopt(scenario, done.prepared, done.result)
+        return done.result, done.prepared.digest
 
     def discard(self, scenario: ScenarioConfig, sample: Sample) -> None:
         """Forget what was judged ahead for an item that is done (it may not have used it:

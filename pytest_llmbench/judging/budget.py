@@ -111,10 +111,14 @@ class Budget:
         with self._lock:
             return self._spent()
 
-    def reserve(self, amount: float, hold_s: float) -> Reservation | Refusal | None:
+    def reserve(
+        self, amount: float, hold_s: float, *, count_refusal: bool = True
+    ) -> Reservation | Refusal | None:
         """Hold `amount` for a call about to be sent, for at most `hold_s` (the longest the
-        call can take). A Refusal when it cannot fit whatever settles; None when it does
-        not fit now but may once calls in flight settle (ask again then)."""
+        call can take). A Refusal when it cannot fit whatever settles (counted among the
+        refused calls unless `count_refusal` is false: a call judged ahead, which its item
+        then asks for itself); None when it does not fit now but may once calls in flight
+        settle (ask again then)."""
         now = time.time()
         with self._lock:
             # IMMEDIATE: the check and the hold are one step for every process of the run.
@@ -132,7 +136,8 @@ class Budget:
                     return Reservation(cursor.lastrowid, amount)
                 stranded = math.fsum(a for a, pid, until in rows if until < now or _gone(pid))
                 if math.fsum([spent, stranded, amount]) > self.limit_usd:
-                    self._db.execute("INSERT INTO refused (amount) VALUES (?)", (amount,))
+                    if count_refusal:
+                        self._db.execute("INSERT INTO refused (amount) VALUES (?)", (amount,))
                     return Refusal(amount, spent, stranded)
                 return None
             finally:

@@ -1,18 +1,28 @@
 """Live judge calls in a helper process, so HTTP never waits on pytest for the GIL.
 
-The pytest process (each xdist worker too) starts one child running ``main()`` (with
-``python -c``, this package first on its path) and talks to it over its stdin and stdout,
-one JSON object a line:
+One child per run: the run's controller (the single process, or the xdist controller)
+starts it running ``main()`` (with ``python -c``, this package first on its path) and
+talks to it over its stdin and stdout; with ``"listen"`` in the first line the child also
+serves a Unix domain socket at that path (in a directory only this user may enter), and
+every xdist worker connects there (`JudgeConnection`) instead of starting a child of its
+own. Every connection speaks the same protocol, one JSON object a line:
 
     parent -> child   {"judges": {name: JudgeConfig as a dict}, "keys": {name: key},
-                       "line_limit": bytes}                                  (first)
+                       "line_limit": bytes, "listen": path or absent}
+                                                       (first, on stdin only)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
-                       "temperature": t, "scale": [min, max] or null}
+                       "temperature": t, "scale": [min, max] or null, "ahead": bool,
+                       "join_only": bool}
                       {"ping": k}                      (while calls are pending)
                       {"cancel": n}                    (the parent stopped waiting for n)
     child -> parent   {"ready": true}                  (once, when it serves)
                       {"id": n, "result": JudgeResult as a dict (scores, raw_scores,
-                       reasoning and raw_reply included)}
+                       reasoning and raw_reply included), "started": bool,
+                       "claimed": bool}
+                      {"id": n, "taken": true}         (an "ahead" call for a request an
+                                                        item already took: not made)
+                      {"id": n, "absent": true}        (a "join_only" request with no
+                                                        call to join)
                       {"id": n, "error": "what went wrong"}
                       {"pong": k}
 
@@ -22,6 +32,12 @@ of this protocol is refused (an error reply when its id can be read) or skipped,
 the child serves one bad line never ends it or the calls of other samples. (Before its
 "ready", a stray line means the child is not speaking this protocol at all, a printing
 sitecustomize say: every call is unscored with that reason.)
+
+One limiter per judge for the whole run, and one call per distinct request (`Calls`): a
+request equal to one in flight, or to one finished that no item has taken yet, is answered
+from that call. "started" says this request made the call (it pays for it, in the budget
+ledger); "claimed" says it is the first item request ("ahead": false) to take it (the call
+counts in that process's tally). A call made "ahead" (judging ahead) waits for its item.
 
 The child runs one OpenAIJudge per judge on its own asyncio loop: concurrency, retries,
 the adaptive limiter and the structured-output downgrade all live there, as they would in
@@ -47,21 +63,22 @@ import collections
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
-from pytest_llmbench.judging.judge_protocol import JudgeRequest
+from pytest_llmbench.judging.judge_protocol import ABSENT, TAKEN, JudgeRequest
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.redaction import redact, url_secrets
 
-__all__ = ["JudgeProcess", "RemoteJudge", "judge_from_dict", "main"]
+__all__ = ["Calls", "JudgeConnection", "JudgeProcess", "RemoteJudge", "judge_from_dict", "main"]
 
 _STDERR_LINES = 20  # kept from the child's stderr, for the message if it dies
 # The longest line either side reads or writes: a request carries a rendered prompt. A
@@ -75,6 +92,14 @@ STALL_S = 10.0  # a live child answers a ping in milliseconds
 STARTUP_S = 60.0
 STOPPED_S = 3.0
 CALL_MARGIN_S = 10.0
+# Beside the socket: why the run's helper is gone, written by the controller, read by a
+# worker whose connection closed (it cannot see the exit status of another's child).
+GONE_FILE = "gone.txt"
+GONE_WAIT_S = 2.0
+# Finished "ahead" calls no item has taken yet, kept for their items: beyond this many the
+# oldest is forgotten (its item then asks anew), so a body that never takes them costs no
+# unbounded memory.
+UNTAKEN_LIMIT = 4096
 
 
 class JudgeProcessError(Exception):
@@ -227,13 +252,16 @@ def _child_command() -> list[str]:
 
 
 class JudgeProcess:
-    """The parent's end: started on first use from the background loop, one per process."""
+    """The parent's end: started on first use from the background loop, one per run (with
+    `listen`, the path of the socket the workers connect to) or, in process mode without
+    a shared helper, one per process."""
 
     def __init__(
         self,
         judges: Mapping[str, JudgeConfig],
         keys: Mapping[str, str | None],
         *,
+        listen: str | None = None,
         ping_every_s: float = PING_EVERY_S,
         stall_s: float = STALL_S,
         startup_s: float = STARTUP_S,
@@ -244,6 +272,8 @@ class JudgeProcess:
         self._line_limit = line_limit
         self._judges = dict(judges)
         self._keys = dict(keys)
+        self._listen = listen
+        self._writer: asyncio.StreamWriter | None = None  # the child's stdin, or the socket
         # The child's own words (stderr, error replies) could quote a key or a base_url's
         # credentials: they reach a reason, and so the record, only through redact().
         self._secrets = [*self._keys.values()]
@@ -272,11 +302,25 @@ class JudgeProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    @property
+    def ready(self) -> bool:
+        """The child said it serves (and, with `listen`, that its socket accepts)."""
+        return self._ready
+
     async def start(self) -> None:
         """Start the child (once; later callers wait for the first)."""
         if self._starting is None:
             self._starting = asyncio.ensure_future(self._spawn())
         await asyncio.shield(self._starting)
+
+    async def wait_ready(self) -> bool:
+        """Start the child and wait until it serves (or is gone): whether it serves."""
+        await self.start()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self._startup_s
+        while not self._ready and self._gone is None and loop.time() < until:
+            await asyncio.sleep(0.01)
+        return self._ready and self._gone is None
 
     async def _spawn(self) -> None:
         try:
@@ -293,12 +337,15 @@ class JudgeProcess:
         self._process = process
         assert process.stdin is not None and process.stdout is not None
         assert process.stderr is not None
-        hello = {
+        hello: dict[str, Any] = {
             "judges": {name: judge_to_dict(j) for name, j in self._judges.items()},
             "keys": self._keys,
             "line_limit": self._line_limit,
         }
+        if self._listen is not None:
+            hello["listen"] = self._listen
         process.stdin.write(_line(hello))
+        self._writer = process.stdin
         self._readers = [
             asyncio.create_task(self._read_replies(process, process.stdout)),
             asyncio.create_task(self._read_stderr(process.stderr)),
@@ -311,11 +358,15 @@ class JudgeProcess:
         metrics: Sequence[str],
         temperature: float | None,
         scale: tuple[float, float] | None = None,
+        *,
+        ahead: bool = False,
+        join_only: bool = False,
     ) -> JudgeResult:
         if self._gone is None:
             with contextlib.suppress(JudgeProcessError):  # _gone says why
                 await self.start()
-        if self._gone is not None or self._process is None or self._process.stdin is None:
+        writer = self._writer
+        if self._gone is not None or writer is None:
             return JudgeResult(status="unscored", reason=self._gone or "judge process not running")
         self._next_id += 1
         request_id = self._next_id
@@ -327,6 +378,8 @@ class JudgeProcess:
                 "metrics": list(metrics),
                 "temperature": temperature,
                 "scale": list(scale) if scale is not None else None,
+                "ahead": ahead,
+                "join_only": join_only,
             }
         )
         if len(line) > self._line_limit:
@@ -336,7 +389,7 @@ class JudgeProcess:
         self._pending[request_id] = reply
         self._sent[request_id] = (judge, loop.time())
         try:
-            self._process.stdin.write(line)
+            writer.write(line)
             if self._watchdog is None or self._watchdog.done():
                 self._watchdog = asyncio.create_task(self._watch())
             return await reply
@@ -360,9 +413,10 @@ class JudgeProcess:
                 # child's silence meanwhile is not its own.
                 self._heard_at, stopped_since = now, None
             due = now + self._ping_every_s
-            if self._process is None or self._gone is not None:
+            pid = self.pid
+            if pid is None or self._gone is not None:
                 continue
-            if _process_state(self._process.pid) == "T":
+            if _process_state(pid) == "T":
                 stopped_since = now if stopped_since is None else stopped_since
             else:
                 stopped_since = None
@@ -404,12 +458,12 @@ class JudgeProcess:
                 process.send_signal(signal.SIGKILL)  # a stopped process dies of it too
 
     def _send(self, data: Mapping[str, Any]) -> None:
-        process = self._process
-        if process is not None and process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.write(_line(data))
+        writer = self._writer
+        if writer is not None and not writer.is_closing():
+            writer.write(_line(data))
 
     async def _read_replies(
-        self, process: asyncio.subprocess.Process, stdout: asyncio.StreamReader
+        self, process: asyncio.subprocess.Process | None, stdout: asyncio.StreamReader
     ) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -428,6 +482,8 @@ class JudgeProcess:
                     raise ValueError("not a JSON object")
                 # Once it serves, one bad line is skipped: its call's own bound gives it up.
                 self._deliver(data)
+        except ConnectionError:
+            pass  # the other end went (a socket reset): as at the end of its output
         except Exception as error:  # a bug here: no call may wait forever
             self._fail(f"judge process sent an unreadable reply ({type(error).__name__})")
             return
@@ -454,9 +510,18 @@ class JudgeProcess:
             return  # a pong, or the answer to a call given up
         if "result" in data:
             try:
-                reply.set_result(result_from_dict(data["result"]))
+                result = result_from_dict(data["result"])
             except (TypeError, ValueError):
                 self._answer(request_id, "sent a reply that is not a judge result")
+                return
+            result.started = data.get("started") is not False
+            result.claimed = data.get("claimed") is not False
+            reply.set_result(result)
+        elif data.get("taken") is True or data.get("absent") is True:
+            reason = TAKEN if data.get("taken") is True else ABSENT
+            reply.set_result(
+                JudgeResult(status="unscored", reason=reason, started=False, claimed=False)
+            )
         else:
             error = redact(str(data.get("error")), self._secrets)
             reply.set_result(JudgeResult(status="unscored", reason=f"judge process: {error}"))
@@ -465,8 +530,16 @@ class JudgeProcess:
         async for raw in stderr:
             self._stderr.append(raw.decode("utf-8", "replace").rstrip())
 
-    async def _exited(self, process: asyncio.subprocess.Process) -> None:
+    async def _exited(self, process: asyncio.subprocess.Process | None) -> None:
+        assert process is not None
         code = await process.wait()
+        if self._listen is not None:
+            # A worker that found the helper stopped killed it, and said why, first.
+            with contextlib.suppress(OSError):
+                said_first = Path(self._listen).with_name(GONE_FILE).read_text("utf-8")[:2000]
+                if said_first:
+                    self._fail(said_first)
+                    return
         # Let the stderr reader drain what the child said last.
         await asyncio.gather(*self._readers[1:], return_exceptions=True)
         said = " | ".join(line for line in self._stderr if line.strip())
@@ -478,6 +551,8 @@ class JudgeProcess:
     def _fail(self, reason: str) -> None:
         if self._gone is None:
             self._gone = reason
+            if self._listen is not None and reason != "judge process closed":
+                _say_gone(Path(self._listen).with_name(GONE_FILE), reason)
         for reply in self._pending.values():
             if not reply.done():
                 reply.set_result(JudgeResult(status="unscored", reason=self._gone))
@@ -492,8 +567,8 @@ class JudgeProcess:
         try:
             if process is None:
                 return
-            if process.stdin is not None and not process.stdin.is_closing():
-                process.stdin.close()
+            if self._writer is not None and not self._writer.is_closing():
+                self._writer.close()
             try:
                 await asyncio.wait_for(process.wait(), timeout=10)
             except asyncio.TimeoutError:
@@ -502,6 +577,91 @@ class JudgeProcess:
             await asyncio.gather(*self._readers, return_exceptions=True)
         finally:
             self._fail(self._gone)  # a call still waiting gets its answer
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+
+
+class JudgeConnection(JudgeProcess):
+    """An xdist worker's end: the run's helper, started by the controller, reached over its
+    socket at `path`. Liveness as for the child itself (pings; a helper that stops
+    answering is killed, by its `pid`); a connection that closes leaves every call of this
+    worker unscored with the reason."""
+
+    def __init__(
+        self,
+        judges: Mapping[str, JudgeConfig],
+        path: str,
+        pid: int,
+        *,
+        ping_every_s: float = PING_EVERY_S,
+        stall_s: float = STALL_S,
+        stopped_s: float = STOPPED_S,
+    ) -> None:
+        super().__init__(
+            judges, {}, ping_every_s=ping_every_s, stall_s=stall_s, stopped_s=stopped_s
+        )
+        self._path = path
+        self._pid = pid
+        self._ready = True  # the controller waited for it before starting the workers
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    async def _spawn(self) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(self._path, limit=LINE_LIMIT)
+        except OSError as error:
+            self._gone = (
+                f"could not reach the run's judge helper process (pid {self._pid}) at "
+                f"{self._path}: {error.strerror or error}"
+            )
+            raise JudgeProcessError(self._gone) from None
+        self._writer = writer
+        self._readers = [asyncio.create_task(self._read_replies(None, reader))]
+
+    async def _exited(self, process: asyncio.subprocess.Process | None) -> None:
+        # The controller, the helper's parent, says why it is gone, as it sees it.
+        said = Path(self._path).with_name(GONE_FILE)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + GONE_WAIT_S
+        reason = ""
+        # Only while calls wait for the answer: at the end of a run nobody needs it.
+        while not reason and self._pending and self._gone is None and loop.time() < until:
+            with contextlib.suppress(OSError):
+                reason = said.read_text("utf-8", "replace")[:2000]
+            if not reason:
+                await asyncio.sleep(0.05)
+        self._fail(
+            reason
+            or f"lost the connection to the run's judge helper process (pid {self._pid})"
+        )
+
+    def _kill(self, what: str) -> None:
+        self._fail(f"judge helper process {what}")
+        # Said for the whole run before the kill: the controller and the other workers
+        # then give the same reason.
+        _say_gone(Path(self._path).with_name(GONE_FILE), self._gone or what)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self._pid, signal.SIGKILL)
+
+    async def aclose(self) -> None:
+        self._gone = self._gone or "judge connection closed"
+        if self._starting is not None:
+            await asyncio.gather(self._starting, return_exceptions=True)
+        try:
+            writer = self._writer
+            if writer is not None and not writer.is_closing():
+                writer.close()
+            if self._readers:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.gather(*self._readers, return_exceptions=True), timeout=10
+                    )
+        finally:
+            for reader in self._readers:
+                reader.cancel()
+            self._fail(self._gone)
             if self._watchdog is not None:
                 self._watchdog.cancel()
 
@@ -518,11 +678,23 @@ class RemoteJudge:
 
     async def score(self, request: JudgeRequest) -> JudgeResult:
         return await self._process.score(
-            self.judge.name, request.messages, request.metrics, request.temperature, request.scale
+            self.judge.name,
+            request.messages,
+            request.metrics,
+            request.temperature,
+            request.scale,
+            ahead=request.ahead,
+            join_only=request.join_only,
         )
 
     async def aclose(self) -> None:
         """Nothing of its own: the process is shared by every judge, and closed apart."""
+
+
+def _say_gone(path: Path, reason: str) -> None:
+    """Why the run's helper is gone, for every process of the run; the first to say wins."""
+    with contextlib.suppress(OSError), open(path, "x", encoding="utf-8") as out:
+        out.write(reason)
 
 
 def _line(data: Mapping[str, Any]) -> bytes:
@@ -564,6 +736,196 @@ def _forget_keys(judges: Iterable[Mapping[str, Any]]) -> None:
             os.environ.pop(name, None)
 
 
+def request_key(message: Mapping[str, Any]) -> str:
+    """What makes two requests the same call: the judge and everything it sends."""
+    asked = [
+        message.get("judge"),
+        message.get("messages"),
+        message.get("metrics"),
+        message.get("temperature"),
+        message.get("scale"),
+    ]
+    text = json.dumps(asked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+@dataclasses.dataclass
+class _Call:
+    task: asyncio.Task[JudgeResult]
+    claimed: bool = False  # an item request took it: it leaves the table once done
+    waiters: int = 0
+
+
+class Calls:
+    """One call per distinct request, for every connection of the run's helper.
+
+    A request equal to a call in flight, or to a finished one no item request has taken,
+    waits for that call; an item request equal to a call another item took is a call of
+    its own (each item is judged once, whatever asked ahead). Once an item request
+    ("ahead": false) has taken a call and it is done, the table forgets it and remembers
+    the request as taken: a later "ahead" call for it is not made. A call nobody waits
+    for any more (every asker gave it up) is cancelled; one whose asker's connection
+    closed (a crashed worker) is not, and answers whoever asks next (the item's new
+    worker)."""
+
+    def __init__(
+        self,
+        score: Callable[[Mapping[str, Any]], Awaitable[JudgeResult]],
+        *,
+        untaken_limit: int = UNTAKEN_LIMIT,
+    ) -> None:
+        self._score = score
+        self._table: dict[str, _Call] = {}
+        self._taken: set[str] = set()
+        self._untaken_limit = untaken_limit
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    async def ask(self, message: Mapping[str, Any]) -> tuple[JudgeResult, bool, bool] | str:
+        """(result, started, claimed), or why no call was made: "taken" (an "ahead" call
+        for a request already taken) or "absent" (a "join_only" request, nothing to join)."""
+        key = request_key(message)
+        ahead = message.get("ahead") is True
+        call = self._table.get(key)
+        if call is None and ahead and key in self._taken:
+            return "taken"
+        if message.get("join_only") is True and (call is None or (call.claimed and not ahead)):
+            return "absent"
+        if call is not None and call.claimed and not ahead:
+            # Another item took that call: this item (the same sample run again, a
+            # repeat) is judged anew, as it would be without the helper.
+            return await self._score(message), True, True
+        started = call is None
+        if call is None:
+            call = _Call(asyncio.ensure_future(self._score(message)))
+            self._table[key] = call
+            self._bound()
+        claimed = not ahead and not call.claimed
+        call.claimed = call.claimed or claimed
+        call.waiters += 1
+        try:
+            result = await asyncio.shield(call.task)
+        except asyncio.CancelledError:
+            call.waiters -= 1
+            if call.waiters == 0 and not call.task.done():
+                call.task.cancel()
+                self._forget(key, call)
+            raise
+        except Exception:
+            call.waiters -= 1
+            self._forget(key, call)  # a request the judge could not even read: not kept
+            raise
+        call.waiters -= 1
+        if call.claimed:
+            self._forget(key, call)
+            self._taken.add(key)
+        return dataclasses.replace(result), started, claimed
+
+    def _forget(self, key: str, call: _Call) -> None:
+        if self._table.get(key) is call:
+            del self._table[key]
+
+    def _bound(self) -> None:
+        if len(self._table) <= self._untaken_limit:
+            return
+        for key, call in list(self._table.items()):
+            if call.task.done() and not call.claimed and not call.waiters:
+                del self._table[key]
+                if len(self._table) <= self._untaken_limit:
+                    return
+
+
+class _Connection:
+    """One connection's read loop: requests, pings and cancels, answered on `write`; no
+    line longer than `limit` is read whole or answered."""
+
+    def __init__(self, calls: Calls, write: Callable[[bytes], None], limit: int) -> None:
+        self._calls = calls
+        self._write = write
+        self.limit = limit
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+
+    def forget(self, request_id: int, _: object) -> None:
+        self.tasks.pop(request_id, None)
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        try:
+            answer = await self._calls.ask(message)
+            # Encoded here, inside the try: a reply that cannot be written still answers.
+            if isinstance(answer, str):
+                line = _line({"id": message["id"], answer: True})
+            else:
+                result, started, claimed = answer
+                line = _line(
+                    {
+                        "id": message["id"],
+                        "result": dataclasses.asdict(result),
+                        "started": started,
+                        "claimed": claimed,
+                    }
+                )
+        except Exception as error:  # a bug here must not take the other calls down
+            line = _line({"id": message["id"], "error": f"{type(error).__name__}: {error}"})
+        if len(line) > self.limit:
+            line = _line({"id": message["id"], "error": f"reply line over {self.limit:,} bytes"})
+        self._write(line)
+
+    async def serve(self, lines: AsyncIterator[bytes | Overlong]) -> None:
+        async for raw in lines:
+            message = read_request(raw)
+            if isinstance(message, tuple):
+                # A line this end cannot act on: refused, and the connection serves on.
+                request_id, why = message
+                if request_id is not None:
+                    self._write(_line({"id": request_id, "error": why}))
+                else:
+                    print(f"llmbench judge helper: {why}; line skipped", file=sys.stderr)
+                continue
+            if "ping" in message:
+                # Answered from the read loop: a pong says this loop still turns.
+                self._write(_line({"pong": message["ping"]}))
+                continue
+            if "cancel" in message:
+                cancel = message["cancel"]
+                cancelled = self.tasks.pop(cancel, None) if isinstance(cancel, int) else None
+                if cancelled is not None:
+                    cancelled.cancel()
+                continue
+            request_id = message["id"]
+            task = asyncio.create_task(self.handle(message))
+            self.tasks[request_id] = task
+            task.add_done_callback(functools.partial(self.forget, request_id))
+
+    async def drop(self) -> None:
+        """The connection closed: stop answering it (the calls themselves go on)."""
+        for task in list(self.tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+async def serve_worker(
+    calls: Calls, limit: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """One xdist worker's connection to the run's helper, until it closes. A line it cannot
+    act on is refused as on stdin (an error reply when its id can be read), and the
+    connection serves on."""
+
+    def send(line: bytes) -> None:
+        if not writer.is_closing():
+            writer.write(line)
+
+    connection = _Connection(calls, send, limit)
+    try:
+        await connection.serve(aiter(BoundedLines(reader, limit)))
+    except Exception:  # a socket error (a reset): this connection ends, the others go on
+        pass
+    finally:
+        # Not the calls: a call a crashed worker asked answers its item's next worker.
+        connection.tasks.clear()
+        writer.close()
+
+
 async def _serve() -> None:
     from pytest_llmbench.judging.chat_completions import OpenAIJudge
 
@@ -581,66 +943,39 @@ async def _serve() -> None:
         name: OpenAIJudge(judge_from_dict(data), api_key=hello["keys"].get(name))
         for name, data in hello["judges"].items()
     }
-    out.write(_line({"ready": True}))
-    out.flush()
-    tasks: dict[int, asyncio.Task[None]] = {}
 
-    def forget(request_id: int, _: object) -> None:
-        tasks.pop(request_id, None)
+    async def score(message: Mapping[str, Any]) -> JudgeResult:
+        request = JudgeRequest(
+            message["messages"],
+            tuple(message["metrics"]),
+            message["temperature"],
+            scale=scale_from_wire(message.get("scale")),
+        )
+        return await engines[message["judge"]].score(request)
+
+    calls = Calls(score)
 
     def write(line: bytes) -> None:
         out.write(line)
         out.flush()
 
-    async def handle(message: dict[str, Any]) -> None:
-        try:
-            request = JudgeRequest(
-                message["messages"],
-                tuple(message["metrics"]),
-                message["temperature"],
-                scale=scale_from_wire(message.get("scale")),
-            )
-            result = await engines[message["judge"]].score(request)
-            # Encoded here, inside the try: a reply that cannot be written still answers.
-            line = _line({"id": message["id"], "result": dataclasses.asdict(result)})
-        except Exception as error:  # a bug here must not take the other calls down
-            line = _line({"id": message["id"], "error": f"{type(error).__name__}: {error}"})
-        if len(line) > limit:
-            line = _line({"id": message["id"], "error": f"reply line over {limit:,} bytes"})
-        write(line)
-
+    server = None
+    if isinstance(hello.get("listen"), str):
+        server = await asyncio.start_unix_server(
+            functools.partial(serve_worker, calls, limit), hello["listen"], limit=LINE_LIMIT
+        )
+    write(_line({"ready": True}))
+    own = _Connection(calls, write, limit)
     try:
-        async for raw in lines:
-            message = read_request(raw)
-            if isinstance(message, tuple):
-                # A line the child cannot act on: refused, and the child serves on.
-                request_id, why = message
-                if request_id is not None:
-                    write(_line({"id": request_id, "error": why}))
-                else:
-                    print(f"llmbench judge helper: {why}; line skipped", file=sys.stderr)
-                continue
-            if "ping" in message:
-                # Answered from the read loop: a pong says this loop still turns.
-                write(_line({"pong": message["ping"]}))
-                continue
-            if "cancel" in message:
-                cancelled = (
-                    tasks.pop(message["cancel"], None)
-                    if isinstance(message["cancel"], int)
-                    else None
-                )
-                if cancelled is not None:
-                    cancelled.cancel()
-                continue
-            request_id = message["id"]
-            task = asyncio.create_task(handle(message))
-            tasks[request_id] = task
-            task.add_done_callback(functools.partial(forget, request_id))
+        await own.serve(lines)
     finally:
-        for task in list(tasks.values()):
+        if server is not None:
+            server.close()
+        await own.drop()
+        pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
         for engine in engines.values():
             await engine.aclose()
 

@@ -14,7 +14,15 @@ from typing import Protocol, runtime_checkable
 
 from pytest_llmbench.judging.result import JudgeResult
 
-__all__ = ["Judge", "JudgeRequest"]
+__all__ = ["ABSENT", "NOT_MADE", "NO_ROOM_AHEAD", "TAKEN", "Judge", "JudgeRequest"]
+
+# The reasons of a call the run's helper did not make (helper_process.Calls): an "ahead"
+# call for a request an item already took, and a `join_only` request with no call to join.
+TAKEN = "already taken by its item"
+ABSENT = "no call to join"
+# A call judged ahead that the budget had no room for at the time (service.py).
+NO_ROOM_AHEAD = "no room in the budget to judge ahead"
+NOT_MADE = (TAKEN, ABSENT, NO_ROOM_AHEAD)  # its item then asks for itself
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,13 @@ class JudgeRequest:
     output: str = ""  # the text judged, as the test passed it to judge()
     ground_truth: Mapping[str, float] = field(default_factory=dict)  # stored scores
     scale: tuple[float, float] | None = None  # the prompt's declared (min, max); None: 0..1
+    # Judged ahead of its item: the run's helper keeps the call for the item to take (an
+    # item's own request is the one it counts under).
+    ahead: bool = False
+    # Only join a call already made or in flight for this very request (judged ahead);
+    # answered ABSENT when there is none. An item asks this first when a budget is set:
+    # what was judged ahead is paid for already, and needs no room in the budget.
+    join_only: bool = False
 
 
 @runtime_checkable

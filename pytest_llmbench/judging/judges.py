@@ -4,8 +4,12 @@ from the environment and the background loop every live judge shares."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
@@ -17,7 +21,19 @@ if TYPE_CHECKING:
     from pytest_llmbench.judging.background_loop import BackgroundLoop
     from pytest_llmbench.judging.helper_process import JudgeProcess
 
-__all__ = ["Judges"]
+__all__ = ["HelperAt", "Judges"]
+
+
+@dataclass(frozen=True)
+class HelperAt:
+    """Where the run's helper serves the xdist workers: its socket and its pid (handed to
+    every worker in its workerinput)."""
+
+    path: str
+    pid: int
+
+
+SOCKET_NAME = "judge.sock"
 
 
 class Judges:
@@ -36,8 +52,13 @@ class Judges:
         *,
         use_process: bool,
         provided: Mapping[str, Judge] | None = None,
+        listen: bool = False,
+        helper_at: HelperAt | None = None,
     ) -> None:
         self._configs = configs
+        self._listen = listen and use_process
+        self._helper_at = helper_at if use_process else None
+        self._socket_dir: Path | None = None
         self._environ = environ
         self.use_process = use_process
         self._provided = dict(provided or {})
@@ -100,13 +121,41 @@ class Judges:
     def _api_key(self, judge: JudgeConfig) -> str | None:
         return self._environ.get(judge.api_key_env) if judge.api_key_env else None
 
+    def through_helper(self, judge: JudgeConfig) -> bool:
+        """Whether `judge`'s live calls go through the run's helper (helper_process.Calls)."""
+        return self.use_process and judge.name in self._helper_judges()
+
+    def start_shared_helper(self) -> HelperAt | None:
+        """Start the run's helper, listening for the workers, and wait until it serves."""
+        if not self._listen or not self._helper_judges():
+            return None
+        loop = self.loop
+        with self._lock:
+            process = self._helper(loop)
+        if not loop.run(process.wait_ready()) or process.pid is None:
+            return None
+        assert self._socket_dir is not None
+        return HelperAt(str(self._socket_dir / SOCKET_NAME), process.pid)
+
     def _helper(self, loop: BackgroundLoop) -> JudgeProcess:
-        """The helper process for every live judge of this config (caller holds the lock)."""
+        """The helper process for every live judge of this config, or the connection to
+        the run's (caller holds the lock)."""
         if self._process is None:
-            from pytest_llmbench.judging.helper_process import JudgeProcess
+            from pytest_llmbench.judging.helper_process import JudgeConnection, JudgeProcess
 
             judges = self._helper_judges()
-            self._process = JudgeProcess(judges, {n: self._api_key(j) for n, j in judges.items()})
+            if self._helper_at is not None:
+                # An xdist worker: the controller's helper serves it; no API key here.
+                at = self._helper_at
+                self._process = JudgeConnection(judges, at.path, at.pid)
+            else:
+                listen = None
+                if self._listen:
+                    # A directory only this user may enter: no one else reaches the judge.
+                    self._socket_dir = Path(tempfile.mkdtemp(prefix="llmbench-"))
+                    listen = str(self._socket_dir / SOCKET_NAME)
+                keys = {n: self._api_key(j) for n, j in judges.items()}
+                self._process = JudgeProcess(judges, keys, listen=listen)
             loop.on_close(self._process.aclose)
         return self._process
 
@@ -122,3 +171,6 @@ class Judges:
         if self._loop is not None:
             self._loop.close()
             self._loop = None
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None

@@ -32,6 +32,11 @@ class JudgeResult:
     raw_reply: str = ""
     # Why a reply's token counts were not believed (and counted as 0), "" when they were.
     usage_note: str = ""
+    # Where the run's helper shares one call among equal requests (helper_process.Calls):
+    # whether this request made the call (then its cost is this process's to settle in the
+    # budget ledger) and whether it is the item request the call counts under (the tally).
+    started: bool = True
+    claimed: bool = True
 
     def call_stats(self) -> JudgeCallStats:
         """What a live call cost, for the payload (the scores travel apart)."""

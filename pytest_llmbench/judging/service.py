@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,8 +32,8 @@ from pytest_llmbench.judging.budget import (
     Reservation,
     worst_case_cost,
 )
-from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
-from pytest_llmbench.judging.judges import Judges
+from pytest_llmbench.judging.judge_protocol import ABSENT, NO_ROOM_AHEAD, Judge, JudgeRequest
+from pytest_llmbench.judging.judges import HelperAt, Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource, OutputSources
 from pytest_llmbench.judging.result import JudgeResult
@@ -89,11 +91,22 @@ class JudgeService:
         judge_process: bool = True,
         judges: Mapping[str, Judge] | None = None,
         refresh_outputs: bool = False,
+        listen: bool = False,
+        helper_at: HelperAt | None = None,
     ) -> None:
         """`judges`: judges built elsewhere, by judge name, for live calls (see Judges);
-        `refresh_outputs`: produce every `output:` function's output again (and store it)."""
+        `refresh_outputs`: produce every `output:` function's output again (and store it).
+        `listen`: this process (the xdist controller) starts the run's helper for the
+        workers; `helper_at`: this process (a worker) connects to it."""
         self._cfg = cfg
-        self._judges = Judges(cfg.judges, environ, use_process=judge_process, provided=judges)
+        self._judges = Judges(
+            cfg.judges,
+            environ,
+            use_process=judge_process,
+            provided=judges,
+            listen=listen,
+            helper_at=helper_at,
+        )
         self._option = option
         self._environ = environ
         self._cache_dir = cache_dir
@@ -214,6 +227,20 @@ class JudgeService:
     def loop(self) -> BackgroundLoop:
         return self._judges.loop
 
+    @property
+    def shares_calls(self) -> bool:
+        """Live calls go through the run's one helper (helper_process.Calls): equal
+        requests share one call, and a call judged ahead waits there for its item."""
+        return self._judges.use_process
+
+    def start_shared_helper(self) -> HelperAt | None:
+        """On the xdist controller: start the run's helper now and wait until it serves,
+        so that every worker can connect to it; None when no judge needs it (or it could
+        not start: each worker then starts its own)."""
+        if not self._any_live(judging=True):
+            return None
+        return self._judges.start_shared_helper()
+
     def warm_up(self) -> None:
         """Start the helper process now, while pytest collects, if any judge is live and
         calls are likely. With replies already cached (a re-run) it waits for the first
@@ -253,7 +280,9 @@ class JudgeService:
 
     # -- one request --------------------------------------------------------------------
 
-    def prepare(self, scenario: ScenarioConfig, sample: Sample, output: str) -> Prepared:
+    def prepare(
+        self, scenario: ScenarioConfig, sample: Sample, output: str, *, ahead: bool = False
+    ) -> Prepared:
         metrics = scenario.judged_metrics
         prompt = self.prompt(scenario)
         messages = [] if prompt is None or not metrics else render_messages(prompt, sample, output)
@@ -265,6 +294,7 @@ class JudgeService:
             output=output,
             ground_truth=sample.ground_truth,
             scale=prompt.scale if prompt is not None else None,
+            ahead=ahead,
         )
         if prompt is None or not metrics:
             return Prepared(request, None, "")
@@ -295,6 +325,20 @@ class JudgeService:
         judge = self._cfg.judges[scenario.judge]
         budget = self.budget
         held: Reservation | None = None
+        through_helper = self._judges.through_helper(judge)
+        if budget is not None and through_helper and not prepared.request.ahead:
+            # Judged ahead (by any process) is paid for already: take it without asking
+            # the budget for room.
+            joined = await self._judges.get(judge, "live").score(
+                dataclasses.replace(prepared.request, join_only=True)
+            )
+            if joined.reason != ABSENT:
+                if joined.claimed:
+                    self.tally.add(scenario.name, joined)
+                keep = _to_keep(joined) if self._cache_dir is not None else None
+                if keep is not None:
+                    await loop.offload(self._record, prepared.key, None, None, keep)
+                return joined
         if budget is not None:
             reserved = await self._reserve(budget, judge, prepared.request)
             if isinstance(reserved, JudgeResult):
@@ -306,15 +350,22 @@ class JudgeService:
             prefix = f"judge {judge.name}: a reply's token counts were not believed"
             if not any(line.startswith(prefix) for line in self._notes):
                 self.note(f"{prefix} ({result.usage_note}); counted as unknown (0)")
-        self.tally.add(scenario.name, result)
+        ahead = prepared.request.ahead
+        if not ahead and result.claimed:
+            # Counted once, under the item that took it (a call judged ahead: see adopt).
+            self.tally.add(scenario.name, result)
         cost = None
         if budget is not None and judge.price is not None:
             cost = judge.price.cost(result.prompt_tokens, result.completion_tokens)
-            if held is not None and result.status == "unscored" and result.attempts == 0:
+            if not result.started:
+                cost = 0.0  # another request made the call, and paid for it
+            elif held is not None and result.status == "unscored" and result.attempts == 0:
                 # Lost on the way (the helper died or was killed): whatever the request
                 # cost is unknown, so its worst case counts as spent.
                 cost = held.amount
-        keep = _to_keep(result) if self._cache_dir is not None else None
+        # Judged ahead, it is stored once its item takes it: before that, the item would
+        # find it in the cache and count it a cache hit.
+        keep = _to_keep(result) if self._cache_dir is not None and not ahead else None
         if cost is not None or held is not None or keep is not None:
             await loop.offload(self._record, prepared.key, held, cost, keep)
         if held is not None and self._budget_settled is not None:
@@ -332,16 +383,26 @@ class JudgeService:
         if self._budget_turn is None or self._budget_settled is None:
             self._budget_turn, self._budget_settled = asyncio.Lock(), asyncio.Event()
         settled = self._budget_settled
+        ahead = request.ahead
         # One call of this process asks at a time, first come first served: a call that
         # waits for room is not overtaken by a smaller one behind it.
         async with self._budget_turn:
             while True:
                 settled.clear()
+                reserve = (
+                    functools.partial(budget.reserve, count_refusal=False)
+                    if ahead
+                    else budget.reserve
+                )
                 outcome = await self.loop.offload(
-                    budget.reserve, amount, 2 * judge.call_bound_s + HOLD_MARGIN_S
+                    reserve, amount, 2 * judge.call_bound_s + HOLD_MARGIN_S
                 )
                 if isinstance(outcome, Reservation):
                     return outcome
+                if ahead:
+                    # Judged ahead only where the budget has room now: the item asks for
+                    # itself otherwise, and is the one refused, counted and waiting.
+                    return dataclasses.replace(_NO_ROOM_AHEAD)
                 if isinstance(outcome, Refusal):
                     return _refused(outcome, budget.limit_usd, judge)
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -410,12 +471,36 @@ class JudgeService:
         prepared = self.prepare(scenario, sample, output)  # rendered here, not on the loop
         return self.loop.run(self._judge(scenario, prepared)), prepared.digest
 
-    async def ascore(
+    async def judge_ahead(
         self, scenario: ScenarioConfig, sample: Sample, output: str
-    ) -> tuple[JudgeResult, str | None]:
-        """score() for a live judge, on the background loop (for judging ahead)."""
-        prepared = self.prepare(scenario, sample, output)
-        return await self._judge(scenario, prepared), prepared.digest
+    ) -> tuple[JudgeResult, Prepared]:
+        """One sample judged ahead of its item, on the background loop. Through the run's
+        helper the call is made "ahead": it counts (tally, cache) only once an item takes
+        it, here (adopt) or in any other process (its own request, answered by the call)."""
+        prepared = self.prepare(scenario, sample, output, ahead=self.shares_calls)
+        return await self._judge(scenario, prepared), prepared
+
+    async def judge_prepared(self, scenario: ScenarioConfig, prepared: Prepared) -> JudgeResult:
+        """A request prepared elsewhere (the controller's judging ahead), on the loop."""
+        return await self._judge(scenario, prepared)
+
+    def judge_config(self, scenario: ScenarioConfig) -> JudgeConfig:
+        return self._cfg.judges[scenario.judge]
+
+    def adopt(self, scenario: ScenarioConfig, prepared: Prepared, result: JudgeResult) -> None:
+        """An item of this process takes what it judged ahead: count and store it now."""
+        if not prepared.request.ahead or result.cached:
+            return  # counted and stored when it was made
+        self.tally.add(scenario.name, result)
+        self.store(prepared, result)
+
+    def store(self, prepared: Prepared, result: JudgeResult) -> None:
+        """Keep a reply judged ahead in the cache (from pytest's main thread): once its
+        item took it, or at the end of the run for one no item took (an interrupted run's
+        next run then pays nothing for it)."""
+        keep = _to_keep(result) if self._cache_dir is not None and not result.cached else None
+        if keep is not None and prepared.key:
+            self.loop.run(self.loop.offload(self._record, prepared.key, None, None, keep))
 
     def close(self) -> None:
         self._judges.close()
@@ -430,6 +515,12 @@ class JudgeService:
         if self.budget is not None:
             self.budget_summary = self.budget.summary()
             self.budget.close()
+
+
+# A call judged ahead that the budget had no room for now: not made (its item asks itself).
+_NO_ROOM_AHEAD = JudgeResult(
+    status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False
+)
 
 
 def _to_keep(result: JudgeResult) -> CachedReply | None:

@@ -38,6 +38,8 @@ def usage_line(u: Mapping[str, Any]) -> str:
     )
     if u.get("cost_usd") is not None:
         text += f" · cost {money(u['cost_usd'])}"
+    if u.get("ahead_unused"):
+        text += f" · judged ahead, unused {u['ahead_unused']}"
     return text
 
 

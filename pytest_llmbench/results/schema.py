@@ -113,9 +113,7 @@ class CallTally(TypedDict):
     completion_tokens: int
 
 
-class Usage(TypedDict):
-    """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
-
+class _UsageRequired(TypedDict):
     judge_calls: int  # calls answered over HTTP (cached ones apart)
     cached: int
     http_requests: int
@@ -131,6 +129,14 @@ class OutputCounts(TypedDict):
 
     produced: int  # the output function was called
     cached: int  # read from the output cache
+
+
+class Usage(_UsageRequired, total=False):
+    """``scenarios.<name>.usage``: judge calls over the scenario's samples."""
+
+    # Calls judged ahead of their items that no item took (the body judged other text,
+    # or the run ended first); not in judge_calls, http_requests or tokens. Only when > 0.
+    ahead_unused: int
 
 
 class _DatasetFingerprintRequired(TypedDict):

@@ -37,6 +37,7 @@ from pytest_llmbench.results.schema import (
 )
 from pytest_llmbench.run import payload as payload_mod
 from pytest_llmbench.run import selection as selection_mod
+from pytest_llmbench.run.ahead_of_items import serial_reason
 from pytest_llmbench.run.item_side import in_shard, smoke_ids
 from pytest_llmbench.run.payload_store import Collector
 from pytest_llmbench.run.selection import Coverage, Selection
@@ -93,6 +94,10 @@ class ControllerSide:
         self.skipped: set[str] = set()
         self.failures: dict[str, str] = {}  # node id -> why it failed without a payload
         self.tallies: dict[str, CallTally] = {}  # what the judge answered, all processes
+        # Judging ahead over the selection (run/ahead_of_items): per scenario, the calls
+        # made ahead that no item took, and the sample whose body judged other text.
+        self.ahead_unused: dict[str, int] = {}
+        self.ahead_stopped: dict[str, str] = {}
 
     @staticmethod
     def runs_dir_of(config: pytest.Config) -> Path:
@@ -321,6 +326,24 @@ class ControllerSide:
             covered[name] = self.coverage(name, ran)
             kind, selected, total = covered[name]
             scenarios[name]["selection"] = {"kind": kind, "selected": selected, "of": total}
+            calls = scenarios[name]["usage"]["judge_calls"]
+            serial = serial_reason(self.service, scenario) if live else None
+            if serial is not None and scenario.judged_metrics and calls > 1:
+                self.notes.append(
+                    f"scenario {name!r}: judged one call at a time per process ({serial}): "
+                    f"{calls} calls, each waiting for its reply; declare output: (or remove "
+                    "the reason) to judge ahead"
+                )
+            if self.ahead_unused.get(name):
+                scenarios[name]["usage"]["ahead_unused"] = self.ahead_unused[name]
+            if name in self.ahead_stopped:
+                self.notes.append(
+                    f"scenario {name!r}: judging ahead stopped at sample "
+                    f"{self.ahead_stopped[name]!r}, whose test judged other text than the "
+                    f"stored output; {self.ahead_unused.get(name, 0)} calls made ahead were "
+                    "not used (kept in the cache), and the rest was judged one call at a "
+                    "time per process"
+                )
         gated, note, partial = self.gate(session, exitstatus, covered)
         if self.baseline is not None:
             for name, block in scenarios.items():

@@ -18,11 +18,17 @@ import pytest
 from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
 from pytest_llmbench.errors import JudgeSetupError, UserError, os_reason
 from pytest_llmbench.judging.budget import Budget
+from pytest_llmbench.judging.judges import HelperAt
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.options import parse_shard
 from pytest_llmbench.reporting.terminal import section
 from pytest_llmbench.results.baselines import load_baselines
 from pytest_llmbench.run import selection as selection_mod
+from pytest_llmbench.run.ahead_of_items import (
+    AheadOfItems,
+    from_worker_selection,
+    serial_reason,
+)
 from pytest_llmbench.run.controller import ControllerSide, new_run_id
 from pytest_llmbench.run.interrupts import SigtermAsInterrupt
 from pytest_llmbench.run.item_side import ItemSide
@@ -60,6 +66,9 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
         # The helper reads its stdin with asyncio's Unix pipe support: Windows stays in process.
         judge_process=bool(config.getini("llmbench_judge_process")) and sys.platform != "win32",
         refresh_outputs=bool(config.getoption("llmbench_refresh_outputs")),
+        # One helper per run: the xdist controller starts it for its workers.
+        listen=_starts_workers(config),
+        helper_at=_helper_at(config),
     )
     if judge == "live":
         # Asked for live explicitly: a judge that cannot be live is a usage error now, the
@@ -78,6 +87,27 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
     if run.controller is not None:
         _register_controller_extras(config, cfg, run.controller)
     run.interrupts.install()
+
+
+def _starts_workers(config: pytest.Config) -> bool:
+    """This process is an xdist controller that will start workers (`-n N`, N > 0)."""
+    if hasattr(config, "workerinput"):
+        return False
+    option = config.option
+    return bool(getattr(option, "numprocesses", None)) and getattr(option, "dist", "no") != "no"
+
+
+def _helper_at(config: pytest.Config) -> HelperAt | None:
+    """On a worker: where the controller's helper serves (None: the worker starts its own)."""
+    given = getattr(config, "workerinput", {}).get("llmbench_judge_helper")
+    if (
+        isinstance(given, list)
+        and len(given) == 2
+        and isinstance(given[0], str)
+        and isinstance(given[1], int)
+    ):
+        return HelperAt(given[0], given[1])
+    return None
 
 
 def _register_controller_extras(
@@ -174,6 +204,9 @@ class LLMBenchRun:
             )
         )
         self.run_id = run_id
+        self.helper_at: HelperAt | None = None  # the run's helper, for the workers
+        self.ahead: AheadOfItems | None = None  # judging ahead over the selection
+        self._begun_early: list[str] = []  # under xdist, items begun before it was built
         self.current_item: pytest.Item | None = None  # the item whose protocol is running
         self.interrupts = SigtermAsInterrupt()
         # The workers' notes (disk and cache) and cache entries dropped, on the controller.
@@ -194,6 +227,8 @@ class LLMBenchRun:
     def pytest_configure_node(self, node: Any) -> None:
         # The controller decides the run id once and hands it to every worker.
         node.workerinput["llmbench_run_id"] = self.run_id
+        if self.helper_at is not None:  # and where the run's one judge helper serves
+            node.workerinput["llmbench_judge_helper"] = [self.helper_at.path, self.helper_at.pid]
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         cfg = self.service_cfg
@@ -212,7 +247,11 @@ class LLMBenchRun:
                 parts.append(resolved.key_note)
             if resolved.mode == "live":
                 parts.append(f"model {judge.model}")
-                parts.append(f"concurrency {judge.concurrency}")
+                scope = "for the run" if self.service.shares_calls else "per process"
+                parts.append(f"concurrency {judge.concurrency} {scope}")
+                serial = serial_reason(self.service, scenario)
+                if serial is not None and scenario.judged_metrics:
+                    parts.append(f"one call at a time per process ({serial})")
             parts.append(f"prompt {scenario.prompt or 'none'}")
             lines.append(f"  {name}: " + ", ".join(parts))
         lines.append("  " + self.service.describe_cache_and_budget())
@@ -246,8 +285,14 @@ class LLMBenchRun:
             self.upcoming = Upcoming(item.session)
         self.items.prefetch_ahead(self.upcoming.starting_at(item))
 
+    @pytest.hookimpl(tryfirst=True)  # before xdist's, which starts the workers
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if not self.config.getoption("collectonly"):
+        if self.config.getoption("collectonly"):
+            return
+        if _starts_workers(self.config):
+            # The workers connect to the run's helper: it must serve before they start.
+            self.helper_at = self.service.start_shared_helper()
+        else:
             self.service.warm_up()  # the judge's helper process boots while pytest collects
 
     @pytest.hookimpl(trylast=True)  # after every plugin that deselects
@@ -270,10 +315,69 @@ class LLMBenchRun:
             "dsession"
         ):
             self.controller.selection = selection
+            chosen = []
+            for item in session.items:
+                state = self.items.state(item)
+                if state is not None:
+                    chosen.append((state.scenario, state.sample, item.nodeid))
+            self._start_ahead(AheadOfItems.build(self.service, chosen))
+
+    def _start_ahead(self, ahead: AheadOfItems | None) -> None:
+        if ahead is not None and self.ahead is None:
+            self.ahead = ahead
+            ahead.start()
+            for nodeid in self._begun_early:  # items that began while it was being built
+                ahead.begin(nodeid)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The xdist controller: the first worker's collection is the selection (every
+        worker collects the same); judge its stored outputs ahead."""
+        if self.controller is None or self.ahead is not None or self._ahead_asked:
+            return
+        self._ahead_asked = True
+        if not any(
+            AheadOfItems.eligible(self.service, s) for s in self.service_cfg.scenarios.values()
+        ):
+            return
+        workerid = node.workerinput.get("workerid", "")
+        path = ControllerSide.runs_dir_of(self.config) / (
+            f"{self.run_id}.selection-{workerid}.json"
+        )
+        assert self.items is not None
+        loop = self.service.loop
+
+        async def build() -> None:
+            assert self.items is not None
+            made = await loop.offload(
+                from_worker_selection,
+                self.service,
+                path,
+                ids,
+                self.service_cfg.scenarios,
+                self.items.dataset,
+            )
+            self._built = made  # handed over in pytest's main thread (logstart)
+
+        loop.submit(build())
+
+    _ahead_asked = False
+    _built: AheadOfItems | None = None
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        if self.ahead is None and self._built is not None:
+            self._start_ahead(self._built)
+        if self.ahead is not None:
+            self.ahead.begin(nodeid)
+        elif self._ahead_asked:
+            self._begun_early.append(nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.controller is not None:
             self.controller.report(report)
+        data = getattr(report, "llmbench", None)
+        if self.ahead is not None and isinstance(data, dict):
+            self.ahead.reported(data)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -301,7 +405,12 @@ class LLMBenchRun:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         # The run is ending anyway: a SIGTERM from here on would cost the record.
         self.interrupts.finishing()
+        if self.ahead is not None:
+            self.ahead.finish()
         self.service.close()
+        if self.ahead is not None and self.controller is not None:
+            self.controller.ahead_unused = self.ahead.unused()
+            self.controller.ahead_stopped = dict(self.ahead.stopped)
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
             workeroutput["llmbench_usage"] = self.service.tally.as_dict()

@@ -2,9 +2,12 @@
 
 Without xdist that is the rest of ``session.items``. On an xdist worker it is only what
 the controller has already queued to this worker (``nextitem`` and the worker's pending
-queue): an item another worker will run is never judged here, so no call is made twice.
-With ``--dist worksteal`` an item queued here may still be stolen by an idle worker; a
-reply judged ahead for it is then not used by that worker unless it has reached the cache.
+queue): an item another worker will run is not judged here. With ``--dist worksteal`` an
+item queued here may still be stolen by an idle worker; its call judged ahead here is then
+taken by that worker's own request in the run's helper (helper_process.Calls), not made
+twice. Only ``output: module:function`` (and, with a budget, stored ``output:`` fields) is
+judged ahead this way; other stored outputs are judged ahead by the controller
+(run/ahead_of_items).
 """
 
 from __future__ import annotations

@@ -94,11 +94,24 @@ def test_the_child_refuses_bad_lines_answers_the_rest_and_stays_alive() -> None:
         {"ping": 2},
     ]
     stdin = "".join((t if isinstance(t, str) else json.dumps(t)) + "\n" for t in lines)
-    done = subprocess.run(
-        hp._child_command(), input=stdin, capture_output=True, text=True, timeout=60, check=False
+    # stdin stays open until every answer is in, as the parent keeps it: its end stops the
+    # child at once, calls still in flight included.
+    child = subprocess.Popen(
+        hp._child_command(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    replies = [json.loads(line) for line in done.stdout.splitlines()]
-    assert done.returncode == 0
+    assert child.stdin is not None and child.stdout is not None and child.stderr is not None
+    child.stdin.write(stdin)
+    child.stdin.flush()
+    replies = [json.loads(child.stdout.readline()) for _ in range(6)]
+    child.stdin.close()
+    assert child.wait(timeout=60) == 0
+    stderr = child.stderr.read()
+    child.stdout.close()
+    child.stderr.close()
     assert sorted(replies, key=json.dumps) == sorted(
         [
             {"ready": True},
@@ -110,7 +123,7 @@ def test_the_child_refuses_bad_lines_answers_the_rest_and_stays_alive() -> None:
         ],
         key=json.dumps,
     )
-    assert done.stderr.splitlines() == [
+    assert stderr.splitlines() == [
         "llmbench judge helper: request line is not JSON; line skipped",
         "llmbench judge helper: request line is not a JSON object; line skipped",
         "llmbench judge helper: request has no id; line skipped",
@@ -148,6 +161,8 @@ def second_size(judge: Any) -> int:
         "metrics": list(METRICS),
         "temperature": None,
         "scale": None,
+        "ahead": False,
+        "join_only": False,
     }
     return len(hp._line(message))
 

@@ -144,7 +144,7 @@ def main() -> int:
     print(
         "peak requests in flight at the server: "
         + ", ".join(f"{m} {v}" for m, v in peaks.items())
-        + "  (concurrency is per process: -n 2 may hold up to twice as many)"
+        + "  (concurrency is for the whole run, -n 2 included)"
     )
     print(
         "CPU per sample, ms (client process(es), whole run / judge server):  "

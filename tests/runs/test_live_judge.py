@@ -79,7 +79,7 @@ def test_clean_live_run_scores_every_sample_with_the_servers_scores(
     result.stdout.fnmatch_lines(
         [
             "llmbench: benchmarks/llmbench.yaml",
-            "  digest: judge default: live (auto: $TEST_LLM_URL is set), model test-model, concurrency 3, prompt digest_judge@v1",
+            "  digest: judge default: live (auto: $TEST_LLM_URL is set), model test-model, concurrency 3 for the run, prompt digest_judge@v1",
             "*= llmbench =*",
             "digest: PASS  (4 samples: 4 scored, 0 unscored, 0 errors · judge live · prompt digest_judge@v1)",
             "  metric             value  95% CI             n  bands                   status",

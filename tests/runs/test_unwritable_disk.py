@@ -153,6 +153,9 @@ def test_a_full_disk_under_dot_llmbench_is_named_and_the_record_still_goes_elsew
         "llmbench: reply cache .llmbench/cache not used: database or disk is full",
         "llmbench: journal .llmbench/runs/<run>.partial.jsonl not kept: No space left on "
         "device (a killed run would leave no samples)",
+        "llmbench: scenario 'digest': judged one call at a time per process (a budget is set "
+        "and no output:): 4 calls, each waiting for its reply; declare output: (or remove the "
+        "reason) to judge ahead",
         "llmbench: run record not written to .llmbench/runs/<run>.json: No space left on device",
     ]
     assert len(server.requests) == 4

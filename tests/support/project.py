@@ -157,11 +157,17 @@ def without_footer(report: str) -> str:
     return _FOOTER.sub("\n", report)
 
 
-# Source for a project's conftest: `helper()`, the pid of this process's judge helper
-# process (a child running judging/helper_process), or None; reads /proc (Linux).
+# Source for a project's conftest: `helper()`, the pid of the run's judge helper process
+# (a child running judging/helper_process: of this process, or under xdist of the
+# controller, whose pid is in the worker's workerinput), or None; reads /proc (Linux).
 # Needs `os` and `Path` imported by the conftest that includes it.
 FIND_HELPER = """\
 def helper():
+    from pytest_llmbench.plugin import _CONFIGS
+
+    shared = getattr(_CONFIGS[-1], "workerinput", dict()).get("llmbench_judge_helper")
+    if shared:
+        return shared[1]
     for entry in Path("/proc").iterdir():
         try:
             stat = (entry / "stat").read_text()
