@@ -341,7 +341,7 @@ def test_an_unset_or_empty_api_key_env_sends_no_key_and_says_so_in_the_header(
     result.stdout.fnmatch_lines(
         [
             "  digest: judge default: live (auto: $TEST_LLM_URL is set), "
-            f"no API key: TEST_LLM_KEY is {state}, model test-model, concurrency 3, "
+            f"no API key: TEST_LLM_KEY is {state}, model test-model, concurrency 3 for the run, "
             "prompt digest_judge@v1",
         ]
     )
