@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 import os
 import re
 from collections.abc import Mapping
@@ -33,10 +34,25 @@ from pytest_llmbench.config_file import is_file
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
-Aggregate = Literal["mean", "median", "p95", "rate"]
+Aggregate = Literal["mean", "median", "p95", "rate", "corpus"]
 # `judge` (a score the judge prompt returns), `field` (a number stored on the sample) or a
 # reference metric computed against the sample's `reference`.
-REFERENCE_SOURCES = ("chrf", "rouge_l", "wer")
+REFERENCE_SOURCES = ("chrf", "rouge_l", "wer")  # by hand, in the core install
+# Reference metrics from the field's own libraries, in the `reference` extra: the source
+# and the modules it imports.
+LIBRARY_SOURCES: dict[str, tuple[str, ...]] = {
+    "bleu": ("sacrebleu",),
+    "ter": ("sacrebleu",),
+    "chrf++": ("sacrebleu",),
+    "rouge_1": ("rouge_score",),
+    "rouge_2": ("rouge_score",),
+    "cer": ("jiwer",),
+}
+EXTRA_HINT = "pip install 'pytest-llmbench[reference]'"
+# Sources whose corpus score (`aggregate: corpus`) is not the mean of the sample scores.
+CORPUS_SOURCES = ("bleu", "chrf", "chrf++", "ter", "wer")
+STEMMERS = ("russian", "english")  # Snowball stemmers for ROUGE (`stemmer:`)
+ROUGE_SOURCES = ("rouge_1", "rouge_2", "rouge_l")
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,7 @@ class MetricConfig:
     source: str = "judge"  # "judge" | "field" | one of REFERENCE_SOURCES
     field: str = ""  # the sample field for source: field (defaults to the metric name)
     aggregate: Aggregate = "mean"
+    stemmer: str = ""  # ROUGE only: a Snowball stemmer's language (needs the extra)
 
 
 @dataclass(frozen=True)
@@ -107,8 +124,19 @@ class LLMBenchConfig:
 
 # --- loading -------------------------------------------------------------------------------
 
+
+def _importable(module: str) -> bool:
+    """Whether `module` imports (a library of the `reference` extra). Imported, not only
+    found: a broken install is as missing as an absent one."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES)
+METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES)
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
@@ -131,7 +159,7 @@ _SCENARIO_KEYS = (
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
-_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate")
+_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate", "stemmer")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
 
@@ -480,9 +508,36 @@ class _ConfigReader(Reader):
             what, _, fix = problem.partition("; ")
             raise self.error((*path, "warn"), what, fix or "make warn no stricter than pass")
         aggregate = self.choice(
-            m.get("aggregate", "mean"), (*path, "aggregate"), ("mean", "median", "p95", "rate")
+            m.get("aggregate", "mean"),
+            (*path, "aggregate"),
+            ("mean", "median", "p95", "rate", "corpus"),
         )
-        return MetricConfig(name, pass_, warn, better, source, field_, aggregate)
+        if aggregate == "corpus" and source not in CORPUS_SOURCES:
+            raise self.error(
+                (*path, "aggregate"),
+                f"corpus is only for the sources {', '.join(CORPUS_SOURCES)} "
+                f"(this metric's source is {source})",
+                "use mean, or one of those sources",
+            )
+        stemmer = ""
+        if "stemmer" in m:
+            stemmer = self.choice(m["stemmer"], (*path, "stemmer"), STEMMERS)
+            if source not in ROUGE_SOURCES:
+                raise self.error(
+                    (*path, "stemmer"),
+                    f"only used with the ROUGE sources (this metric's source is {source})",
+                    "remove stemmer:, or use rouge_1, rouge_2 or rouge_l",
+                )
+        modules = LIBRARY_SOURCES.get(source, ("rouge_score", "snowballstemmer") if stemmer else ())
+        missing = [module for module in modules if not _importable(module)]
+        if missing:
+            key = "source" if source in LIBRARY_SOURCES else "stemmer"
+            raise self.error(
+                (*path, key),
+                f"{key}: {m[key]} needs {' and '.join(missing)}, which is not installed",
+                EXTRA_HINT,
+            )
+        return MetricConfig(name, pass_, warn, better, source, field_, aggregate, stemmer)
 
     def smoke(self, value: Any, path: KeyPath) -> int | tuple[str, ...]:
         if isinstance(value, list):

@@ -15,6 +15,7 @@ from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
+from pytest_llmbench.judging.reference_metrics import corpus_statistics
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.reporting.text_format import printable
@@ -32,6 +33,7 @@ class ItemState:
     judged: JudgeResult | None = None
     prompt_sha256: str | None = None
     extra_scores: dict[str, float] = field(default_factory=dict)
+    reference_stats: dict[str, list[float]] = field(default_factory=dict)  # aggregate: corpus
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
     output_cached: bool | None = None  # the `output` fixture's came from the output cache
 
@@ -209,6 +211,7 @@ class ItemSide:
             pytest.fail(printable(str(error)), pytrace=False)
         state.judged, state.prompt_sha256 = result, digest
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
+        state.reference_stats = corpus_statistics(state.scenario.metrics, text, state.sample)
         if result.status != "scored":
             reason = printable(str(result.reason))  # a judge's words: no terminal control
             pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
@@ -247,6 +250,7 @@ class ItemSide:
             prompt_sha256=state.prompt_sha256,
             failure=failure,
             output_cached=state.output_cached,
+            reference_stats=state.reference_stats,
         )
 
 
