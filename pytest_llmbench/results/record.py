@@ -168,9 +168,9 @@ def summarize_scenario(
     for sample in ordered:
         counts[sample["status"]] += 1
     entries = {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)}
-    for name, rule in fingerprints["metrics"].items():
-        if "signature" in rule and name in entries:
-            entries[name]["signature"] = rule["signature"]
+    for metric_name, rule in fingerprints["metrics"].items():
+        if "signature" in rule and metric_name in entries:
+            entries[metric_name]["signature"] = rule["signature"]
     found = [
         *budget_problems(name, ordered),
         *unscored_problems(name, ordered, unscored_rules(rules)),

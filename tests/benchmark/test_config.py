@@ -336,7 +336,7 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
     )
     assert error(root, text) == (
         "benchmarks/llmbench.yaml:22: scenarios.channel_digest_ru.metrics.coverage.wran: "
-        "unknown key; expected one of aggregate, better, field, pass, source, warn "
+        "unknown key; expected one of aggregate, better, field, pass, source, stemmer, warn "
         "(did you mean 'warn'?)"
     )
 
@@ -752,17 +752,18 @@ def metric_error(root: Path, metric: str) -> str:
             ),
         ),
         (
-            "{pass: 0.8, warn: 0.7, source: bleu}",
+            "{pass: 0.8, warn: 0.7, source: bertscore}",
             (
-                "6: scenarios.s.metrics.coverage.source: unknown value 'bleu'; "
-                "expected one of judge, field, chrf, rouge_l, wer"
+                "6: scenarios.s.metrics.coverage.source: unknown value 'bertscore'; "
+                "expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
+                "rouge_1, rouge_2, cer"
             ),
         ),
         (
             "{pass: 0.8, warn: 0.7, aggregate: p99}",
             (
                 "6: scenarios.s.metrics.coverage.aggregate: unknown value 'p99'; "
-                "expected one of mean, median, p95, rate (did you mean 'p95'?)"
+                "expected one of mean, median, p95, rate, corpus (did you mean 'p95'?)"
             ),
         ),
         (
@@ -776,7 +777,7 @@ def metric_error(root: Path, metric: str) -> str:
             "0.8",
             (
                 "6: scenarios.s.metrics.coverage: expected a mapping, got 0.8; give it "
-                "keys from aggregate, better, field, pass, source, warn"
+                "keys from aggregate, better, field, pass, source, stemmer, warn"
             ),
         ),
     ],
