@@ -534,7 +534,7 @@ class _ConfigReader(Reader):
             key = "source" if source in LIBRARY_SOURCES else "stemmer"
             raise self.error(
                 (*path, key),
-                f"{key}: {m[key]} needs {' and '.join(missing)}, which is not installed",
+                f"{key}: {m[key]} needs {' and '.join(missing)}, not installed",
                 EXTRA_HINT,
             )
         return MetricConfig(name, pass_, warn, better, source, field_, aggregate, stemmer)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tempfile
 import textwrap
 from collections.abc import Mapping
@@ -1079,3 +1080,49 @@ def test_any_quoted_output_version_is_kept_as_written(root: Path, version: str) 
     quoted = json.dumps(version, ensure_ascii=False)  # a YAML double-quoted scalar
     text = MINIMAL + "    " + FUNCTION + f"    output_version: {quoted}\n"
     assert load(root, text).scenarios["s"].output_version == version
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (
+            "{pass: 0.3, warn: 0.2, source: bleu}",
+            "6: scenarios.s.metrics.coverage.source: source: bleu needs sacrebleu, not "
+            "installed; pip install 'pytest-llmbench[reference]'",
+        ),
+        (
+            "{pass: 0.3, warn: 0.2, source: rouge_l, stemmer: russian}",
+            "6: scenarios.s.metrics.coverage.stemmer: stemmer: russian needs rouge_score "
+            "and snowballstemmer, not installed; pip install 'pytest-llmbench[reference]'",
+        ),
+    ],
+)
+def test_a_library_metric_without_its_extra_names_the_extra(
+    root: Path, metric: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # None in sys.modules: ImportError
+    monkeypatch.setitem(sys.modules, "rouge_score", None)
+    monkeypatch.setitem(sys.modules, "snowballstemmer", None)
+    assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (
+            "{pass: 0.8, warn: 0.7, source: rouge_1, aggregate: corpus}",
+            "6: scenarios.s.metrics.coverage.aggregate: corpus is only for the sources bleu, "
+            "chrf, chrf++, ter, wer (this metric's source is rouge_1); use mean, or one of "
+            "those sources",
+        ),
+        (
+            "{pass: 0.8, warn: 0.7, source: bleu, stemmer: russian}",
+            "6: scenarios.s.metrics.coverage.stemmer: only used with the ROUGE sources (this "
+            "metric's source is bleu); remove stemmer:, or use rouge_1, rouge_2 or rouge_l",
+        ),
+    ],
+)
+def test_corpus_and_stemmer_are_refused_where_they_mean_nothing(
+    root: Path, metric: str, message: str
+) -> None:
+    assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"
