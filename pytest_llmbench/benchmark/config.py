@@ -53,6 +53,9 @@ EXTRA_HINT = "pip install 'pytest-llmbench[reference]'"
 CORPUS_SOURCES = ("bleu", "chrf", "chrf++", "ter", "wer")
 STEMMERS = ("russian", "english")  # Snowball stemmers for ROUGE (`stemmer:`)
 ROUGE_SOURCES = ("rouge_1", "rouge_2", "rouge_l")
+# Cosine similarity of output and reference embeddings from an OpenAI-compatible
+# /v1/embeddings endpoint: the judge (kind openai, with a model) a metric's `embedder:` names.
+SIMILARITY_SOURCE = "similarity"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class MetricConfig:
     field: str = ""  # the sample field for source: field (defaults to the metric name)
     aggregate: Aggregate = "mean"
     stemmer: str = ""  # ROUGE only: a Snowball stemmer's language (needs the extra)
+    embedder: str = ""  # source: similarity only: the judge whose /v1/embeddings it calls
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def _importable(module: str) -> bool:
 
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES)
+METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES, SIMILARITY_SOURCE)
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
@@ -159,7 +163,7 @@ _SCENARIO_KEYS = (
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
-_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate", "stemmer")
+_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate", "stemmer", "embedder")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
 
@@ -349,7 +353,7 @@ class _ConfigReader(Reader):
             what = f"expected a non-empty mapping, got {show(m['metrics'])}"
             raise self.error(metrics_path, what, _ADD_METRICS)
         metrics = tuple(
-            self.metric(key, value, (*metrics_path, key))
+            self.metric(key, value, (*metrics_path, key), judges)
             for key, value in self.mapping(m["metrics"], metrics_path, None).items()
         )
 
@@ -487,7 +491,9 @@ class _ConfigReader(Reader):
             ),
         )
 
-    def metric(self, name: str, raw: Any, path: KeyPath) -> MetricConfig:
+    def metric(
+        self, name: str, raw: Any, path: KeyPath, judges: Mapping[str, JudgeConfig]
+    ) -> MetricConfig:
         required = {"pass": "add pass: <number>", "warn": "add warn: <number>"}
         m = self.mapping(raw, path, _METRIC_KEYS, required)
         pass_ = self.number(m["pass"], (*path, "pass"))
@@ -537,7 +543,43 @@ class _ConfigReader(Reader):
                 f"{key}: {m[key]} needs {' and '.join(missing)}, not installed",
                 EXTRA_HINT,
             )
-        return MetricConfig(name, pass_, warn, better, source, field_, aggregate, stemmer)
+        embedder = self.embedder(m, source, path, judges)
+        return MetricConfig(name, pass_, warn, better, source, field_, aggregate, stemmer, embedder)
+
+    def embedder(
+        self, m: Mapping[str, Any], source: str, path: KeyPath, judges: Mapping[str, JudgeConfig]
+    ) -> str:
+        """A similarity metric's `embedder:`: a judge of kind openai with a model."""
+        if "embedder" not in m:
+            if source == SIMILARITY_SOURCE:
+                raise self.error(
+                    path,
+                    "source: similarity needs embedder: <a judge's name>",
+                    "add embedder: naming a judge (kind: openai, with a model) under judges:",
+                )
+            return ""
+        name = self.string(m["embedder"], (*path, "embedder"))
+        if source != SIMILARITY_SOURCE:
+            raise self.error(
+                (*path, "embedder"),
+                f"only used with source: similarity (this metric's source is {source})",
+                "remove embedder:, or set source: similarity",
+            )
+        judge = judges.get(name)
+        if judge is None:
+            defined = ", ".join(sorted(judges)) or "none"
+            raise self.error(
+                (*path, "embedder"),
+                f"no judge named {show(name)} under judges:",
+                f"name one of the defined judges ({defined}), or define it",
+            )
+        if judge.kind != "openai" or not judge.model:
+            raise self.error(
+                (*path, "embedder"),
+                f"judge {show(name)} is not kind: openai with a model",
+                "give that judge kind: openai, a base_url and the embedding model's name",
+            )
+        return name
 
     def smoke(self, value: Any, path: KeyPath) -> int | tuple[str, ...]:
         if isinstance(value, list):

@@ -56,6 +56,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     judge_raw: str  # the message content of the judge's last reply, bounded the same way
     output_cached: bool  # with output_cache: the output came from the cache (not produced)
     reference_stats: dict[str, list[float]]  # per `aggregate: corpus` metric (see SampleRecord)
+    unscored_metrics: dict[str, str]  # see SampleRecord
 
 
 class _SampleRecordRequired(TypedDict):
@@ -85,6 +86,8 @@ class SampleRecord(_SampleRecordRequired, total=False):
     reference_stats: dict[str, list[float]]  # per metric with `aggregate: corpus`: the
     # sample's sufficient statistics (sacrebleu's for bleu, ter, chrf++; n-gram counts for
     # chrf; [edits, reference words] for wer), summed over samples for the corpus score
+    unscored_metrics: dict[str, str]  # per metric computed in the item process (source:
+    # similarity) that has no score for this sample: why (the embedder's error)
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"

@@ -337,7 +337,7 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
     )
     assert error(root, text) == (
         "benchmarks/llmbench.yaml:22: scenarios.channel_digest_ru.metrics.coverage.wran: "
-        "unknown key; expected one of aggregate, better, field, pass, source, stemmer, warn "
+        "unknown key; expected one of aggregate, better, embedder, field, pass, source, stemmer, warn "
         "(did you mean 'warn'?)"
     )
 
@@ -757,7 +757,7 @@ def metric_error(root: Path, metric: str) -> str:
             (
                 "6: scenarios.s.metrics.coverage.source: unknown value 'bertscore'; "
                 "expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
-                "rouge_1, rouge_2, cer"
+                "rouge_1, rouge_2, cer, similarity"
             ),
         ),
         (
@@ -778,7 +778,7 @@ def metric_error(root: Path, metric: str) -> str:
             "0.8",
             (
                 "6: scenarios.s.metrics.coverage: expected a mapping, got 0.8; give it "
-                "keys from aggregate, better, field, pass, source, stemmer, warn"
+                "keys from aggregate, better, embedder, field, pass, source, stemmer, warn"
             ),
         ),
     ],

@@ -14,9 +14,12 @@ import pytest
 import sacrebleu
 import snowballstemmer
 from rouge_score import rouge_scorer
+from support.embedding_server import EmbeddingServer, trigram_vector
 from support.project import Project, config_yaml
 
+from pytest_llmbench.judging.similarity import cosine
 from pytest_llmbench.results.record import deterministic_view
+from pytest_llmbench.results.validation import check_record
 
 REFERENCE_METRICS = (
     "      bleu: {pass: 0.01, warn: 0.005, source: bleu}\n"
@@ -102,3 +105,69 @@ def test_reference_metrics_in_the_record_are_the_libraries_values_in_every_xdist
         "cer": f"jiwer:{version('jiwer')}|norm:lower-nonword-space",
     }
     assert metrics["chrf_pp"]["aggregate"] == "corpus"
+
+
+SIMILARITY_JUDGES = (
+    "judges:\n"
+    "  default:\n"
+    "    kind: openai\n"
+    "    base_url: ${TEST_LLM_URL}\n"
+    "    model: test-model\n"
+    "  embed:\n"
+    "    kind: openai\n"
+    "    base_url: ${TEST_EMBED_URL}\n"
+    "    model: embed-model\n"
+)
+SIMILARITY_METRIC = "      similar: {pass: 0.5, warn: 0.4, source: similarity, embedder: embed}\n"
+
+
+def test_similarity_is_the_embeddings_cosine_one_request_per_sample_in_every_xdist_mode(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.dataset(_samples())
+    project.config(config_yaml(judge_block=SIMILARITY_JUDGES, extra_scenario=SIMILARITY_METRIC))
+    with EmbeddingServer() as server:
+        monkeypatch.setenv("TEST_EMBED_URL", server.url)
+        records = []
+        for index, args in enumerate((["-p", "no:xdist"], ["-n", "2"])):
+            path = project.root / f"record-{index}.json"
+            result = project.run(*args, f"--llmbench-json={path}")
+            assert result.ret == 0, result.stdout.str()
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        bodies = sorted(json.dumps(body, ensure_ascii=False) for body in server.requests)
+    expected_bodies = [
+        json.dumps({"model": "embed-model", "input": [h, r]}, ensure_ascii=False) for h, r in PAIRS
+    ]
+    assert bodies == sorted(expected_bodies * 2)  # one request per sample and run
+    assert json.dumps(deterministic_view(records[0])) == json.dumps(deterministic_view(records[1]))
+    scenario = records[0]["scenarios"]["digest"]
+    cosines = [cosine(trigram_vector(h), trigram_vector(r)) for h, r in PAIRS]
+    assert [s["scores"]["similar"] for s in scenario["samples"]] == [
+        round(c or 0.0, 6) for c in cosines
+    ]
+    assert scenario["metrics"]["similar"]["n"] == 4
+
+
+def test_a_failing_embedder_leaves_similarity_unscored_with_the_reason_in_the_record(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.dataset(_samples())
+    project.config(config_yaml(judge_block=SIMILARITY_JUDGES, extra_scenario=SIMILARITY_METRIC))
+    with EmbeddingServer() as server:
+        server.reply = ("status", 503)
+        monkeypatch.setenv("TEST_EMBED_URL", server.url)
+        path = project.root / "record.json"
+        result = project.run("-p", "no:xdist", f"--llmbench-json={path}")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["  similar of digest has no scored samples"])
+    record = json.loads(path.read_text(encoding="utf-8"))
+    check_record(record)  # the reasons are typed: a reader accepts the record
+    scenario = record["scenarios"]["digest"]
+    assert [s.get("unscored_metrics") for s in scenario["samples"]] == [
+        {"similar": "embedder embed: HTTP 503"}
+    ] * 4
+    assert "similar" not in scenario["samples"][0]["scores"]
+    assert (scenario["metrics"]["similar"]["n"], scenario["metrics"]["similar"]["value"]) == (
+        0,
+        None,
+    )
