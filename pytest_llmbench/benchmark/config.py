@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 import os
 import re
 from collections.abc import Mapping
@@ -33,10 +34,28 @@ from pytest_llmbench.config_file import is_file
 from pytest_llmbench.errors import ConfigError
 
 Better = Literal["higher", "lower"]
-Aggregate = Literal["mean", "median", "p95", "rate"]
+Aggregate = Literal["mean", "median", "p95", "rate", "corpus"]
 # `judge` (a score the judge prompt returns), `field` (a number stored on the sample) or a
 # reference metric computed against the sample's `reference`.
-REFERENCE_SOURCES = ("chrf", "rouge_l", "wer")
+REFERENCE_SOURCES = ("chrf", "rouge_l", "wer")  # by hand, in the core install
+# Reference metrics from the field's own libraries, in the `reference` extra: the source
+# and the modules it imports.
+LIBRARY_SOURCES: dict[str, tuple[str, ...]] = {
+    "bleu": ("sacrebleu",),
+    "ter": ("sacrebleu",),
+    "chrf++": ("sacrebleu",),
+    "rouge_1": ("rouge_score",),
+    "rouge_2": ("rouge_score",),
+    "cer": ("jiwer",),
+}
+EXTRA_HINT = "pip install 'pytest-llmbench[reference]'"
+# Sources whose corpus score (`aggregate: corpus`) is not the mean of the sample scores.
+CORPUS_SOURCES = ("bleu", "chrf", "chrf++", "ter", "wer")
+STEMMERS = ("russian", "english")  # Snowball stemmers for ROUGE (`stemmer:`)
+ROUGE_SOURCES = ("rouge_1", "rouge_2", "rouge_l")
+# Cosine similarity of output and reference embeddings from an OpenAI-compatible
+# /v1/embeddings endpoint: the judge (kind openai, with a model) a metric's `embedder:` names.
+SIMILARITY_SOURCE = "similarity"
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,8 @@ class MetricConfig:
     source: str = "judge"  # "judge" | "field" | one of REFERENCE_SOURCES
     field: str = ""  # the sample field for source: field (defaults to the metric name)
     aggregate: Aggregate = "mean"
+    stemmer: str = ""  # ROUGE only: a Snowball stemmer's language (needs the extra)
+    embedder: str = ""  # source: similarity only: the judge whose /v1/embeddings it calls
 
 
 @dataclass(frozen=True)
@@ -107,8 +128,19 @@ class LLMBenchConfig:
 
 # --- loading -------------------------------------------------------------------------------
 
+
+def _importable(module: str) -> bool:
+    """Whether `module` imports (a library of the `reference` extra). Imported, not only
+    found: a broken install is as missing as an absent one."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES)
+METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES, SIMILARITY_SOURCE)
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
@@ -131,7 +163,7 @@ _SCENARIO_KEYS = (
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
-_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate")
+_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate", "stemmer", "embedder")
 _CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
 
@@ -321,7 +353,7 @@ class _ConfigReader(Reader):
             what = f"expected a non-empty mapping, got {show(m['metrics'])}"
             raise self.error(metrics_path, what, _ADD_METRICS)
         metrics = tuple(
-            self.metric(key, value, (*metrics_path, key))
+            self.metric(key, value, (*metrics_path, key), judges)
             for key, value in self.mapping(m["metrics"], metrics_path, None).items()
         )
 
@@ -459,7 +491,9 @@ class _ConfigReader(Reader):
             ),
         )
 
-    def metric(self, name: str, raw: Any, path: KeyPath) -> MetricConfig:
+    def metric(
+        self, name: str, raw: Any, path: KeyPath, judges: Mapping[str, JudgeConfig]
+    ) -> MetricConfig:
         required = {"pass": "add pass: <number>", "warn": "add warn: <number>"}
         m = self.mapping(raw, path, _METRIC_KEYS, required)
         pass_ = self.number(m["pass"], (*path, "pass"))
@@ -480,9 +514,72 @@ class _ConfigReader(Reader):
             what, _, fix = problem.partition("; ")
             raise self.error((*path, "warn"), what, fix or "make warn no stricter than pass")
         aggregate = self.choice(
-            m.get("aggregate", "mean"), (*path, "aggregate"), ("mean", "median", "p95", "rate")
+            m.get("aggregate", "mean"),
+            (*path, "aggregate"),
+            ("mean", "median", "p95", "rate", "corpus"),
         )
-        return MetricConfig(name, pass_, warn, better, source, field_, aggregate)
+        if aggregate == "corpus" and source not in CORPUS_SOURCES:
+            raise self.error(
+                (*path, "aggregate"),
+                f"corpus is only for the sources {', '.join(CORPUS_SOURCES)} "
+                f"(this metric's source is {source})",
+                "use mean, or one of those sources",
+            )
+        stemmer = ""
+        if "stemmer" in m:
+            stemmer = self.choice(m["stemmer"], (*path, "stemmer"), STEMMERS)
+            if source not in ROUGE_SOURCES:
+                raise self.error(
+                    (*path, "stemmer"),
+                    f"only used with the ROUGE sources (this metric's source is {source})",
+                    "remove stemmer:, or use rouge_1, rouge_2 or rouge_l",
+                )
+        modules = LIBRARY_SOURCES.get(source, ("rouge_score", "snowballstemmer") if stemmer else ())
+        missing = [module for module in modules if not _importable(module)]
+        if missing:
+            key = "source" if source in LIBRARY_SOURCES else "stemmer"
+            raise self.error(
+                (*path, key),
+                f"{key}: {m[key]} needs {' and '.join(missing)}, not installed",
+                EXTRA_HINT,
+            )
+        embedder = self.embedder(m, source, path, judges)
+        return MetricConfig(name, pass_, warn, better, source, field_, aggregate, stemmer, embedder)
+
+    def embedder(
+        self, m: Mapping[str, Any], source: str, path: KeyPath, judges: Mapping[str, JudgeConfig]
+    ) -> str:
+        """A similarity metric's `embedder:`: a judge of kind openai with a model."""
+        if "embedder" not in m:
+            if source == SIMILARITY_SOURCE:
+                raise self.error(
+                    path,
+                    "source: similarity needs embedder: <a judge's name>",
+                    "add embedder: naming a judge (kind: openai, with a model) under judges:",
+                )
+            return ""
+        name = self.string(m["embedder"], (*path, "embedder"))
+        if source != SIMILARITY_SOURCE:
+            raise self.error(
+                (*path, "embedder"),
+                f"only used with source: similarity (this metric's source is {source})",
+                "remove embedder:, or set source: similarity",
+            )
+        judge = judges.get(name)
+        if judge is None:
+            defined = ", ".join(sorted(judges)) or "none"
+            raise self.error(
+                (*path, "embedder"),
+                f"no judge named {show(name)} under judges:",
+                f"name one of the defined judges ({defined}), or define it",
+            )
+        if judge.kind != "openai" or not judge.model:
+            raise self.error(
+                (*path, "embedder"),
+                f"judge {show(name)} is not kind: openai with a model",
+                "give that judge kind: openai, a base_url and the embedding model's name",
+            )
+        return name
 
     def smoke(self, value: Any, path: KeyPath) -> int | tuple[str, ...]:
         if isinstance(value, list):

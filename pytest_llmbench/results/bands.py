@@ -8,6 +8,7 @@ from typing import Literal
 
 from pytest_llmbench.benchmark.config import MetricConfig
 from pytest_llmbench.benchmark.rules import format_edge
+from pytest_llmbench.results.corpus import corpus_summary
 from pytest_llmbench.results.statistics import summarize
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Status",
     "band_status",
     "describe_band",
+    "evaluate_corpus",
     "evaluate_metric",
     "scenario_status",
     "worst",
@@ -87,6 +89,21 @@ def evaluate_metric(metric: MetricConfig, values: Sequence[float]) -> MetricVerd
         status=status,
         band=describe_band(metric),
         method=s.method,
+    )
+
+
+def evaluate_corpus(metric: MetricConfig, rows: Sequence[Sequence[float]]) -> MetricVerdict:
+    """``aggregate: corpus``: the corpus score of the samples' sufficient statistics, with
+    a bootstrap interval over samples, placed in the metric's bands."""
+    value, ci95 = corpus_summary(metric.source, rows)
+    return MetricVerdict(
+        name=metric.name,
+        value=value,
+        n=len(rows),
+        ci95=ci95,
+        status="no data" if value is None else band_status(value, metric),
+        band=describe_band(metric),
+        method="corpus bootstrap" if ci95 is not None else "none",
     )
 
 

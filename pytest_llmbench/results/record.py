@@ -20,7 +20,13 @@ from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.errors import RecordError
 from pytest_llmbench.results import validation
-from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
+from pytest_llmbench.results.bands import (
+    MetricVerdict,
+    evaluate_corpus,
+    evaluate_metric,
+    scenario_status,
+    worst,
+)
 from pytest_llmbench.results.problems import (
     band_problems,
     budget_exhausted,
@@ -86,7 +92,7 @@ def usage(
 
 
 def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
-    return {
+    entry: MetricRecord = {
         "value": verdict.value,
         "n": verdict.n,
         "ci95": list(verdict.ci95) if verdict.ci95 is not None else None,
@@ -98,6 +104,9 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
         "source": metric.source,
         "band": verdict.band,
     }
+    if metric.aggregate == "corpus":
+        entry["method"] = verdict.method
+    return entry
 
 
 def in_metric_order(fingerprints: Mapping[str, Any], by_name: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,6 +138,21 @@ def metrics_from_fingerprints(fingerprints: Mapping[str, Any]) -> tuple[MetricCo
     )
 
 
+def verdict(metric: MetricConfig, samples: Sequence[SampleRecord]) -> MetricVerdict:
+    """The metric over the samples: their scores aggregated, or with ``aggregate: corpus``
+    their sufficient statistics summed (a shard's record merges the same way)."""
+    if metric.aggregate == "corpus":
+        rows = [
+            s["reference_stats"][metric.name]
+            for s in samples
+            if metric.name in s.get("reference_stats", {})
+        ]
+        return evaluate_corpus(metric, rows)
+    return evaluate_metric(
+        metric, [s["scores"][metric.name] for s in samples if metric.name in s["scores"]]
+    )
+
+
 def summarize_scenario(
     name: str,
     samples: Sequence[SampleRecord],
@@ -139,14 +163,14 @@ def summarize_scenario(
     """A scenario's block from its sample entries: what a run, a merge and a re-report share."""
     metrics = metrics_from_fingerprints(fingerprints)
     ordered = sorted(samples, key=lambda s: (s.get("position", 0), s["id"]))
-    verdicts = [
-        evaluate_metric(m, [s["scores"][m.name] for s in ordered if m.name in s["scores"]])
-        for m in metrics
-    ]
+    verdicts = [verdict(m, ordered) for m in metrics]
     counts: Counts = {"scored": 0, "unscored": 0, "error": 0}
     for sample in ordered:
         counts[sample["status"]] += 1
     entries = {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)}
+    for metric_name, rule in fingerprints["metrics"].items():
+        if "signature" in rule and metric_name in entries:
+            entries[metric_name]["signature"] = rule["signature"]
     found = [
         *budget_problems(name, ordered),
         *unscored_problems(name, ordered, unscored_rules(rules)),

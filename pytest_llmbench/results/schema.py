@@ -55,6 +55,8 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     judge_reasoning: str  # the judge's reasoning, at most reply_parsing.TEXT_LIMIT characters
     judge_raw: str  # the message content of the judge's last reply, bounded the same way
     output_cached: bool  # with output_cache: the output came from the cache (not produced)
+    reference_stats: dict[str, list[float]]  # per `aggregate: corpus` metric (see SampleRecord)
+    unscored_metrics: dict[str, str]  # see SampleRecord
 
 
 class _SampleRecordRequired(TypedDict):
@@ -81,12 +83,17 @@ class SampleRecord(_SampleRecordRequired, total=False):
     judge_raw: str  # the judge's last reply as it came (also an unusable one), as bounded
     output_cached: bool  # with output_cache: the `output` came from the cache, the
     # scenario's output function not called for it
+    reference_stats: dict[str, list[float]]  # per metric with `aggregate: corpus`: the
+    # sample's sufficient statistics (sacrebleu's for bleu, ter, chrf++; n-gram counts for
+    # chrf; [edits, reference words] for wer), summed over samples for the corpus score
+    unscored_metrics: dict[str, str]  # per metric computed in the item process (source:
+    # similarity) that has no score for this sample: why (the embedder's error)
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
 # are the band's edges, "band" the same in words). Functional syntax: "pass" is a keyword.
-MetricRecord = TypedDict(
-    "MetricRecord",
+_MetricRecordRequired = TypedDict(
+    "_MetricRecordRequired",
     {
         "value": float | None,  # None with no scored sample
         "n": int,
@@ -100,6 +107,14 @@ MetricRecord = TypedDict(
         "band": str,
     },
 )
+
+
+class MetricRecord(_MetricRecordRequired, total=False):
+    """``scenarios.<name>.metrics.<metric>``."""
+
+    signature: str  # a library metric's: sacrebleu's signature string, or rouge-score's or
+    # jiwer's version, tokenizer and normalisation; what a reader cites the score with
+    method: str  # with aggregate: corpus, how ci95 was made ("corpus bootstrap")
 
 
 class CallTally(TypedDict):
@@ -164,10 +179,14 @@ class PromptFingerprint(TypedDict):
 
 
 # A metric's band as it decided the verdict (``fingerprints.metrics.<name>``).
-MetricRule = TypedDict(
-    "MetricRule",
+_MetricRuleRequired = TypedDict(
+    "_MetricRuleRequired",
     {"pass": float, "warn": float, "better": str, "source": str, "aggregate": str},
 )
+
+
+class MetricRule(_MetricRuleRequired, total=False):
+    signature: str  # a library metric's (MetricRecord.signature), decided where it ran
 
 
 class Fingerprints(TypedDict):

@@ -32,7 +32,10 @@ MAX_INT = 2**53  # the largest whole number every JSON reader keeps exactly
 MAX_NUMBER = 1e15
 MAX_DEPTH = 32  # of a value typed Any (a hook's extra): lists and objects within lists and objects
 # Keys whose strings are one of a few words, wherever they sit.
-_CHOICES: dict[str, tuple[str, ...]] = {"better": ("higher", "lower"), "aggregate": AGGREGATES}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "better": ("higher", "lower"),
+    "aggregate": (*AGGREGATES, "corpus"),
+}
 _PAIRS = frozenset({"ci95"})  # [low, high]
 _NAME_CHARS = 40  # of a key named in a message
 

@@ -18,7 +18,12 @@ from typing import IO, Any
 
 import pytest
 
-from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
+from pytest_llmbench.benchmark.config import (
+    LIBRARY_SOURCES,
+    LLMBenchConfig,
+    MetricConfig,
+    ScenarioConfig,
+)
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import os_reason
 from pytest_llmbench.judging import tally
@@ -31,6 +36,7 @@ from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import (
     CallTally,
     Fingerprints,
+    MetricRule,
     RunRecord,
     SampleRecord,
     ScenarioRecord,
@@ -186,16 +192,7 @@ class ControllerSide:
             },
             # JSON objects are written with sorted keys; this keeps the YAML order.
             "metric_order": [m.name for m in scenario.metrics],
-            "metrics": {
-                m.name: {
-                    "pass": m.pass_,
-                    "warn": m.warn,
-                    "better": m.better,
-                    "source": m.source,
-                    "aggregate": m.aggregate,
-                }
-                for m in scenario.metrics
-            },
+            "metrics": {m.name: metric_rule(m) for m in scenario.metrics},
         }
 
     def gate(
@@ -561,3 +558,21 @@ def git_info(root: Path) -> dict[str, str | None]:
 def _iso(timestamp: float) -> str:
     moment = _dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def metric_rule(metric: MetricConfig) -> MetricRule:
+    """A metric's band for the fingerprints, with a library metric's signature."""
+    rule: MetricRule = {
+        "pass": metric.pass_,
+        "warn": metric.warn,
+        "better": metric.better,
+        "source": metric.source,
+        "aggregate": metric.aggregate,
+    }
+    if metric.source in LIBRARY_SOURCES or metric.stemmer:
+        from pytest_llmbench.judging.library_metrics import signature
+
+        found = signature(metric)
+        if found is not None:
+            rule["signature"] = found
+    return rule

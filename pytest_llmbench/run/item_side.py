@@ -15,8 +15,10 @@ from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
+from pytest_llmbench.judging.reference_metrics import corpus_statistics
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
+from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
 from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
@@ -32,6 +34,8 @@ class ItemState:
     judged: JudgeResult | None = None
     prompt_sha256: str | None = None
     extra_scores: dict[str, float] = field(default_factory=dict)
+    reference_stats: dict[str, list[float]] = field(default_factory=dict)  # aggregate: corpus
+    unscored_metrics: dict[str, str] = field(default_factory=dict)  # metric: why not scored
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
     output_cached: bool | None = None  # the `output` fixture's came from the output cache
 
@@ -209,6 +213,11 @@ class ItemSide:
             pytest.fail(printable(str(error)), pytrace=False)
         state.judged, state.prompt_sha256 = result, digest
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
+        state.reference_stats = corpus_statistics(state.scenario.metrics, text, state.sample)
+        similar, state.unscored_metrics = similarity_scores(
+            state.scenario.metrics, self.cfg.judges, text, state.sample
+        )
+        state.extra_scores.update(similar)
         if result.status != "scored":
             reason = printable(str(result.reason))  # a judge's words: no terminal control
             pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
@@ -247,6 +256,8 @@ class ItemSide:
             prompt_sha256=state.prompt_sha256,
             failure=failure,
             output_cached=state.output_cached,
+            reference_stats=state.reference_stats,
+            unscored_metrics=state.unscored_metrics,
         )
 
 

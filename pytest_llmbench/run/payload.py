@@ -46,6 +46,8 @@ def build(
     prompt_sha256: str | None,
     failure: str | None,
     output_cached: bool | None = None,
+    reference_stats: dict[str, list[float]] | None = None,
+    unscored_metrics: dict[str, str] | None = None,
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
@@ -53,7 +55,9 @@ def build(
     beyond ±1e15 that a record reader refuses, are dropped);
     ``extra_scores`` are reference metrics computed in the item process; ``failure`` is the
     crash line of an item that failed before or without being scored; ``output_cached``
-    whether the `output` fixture's came from the output cache (None: no output cache).
+    whether the `output` fixture's came from the output cache (None: no output cache);
+    ``reference_stats`` the sufficient statistics of `aggregate: corpus` metrics;
+    ``unscored_metrics`` why a metric computed in the item process (similarity) has no score.
     """
     scores: dict[str, float] = {}
     for name, raw in field_values.items():
@@ -98,6 +102,10 @@ def build(
         _add_judge_words(built, judged)
     if output_cached is not None:
         built["output_cached"] = output_cached
+    if reference_stats:
+        built["reference_stats"] = dict(sorted(reference_stats.items()))
+    if unscored_metrics:
+        built["unscored_metrics"] = dict(sorted(unscored_metrics.items()))
     return built
 
 
@@ -152,6 +160,10 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         entry["judge_raw"] = str(data["judge_raw"])
     if isinstance(data.get("output_cached"), bool):
         entry["output_cached"] = data["output_cached"]
+    if data.get("reference_stats"):
+        entry["reference_stats"] = data["reference_stats"]
+    if data.get("unscored_metrics"):
+        entry["unscored_metrics"] = data["unscored_metrics"]
     return entry
 
 

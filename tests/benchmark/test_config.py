@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import tempfile
 import textwrap
 from collections.abc import Mapping
@@ -336,7 +337,7 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
     )
     assert error(root, text) == (
         "benchmarks/llmbench.yaml:22: scenarios.channel_digest_ru.metrics.coverage.wran: "
-        "unknown key; expected one of aggregate, better, field, pass, source, warn "
+        "unknown key; expected one of aggregate, better, embedder, field, pass, source, stemmer, warn "
         "(did you mean 'warn'?)"
     )
 
@@ -752,17 +753,18 @@ def metric_error(root: Path, metric: str) -> str:
             ),
         ),
         (
-            "{pass: 0.8, warn: 0.7, source: bleu}",
+            "{pass: 0.8, warn: 0.7, source: bertscore}",
             (
-                "6: scenarios.s.metrics.coverage.source: unknown value 'bleu'; "
-                "expected one of judge, field, chrf, rouge_l, wer"
+                "6: scenarios.s.metrics.coverage.source: unknown value 'bertscore'; "
+                "expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
+                "rouge_1, rouge_2, cer, similarity"
             ),
         ),
         (
             "{pass: 0.8, warn: 0.7, aggregate: p99}",
             (
                 "6: scenarios.s.metrics.coverage.aggregate: unknown value 'p99'; "
-                "expected one of mean, median, p95, rate (did you mean 'p95'?)"
+                "expected one of mean, median, p95, rate, corpus (did you mean 'p95'?)"
             ),
         ),
         (
@@ -776,7 +778,7 @@ def metric_error(root: Path, metric: str) -> str:
             "0.8",
             (
                 "6: scenarios.s.metrics.coverage: expected a mapping, got 0.8; give it "
-                "keys from aggregate, better, field, pass, source, warn"
+                "keys from aggregate, better, embedder, field, pass, source, stemmer, warn"
             ),
         ),
     ],
@@ -1078,3 +1080,49 @@ def test_any_quoted_output_version_is_kept_as_written(root: Path, version: str) 
     quoted = json.dumps(version, ensure_ascii=False)  # a YAML double-quoted scalar
     text = MINIMAL + "    " + FUNCTION + f"    output_version: {quoted}\n"
     assert load(root, text).scenarios["s"].output_version == version
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (
+            "{pass: 0.3, warn: 0.2, source: bleu}",
+            "6: scenarios.s.metrics.coverage.source: source: bleu needs sacrebleu, not "
+            "installed; pip install 'pytest-llmbench[reference]'",
+        ),
+        (
+            "{pass: 0.3, warn: 0.2, source: rouge_l, stemmer: russian}",
+            "6: scenarios.s.metrics.coverage.stemmer: stemmer: russian needs rouge_score "
+            "and snowballstemmer, not installed; pip install 'pytest-llmbench[reference]'",
+        ),
+    ],
+)
+def test_a_library_metric_without_its_extra_names_the_extra(
+    root: Path, metric: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # None in sys.modules: ImportError
+    monkeypatch.setitem(sys.modules, "rouge_score", None)
+    monkeypatch.setitem(sys.modules, "snowballstemmer", None)
+    assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (
+            "{pass: 0.8, warn: 0.7, source: rouge_1, aggregate: corpus}",
+            "6: scenarios.s.metrics.coverage.aggregate: corpus is only for the sources bleu, "
+            "chrf, chrf++, ter, wer (this metric's source is rouge_1); use mean, or one of "
+            "those sources",
+        ),
+        (
+            "{pass: 0.8, warn: 0.7, source: bleu, stemmer: russian}",
+            "6: scenarios.s.metrics.coverage.stemmer: only used with the ROUGE sources (this "
+            "metric's source is bleu); remove stemmer:, or use rouge_1, rouge_2 or rouge_l",
+        ),
+    ],
+)
+def test_corpus_and_stemmer_are_refused_where_they_mean_nothing(
+    root: Path, metric: str, message: str
+) -> None:
+    assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"

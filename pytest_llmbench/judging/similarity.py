@@ -1,0 +1,143 @@
+"""Semantic similarity (`source: similarity`): the cosine of the output's and the
+reference's embeddings, from the OpenAI-compatible `/v1/embeddings` endpoint of the judge a
+metric's `embedder:` names. One request per sample, both texts in its `input` list; computed
+in the item process. Any failure leaves that metric unscored for the sample, with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from pytest_llmbench.benchmark.config import SIMILARITY_SOURCE, MetricConfig
+from pytest_llmbench.benchmark.judge_config import JudgeConfig
+from pytest_llmbench.redaction import url_secrets
+
+__all__ = ["compute", "cosine", "embeddings_url", "parse_embeddings"]
+
+MAX_REPLY_BYTES = 64 * 1024 * 1024  # two embeddings; a larger reply is refused unread
+MAX_DIMENSIONS = 65_536
+
+
+def embeddings_url(base_url: str) -> str:
+    """`<root>/v1/embeddings` for a base_url given with or without `/v1` and `/`; a query
+    (`?api-version=...`) stays at the end."""
+    root, mark, query = base_url.strip().partition("?")
+    root = root.rstrip("/")
+    if root.endswith("/embeddings"):
+        path = root
+    elif root.endswith("/v1"):
+        path = f"{root}/embeddings"
+    else:
+        path = f"{root}/v1/embeddings"
+    return f"{path}{mark}{query}"
+
+
+def cosine(a: list[float], b: list[float]) -> float | None:
+    """The cosine of two vectors of one length; None when either is all zeros."""
+    norm_a = math.sqrt(math.fsum(x * x for x in a))
+    norm_b = math.sqrt(math.fsum(x * x for x in b))
+    if norm_a == 0 or norm_b == 0:
+        return None
+    return max(
+        -1.0, min(1.0, math.fsum(x * y for x, y in zip(a, b, strict=True)) / (norm_a * norm_b))
+    )
+
+
+def parse_embeddings(reply: Any) -> tuple[list[float], list[float]] | str:
+    """The two vectors of an embeddings reply (ordered by their `index`), or what is wrong
+    with the reply."""
+    data = reply.get("data") if isinstance(reply, dict) else None
+    if not isinstance(data, list) or len(data) != 2:
+        return "the reply has no data list of two embeddings"
+    vectors: list[list[float]] = []
+    for position, item in enumerate(sorted(data, key=_index)):
+        embedding = item.get("embedding") if isinstance(item, dict) else None
+        if (
+            not isinstance(embedding, list)
+            or not 0 < len(embedding) <= MAX_DIMENSIONS
+            or not all(_finite(x) for x in embedding)
+        ):
+            return f"embedding {position} is not a list of finite numbers"
+        vectors.append([float(x) for x in embedding])
+    if len(vectors[0]) != len(vectors[1]):
+        return f"the embeddings differ in length ({len(vectors[0])} and {len(vectors[1])})"
+    return vectors[0], vectors[1]
+
+
+def _index(item: Any) -> int:
+    index = item.get("index") if isinstance(item, dict) else None
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _redact(text: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def similarity(judge: JudgeConfig, output: str, reference: str) -> float | str:
+    """The cosine similarity of `output` and `reference` under `judge`'s embedding model,
+    or the reason there is none."""
+    where = f"embedder {judge.name}"
+    if not judge.base_url.strip():
+        return f"{where}: no base_url ({judge.base_url_raw or 'base_url'} is not set)"
+    key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    body = {"model": judge.model, "input": [output, reference]}
+    secrets = [key, *url_secrets(judge.base_url)]
+    try:
+        with (
+            httpx.Client(timeout=judge.timeout_s) as client,
+            client.stream(
+                "POST", embeddings_url(judge.base_url), json=body, headers=headers
+            ) as response,
+        ):
+            if response.status_code != 200:
+                return f"{where}: HTTP {response.status_code}"
+            content = b""
+            for chunk in response.iter_bytes():
+                content += chunk
+                if len(content) > MAX_REPLY_BYTES:
+                    return f"{where}: reply larger than {MAX_REPLY_BYTES:,} bytes"
+        reply = json.loads(content)
+    except httpx.HTTPError as error:
+        return _redact(f"{where}: {type(error).__name__}: {error}", secrets)[:300]
+    except ValueError:
+        return f"{where}: the reply is not JSON"
+    parsed = parse_embeddings(reply)
+    if isinstance(parsed, str):
+        return f"{where}: {parsed}"
+    value = cosine(*parsed)
+    return f"{where}: an embedding is all zeros" if value is None else value
+
+
+def compute(
+    metrics: Iterable[MetricConfig], judges: Mapping[str, JudgeConfig], output: str, sample: Any
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The similarity metrics' scores, and the reasons of those left unscored; none when the
+    sample has no reference."""
+    reference = getattr(sample, "reference", None)
+    scores: dict[str, float] = {}
+    reasons: dict[str, str] = {}
+    if reference is None:
+        return scores, reasons
+    for m in metrics:
+        if m.source != SIMILARITY_SOURCE:
+            continue
+        found = similarity(judges[m.embedder], output, str(reference))
+        if isinstance(found, str):
+            reasons[m.name] = found
+        else:
+            scores[m.name] = round(found, 6)
+    return scores, reasons
