@@ -96,7 +96,7 @@ class AheadOfItems:
         # as before: the budget is then spent in the order the items run, not raced by
         # the controller's calls.
         if not (
-            service.shares_calls
+            service.shares_calls_of(scenario)
             and service.budget is None
             and bool(scenario.judged_metrics)
             and (scenario.output is None or ":" not in scenario.output)

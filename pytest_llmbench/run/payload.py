@@ -16,6 +16,7 @@ from pytest_llmbench.results.schema import JudgeCallStats, SamplePayload, Sample
 from pytest_llmbench.results.validation import MAX_NUMBER
 
 PAYLOAD_VERSION = 1
+CUSTOM_METRIC = "custom_metric"  # the reason code of a sample a custom metric left unscored
 ATTRIBUTE = "llmbench"
 
 
@@ -46,6 +47,7 @@ def build(
     prompt_sha256: str | None,
     failure: str | None,
     output_cached: bool | None = None,
+    unscored_metrics: Mapping[str, str] | None = None,
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
@@ -53,7 +55,9 @@ def build(
     beyond ±1e15 that a record reader refuses, are dropped);
     ``extra_scores`` are reference metrics computed in the item process; ``failure`` is the
     crash line of an item that failed before or without being scored; ``output_cached``
-    whether the `output` fixture's came from the output cache (None: no output cache).
+    whether the `output` fixture's came from the output cache (None: no output cache);
+    ``unscored_metrics`` the custom metrics that have no score, with why: a sample the
+    judge scored is then `unscored` (code `custom_metric`), its other scores kept.
     """
     scores: dict[str, float] = {}
     for name, raw in field_values.items():
@@ -64,7 +68,10 @@ def build(
     status: SampleStatus
     reason: str | None = None
     code: str | None = None
-    if judged is not None and judged.status == "scored":
+    if judged is not None and judged.status == "scored" and unscored_metrics:
+        scores.update(judged.scores)
+        status, reason, code = "unscored", unscored_reason(unscored_metrics), CUSTOM_METRIC
+    elif judged is not None and judged.status == "scored":
         scores.update(judged.scores)
         status = "scored"
     elif judged is not None:
@@ -99,6 +106,13 @@ def build(
     if output_cached is not None:
         built["output_cached"] = output_cached
     return built
+
+
+def unscored_reason(unscored_metrics: Mapping[str, str]) -> str:
+    """`metric m: why` for the first unscored custom metric by name, and how many more."""
+    names = sorted(unscored_metrics)
+    more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+    return f"metric {names[0]}: {unscored_metrics[names[0]]}{more}"
 
 
 def _add_judge_words(built: SamplePayload, judged: JudgeResult) -> None:

@@ -219,6 +219,7 @@ class LLMBenchRun:
             self.items.parametrize(metafunc, scenario)
             chosen = self.items.scenario(scenario)
             self.service.mode(chosen.judge)
+            self.service.build_judge(chosen)
             self.service.output_source(chosen)
         except UserError as error:
             raise pytest.Collector.CollectError(str(error)) from None
