@@ -15,8 +15,10 @@ metric asked, leaves the sample unscored with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import math
+import time
 from typing import Any
 
 from pytest_llmbench.benchmark.extensions import JUDGES_GROUP, ImportFailed, load
@@ -60,7 +62,7 @@ def build(config: JudgeConfig) -> Checked:
         raise JudgeSetupError(
             f"{where}: {config.kind} does not implement the Judge protocol; {_fix()}"
         )
-    return Checked(judge, config.kind)
+    return Checked(judge, config.kind, config.concurrency)
 
 
 def _fix() -> str:
@@ -70,10 +72,23 @@ def _fix() -> str:
 class Checked:
     """A user's judge, its answers checked (see the module's docstring)."""
 
-    def __init__(self, judge: Judge, kind: str) -> None:
-        self.judge, self.kind = judge, kind
+    def __init__(self, judge: Judge, kind: str, concurrency: int) -> None:
+        self.judge, self.kind, self.concurrency = judge, kind, concurrency
+        self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
 
     async def score(self, request: JudgeRequest) -> JudgeResult:
+        """At most the judge's `concurrency` calls at once in this process."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        async with self._slots:
+            started = time.monotonic()
+            result = await self._score(request)
+        # One call, however the class counts: the tally and the record say it was made.
+        result.attempts = max(1, result.attempts) if result.status == "scored" else result.attempts
+        result.latency_s = result.latency_s or time.monotonic() - started
+        return result
+
+    async def _score(self, request: JudgeRequest) -> JudgeResult:
         try:
             result: Any = await self.judge.score(request)
         except Exception as error:  # a user's judge: its failure is data

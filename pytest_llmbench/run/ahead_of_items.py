@@ -60,6 +60,8 @@ def serial_reason(service: JudgeService, scenario: ScenarioConfig) -> str | None
         return None  # judged ahead in each process, or by the controller
     if AheadOfItems.eligible(service, scenario):
         return None  # the plain body: judged ahead while its requests match
+    if service.judge_config(scenario).custom:
+        return "a custom judge kind and no output:"
     if not service.shares_calls:
         return "llmbench_judge_process = false and no output:"
     return "a budget is set and no output:"
