@@ -112,7 +112,7 @@ def value_of(value: Any, metric: MetricConfig) -> tuple[float | None, str]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, f"returned {type(value).__name__}, not a number"
     if isinstance(value, int) and abs(value) > MAX_NUMBER:
-        return None, f"returned {value:.3g}, beyond ±{MAX_NUMBER:g}"
+        return None, f"returned an integer beyond ±{MAX_NUMBER:g}"
     number = float(value)
     if not math.isfinite(number) or abs(number) > MAX_NUMBER:
         return None, f"returned {number}, not a finite number"
