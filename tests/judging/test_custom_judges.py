@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.aio import run
+from support.extensions import write_distribution
 
 from pytest_llmbench import Judge, JudgeConfig, JudgeRequest, JudgeResult
 from pytest_llmbench.errors import JudgeSetupError
 from pytest_llmbench.judging.custom_judges import build
 from pytest_llmbench.judging.mode import resolve_mode
 from pytest_llmbench.judging.reply_cache import cache_key
-from support.aio import run
-from support.extensions import write_distribution
 
 MODULE = """\
 from pytest_llmbench import JudgeResult

@@ -5,6 +5,7 @@ that is not a finite number leaves that metric unscored with the reason."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import math
 import sys
 from collections.abc import Coroutine, Iterator
@@ -14,11 +15,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.extensions import write_distribution
 
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.errors import UserError
 from pytest_llmbench.judging.custom_metrics import Computed, CustomMetrics, value_of
-from support.extensions import write_distribution
 
 MODULE = """\
 import asyncio
@@ -57,9 +58,7 @@ NOT_CALLABLE = 3
 def module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     write_distribution(tmp_path, "cm_mod", MODULE, metrics={"counted": "cm_mod:count"})
     monkeypatch.syspath_prepend(str(tmp_path))
-    import cm_mod
-
-    yield cm_mod
+    yield importlib.import_module("cm_mod")
     sys.modules.pop("cm_mod", None)
 
 
