@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import os
@@ -59,7 +60,7 @@ class MetricConfig:
     key: str = ""
     # `file:line: scenarios.<s>.metrics.<m>.source`, for the collection error of a custom
     # source that cannot be imported.
-    source_at: str = ""
+    source_at: str = dataclasses.field(default="", compare=False)
 
     @property
     def custom(self) -> bool:

@@ -39,7 +39,8 @@ class Price:
 class JudgeConfig:
     name: str
     kind: JudgeKind
-    kind_at: str = ""  # `file:line: judges.<name>.kind`, for a custom kind's errors
+    # `file:line: judges.<name>.kind`, for a custom kind's errors (where, not what: not compared)
+    kind_at: str = field(default="", compare=False)
     # A custom kind's free-form `options:` from the YAML (builtins), handed to its class
     # with the rest of this config; part of its reply cache key.
     options: dict[str, Any] = field(default_factory=dict)
