@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_llmbench.benchmark.dataset import Sample
+    from pytest_llmbench.benchmark.judge_config import JudgeConfig
     from pytest_llmbench.errors import RecordError, UserError
+    from pytest_llmbench.judging.judge_protocol import Judge, JudgeRequest
+    from pytest_llmbench.judging.result import JudgeResult
     from pytest_llmbench.results.record import load as load_record
     from pytest_llmbench.results.schema import (
         RunRecord,
@@ -25,6 +28,10 @@ if TYPE_CHECKING:
     __version__: str
 
 __all__ = [
+    "Judge",
+    "JudgeConfig",
+    "JudgeRequest",
+    "JudgeResult",
     "LLMBenchWarning",
     "RecordError",
     "RunRecord",
@@ -43,6 +50,11 @@ _LAZY = {
     "RecordError": ("pytest_llmbench.errors", "RecordError"),
     "UserError": ("pytest_llmbench.errors", "UserError"),
     "Sample": ("pytest_llmbench.benchmark.dataset", "Sample"),
+    # The extension surface (README "Extending"): a `kind: module:Class` judge's types.
+    "Judge": ("pytest_llmbench.judging.judge_protocol", "Judge"),
+    "JudgeConfig": ("pytest_llmbench.benchmark.judge_config", "JudgeConfig"),
+    "JudgeRequest": ("pytest_llmbench.judging.judge_protocol", "JudgeRequest"),
+    "JudgeResult": ("pytest_llmbench.judging.result", "JudgeResult"),
     "load_record": ("pytest_llmbench.results.record", "load"),
     "RunRecord": ("pytest_llmbench.results.schema", "RunRecord"),
     "ScenarioRecord": ("pytest_llmbench.results.schema", "ScenarioRecord"),

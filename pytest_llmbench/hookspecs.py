@@ -3,7 +3,8 @@
 Every hook says where it runs: "controller" means the xdist controller or, without xdist,
 the single pytest process; "item process" means wherever the test item runs (an xdist
 worker or the single process). Payloads and records are plain dicts of builtins, typed
-in ``results/schema.py``.
+in ``results/schema.py``. Metrics and judges of your own need no hook: `source:
+module:function` and `kind: module:Class` (README "Extending").
 """
 
 from __future__ import annotations

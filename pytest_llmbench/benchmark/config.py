@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import importlib
@@ -13,6 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmbench.benchmark import limits
+from pytest_llmbench.benchmark.extensions import (
+    JUDGES_GROUP,
+    METRICS_GROUP,
+    entry_point_names,
+    is_import_path,
+)
 from pytest_llmbench.benchmark.grouping_key import check_grouping
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, Price, RetryPolicy
 from pytest_llmbench.benchmark.rules import (
@@ -64,11 +71,22 @@ class MetricConfig:
     pass_: float  # YAML key `pass`
     warn: float
     better: Better = "higher"
-    source: str = "judge"  # "judge" | "field" | one of REFERENCE_SOURCES
+    source: str = "judge"  # "judge" | "field" | one of REFERENCE_SOURCES | a custom one
     field: str = ""  # the sample field for source: field (defaults to the metric name)
     aggregate: Aggregate = "mean"
     stemmer: str = ""  # ROUGE only: a Snowball stemmer's language (needs the extra)
     embedder: str = ""  # source: similarity only: the judge whose /v1/embeddings it calls
+    # A custom source (`module:function` or an entry point's name) returning a dict: the
+    # key to read ("" reads the metric's own name). Unused for a function returning a number.
+    key: str = ""
+    # `file:line: scenarios.<s>.metrics.<m>.source`, for the collection error of a custom
+    # source that cannot be imported.
+    source_at: str = dataclasses.field(default="", compare=False)
+
+    @property
+    def custom(self) -> bool:
+        """Computed by a user's function (`module:function`, or an entry point)."""
+        return self.source not in METRIC_SOURCES
 
 
 @dataclass(frozen=True)
@@ -140,7 +158,9 @@ def _importable(module: str) -> bool:
 
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Else custom (`module:function` or an entry point's name): see MetricConfig.custom.
 METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES, SIMILARITY_SOURCE)
+BUILTIN_KINDS = ("openai", "dry-run")  # else `module:Class` or an entry point's name
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
@@ -154,7 +174,7 @@ _NOTIFY_KEYS = ("on", "webhook_env")
 NOTIFY_OUTCOMES = ("fail", "warn", "regression", "pass")
 _JUDGE_KEYS = (
     *("kind", "base_url", "model", "api_key_env", "concurrency", "timeout_s", "retries"),
-    *("price", "temperature", "max_tokens", "structured_output"),
+    *("price", "temperature", "max_tokens", "structured_output", "options"),
 )
 _SCENARIO_KEYS = (
     *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
@@ -163,8 +183,9 @@ _SCENARIO_KEYS = (
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
-_METRIC_KEYS = ("pass", "warn", "better", "source", "field", "aggregate", "stemmer", "embedder")
-_CALLABLE_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_METRIC_KEYS = (
+    "pass", "warn", "better", "source", "field", "aggregate", "stemmer", "embedder", "key",
+)  # fmt: skip
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
 
 
@@ -277,7 +298,16 @@ class _ConfigReader(Reader):
     def judge(self, name: str, raw: Any) -> JudgeConfig:
         path = ("judges", name)
         m = self.mapping(raw, path, _JUDGE_KEYS, {"kind": "add kind: openai or kind: dry-run"})
-        kind = self.choice(m["kind"], (*path, "kind"), ("openai", "dry-run"))
+        kind = self.judge_kind(m["kind"], (*path, "kind"))
+        options: dict[str, Any] = {}
+        if "options" in m:
+            if kind in BUILTIN_KINDS:
+                raise self.error(
+                    (*path, "options"),
+                    f"only used with kind: module:Class (this judge's kind is {kind})",
+                    "remove options:, or give kind: my_pkg.judges:MyJudge",
+                )
+            options = dict(self.mapping(m["options"], (*path, "options"), None))
         if kind == "openai" and "model" not in m:
             raise self.error((*path, "model"), "missing", "add model: <the model to ask>")
         base_url = self.string(m.get("base_url", ""), (*path, "base_url"))
@@ -304,6 +334,8 @@ class _ConfigReader(Reader):
         return JudgeConfig(
             name=name,
             kind=kind,
+            kind_at=self.where((*path, "kind")),
+            options=options,
             base_url=base_url,
             base_url_raw=base_url_raw,
             model=self.string(m.get("model", ""), (*path, "model")),
@@ -323,6 +355,38 @@ class _ConfigReader(Reader):
                 (*path, "structured_output"),
                 ("auto", "json_schema", "json_object", "none"),
             ),
+        )
+
+    def where(self, path: KeyPath) -> str:
+        """`file:line: key`, the start of an error about `path` raised later (collection)."""
+        return f"{self.display}:{self.loaded.line(path)}: {'.'.join(path)}"
+
+    def judge_kind(self, value: Any, path: KeyPath) -> str:
+        fix = "e.g. kind: openai, kind: dry-run or kind: my_pkg.judges:MyJudge"
+        return self.extension(value, path, BUILTIN_KINDS, JUDGES_GROUP, "module:Class", fix)
+
+    def metric_source(self, value: Any, path: KeyPath) -> str:
+        fix = "e.g. source: field, or source: my_pkg.metrics:word_count"
+        return self.extension(value, path, METRIC_SOURCES, METRICS_GROUP, "module:function", fix)
+
+    def extension(
+        self, value: Any, path: KeyPath, builtin: tuple[str, ...], group: str, form: str, fix: str
+    ) -> str:
+        """One of `builtin`, an import path, or a name an installed package registers in
+        the entry-point group (listed, not loaded: that happens at collection)."""
+        if isinstance(value, str) and (value in builtin or is_import_path(value)):
+            return value
+        installed = entry_point_names(group) if isinstance(value, str) else []
+        if isinstance(value, str) and value in installed:
+            return value
+        names = [*builtin, *installed]
+        close = difflib.get_close_matches(str(value), names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        from_packages = f"; installed ({group}): {', '.join(installed)}" if installed else ""
+        raise self.error(
+            path,
+            f"unknown value {show(value)}",
+            f"expected one of {', '.join(builtin)}, {form}{from_packages}{hint}; {fix}",
         )
 
     def retries(self, raw: Any, path: KeyPath) -> RetryPolicy:
@@ -398,7 +462,7 @@ class _ConfigReader(Reader):
         output = None
         if "output" in m:
             output = self.string(m["output"], (*path, "output"))
-            if not output or (":" in output and not _CALLABLE_RE.match(output)):
+            if not output or (":" in output and not is_import_path(output)):
                 raise self.error(
                     (*path, "output"),
                     f"expected a sample field or module:function, got {output!r}",
@@ -499,7 +563,17 @@ class _ConfigReader(Reader):
         pass_ = self.number(m["pass"], (*path, "pass"))
         warn = self.number(m["warn"], (*path, "warn"))
         better = self.choice(m.get("better", "higher"), (*path, "better"), ("higher", "lower"))
-        source = self.choice(m.get("source", "judge"), (*path, "source"), METRIC_SOURCES)
+        source = self.metric_source(m.get("source", "judge"), (*path, "source"))
+        custom = source not in METRIC_SOURCES
+        key = ""
+        if "key" in m:
+            key = self.string(m["key"], (*path, "key"))
+            if not custom:
+                raise self.error(
+                    (*path, "key"),
+                    f"only used with a custom source (this metric's source is {source})",
+                    "remove key:, or give source: my_pkg.metrics:scores",
+                )
         field_ = name if source == "field" else ""
         if "field" in m:
             field_ = self.string(m["field"], (*path, "field"))
@@ -544,7 +618,20 @@ class _ConfigReader(Reader):
                 EXTRA_HINT,
             )
         embedder = self.embedder(m, source, path, judges)
-        return MetricConfig(name, pass_, warn, better, source, field_, aggregate, stemmer, embedder)
+        source_at = self.where((*path, "source")) if custom else ""
+        return MetricConfig(
+            name,
+            pass_,
+            warn,
+            better,
+            source,
+            field_,
+            aggregate,
+            stemmer,
+            embedder,
+            key=key,
+            source_at=source_at,
+        )
 
     def embedder(
         self, m: Mapping[str, Any], source: str, path: KeyPath, judges: Mapping[str, JudgeConfig]

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-JudgeKind = Literal["openai", "dry-run"]
+# `openai`, `dry-run`, or a user's judge: `module:Class` or the name of an entry point in
+# `pytest_llmbench.judges` (judging/custom_judges.py builds those).
+JudgeKind = str
 StructuredOutput = Literal["auto", "json_schema", "json_object", "none"]
 
 
@@ -37,6 +39,11 @@ class Price:
 class JudgeConfig:
     name: str
     kind: JudgeKind
+    # `file:line: judges.<name>.kind`, for a custom kind's errors (where, not what: not compared)
+    kind_at: str = field(default="", compare=False)
+    # A custom kind's free-form `options:` from the YAML (builtins), handed to its class
+    # with the rest of this config; part of its reply cache key.
+    options: dict[str, Any] = field(default_factory=dict)
     base_url: str = ""  # after ${VAR} expansion; "" when the variable is unset
     base_url_raw: str = ""  # as written, for messages ("${LLM_URL}")
     model: str = ""
@@ -48,6 +55,11 @@ class JudgeConfig:
     temperature: float = 0.0
     max_tokens: int | None = None
     structured_output: StructuredOutput = "auto"
+
+    @property
+    def custom(self) -> bool:
+        """A user's judge class (`kind: module:Class` or an entry point's name)."""
+        return self.kind not in ("openai", "dry-run")
 
     @property
     def call_bound_s(self) -> float:

@@ -44,7 +44,7 @@ class JudgingAhead:
         function's outputs are produced here; stored outputs are judged ahead by the run's
         controller (run/ahead_of_items) when calls go through the run's helper."""
         stored = scenario.output is not None and ":" not in scenario.output
-        if self._service.shares_calls and stored and self._service.budget is None:
+        if self._service.shares_calls_of(scenario) and stored and self._service.budget is None:
             return False
         return (
             scenario.output is not None

@@ -1,8 +1,9 @@
 """The `Judge` protocol every judge implements, and the request it scores.
 
 Implementations: the dry-run judge (dry_run.py), the chat-completions judge
-(chat_completions.py) and its proxy to the helper process (helper_process.py); later, a
-judge configured as `kind: module:Class`. The service (service.py) calls judges only
+(chat_completions.py) and its proxy to the helper process (helper_process.py), and a
+user's judge configured as `kind: module:Class` (custom_judges.py checks it against this
+protocol, which is public as `pytest_llmbench.Judge`). The service (service.py) calls judges only
 through this protocol, after its cache and budget: a judge neither caches nor counts spend.
 """
 

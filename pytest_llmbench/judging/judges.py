@@ -41,8 +41,9 @@ class Judges:
 
     With `use_process`, live judges run in one helper process (RemoteJudge in this
     process); without it, OpenAIJudge runs here on the background loop. A judge in
-    `provided` (built elsewhere: a test's, later a `kind: module:Class` judge) replaces
-    the chat-completions judge of that name and runs on the background loop.
+    `provided` (built elsewhere: a test's) replaces
+    the chat-completions judge of that name and runs on the background loop. A judge of
+    a custom kind (custom_judges.py) always runs here, on the background loop.
     """
 
     def __init__(
@@ -94,6 +95,10 @@ class Judges:
             if judge.name not in self._live:
                 if judge.name in self._provided:
                     built: Judge = self._provided[judge.name]
+                elif judge.custom:  # a user's class, here on the loop: never in the helper
+                    from pytest_llmbench.judging.custom_judges import build
+
+                    built = build(judge)
                 elif self.use_process:
                     from pytest_llmbench.judging.helper_process import RemoteJudge
 

@@ -34,6 +34,9 @@ def resolve_mode(option: str, judge: JudgeConfig, environ: Mapping[str, str]) ->
         return Resolved("dry-run", f"judge {judge.name!r} is of kind dry-run")
     if option == "dry-run":
         return Resolved("dry-run", "--llmbench-judge=dry-run")
+    if judge.custom:  # a user's class needs no base_url: it is live unless told otherwise
+        reason = "--llmbench-judge=live" if option == "live" else f"kind {judge.kind}"
+        return Resolved("live", reason, _key_note(judge, environ))
     if not judge.base_url:
         if option == "live":
             raise JudgeSetupError(

@@ -11,7 +11,6 @@ each output is looked up first and stored once produced (output_cache.py).
 from __future__ import annotations
 
 import concurrent.futures
-import importlib
 import inspect
 import threading
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
+from pytest_llmbench.benchmark.extensions import ImportFailed, load
 from pytest_llmbench.errors import OutputError, os_reason
 
 if TYPE_CHECKING:
@@ -68,11 +68,9 @@ class OutputSource:
         self._pool_lock = threading.Lock()
         self._async_slots: asyncio.Semaphore | None = None  # made on the loop
         if ":" in self.spec:
-            module_name, _, attribute = self.spec.partition(":")
             try:
-                module = importlib.import_module(module_name)
-                function = getattr(module, attribute)
-            except (ImportError, AttributeError) as error:
+                function = load(self.spec)
+            except ImportFailed as error:
                 raise OutputError(
                     f"scenario {self.scenario!r}: output: {self.spec!r} cannot be imported "
                     f"({error}); give a sample field name or an importable module:function"

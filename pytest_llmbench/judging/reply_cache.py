@@ -66,7 +66,12 @@ def cache_key(
         "prompt": prompt_ref,
         "prompt_sha256": prompt_sha256,
     }
-    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    if judge.custom:  # a user's class: its import path (or entry point) and its options
+        parts["kind"] = judge.kind
+        parts["options"] = judge.options
+    blob = json.dumps(
+        parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=repr
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

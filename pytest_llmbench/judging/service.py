@@ -233,6 +233,17 @@ class JudgeService:
         requests share one call, and a call judged ahead waits there for its item."""
         return self._judges.use_process
 
+    def shares_calls_of(self, scenario: ScenarioConfig) -> bool:
+        """The scenario's judge calls go through the run's helper (not a custom judge's)."""
+        return self._judges.through_helper(self._cfg.judges[scenario.judge])
+
+    def build_judge(self, scenario: ScenarioConfig) -> None:
+        """Build a custom judge now (at collection) when it will run: its import or
+        protocol error is then the scenario's collection error, naming the YAML line."""
+        judge = self._cfg.judges[scenario.judge]
+        if judge.custom and scenario.judged_metrics and self.mode(judge.name).mode == "live":
+            self._judges.get(judge, "live")
+
     def start_shared_helper(self) -> HelperAt | None:
         """On the xdist controller: start the run's helper now and wait until it serves,
         so that every worker can connect to it; None when no judge needs it (or it could
@@ -477,7 +488,7 @@ class JudgeService:
         """One sample judged ahead of its item, on the background loop. Through the run's
         helper the call is made "ahead": it counts (tally, cache) only once an item takes
         it, here (adopt) or in any other process (its own request, answered by the call)."""
-        prepared = self.prepare(scenario, sample, output, ahead=self.shares_calls)
+        prepared = self.prepare(scenario, sample, output, ahead=self.shares_calls_of(scenario))
         return await self._judge(scenario, prepared), prepared
 
     async def judge_prepared(self, scenario: ScenarioConfig, prepared: Prepared) -> JudgeResult:

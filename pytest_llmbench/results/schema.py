@@ -75,7 +75,9 @@ class _SampleRecordRequired(TypedDict):
 class SampleRecord(_SampleRecordRequired, total=False):
     """A sample in the run record (``scenarios.<name>.samples[]``)."""
 
-    reason_code: str  # with a reason: budget_exhausted, judge, test_error or not_judged
+    # with a reason: budget_exhausted, judge, test_error, not_judged or metric (a metric
+    # computed in the item process had no score)
+    reason_code: str
     extra: dict[str, Any]  # the payload's extra, when a hook added any
     raw_scores: dict[str, float]  # with a prompt's declared scale: the judged scores as written
     judge_reasoning: str  # the judge's reasoning (its reasoning block or reasoning_content,

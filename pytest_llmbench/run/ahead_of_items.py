@@ -60,6 +60,8 @@ def serial_reason(service: JudgeService, scenario: ScenarioConfig) -> str | None
         return None  # judged ahead in each process, or by the controller
     if AheadOfItems.eligible(service, scenario):
         return None  # the plain body: judged ahead while its requests match
+    if service.judge_config(scenario).custom:
+        return "a custom judge kind and no output:"
     if not service.shares_calls:
         return "llmbench_judge_process = false and no output:"
     return "a budget is set and no output:"
@@ -96,7 +98,7 @@ class AheadOfItems:
         # as before: the budget is then spent in the order the items run, not raced by
         # the controller's calls.
         if not (
-            service.shares_calls
+            service.shares_calls_of(scenario)
             and service.budget is None
             and bool(scenario.judged_metrics)
             and (scenario.output is None or ":" not in scenario.output)

@@ -13,6 +13,7 @@ import pytest
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
+from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.reference_metrics import corpus_statistics
@@ -35,7 +36,8 @@ class ItemState:
     prompt_sha256: str | None = None
     extra_scores: dict[str, float] = field(default_factory=dict)
     reference_stats: dict[str, list[float]] = field(default_factory=dict)  # aggregate: corpus
-    unscored_metrics: dict[str, str] = field(default_factory=dict)  # metric: why not scored
+    # A metric computed here (similarity, a custom source) that has no score: why.
+    unscored_metrics: dict[str, str] = field(default_factory=dict)
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
     output_cached: bool | None = None  # the `output` fixture's came from the output cache
 
@@ -80,6 +82,7 @@ class ItemSide:
         self.shard = shard
         self._datasets: dict[str, Dataset] = {}
         self._owners: dict[str, str] = {}  # scenario -> the test function that runs it
+        self._custom: dict[str, CustomMetrics] = {}  # scenario -> its custom metrics
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
         if scenario.name not in self._datasets:
@@ -113,6 +116,7 @@ class ItemSide:
                 "(it may share the dataset), or put both checks in one test"
             )
         dataset = self.dataset(scenario)
+        self.custom_metrics(scenario)  # loaded now: an import error is a collection error
         smoke = smoke_ids(scenario, dataset)
         params = [
             pytest.param(s, id=s.item_id, marks=(pytest.mark.smoke,) if s.id in smoke else ())
@@ -120,6 +124,14 @@ class ItemSide:
             if self.shard is None or in_shard(s.id, *self.shard)
         ]
         metafunc.parametrize("sample", params)
+
+    def custom_metrics(self, scenario: ScenarioConfig) -> CustomMetrics | None:
+        """The scenario's `source: module:function` (or entry point) metrics; None for none."""
+        if not any(m.custom for m in scenario.metrics):
+            return None
+        if scenario.name not in self._custom:
+            self._custom[scenario.name] = CustomMetrics(scenario)
+        return self._custom[scenario.name]
 
     def selection(self, items: Sequence[pytest.Item]) -> Selection:
         """{scenario: {node id: sample id}} of the collected (and not deselected) items."""
@@ -214,12 +226,21 @@ class ItemSide:
         state.judged, state.prompt_sha256 = result, digest
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
         state.reference_stats = corpus_statistics(state.scenario.metrics, text, state.sample)
-        similar, state.unscored_metrics = similarity_scores(
+        similar, unscored = similarity_scores(
             state.scenario.metrics, self.cfg.judges, text, state.sample
         )
         state.extra_scores.update(similar)
+        custom = self.custom_metrics(state.scenario)
+        if custom is not None:
+            computed = custom.compute(state.sample, text, lambda c: self.service.loop.run(c))
+            state.extra_scores.update(computed.scores)
+            unscored = {**unscored, **computed.unscored}
+        state.unscored_metrics = unscored
         if result.status != "scored":
             reason = printable(str(result.reason))  # a judge's words: no terminal control
+            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
+        if state.unscored_metrics:
+            reason = printable(payload.unscored_reason(state.unscored_metrics))
             pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
         return {**result.scores, **state.extra_scores}
 
@@ -253,11 +274,11 @@ class ItemSide:
                 if m.source == "field"
             },
             extra_scores=state.extra_scores,
+            unscored_metrics=state.unscored_metrics,
             prompt_sha256=state.prompt_sha256,
             failure=failure,
             output_cached=state.output_cached,
             reference_stats=state.reference_stats,
-            unscored_metrics=state.unscored_metrics,
         )
 
 

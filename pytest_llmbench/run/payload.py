@@ -16,6 +16,7 @@ from pytest_llmbench.results.schema import JudgeCallStats, SamplePayload, Sample
 from pytest_llmbench.results.validation import MAX_NUMBER
 
 PAYLOAD_VERSION = 1
+METRIC_UNSCORED = "metric"  # the reason code of a sample an item-side metric left unscored
 ATTRIBUTE = "llmbench"
 
 
@@ -47,7 +48,7 @@ def build(
     failure: str | None,
     output_cached: bool | None = None,
     reference_stats: dict[str, list[float]] | None = None,
-    unscored_metrics: dict[str, str] | None = None,
+    unscored_metrics: Mapping[str, str] | None = None,
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
@@ -57,7 +58,9 @@ def build(
     crash line of an item that failed before or without being scored; ``output_cached``
     whether the `output` fixture's came from the output cache (None: no output cache);
     ``reference_stats`` the sufficient statistics of `aggregate: corpus` metrics;
-    ``unscored_metrics`` why a metric computed in the item process (similarity) has no score.
+    ``unscored_metrics`` the metrics computed in the item process (a custom source,
+    similarity) that have no score, with why: a sample the judge scored is then `unscored`
+    (code `metric`), its other scores kept, so a metric that failed is never a quiet gap.
     """
     scores: dict[str, float] = {}
     for name, raw in field_values.items():
@@ -81,6 +84,9 @@ def build(
         code = "not_judged"
     else:
         status = "scored"
+    if status == "scored" and unscored_metrics:
+        # Scored by the judge (or needing no judge), but a metric of its own failed.
+        status, reason, code = "unscored", unscored_reason(unscored_metrics), METRIC_UNSCORED
     built: SamplePayload = {
         "v": PAYLOAD_VERSION,
         "scenario": scenario,
@@ -107,6 +113,13 @@ def build(
     if unscored_metrics:
         built["unscored_metrics"] = dict(sorted(unscored_metrics.items()))
     return built
+
+
+def unscored_reason(unscored_metrics: Mapping[str, str]) -> str:
+    """`metric m: why` for the first unscored metric by name, and how many more."""
+    names = sorted(unscored_metrics)
+    more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+    return f"metric {names[0]}: {unscored_metrics[names[0]]}{more}"
 
 
 def _add_judge_words(built: SamplePayload, judged: JudgeResult) -> None:

@@ -219,6 +219,7 @@ class LLMBenchRun:
             self.items.parametrize(metafunc, scenario)
             chosen = self.items.scenario(scenario)
             self.service.mode(chosen.judge)
+            self.service.build_judge(chosen)
             self.service.output_source(chosen)
         except UserError as error:
             raise pytest.Collector.CollectError(str(error)) from None
@@ -246,8 +247,10 @@ class LLMBenchRun:
             if resolved.key_note:
                 parts.append(resolved.key_note)
             if resolved.mode == "live":
-                parts.append(f"model {judge.model}")
-                scope = "for the run" if self.service.shares_calls else "per process"
+                if judge.model:
+                    parts.append(f"model {judge.model}")
+                shared = self.service.shares_calls and not judge.custom
+                scope = "for the run" if shared else "per process"
                 parts.append(f"concurrency {judge.concurrency} {scope}")
                 serial = serial_reason(self.service, scenario)
                 if serial is not None and scenario.judged_metrics:

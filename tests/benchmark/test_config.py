@@ -337,7 +337,8 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
     )
     assert error(root, text) == (
         "benchmarks/llmbench.yaml:22: scenarios.channel_digest_ru.metrics.coverage.wran: "
-        "unknown key; expected one of aggregate, better, embedder, field, pass, source, stemmer, warn "
+        "unknown key; expected one of aggregate, better, embedder, field, key, pass, source, "
+        "stemmer, warn "
         "(did you mean 'warn'?)"
     )
 
@@ -435,7 +436,11 @@ def test_a_config_outside_the_rootdir_is_shown_by_absolute_path(
         ("model: m\n", "2: judges.default.kind: missing; add kind: openai or kind: dry-run"),
         (
             "kind: anthropic\n",
-            ("3: judges.default.kind: unknown value 'anthropic'; expected one of openai, dry-run"),
+            (
+                "3: judges.default.kind: unknown value 'anthropic'; expected one of openai, "
+                "dry-run, module:Class; e.g. kind: openai, kind: dry-run or kind: "
+                "my_pkg.judges:MyJudge"
+            ),
         ),
         ("kind: openai\n", "2: judges.default.model: missing; add model: <the model to ask>"),
         (
@@ -522,7 +527,7 @@ def test_a_config_outside_the_rootdir_is_shown_by_absolute_path(
             "kind: dry-run\nmodle: m\n",
             (
                 "4: judges.default.modle: unknown key; expected one of api_key_env, "
-                "base_url, concurrency, kind, max_tokens, model, price, retries, "
+                "base_url, concurrency, kind, max_tokens, model, options, price, retries, "
                 "structured_output, temperature, timeout_s (did you mean 'model'?)"
             ),
         ),
@@ -535,8 +540,8 @@ def test_judge_errors_name_the_key_and_the_fix(root: Path, body: str, message: s
 def test_a_judge_must_be_a_mapping(root: Path) -> None:
     assert error(root, "judges:\n  default: openai\n" + MINIMAL) == (
         "benchmarks/llmbench.yaml:2: judges.default: expected a mapping, got 'openai'; give it "
-        "keys from api_key_env, base_url, concurrency, kind, max_tokens, model, price, "
-        "retries, structured_output, temperature, timeout_s"
+        "keys from api_key_env, base_url, concurrency, kind, max_tokens, model, options, "
+        "price, retries, structured_output, temperature, timeout_s"
     )
 
 
@@ -753,11 +758,12 @@ def metric_error(root: Path, metric: str) -> str:
             ),
         ),
         (
-            "{pass: 0.8, warn: 0.7, source: bertscore}",
+            "{pass: 0.8, warn: 0.7, source: sentiment}",
             (
-                "6: scenarios.s.metrics.coverage.source: unknown value 'bertscore'; "
+                "6: scenarios.s.metrics.coverage.source: unknown value 'sentiment'; "
                 "expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
-                "rouge_1, rouge_2, cer, similarity"
+                "rouge_1, rouge_2, cer, similarity, module:function; e.g. "
+                "source: field, or source: my_pkg.metrics:word_count"
             ),
         ),
         (
@@ -778,7 +784,7 @@ def metric_error(root: Path, metric: str) -> str:
             "0.8",
             (
                 "6: scenarios.s.metrics.coverage: expected a mapping, got 0.8; give it "
-                "keys from aggregate, better, embedder, field, pass, source, stemmer, warn"
+                "keys from aggregate, better, embedder, field, key, pass, source, stemmer, warn"
             ),
         ),
     ],
@@ -1126,3 +1132,69 @@ def test_corpus_and_stemmer_are_refused_where_they_mean_nothing(
     root: Path, metric: str, message: str
 ) -> None:
     assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"
+
+
+# --- extensions: custom metric sources and judge kinds ---------------------------------
+
+
+def test_a_custom_source_and_kind_are_read_with_where_they_were_written(root: Path) -> None:
+    config = load(
+        root,
+        "judges:\n  default:\n    kind: my.judges:Rules\n    options: {words: [metro]}\n"
+        + MINIMAL
+        + '      n: {pass: 1, warn: 0, source: "my.metrics:scores", key: total}\n',
+    )
+    judge = config.judges["default"]
+    assert (judge.kind, judge.options, judge.custom, judge.kind_at) == (
+        "my.judges:Rules",
+        {"words": ["metro"]},
+        True,
+        "benchmarks/llmbench.yaml:3: judges.default.kind",
+    )
+    metric = config.scenarios["s"].metrics[1]
+    assert (metric.source, metric.key, metric.custom, metric.source_at) == (
+        "my.metrics:scores",
+        "total",
+        True,
+        "benchmarks/llmbench.yaml:11: scenarios.s.metrics.n.source",
+    )
+    assert config.scenarios["s"].judged_metrics == ("coverage",)
+
+
+def test_entry_point_names_are_sources_and_kinds_and_are_offered_when_misspelt(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.extensions import write_distribution
+
+    site = root / "site"
+    site.mkdir()
+    write_distribution(
+        site, "named_ext", "", metrics={"readability": "x:y"}, judges={"rules": "x:Z"}
+    )
+    monkeypatch.syspath_prepend(str(site))
+    judge = "judges:\n  default:\n    kind: rules\n"
+    config = load(root, judge + MINIMAL + "      r: {pass: 1, warn: 0, source: readability}\n")
+    assert (config.judges["default"].kind, config.scenarios["s"].metrics[1].source) == (
+        "rules",
+        "readability",
+    )
+    assert error(root, MINIMAL + "      r: {pass: 1, warn: 0, source: readabilty}\n") == (
+        "benchmarks/llmbench.yaml:7: scenarios.s.metrics.r.source: unknown value "
+        "'readabilty'; expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
+        "rouge_1, rouge_2, cer, similarity, module:function; "
+        "installed (pytest_llmbench.metrics): readability (did you mean 'readability'?); "
+        "e.g. source: field, or source: my_pkg.metrics:word_count"
+    )
+
+
+@given(st.text(max_size=30))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+def test_any_source_text_is_read_or_one_line_error(root: Path, source: str) -> None:
+    line = "      m: {pass: 1, warn: 0, source: " + json.dumps(source) + "}\n"
+    try:
+        config = load(root, MINIMAL + line)
+    except ConfigError as error:
+        assert "\n" not in str(error) and str(error).startswith("benchmarks/llmbench.yaml:")
+    else:
+        metric = config.scenarios["s"].metrics[1]
+        assert metric.source == source and (metric.custom == (":" in source))

@@ -129,3 +129,29 @@ def test_an_output_cached_that_is_not_a_boolean_is_not_kept() -> None:
     data = build(JudgeResult(status="scored", scores={"coverage": 0.5}))
     data["output_cached"] = "yes"  # a payload is read as it came from a worker
     assert "output_cached" not in payload.to_entry(data)
+
+
+def test_an_unscored_custom_metric_makes_a_scored_sample_unscored_keeping_its_scores() -> None:
+    built = build(
+        JudgeResult(status="scored", scores={"coverage": 0.9}),
+        extra_scores={"words": 7.0},
+        unscored_metrics={"b": "my:b: returned nan, not a finite number", "a": "my:a: raised E"},
+    )
+    assert (built["status"], built["reason"], built["reason_code"], built["scores"]) == (
+        "unscored",
+        "metric a: my:a: raised E (and 1 more)",
+        "metric",
+        {"coverage": 0.9, "words": 7.0},
+    )
+
+
+def test_a_judge_failure_is_the_reason_even_when_a_custom_metric_failed_too() -> None:
+    built = build(
+        JudgeResult(status="unscored", reason="unusable reply"),
+        unscored_metrics={"a": "my:a: raised E"},
+    )
+    assert (built["status"], built["reason"], built["reason_code"]) == (
+        "unscored",
+        "unusable reply",
+        "judge",
+    )

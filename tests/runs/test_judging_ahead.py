@@ -264,8 +264,11 @@ def test_an_output_field_missing_from_a_sample_is_reported_on_its_item(
 @pytest.mark.parametrize(
     ("spec", "problem"),
     [
-        ("nosuch:func", "cannot be imported (No module named 'nosuch')"),
-        ("mymod:nosuch", "cannot be imported (module 'mymod' has no attribute 'nosuch')"),
+        ("nosuch:func", "cannot be imported (ModuleNotFoundError: No module named 'nosuch')"),
+        (
+            "mymod:nosuch",
+            "cannot be imported (AttributeError: module 'mymod' has no attribute 'nosuch')",
+        ),
         ("mymod:NOT_CALLABLE", "is not callable"),
     ],
     ids=["no-module", "no-function", "not-callable"],

@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.mark.llmbench("digest")
+def test_digest(sample, judge):
+    judge(sample.output)
