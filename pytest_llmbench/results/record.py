@@ -21,10 +21,12 @@ from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.errors import RecordError
 from pytest_llmbench.results import validation
 from pytest_llmbench.results.bands import MetricVerdict, evaluate_metric, scenario_status, worst
+from pytest_llmbench.results.noise import judge_noise, metric_repeats, resolution
 from pytest_llmbench.results.problems import (
     band_problems,
     budget_exhausted,
     budget_problems,
+    noise_problems,
     sentence,
     unscored_problems,
 )
@@ -41,7 +43,7 @@ from pytest_llmbench.results.schema import (
     Status,
     Usage,
 )
-from pytest_llmbench.results.stored_rules import rules_of, unscored_rules
+from pytest_llmbench.results.stored_rules import regression_rules, rules_of, unscored_rules
 
 SCHEMA = "llmbench-run/1"
 # The largest file read as a run record: 100,000 samples of about 1 KB each fit many times.
@@ -100,6 +102,17 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
     }
 
 
+def add_noise(entry: MetricRecord, groups: Sequence[Sequence[float]]) -> None:
+    """The judge's noise on a metric's entry, from its samples' repeats (results/noise.py);
+    nothing when no sample was judged twice."""
+    noise = judge_noise(groups)
+    if noise is None:
+        return
+    entry["noise_sd"] = noise.sd
+    entry["agreement"] = noise.agreement()
+    entry["resolution"] = resolution(noise.sd, sum(len(g) for g in groups))
+
+
 def in_metric_order(fingerprints: Mapping[str, Any], by_name: Mapping[str, Any]) -> dict[str, Any]:
     """``by_name`` in the scenario's YAML order (records are written with sorted keys)."""
     order = [n for n in fingerprints.get("metric_order", []) if n in by_name]
@@ -147,17 +160,25 @@ def summarize_scenario(
     for sample in ordered:
         counts[sample["status"]] += 1
     entries = {m.name: metric_entry(m, v) for m, v in zip(metrics, verdicts, strict=True)}
+    for metric in metrics:
+        if metric.source == "judge":
+            add_noise(entries[metric.name], metric_repeats(ordered, metric.name))
     found = [
         *budget_problems(name, ordered),
         *unscored_problems(name, ordered, unscored_rules(rules)),
         *band_problems(name, entries),
+        *noise_problems(name, entries, regression_rules(rules)),
     ]
     status = worst(
         [
             scenario_status(verdicts, rules["fail_on_warn"]),
             # Not judging is not passing: a spent budget or too many samples without a
             # score fail (or warn) the scenario, with what was done kept.
-            *(p.severity for p in found if p.kind in ("budget", "unscored")),
+            *(
+                p.severity
+                for p in found
+                if p.kind in ("budget", "unscored") and p.severity != "note"
+            ),
         ]
     )
     summary: ScenarioRecord = {

@@ -30,6 +30,17 @@ class JudgeCallStats(TypedDict, total=False):
     latency_s: float  # the call's wall time; only on the payload (it differs between runs)
 
 
+class _RepeatRequired(TypedDict):
+    scores: dict[str, float]  # the judged metrics of this judgement, sorted; {} unscored
+    status: Literal["scored", "unscored"]
+
+
+class Repeat(_RepeatRequired, total=False):
+    """One of a sample's `repeats:` judgements (``samples[].repeats[]``), in repeat order."""
+
+    reason: str  # why this judgement has no scores
+
+
 class _SamplePayloadRequired(TypedDict):
     v: int  # PAYLOAD_VERSION: a report attribute of another version is ignored
     scenario: str
@@ -55,6 +66,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     judge_reasoning: str  # the judge's reasoning, at most reply_parsing.TEXT_LIMIT characters
     judge_raw: str  # the message content of the judge's last reply, bounded the same way
     output_cached: bool  # with output_cache: the output came from the cache (not produced)
+    repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
 
 
 class _SampleRecordRequired(TypedDict):
@@ -81,12 +93,14 @@ class SampleRecord(_SampleRecordRequired, total=False):
     judge_raw: str  # the judge's last reply as it came (also an unusable one), as bounded
     output_cached: bool  # with output_cache: the `output` came from the cache, the
     # scenario's output function not called for it
+    repeats: list[Repeat]  # with repeats: K > 1, each judgement in repeat order; the
+    # judged metrics in `scores` are the mean over its scored repeats
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
 # are the band's edges, "band" the same in words). Functional syntax: "pass" is a keyword.
-MetricRecord = TypedDict(
-    "MetricRecord",
+_MetricRecordRequired = TypedDict(
+    "_MetricRecordRequired",
     {
         "value": float | None,  # None with no scored sample
         "n": int,
@@ -100,6 +114,27 @@ MetricRecord = TypedDict(
         "band": str,
     },
 )
+
+
+class Agreement(TypedDict):
+    """How far the judge agrees with itself across a sample's repeats: ICC(1), the share
+    of the score's variance that lies between samples (1: every repeat the same)."""
+
+    method: Literal["ICC(1)"]  # one-way random effects, single judgement (Shrout & Fleiss)
+    value: float | None  # None when the scores do not vary at all
+    ci95: list[float] | None  # [low, high], from the F distribution; None with value
+    samples: int  # samples with at least two scored repeats
+    repeats: float  # judgements per sample (k0: their average, adjusted when unequal)
+
+
+class MetricRecord(_MetricRecordRequired, total=False):
+    """``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and
+    "warn" are the band's edges, "band" the same in words). With `repeats:`, a judged
+    metric's value is over the samples' means of their repeats."""
+
+    noise_sd: float  # pooled within-sample SD of the repeats (>= 2 scored repeats each)
+    agreement: Agreement
+    resolution: float  # the smallest change the judge's noise lets a gate see (noise.py)
 
 
 class CallTally(TypedDict):
