@@ -426,7 +426,7 @@ class _ConfigReader(Reader):
             raise self.error(
                 path,
                 f"{count} judge calls per sample is more than {MAX_REPEATS}",
-                f"use at most {MAX_REPEATS}; more samples say more than more repeats",
+                f"use at most {MAX_REPEATS} (past that, more samples say more than more repeats)",
             )
         return count
 
