@@ -202,3 +202,24 @@ def test_pytest_repeat_count_runs_each_item_again_and_the_record_keeps_one_entry
     assert [s["id"] for s in samples] == ["s-01", "s-02", "s-03", "s-04"]
     assert [len(s["repeats"]) for s in samples] == [2, 2, 2, 2]
     assert scenario_of(project)["usage"]["http_requests"] == 16
+
+
+def test_a_failed_repeat_keeps_its_reason_and_the_sample_is_the_mean_of_the_rest(
+    project: Project, wavering: JudgeServer
+) -> None:
+    wavering.script_for(marker(1), [("error", 401, "key revoked")])
+    result = project.run("--llmbench-no-cache")
+    assert result.ret == 0
+    result.assert_outcomes(passed=4)
+    first = scenario_of(project)["samples"][0]
+    assert first["status"] == "scored"
+    failed = [r for r in first["repeats"] if r["status"] == "unscored"]
+    assert len(failed) == 1 and "401" in failed[0]["reason"]
+    assert failed[0]["scores"] == {}
+    # its two scored repeats were the judge's first two answers for it: 0.55 and 0.60
+    assert first["scores"]["coverage"] == pytest.approx(0.575)
+    # pooled: (2 * 0.025² + 3 * 0.005) over 1 + 3 * 2 degrees of freedom
+    coverage = scenario_of(project)["metrics"]["coverage"]
+    assert coverage["noise_sd"] == pytest.approx((0.01625 / 7) ** 0.5)
+    assert coverage["agreement"]["samples"] == 4
+    assert coverage["agreement"]["repeats"] == pytest.approx((11 - 31 / 11) / 3)
