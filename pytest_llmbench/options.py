@@ -79,6 +79,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="stop new judge calls once the run has spent USD (needs price: on the judge)",
     )
     group.addoption(
+        "--llmbench-repeats",
+        dest="llmbench_repeats",
+        metavar="K",
+        type=int,
+        default=None,
+        help="judge every sample K times (1 to 20), its score the mean, and measure the "
+        "judge's noise; overrides each scenario's repeats:",
+    )
+    group.addoption(
         "--llmbench-baseline",
         dest="llmbench_baseline",
         metavar="PATH",
@@ -181,6 +190,14 @@ def check_options(config: pytest.Config) -> None:
     budget = config.getoption("llmbench_budget")
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise pytest.UsageError(f"--llmbench-budget={budget:g}: give a positive amount in USD")
+    repeats = config.getoption("llmbench_repeats")
+    if repeats is not None:
+        from pytest_llmbench.benchmark.limits import REPEATS  # only when given: a constant
+
+        if not 1 <= repeats <= REPEATS:
+            raise pytest.UsageError(
+                f"--llmbench-repeats={repeats}: give a whole number from 1 to {REPEATS}"
+            )
     for name in _BOOL_INIS:
         try:
             config.getini(name)

@@ -104,6 +104,7 @@ class ScenarioConfig:
     output_concurrency: int = 8  # calls of the output function at once (default: the judge's)
     output_cache: bool = False  # keep the function's outputs under the cache directory
     output_version: str = ""  # part of the output cache key: change it to regenerate
+    repeats: int = 1  # judge calls per sample; its score is their mean (MAX_REPEATS at most)
     description: str = ""
     regression: RegressionRules = field(default_factory=RegressionRules)
     unscored: UnscoredRules = field(default_factory=UnscoredRules)
@@ -163,6 +164,7 @@ METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES, SIMILA
 BUILTIN_KINDS = ("openai", "dry-run")  # else `module:Class` or an entry point's name
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
+MAX_REPEATS = limits.REPEATS
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
 
 _TOP_KEYS = (
@@ -179,7 +181,7 @@ _JUDGE_KEYS = (
 _SCENARIO_KEYS = (
     *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
     *("description", "regression", "unscored"),
-    *("output_concurrency", "output_cache", "output_version"),
+    *("output_concurrency", "output_cache", "output_version", "repeats"),
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
@@ -187,6 +189,17 @@ _METRIC_KEYS = (
     "pass", "warn", "better", "source", "field", "aggregate", "stemmer", "embedder", "key",
 )  # fmt: skip
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
+
+
+def with_repeats(cfg: LLMBenchConfig, repeats: int | None) -> LLMBenchConfig:
+    """`cfg` with every scenario judged `repeats` times (``--llmbench-repeats``, which
+    overrides the YAML's `repeats:`); `cfg` itself with None."""
+    if repeats is None:
+        return cfg
+    scenarios = {
+        name: dataclasses.replace(s, repeats=repeats) for name, s in cfg.scenarios.items()
+    }
+    return dataclasses.replace(cfg, scenarios=scenarios)
 
 
 def load_config(path: Path, rootdir: Path, environ: Mapping[str, str]) -> LLMBenchConfig:
@@ -499,7 +512,18 @@ class _ConfigReader(Reader):
             description=self.string(m.get("description", ""), (*path, "description")),
             regression=self.regression(m.get("regression", {}), (*path, "regression"), metrics),
             unscored=self.unscored(m.get("unscored", {}), (*path, "unscored")),
+            repeats=self.repeats(m.get("repeats", 1), (*path, "repeats")),
         )
+
+    def repeats(self, value: Any, path: KeyPath) -> int:
+        count = self.integer(value, path, ge=1)
+        if count > MAX_REPEATS:
+            raise self.error(
+                path,
+                f"{count} judge calls per sample is more than {MAX_REPEATS}",
+                f"use at most {MAX_REPEATS} (past that, more samples say more than more repeats)",
+            )
+        return count
 
     def output_concurrency(self, value: Any, path: KeyPath) -> int:
         count = self.integer(value, path, ge=1)

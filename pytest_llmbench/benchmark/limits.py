@@ -13,6 +13,9 @@ SAMPLE_LINE_BYTES = 16 * MiB  # one dataset line (one sample), as UTF-8 in the f
 # so that a request stays well below the helper process's 64 MiB line.
 RENDERED_PROMPT_BYTES = 32 * MiB
 
+# Judge calls per sample (`repeats:`, --llmbench-repeats): past this, more samples say more.
+REPEATS = 20
+
 NESTING_DEPTH = 64  # levels of mappings/lists (YAML) or objects/arrays (JSON)
 YAML_ALIASES = 100  # `*name` references in one YAML file
 # Nodes a YAML file stands for once its aliases are expanded: a billion laughs stops here.

@@ -12,7 +12,7 @@ own. Every connection speaks the same protocol, one JSON object a line:
                                                        (first, on stdin only)
                       {"id": n, "judge": name, "messages": [...], "metrics": [...],
                        "temperature": t, "scale": [min, max] or null, "ahead": bool,
-                       "join_only": bool}
+                       "join_only": bool, "repeat": k (absent: 0)}
                       {"ping": k}                      (while calls are pending)
                       {"cancel": n}                    (the parent stopped waiting for n)
     child -> parent   {"ready": true}                  (once, when it serves)
@@ -118,6 +118,12 @@ def judge_from_dict(data: Mapping[str, Any]) -> JudgeConfig:
     return JudgeConfig(**fields)
 
 
+def _result_to_dict(result: JudgeResult) -> dict[str, Any]:
+    data = dataclasses.asdict(result)
+    del data["repeats"]
+    return data
+
+
 def result_from_dict(data: object) -> JudgeResult:
     """A JudgeResult as the child sent it; ValueError for anything else."""
     if not isinstance(data, dict) or not set(data) <= _RESULT_FIELDS:
@@ -128,7 +134,8 @@ def result_from_dict(data: object) -> JudgeResult:
     return result
 
 
-_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(JudgeResult))
+# One call's result: never the mean of a sample's repeats (made apart, in the item process).
+_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(JudgeResult)) - {"repeats"}
 
 
 def oversized(size: int, limit: int) -> str:
@@ -225,6 +232,9 @@ def _request_problem(message: Mapping[str, Any]) -> str | None:
         isinstance(temperature, bool) or not isinstance(temperature, (int, float))
     ):
         return "request temperature is not a number"
+    repeat = message.get("repeat", 0)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or not 0 <= repeat < 1000:
+        return "request repeat is not a whole number from 0"
     try:
         scale_from_wire(message.get("scale"))
     except (TypeError, ValueError, OverflowError):
@@ -361,6 +371,7 @@ class JudgeProcess:
         *,
         ahead: bool = False,
         join_only: bool = False,
+        repeat: int = 0,
     ) -> JudgeResult:
         if self._gone is None:
             with contextlib.suppress(JudgeProcessError):  # _gone says why
@@ -370,18 +381,19 @@ class JudgeProcess:
             return JudgeResult(status="unscored", reason=self._gone or "judge process not running")
         self._next_id += 1
         request_id = self._next_id
-        line = _line(
-            {
-                "id": request_id,
-                "judge": judge,
-                "messages": messages,
-                "metrics": list(metrics),
-                "temperature": temperature,
-                "scale": list(scale) if scale is not None else None,
-                "ahead": ahead,
-                "join_only": join_only,
-            }
-        )
+        request: dict[str, Any] = {
+            "id": request_id,
+            "judge": judge,
+            "messages": messages,
+            "metrics": list(metrics),
+            "temperature": temperature,
+            "scale": list(scale) if scale is not None else None,
+            "ahead": ahead,
+            "join_only": join_only,
+        }
+        if repeat:
+            request["repeat"] = repeat
+        line = _line(request)
         if len(line) > self._line_limit:
             return JudgeResult(status="unscored", reason=oversized(len(line), self._line_limit))
         loop = asyncio.get_running_loop()
@@ -685,6 +697,7 @@ class RemoteJudge:
             request.scale,
             ahead=request.ahead,
             join_only=request.join_only,
+            repeat=request.repeat,
         )
 
     async def aclose(self) -> None:
@@ -737,7 +750,8 @@ def _forget_keys(judges: Iterable[Mapping[str, Any]]) -> None:
 
 
 def request_key(message: Mapping[str, Any]) -> str:
-    """What makes two requests the same call: the judge and everything it sends."""
+    """What makes two requests the same call: the judge and everything it sends, and which
+    of the sample's repeats it is (each repeat is a call of its own)."""
     asked = [
         message.get("judge"),
         message.get("messages"),
@@ -745,6 +759,8 @@ def request_key(message: Mapping[str, Any]) -> str:
         message.get("temperature"),
         message.get("scale"),
     ]
+    if message.get("repeat"):
+        asked.append(message["repeat"])
     text = json.dumps(asked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
 
@@ -860,7 +876,7 @@ class _Connection:
                 line = _line(
                     {
                         "id": message["id"],
-                        "result": dataclasses.asdict(result),
+                        "result": _result_to_dict(result),
                         "started": started,
                         "claimed": claimed,
                     }

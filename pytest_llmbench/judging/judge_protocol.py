@@ -44,6 +44,9 @@ class JudgeRequest:
     # answered ABSENT when there is none. An item asks this first when a budget is set:
     # what was judged ahead is paid for already, and needs no room in the budget.
     join_only: bool = False
+    # Which of the sample's `repeats:` judgements this is (0 to K-1): equal requests of
+    # other repeats are calls of their own (helper_process.request_key, the cache key).
+    repeat: int = 0
 
 
 @runtime_checkable

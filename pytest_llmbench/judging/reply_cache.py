@@ -51,10 +51,13 @@ def cache_key(
     metrics: Sequence[str],
     prompt_ref: str,
     prompt_sha256: str,
+    repeat: int = 0,
 ) -> str:
     # A prompt's own temperature and scale are covered by its sha256 (they live in the file).
-    """Everything that can change the reply, and nothing else (not the API key)."""
-    parts = {
+    """Everything that can change the reply, and nothing else (not the API key). `repeat`
+    (``repeats:``) tells a sample's K judgements apart; repeat 0 has no part of its own, so
+    the key of a run without repeats, and of every first repeat, is what it always was."""
+    parts: dict[str, Any] = {
         "v": KEY_VERSION,
         "url": chat_completions_url(judge.base_url),
         "model": judge.model,
@@ -69,6 +72,8 @@ def cache_key(
     if judge.custom:  # a user's class: its import path (or entry point) and its options
         parts["kind"] = judge.kind
         parts["options"] = judge.options
+    if repeat:
+        parts["repeat"] = repeat
     blob = json.dumps(
         parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=repr
     )

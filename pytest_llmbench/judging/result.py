@@ -37,6 +37,9 @@ class JudgeResult:
     # budget ledger) and whether it is the item request the call counts under (the tally).
     started: bool = True
     claimed: bool = True
+    # With `repeats:` K > 1: each of the sample's K judgements, in repeat order; this
+    # result is their mean (judging/repeats.py). Empty for a single judgement.
+    repeats: tuple[JudgeResult, ...] = ()
 
     def call_stats(self) -> JudgeCallStats:
         """What a live call cost, for the payload (the scores travel apart)."""

@@ -36,6 +36,7 @@ from pytest_llmbench.judging.judge_protocol import ABSENT, NO_ROOM_AHEAD, Judge,
 from pytest_llmbench.judging.judges import HelperAt, Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
 from pytest_llmbench.judging.output_sources import OutputSource, OutputSources
+from pytest_llmbench.judging.repeats import combine
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.tally import Tally
 from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
@@ -310,13 +311,24 @@ class JudgeService:
         if prompt is None or not metrics:
             return Prepared(request, None, "")
         digest = messages_sha256(messages)
-        if self.mode(scenario.judge).mode == "dry-run" or self._cache_dir is None:
-            return Prepared(request, digest, "")  # the key serves the cache only
+        return Prepared(request, digest, self._key(scenario, request))
+
+    def again(self, scenario: ScenarioConfig, prepared: Prepared, repeat: int) -> Prepared:
+        """The same request as the sample's judgement number `repeat` (`repeats:`), a call
+        of its own: another key in the cache and in the run's helper, nothing rendered."""
+        request = dataclasses.replace(prepared.request, repeat=repeat)
+        return Prepared(request, prepared.digest, self._key(scenario, request))
+
+    def _key(self, scenario: ScenarioConfig, request: JudgeRequest) -> str:
+        prompt = self.prompt(scenario)
+        if prompt is None or self._cache_dir is None or self.mode(scenario.judge).mode == "dry-run":
+            return ""  # the key serves the cache only
         from pytest_llmbench.judging.reply_cache import cache_key
 
         judge = self._cfg.judges[scenario.judge]
-        key = cache_key(judge, messages, metrics, prompt.ref, prompt.sha256)
-        return Prepared(request, digest, key)
+        return cache_key(
+            judge, request.messages, request.metrics, prompt.ref, prompt.sha256, request.repeat
+        )
 
     async def _judge(self, scenario: ScenarioConfig, prepared: Prepared) -> JudgeResult:
         """Cache, budget, then the judge; runs on the background loop, and every SQLite
@@ -472,15 +484,33 @@ class JudgeService:
         metrics = scenario.judged_metrics
         if not metrics:
             return JudgeResult(status="scored"), None
+        repeats = scenario.repeats
         if self.mode(scenario.judge).mode == "dry-run":
             prepared = self.prepare(scenario, sample, output)
             judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
-            return _run_now(judge.score(prepared.request)), prepared.digest
-        done = self.ahead.take(scenario, sample, output)
-        if done is not None:
+            results = [
+                _run_now(judge.score(self.again(scenario, prepared, k).request))
+                for k in range(repeats)
+            ]
+            return combine(results), prepared.digest
+        done = self.ahead.take(scenario, sample, output)  # its first repeat, judged ahead
+        if done is not None and repeats == 1:
             return done
         prepared = self.prepare(scenario, sample, output)  # rendered here, not on the loop
-        return self.loop.run(self._judge(scenario, prepared)), prepared.digest
+        first = 0 if done is None else 1
+        asked = [self.again(scenario, prepared, k) for k in range(first, repeats)]
+        results = self.loop.run(self._judge_each(scenario, asked))
+        if done is not None:
+            results = [done[0], *results]
+        return combine(results), prepared.digest
+
+    async def _judge_each(
+        self, scenario: ScenarioConfig, asked: Sequence[Prepared]
+    ) -> list[JudgeResult]:
+        """A sample's repeats, all in flight at once (each within the judge's concurrency)."""
+        if len(asked) == 1:
+            return [await self._judge(scenario, asked[0])]
+        return list(await asyncio.gather(*(self._judge(scenario, p) for p in asked)))
 
     async def judge_ahead(
         self, scenario: ScenarioConfig, sample: Sample, output: str

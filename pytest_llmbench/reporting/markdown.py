@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from pytest_llmbench.reporting.text_format import interval, money, number, signed
+from pytest_llmbench.reporting.text_format import interval, judge_noise, money, number, signed
 
 MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
@@ -155,6 +155,7 @@ def _environment() -> jinja2.Environment:
         interval=interval,
         signed=signed,
         money=money,
+        noise=judge_noise,
     )
     env.globals.update(
         icons=ICONS,

@@ -8,6 +8,7 @@ from typing import Any
 from pytest_llmbench.reporting.text_format import (
     columns,
     interval,
+    judge_noise,
     money,
     number,
     printable,
@@ -29,6 +30,15 @@ def _table(metrics: Mapping[str, Mapping[str, Any]]) -> list[Line]:
         colour = "" if index == 0 else COLOURS.get(rows[index][5], "")
         lines.append(("  " + text, colour))
     return lines
+
+
+def noise_lines(metrics: Mapping[str, Mapping[str, Any]]) -> list[Line]:
+    """The judge's noise per judged metric, with `repeats:` (none without)."""
+    noisy = [(name, judge_noise(m)) for name, m in metrics.items()]
+    shown = [(name, text) for name, text in noisy if text is not None]
+    if not shown:
+        return []
+    return [("  judge noise over repeats:", "")] + [(f"    {n}: {t}", "") for n, t in shown]
 
 
 def usage_line(u: Mapping[str, Any]) -> str:
@@ -98,6 +108,7 @@ def _lines(record: Mapping[str, Any]) -> list[Line]:
             )
         )
         lines.extend(_table(scenario["metrics"]))
+        lines.extend(noise_lines(scenario["metrics"]))
         lines.extend(comparison_lines(scenario.get("comparison")))
         lines.append(("  " + usage_line(scenario["usage"]), ""))
         outputs = scenario.get("outputs")

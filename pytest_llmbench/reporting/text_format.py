@@ -9,7 +9,8 @@ command import one module.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from pytest_llmbench.results.number_format import NOTHING, interval, number, signed
 
@@ -17,6 +18,7 @@ __all__ = [
     "NOTHING",
     "columns",
     "interval",
+    "judge_noise",
     "money",
     "number",
     "printable",
@@ -62,3 +64,23 @@ def columns(rows: Sequence[Sequence[str]], right: Collection[int] = ()) -> list[
         ).rstrip()
         for row in rows
     ]
+
+
+def judge_noise(metric: Mapping[str, Any]) -> str | None:
+    """A metric's judge noise over its samples' repeats (``noise_sd``, ICC(1) with its
+    interval, the smallest change it lets a gate see); None without repeats."""
+    if "noise_sd" not in metric:
+        return None
+    text = f"noise SD {number(metric['noise_sd'])}"
+    agreement = metric.get("agreement")
+    if agreement:
+        k = f"{agreement['repeats']:.1f}".removesuffix(".0")
+        if agreement["value"] is not None:
+            text += (
+                f" · ICC(1) {number(agreement['value'], 2)} "
+                f"(95% CI {interval(agreement['ci95'])})"
+            )
+        text += f" over {agreement['samples']} samples × {k} repeats"
+    if metric.get("resolution") is not None:
+        text += f" · resolves changes over {number(metric['resolution'])}"
+    return text

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_llmbench.benchmark.rules import UnscoredRules
+from pytest_llmbench.benchmark.rules import RegressionRules, UnscoredRules
 from pytest_llmbench.results.number_format import interval, number, signed
 from pytest_llmbench.results.schema import Comparison, MetricRecord, SampleRecord, ScenarioRecord
-from pytest_llmbench.results.stored_rules import stored_rules, unscored_rules
+from pytest_llmbench.results.stored_rules import regression_rules, stored_rules, unscored_rules
 
-Kind = Literal["budget", "unscored", "band", "no_data", "regression"]
-Severity = Literal["warn", "fail"]
+Kind = Literal["budget", "unscored", "band", "no_data", "regression", "noise"]
+# "note": said, and the verdict not changed by it (a gate too fine for the judge's noise).
+Severity = Literal["note", "warn", "fail"]
 
 # The reason code of a sample the budget stopped before its judge call.
 BUDGET_EXHAUSTED = "budget_exhausted"
@@ -45,7 +46,7 @@ class Problem:
     @property
     def serious(self) -> bool:
         """What an alert leads with: a failure, missing data or a regression."""
-        return self.kind != "band" or self.severity == "fail"
+        return self.kind not in ("band", "noise") or self.severity == "fail"
 
 
 def budget_exhausted(sample: SampleRecord) -> bool:
@@ -106,6 +107,32 @@ def band_problems(name: str, metrics: dict[str, MetricRecord]) -> list[Problem]:
     return found
 
 
+def noise_problems(
+    name: str, metrics: dict[str, MetricRecord], rules: RegressionRules
+) -> list[Problem]:
+    """A regression margin below what the judge's noise lets a comparison resolve at this
+    many judgements (a metric's ``resolution``, results/noise.py): a note, the verdict
+    unchanged, as the gate then flags noise or nothing."""
+    found = []
+    for metric, entry in metrics.items():
+        resolved = entry.get("resolution")
+        margin = rules.margin(metric)
+        if resolved is not None and margin < resolved:
+            found.append(
+                Problem(
+                    "noise",
+                    name,
+                    "note",
+                    metric=metric,
+                    value=entry.get("noise_sd"),
+                    margin=margin,
+                    limit=resolved,
+                    count=entry["n"],
+                )
+            )
+    return found
+
+
 def budget_problems(name: str, samples: Sequence[SampleRecord]) -> list[Problem]:
     unjudged = sum(budget_exhausted(s) for s in samples)
     return [Problem("budget", name, "fail", count=unjudged)] if unjudged else []
@@ -139,11 +166,12 @@ def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
     """Every problem of a scenario block, in the order its sentences are stored. Tolerant
     of an abridged block (a hand-written record for an alert): what is missing has none."""
     samples = scenario.get("samples") or []
-    unscored = unscored_rules(stored_rules(scenario))
+    rules = stored_rules(scenario)
     return [
         *budget_problems(name, samples),
-        *unscored_problems(name, samples, unscored),
+        *unscored_problems(name, samples, unscored_rules(rules)),
         *band_problems(name, scenario.get("metrics") or {}),
+        *noise_problems(name, scenario.get("metrics") or {}, regression_rules(rules)),
         *regression_problems(name, scenario.get("comparison") or {"status": "ok"}),
     ]
 
@@ -166,6 +194,12 @@ def sentence(problem: Problem) -> str:
     if p.kind == "band":
         return (
             f"{p.metric} of {p.scenario} is in its {p.severity} band: {number(p.value)} ({p.band})"
+        )
+    if p.kind == "noise":
+        return (
+            f"{p.metric} of {p.scenario}: margin {p.margin:g} is below the judge's noise: this "
+            f"gate cannot tell (noise SD {number(p.value)}; at n = {p.count} a change under "
+            f"{number(p.limit)} is within it: raise the margin, the samples or repeats:)"
         )
     level = "error" if p.severity == "fail" else "warn"
     bounds = f", 95% CI {interval(p.interval, signed)}" if p.interval else ""

@@ -27,10 +27,12 @@ from pytest_llmbench.results.bands import (
     scenario_status,
     worst,
 )
+from pytest_llmbench.results.noise import judge_noise, metric_repeats, resolution
 from pytest_llmbench.results.problems import (
     band_problems,
     budget_exhausted,
     budget_problems,
+    noise_problems,
     sentence,
     unscored_problems,
 )
@@ -47,7 +49,7 @@ from pytest_llmbench.results.schema import (
     Status,
     Usage,
 )
-from pytest_llmbench.results.stored_rules import rules_of, unscored_rules
+from pytest_llmbench.results.stored_rules import regression_rules, rules_of, unscored_rules
 
 SCHEMA = "llmbench-run/1"
 # The largest file read as a run record: 100,000 samples of about 1 KB each fit many times.
@@ -107,6 +109,17 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
     if metric.aggregate == "corpus":
         entry["method"] = verdict.method
     return entry
+
+
+def add_noise(entry: MetricRecord, groups: Sequence[Sequence[float]]) -> None:
+    """The judge's noise on a metric's entry, from its samples' repeats (results/noise.py);
+    nothing when no sample was judged twice."""
+    noise = judge_noise(groups)
+    if noise is None:
+        return
+    entry["noise_sd"] = noise.sd
+    entry["agreement"] = noise.agreement()
+    entry["resolution"] = resolution(noise.sd, sum(len(g) for g in groups))
 
 
 def in_metric_order(fingerprints: Mapping[str, Any], by_name: Mapping[str, Any]) -> dict[str, Any]:
@@ -171,17 +184,25 @@ def summarize_scenario(
     for metric_name, rule in fingerprints["metrics"].items():
         if "signature" in rule and metric_name in entries:
             entries[metric_name]["signature"] = rule["signature"]
+    for metric in metrics:
+        if metric.source == "judge":
+            add_noise(entries[metric.name], metric_repeats(ordered, metric.name))
     found = [
         *budget_problems(name, ordered),
         *unscored_problems(name, ordered, unscored_rules(rules)),
         *band_problems(name, entries),
+        *noise_problems(name, entries, regression_rules(rules)),
     ]
     status = worst(
         [
             scenario_status(verdicts, rules["fail_on_warn"]),
             # Not judging is not passing: a spent budget or too many samples without a
             # score fail (or warn) the scenario, with what was done kept.
-            *(p.severity for p in found if p.kind in ("budget", "unscored")),
+            *(
+                p.severity
+                for p in found
+                if p.kind in ("budget", "unscored") and p.severity != "note"
+            ),
         ]
     )
     summary: ScenarioRecord = {

@@ -30,6 +30,17 @@ class JudgeCallStats(TypedDict, total=False):
     latency_s: float  # the call's wall time; only on the payload (it differs between runs)
 
 
+class _RepeatRequired(TypedDict):
+    scores: dict[str, float]  # the judged metrics of this judgement, sorted; {} unscored
+    status: Literal["scored", "unscored"]
+
+
+class Repeat(_RepeatRequired, total=False):
+    """One of a sample's `repeats:` judgements (``samples[].repeats[]``), in repeat order."""
+
+    reason: str  # why this judgement has no scores
+
+
 class _SamplePayloadRequired(TypedDict):
     v: int  # PAYLOAD_VERSION: a report attribute of another version is ignored
     scenario: str
@@ -57,6 +68,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     output_cached: bool  # with output_cache: the output came from the cache (not produced)
     reference_stats: dict[str, list[float]]  # per `aggregate: corpus` metric (see SampleRecord)
     unscored_metrics: dict[str, str]  # see SampleRecord
+    repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
 
 
 class _SampleRecordRequired(TypedDict):
@@ -90,6 +102,8 @@ class SampleRecord(_SampleRecordRequired, total=False):
     # chrf; [edits, reference words] for wer), summed over samples for the corpus score
     unscored_metrics: dict[str, str]  # per metric computed in the item process (source:
     # similarity) that has no score for this sample: why (the embedder's error)
+    repeats: list[Repeat]  # with repeats: K > 1, each judgement in repeat order; the
+    # judged metrics in `scores` are the mean over its scored repeats
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
@@ -111,12 +125,28 @@ _MetricRecordRequired = TypedDict(
 )
 
 
+class Agreement(TypedDict):
+    """How far the judge agrees with itself across a sample's repeats: ICC(1), the share
+    of the score's variance that lies between samples (1: every repeat the same)."""
+
+    method: Literal["ICC(1)"]  # one-way random effects, single judgement (Shrout & Fleiss)
+    value: float | None  # None when the scores do not vary at all
+    ci95: list[float] | None  # [low, high], from the F distribution; None with value
+    samples: int  # samples with at least two scored repeats
+    repeats: float  # judgements per sample (k0: their average, adjusted when unequal)
+
+
 class MetricRecord(_MetricRecordRequired, total=False):
-    """``scenarios.<name>.metrics.<metric>``."""
+    """``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and
+    "warn" are the band's edges, "band" the same in words). With `repeats:`, a judged
+    metric's value is over the samples' means of their repeats."""
 
     signature: str  # a library metric's: sacrebleu's signature string, or rouge-score's or
     # jiwer's version, tokenizer and normalisation; what a reader cites the score with
     method: str  # with aggregate: corpus, how ci95 was made ("corpus bootstrap")
+    noise_sd: float  # pooled within-sample SD of the repeats (>= 2 scored repeats each)
+    agreement: Agreement
+    resolution: float  # the smallest change the judge's noise lets a gate see (noise.py)
 
 
 class CallTally(TypedDict):

@@ -16,6 +16,7 @@ from statistics import NormalDist
 __all__ = [
     "PairedDiff",
     "Summary",
+    "f_quantile",
     "overlap",
     "paired_difference",
     "percentile",
@@ -226,3 +227,27 @@ def overlap(current_keys: Iterable[str], baseline_keys: Iterable[str]) -> tuple[
     """(compared, new, missing): keys in both, only in current, only in baseline."""
     cur, base = set(current_keys), set(baseline_keys)
     return len(cur & base), len(cur - base), len(base - cur)
+
+
+@cache
+def f_quantile(p: float, df1: int, df2: int) -> float:
+    """F distribution quantile: x such that P(F <= x) = p with (`df1`, `df2`) degrees of
+    freedom. Bisection on the CDF, I_{d1 x / (d1 x + d2)}(d1 / 2, d2 / 2), as t_quantile."""
+    if not 0 < p < 1 or df1 < 1 or df2 < 1:
+        raise ValueError(f"need 0 < p < 1 and df1, df2 >= 1, got p={p}, df={df1}, {df2}")
+
+    def cdf(x: float) -> float:
+        return _betainc(df1 / 2, df2 / 2, df1 * x / (df1 * x + df2))
+
+    lo, hi = 0.0, 1.0
+    while cdf(hi) < p:
+        lo, hi = hi, hi * 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if cdf(mid) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2

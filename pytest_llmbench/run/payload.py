@@ -12,7 +12,13 @@ from typing import Any, TypeGuard, cast
 
 from pytest_llmbench.judging.reply_parsing import bound_text
 from pytest_llmbench.judging.result import JudgeResult
-from pytest_llmbench.results.schema import JudgeCallStats, SamplePayload, SampleRecord, SampleStatus
+from pytest_llmbench.results.schema import (
+    JudgeCallStats,
+    Repeat,
+    SamplePayload,
+    SampleRecord,
+    SampleStatus,
+)
 from pytest_llmbench.results.validation import MAX_NUMBER
 
 PAYLOAD_VERSION = 1
@@ -106,6 +112,8 @@ def build(
     }
     if judged is not None:
         _add_judge_words(built, judged)
+        if judged.repeats:
+            built["repeats"] = [_repeat(r) for r in judged.repeats]
     if output_cached is not None:
         built["output_cached"] = output_cached
     if reference_stats:
@@ -133,6 +141,14 @@ def _add_judge_words(built: SamplePayload, judged: JudgeResult) -> None:
     raw = bound_text(judged.raw_reply) if judged.raw_reply else ""
     if raw:
         built["judge_raw"] = raw
+
+
+def _repeat(judged: JudgeResult) -> Repeat:
+    """One judgement of a sample judged `repeats:` times."""
+    if judged.status == "scored":
+        scores = {k: float(v) for k, v in sorted(judged.scores.items())}
+        return {"scores": scores, "status": "scored"}
+    return {"scores": {}, "status": "unscored", "reason": judged.reason or "unscored"}
 
 
 def is_payload(data: object) -> TypeGuard[SamplePayload]:
@@ -177,6 +193,8 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         entry["reference_stats"] = data["reference_stats"]
     if data.get("unscored_metrics"):
         entry["unscored_metrics"] = data["unscored_metrics"]
+    if data.get("repeats"):
+        entry["repeats"] = data["repeats"]
     return entry
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config
+from pytest_llmbench.benchmark.config import LLMBenchConfig, load_config, with_repeats
 from pytest_llmbench.errors import JudgeSetupError, UserError, os_reason
 from pytest_llmbench.judging.budget import Budget
 from pytest_llmbench.judging.judges import HelperAt
@@ -41,7 +41,9 @@ def start(config: pytest.Config, path: Path, judge: str) -> None:
     """Load the config at `path` and register this process's run with pytest."""
     rootdir = Path(config.rootpath)
     try:
-        cfg = load_config(path, rootdir, os.environ)
+        cfg = with_repeats(
+            load_config(path, rootdir, os.environ), config.getoption("llmbench_repeats")
+        )
     except UserError as error:
         raise pytest.UsageError(str(error)) from None
     shard = parse_shard(config.getoption("llmbench_shard"))

@@ -157,3 +157,29 @@ def test_the_request_key_ignores_the_id_and_ahead_flag_and_nothing_else(
     for field in ("judge", "messages", "metrics", "temperature", "scale"):
         changed = {**base, field: ["something else"]}
         assert request_key(changed) != request_key(base)
+
+
+# -- repeats: each of a sample's judgements is a call of its own ---------------------------
+
+
+def test_a_repeat_index_makes_a_request_of_its_own_and_repeat_0_keeps_the_key() -> None:
+    first = message("a")
+    assert request_key({**first, "repeat": 0}) == request_key(first)
+    assert request_key({**first, "repeat": 1}) != request_key(first)
+    assert request_key({**first, "repeat": 1}) != request_key({**first, "repeat": 2})
+
+
+def test_a_samples_repeats_in_flight_together_are_each_a_call() -> None:
+    async def go() -> list[bool]:
+        judge = Counting()
+        calls = Calls(judge)
+        asked = [
+            asyncio.ensure_future(calls.ask({**message("a"), "repeat": k})) for k in range(3)
+        ]
+        await asyncio.sleep(0)
+        judge.gate.set()
+        done = [await a for a in asked]
+        assert judge.calls == {"a": 3}
+        return [d[1] for d in done if not isinstance(d, str)]
+
+    assert run(go) == [True, True, True]  # each made its own call

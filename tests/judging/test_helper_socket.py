@@ -92,6 +92,12 @@ def test_every_corpus_line_is_answered_or_ends_only_its_connection(name: str) ->
         assert answered is not None and [set(a) for a in answered] == [{"id", "error"}]
     if name == "join-only-nothing.jsonl":
         assert answered == [{"id": 6, "absent": True}]
+    if name == "good-repeat.jsonl":
+        assert answered is not None
+        assert [a["result"]["status"] for a in answered] == ["scored"]
+    if name.startswith("repeat-"):
+        assert answered is not None
+        assert [a.get("error") for a in answered] == ["request repeat is not a whole number from 0"]
 
 
 json_values = st.recursive(
@@ -110,6 +116,7 @@ fields = st.fixed_dictionaries(
         "scale": json_values,
         "ahead": json_values,
         "join_only": json_values,
+        "repeat": st.integers(-2, 3) | json_values,
         "ping": json_values,
         "cancel": json_values,
     },

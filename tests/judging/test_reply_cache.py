@@ -83,6 +83,15 @@ def key(**changes: Any) -> str:
     )
 
 
+def test_repeat_0_keeps_the_key_of_a_run_without_repeats_and_each_repeat_has_its_own() -> None:
+    # The key main computed for this request before repeats existed: old caches stay warm.
+    before = "65e2a3c103f4b7147fc86e3c3ab4979570c432085d8398fc9d804adfdceb69ad"
+    assert key() == before
+    assert cache_key(JUDGE, MESSAGES, METRICS, REF, SHA, 0) == before
+    repeats = {cache_key(JUDGE, MESSAGES, METRICS, REF, SHA, k) for k in range(20)}
+    assert len(repeats) == 20
+
+
 def test_cache_key_is_a_stable_sha256_hex_digest() -> None:
     first = key()
     assert first == key()

@@ -96,3 +96,49 @@ def test_unscored_severity_at_its_edges(
     warn: float, fail: float, lost: int, selected: int, severity: str
 ) -> None:
     assert UnscoredRules(warn, fail).severity(lost, selected) == severity
+
+
+# -- the judge's noise against the regression margin --------------------------------------
+
+
+def repeated_block(spread: float, margin: float) -> ScenarioRecord:
+    """Four samples judged three times: means 0.6 .. 0.9, each repeat `spread` either side."""
+    samples: list[SampleRecord] = []
+    for position, mean in enumerate((0.6, 0.7, 0.8, 0.9)):
+        sample = entry(position, mean)
+        sample["repeats"] = [
+            {"scores": {"accuracy": mean + d}, "status": "scored"} for d in (-spread, 0, spread)
+        ]
+        samples.append(sample)
+    rules = default_rules()
+    rules["regression"]["default_margin"] = margin
+    return record_mod.summarize_scenario(
+        "digest", samples, copy.deepcopy(FINGERPRINTS), rules, record_mod.usage(samples, None)
+    )
+
+
+def test_a_margin_below_the_judges_resolution_is_noted_and_changes_no_verdict() -> None:
+    # noise SD 0.05 over 12 judgements: 1.96 * 0.05 * sqrt(2 / 12) = 0.040
+    scenario = repeated_block(0.05, margin=0.02)
+    metric = scenario["metrics"]["accuracy"]
+    assert metric["noise_sd"] == pytest.approx(0.05)
+    assert metric["resolution"] == pytest.approx(0.0400, abs=1e-4)
+    assert metric["agreement"]["method"] == "ICC(1)"
+    assert metric["agreement"]["value"] == pytest.approx(19 / 22)
+    assert (metric["agreement"]["samples"], metric["agreement"]["repeats"]) == (4, 3.0)
+    assert scenario["problems"][-1] == (
+        "accuracy of digest: margin 0.02 is below the judge's noise: this gate cannot tell "
+        "(noise SD 0.050; at n = 4 a change under 0.040 is within it: raise the margin, the "
+        "samples or repeats:)"
+    )
+    (noise,) = [p for p in scenario_problems("digest", scenario) if p.kind == "noise"]
+    assert (noise.severity, noise.serious) == ("note", False)
+    # the same block with a margin the judge can resolve: no note, and the same verdict
+    resolved = repeated_block(0.05, margin=0.05)
+    assert [p.kind for p in scenario_problems("digest", resolved)] == ["band"]
+    assert resolved["status"] == scenario["status"] == "warn"  # 0.75 is in its warn band
+
+
+def test_a_block_without_repeats_has_no_noise_figures() -> None:
+    scenario = block([0.9, 0.8, 0.85])
+    assert not {"noise_sd", "agreement", "resolution"} & set(scenario["metrics"]["accuracy"])
