@@ -20,9 +20,9 @@ import pytest
 
 from pytest_llmbench.benchmark.config import (
     LIBRARY_SOURCES,
+    SIMILARITY_SOURCE,
     LLMBenchConfig,
     MetricConfig,
-    SIMILARITY_SOURCE,
     ScenarioConfig,
 )
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
