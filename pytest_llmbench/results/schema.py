@@ -14,6 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
+# How a 95% interval was made (results/statistics.py): the mean's "bootstrap-t" (widened
+# to contain the t interval) or "t", the percentile "bootstrap" of a median or p95, a
+# rate's "wilson", "none" with fewer than two values.
+IntervalMethod = Literal["t", "bootstrap-t", "bootstrap", "wilson", "none"]
+
 SampleStatus = Literal["scored", "unscored", "error"]
 Status = Literal["pass", "warn", "fail"]
 MetricStatus = Literal["pass", "warn", "fail", "no data"]
@@ -85,8 +90,8 @@ class SampleRecord(_SampleRecordRequired, total=False):
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
 # are the band's edges, "band" the same in words). Functional syntax: "pass" is a keyword.
-MetricRecord = TypedDict(
-    "MetricRecord",
+_MetricRecordRequired = TypedDict(
+    "_MetricRecordRequired",
     {
         "value": float | None,  # None with no scored sample
         "n": int,
@@ -100,6 +105,13 @@ MetricRecord = TypedDict(
         "band": str,
     },
 )
+
+
+class MetricRecord(_MetricRecordRequired, total=False):
+    """``scenarios.<name>.metrics.<metric>``: the aggregate against its bands."""
+
+    ci_method: IntervalMethod  # how ci95 was made (results/statistics.py summarize);
+    # absent from records written before it was stated (those used "t" for a mean)
 
 
 class CallTally(TypedDict):
@@ -178,8 +190,7 @@ class Fingerprints(TypedDict):
     metrics: dict[str, MetricRule]
 
 
-class MetricComparison(TypedDict):
-    """One metric against the baseline, paired by sample id."""
+class _MetricComparisonRequired(TypedDict):
 
     baseline: float | None
     current: float | None
@@ -192,6 +203,12 @@ class MetricComparison(TypedDict):
     better: str
     underpowered: bool
     status: Literal["ok", "regression", "improved", "no overlap"]
+
+
+class MetricComparison(_MetricComparisonRequired, total=False):
+    """One metric against the baseline, paired by sample id."""
+
+    ci_method: IntervalMethod  # how ci95 was made (statistics.paired_difference)
 
 
 class _ComparisonRequired(TypedDict):
