@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pytest_llmbench.benchmark.rules import RegressionRules
+from pytest_llmbench.results.bands import source_range
 from pytest_llmbench.results.schema import (
     Comparison,
     MetricComparison,
     RegressedSample,
     ScenarioRecord,
 )
-from pytest_llmbench.results.bands import source_range
 from pytest_llmbench.results.statistics import Bounds, overlap, paired_difference
 
 UNDERPOWERED_FACTOR = 3.0

@@ -157,13 +157,13 @@ def _bootstrap_t(xs: Sequence[float], mean: float, se: float) -> tuple[float, fl
     seeded resamples of sorted `xs` (n >= 2), whose mean and standard error are `mean`
     and `se`.
 
-    se* is smoothed: se*^2 = se_r^2 + se^2 / (2 n^2), with se_r the resample's own
-    standard error; the variance a smoothed bootstrap adds when it jitters each resampled
-    value with spread sd / (n sqrt 2), a bandwidth that vanishes as n grows. (Measured on
-    the simulation's data at n = 5: coverage 0.949 with se^2 / n^2, 0.961 with half of it,
-    0.967 with a quarter and an interval 4% wider again.) On a coarse grid a resample of one repeated value is common at small n
-    (3 equal values in 5 repeat alone in 7.8% of resamples); unsmoothed, its t* is
-    infinite and the interval unbounded on one side.
+    On a coarse grid a resample of one repeated value is common at small n (3 equal
+    values in 5 repeat alone in 7.8% of resamples); with se* = 0 its t* is infinite and
+    the interval unbounded on one side. So se* is smoothed: se*^2 = se_r^2 + se^2 / (2 n^2),
+    with se_r the resample's own standard error; the variance a smoothed bootstrap adds
+    when it jitters each resampled value with spread sd / (n sqrt 2), a bandwidth that
+    vanishes as n grows. (Measured on the simulation's data at n = 5: coverage 0.949 with
+    se^2 / n^2, 0.961 with half of it, 0.967 with a quarter and an interval 4% wider.)
     """
     n = len(xs)
     rng = random.Random(BOOTSTRAP_SEED)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support.interval_simulation import coverage, false_alarm, true_mean  # noqa: E402
+from support.interval_simulation import coverage, false_alarm, true_mean
 
 SIZES = (5, 12, 48, 200)
 COVERAGE_GOAL, FALSE_ALARM_GOAL = 0.945, 0.05

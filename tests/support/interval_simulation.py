@@ -40,12 +40,7 @@ def true_mean() -> float:
         lo, hi = max((k - 0.5) * GRID, 0.0), min((k + 0.5) * GRID, 1.0)
         h = (hi - lo) / steps
         mass = math.fsum(
-            math.exp(
-                log_norm
-                + (ALPHA - 1) * math.log(x)
-                + (BETA - 1) * math.log1p(-x)
-            )
-            * h
+            math.exp(log_norm + (ALPHA - 1) * math.log(x) + (BETA - 1) * math.log1p(-x)) * h
             for x in (lo + (i + 0.5) * h for i in range(steps))
         )
         total += mass * k / _GRID_POINTS
