@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -9,7 +10,7 @@ from typing import Literal
 from pytest_llmbench.benchmark.config import MetricConfig
 from pytest_llmbench.benchmark.rules import format_edge
 from pytest_llmbench.results.corpus import corpus_summary
-from pytest_llmbench.results.statistics import summarize
+from pytest_llmbench.results.statistics import Bounds, IntervalMethod, summarize
 
 __all__ = [
     "EDGE_TOLERANCE",
@@ -20,6 +21,7 @@ __all__ = [
     "evaluate_corpus",
     "evaluate_metric",
     "scenario_status",
+    "source_range",
     "worst",
 ]
 
@@ -31,6 +33,16 @@ _RANK: dict[Status, int] = {"pass": 0, "warn": 1, "fail": 2}
 # off the decimal the user wrote (0.8799999999999999 for 0.88); that is not a miss.
 EDGE_TOLERANCE = 1e-12
 
+# The possible range of one sample's value, by metric source, where it is known: a judge's
+# scores are normalised to 0..1, chrF and ROUGE-L are fractions, a WER is never negative.
+# A mean's interval is clipped to it; a source not named here is not clipped.
+_SOURCE_RANGES: dict[str, Bounds] = {
+    "judge": (0.0, 1.0),
+    "chrf": (0.0, 1.0),
+    "rouge_l": (0.0, 1.0),
+    "wer": (0.0, math.inf),
+}
+
 
 @dataclass(frozen=True)
 class MetricVerdict:
@@ -40,7 +52,12 @@ class MetricVerdict:
     ci95: tuple[float, float] | None
     status: Status | Literal["no data"]
     band: str  # describe_band(), for the report
-    method: str = "none"  # how ci95 was made (stats.Summary.method)
+    method: IntervalMethod = "none"  # how ci95 was made (stats.Summary.method)
+
+
+def source_range(source: str) -> Bounds | None:
+    """The possible range of a sample's value from metric source `source`, when known."""
+    return _SOURCE_RANGES.get(source)
 
 
 def _reaches(value: float, edge: float, better: str) -> bool:
@@ -77,7 +94,7 @@ def describe_band(metric: MetricConfig) -> str:
 
 def evaluate_metric(metric: MetricConfig, values: Sequence[float]) -> MetricVerdict:
     """Aggregate `values` as the metric says and place the result in its bands."""
-    s = summarize(values, metric.aggregate)
+    s = summarize(values, metric.aggregate, source_range(metric.source))
     status: Status | Literal["no data"] = (
         "no data" if s.value is None else band_status(s.value, metric)
     )

@@ -98,6 +98,7 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
         "value": verdict.value,
         "n": verdict.n,
         "ci95": list(verdict.ci95) if verdict.ci95 is not None else None,
+        "ci_method": verdict.method,
         "status": verdict.status,
         "pass": metric.pass_,
         "warn": metric.warn,
@@ -106,8 +107,6 @@ def metric_entry(metric: MetricConfig, verdict: MetricVerdict) -> MetricRecord:
         "source": metric.source,
         "band": verdict.band,
     }
-    if metric.aggregate == "corpus":
-        entry["method"] = verdict.method
     return entry
 
 

@@ -1,7 +1,8 @@
 """Comparing a run with a baseline run record: pure functions over plain record data.
 
 Per scenario and metric, paired by sample id over the samples both runs scored: the mean
-difference with a paired t 95% interval. A regression is a drop beyond the metric's
+difference with a 95% interval of the paired differences (statistics.summarize's for a
+mean: bootstrap-t from 5 to 200 pairs, t otherwise). A regression is a drop beyond the metric's
 margin whose interval excludes zero. With fewer pairs than ``min_samples`` (a smoke run)
 the interval is too wide to trust either way: only a drop beyond ``UNDERPOWERED_FACTOR``
 times the margin is flagged, and the comparison says it is underpowered.
@@ -13,16 +14,17 @@ from collections.abc import Mapping
 from typing import Literal
 
 from pytest_llmbench.benchmark.rules import RegressionRules
+from pytest_llmbench.results.bands import source_range
 from pytest_llmbench.results.schema import (
     Comparison,
     MetricComparison,
     RegressedSample,
     ScenarioRecord,
 )
-from pytest_llmbench.results.statistics import overlap, paired_difference
+from pytest_llmbench.results.statistics import Bounds, overlap, paired_difference
 
 UNDERPOWERED_FACTOR = 3.0
-METHOD = "paired t interval over samples scored in both runs"
+METHOD = "paired bootstrap-t interval (t above 200 pairs) over samples scored in both runs"
 
 
 def comparability(current: ScenarioRecord, baseline: ScenarioRecord) -> list[str]:
@@ -65,16 +67,19 @@ def compare_metric(
     current: Mapping[str, float],
     baseline: Mapping[str, float],
     rules: RegressionRules,
+    bounds: Bounds | None = None,
 ) -> MetricComparison:
-    """One metric's comparison as a plain dict (it goes into the run record as is)."""
+    """One metric's comparison as a plain dict (it goes into the run record as is).
+    `bounds`, the scores' possible range, clips the interval to the possible differences."""
     compared, new, missing = overlap(current, baseline)
-    diff = paired_difference(current, baseline)
+    diff = paired_difference(current, baseline, bounds)
     margin = rules.margin(metric)
     entry: MetricComparison = {
         "baseline": _mean([baseline[k] for k in sorted(baseline.keys() & current.keys())]),
         "current": _mean([current[k] for k in sorted(baseline.keys() & current.keys())]),
         "diff": diff.mean,
         "ci95": list(diff.ci95) if diff.ci95 is not None else None,
+        "ci_method": diff.method,
         "compared": compared,
         "new": new,
         "missing": missing,
@@ -122,7 +127,12 @@ def compare_scenario(
         if name not in baseline["metrics"]:
             continue
         metrics[name] = compare_metric(
-            name, metric["better"], _scores(current, name), _scores(baseline, name), rules
+            name,
+            metric["better"],
+            _scores(current, name),
+            _scores(baseline, name),
+            rules,
+            source_range(metric["source"]),
         )
     regressed = sorted(n for n, m in metrics.items() if m["status"] == "regression")
     underpowered = any(m["underpowered"] for m in metrics.values())

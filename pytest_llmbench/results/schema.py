@@ -14,6 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict
 
+# How a 95% interval was made (results/statistics.py): the mean's "bootstrap-t" (widened
+# to contain the t interval) or "t", the percentile "bootstrap" of a median or p95, a
+# rate's "wilson", "none" with fewer than two values.
+IntervalMethod = Literal["t", "bootstrap-t", "bootstrap", "wilson", "corpus bootstrap", "none"]
+
 SampleStatus = Literal["scored", "unscored", "error"]
 Status = Literal["pass", "warn", "fail"]
 MetricStatus = Literal["pass", "warn", "fail", "no data"]
@@ -143,10 +148,11 @@ class MetricRecord(_MetricRecordRequired, total=False):
 
     signature: str  # a library metric's: sacrebleu's signature string, or rouge-score's or
     # jiwer's version, tokenizer and normalisation; what a reader cites the score with
-    method: str  # with aggregate: corpus, how ci95 was made ("corpus bootstrap")
     noise_sd: float  # pooled within-sample SD of the repeats (>= 2 scored repeats each)
     agreement: Agreement
     resolution: float  # the smallest change the judge's noise lets a gate see (noise.py)
+    ci_method: IntervalMethod  # how ci95 was made (results/statistics.py summarize);
+    # absent from records written before it was stated (those used "t" for a mean)
 
 
 class CallTally(TypedDict):
@@ -229,8 +235,7 @@ class Fingerprints(TypedDict):
     metrics: dict[str, MetricRule]
 
 
-class MetricComparison(TypedDict):
-    """One metric against the baseline, paired by sample id."""
+class _MetricComparisonRequired(TypedDict):
 
     baseline: float | None
     current: float | None
@@ -243,6 +248,12 @@ class MetricComparison(TypedDict):
     better: str
     underpowered: bool
     status: Literal["ok", "regression", "improved", "no overlap"]
+
+
+class MetricComparison(_MetricComparisonRequired, total=False):
+    """One metric against the baseline, paired by sample id."""
+
+    ci_method: IntervalMethod  # how ci95 was made (statistics.paired_difference)
 
 
 class _ComparisonRequired(TypedDict):

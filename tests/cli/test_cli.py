@@ -200,7 +200,7 @@ def test_compare_prints_a_table_per_scenario_and_exits_1_on_an_error_regression(
         1,
         "digest: REGRESSION\n"
         "  metric    value  baseline    diff  95% CI of diff   paired  status\n"
-        "  accuracy  0.810     0.900  -0.090  -0.095 – -0.085      12  regression\n"
+        "  accuracy  0.810     0.900  -0.090  -0.095 – -0.084      12  regression\n"
         "  regressed (error): accuracy\n"
         "regression at error level: accuracy of digest\n",
         "",

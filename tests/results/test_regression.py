@@ -29,11 +29,15 @@ def scores(values: list[float]) -> dict[str, float]:
 def test_a_paired_drop_beyond_the_margin_with_an_interval_below_zero_is_a_regression() -> None:
     base = scores([0.9] * 6)
     cur = scores([0.8, 0.82, 0.81, 0.79, 0.8, 0.78])
-    entry = compare_metric("accuracy", "higher", cur, base, RULES)
+    entry = compare_metric("accuracy", "higher", cur, base, RULES, (0.0, 1.0))
     assert entry["status"] == "regression"
     assert entry["diff"] == pytest.approx(-0.1)
-    # mean -0.1, sd 0.014142, t(5)=2.570582: half-width 0.014841
-    assert entry["ci95"] == pytest.approx([-0.114841, -0.085159], abs=1e-6)
+    # The paired t interval: mean -0.1, sd 0.014142, t(5)=2.570582, half-width 0.014841;
+    # the bootstrap-t reaches past it on both sides.
+    assert entry["ci_method"] == "bootstrap-t"
+    assert entry["ci95"] is not None
+    lo, hi = entry["ci95"]
+    assert lo < -0.114841 and -0.085159 < hi < 0
     assert (entry["compared"], entry["new"], entry["missing"]) == (6, 0, 0)
 
 
@@ -123,7 +127,7 @@ def scenario_record(
             "judge": {"mode": "live", "model": model},
             "prompt": {"ref": "j@v1", "sha256": prompt_sha},
         },
-        "metrics": {"accuracy": {"better": "higher"}},
+        "metrics": {"accuracy": {"better": "higher", "source": "judge"}},
         "samples": [
             {"id": k, "nodeid": f"t.py::t[{k}]", "status": "scored", "scores": {"accuracy": v}}
             for k, v in values.items()

@@ -12,8 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_llmbench.results.statistics import (
+    BOOTSTRAP_T_MAX_N,
+    BOOTSTRAP_T_MIN_N,
+    IntervalMethod,
     PairedDiff,
     Summary,
+    _mean_se,
     _resampled_quantile,
     overlap,
     paired_difference,
@@ -74,12 +78,82 @@ def test_t_quantile_rejects_impossible_arguments(p: float, df: int) -> None:
         ([0, 10], 5.0, (5 - 5 * T1, 5 + 5 * T1)),
     ],
 )
-def test_mean_has_student_t_interval(
+def test_a_mean_of_2_to_4_values_has_the_student_t_interval(
     values: list[float], value: float, ci95: tuple[float, float]
 ) -> None:
     s = summarize(values)
     assert (s.value, s.n, s.method) == (value, len(values), "t")
     assert s.ci95 == pytest.approx(ci95, abs=1e-8)
+
+
+def _t_interval(values: list[float]) -> tuple[float, float]:
+    xs = sorted(values)
+    mean, se = _mean_se(xs)
+    half = t_quantile(0.975, len(xs) - 1) * se
+    return mean - half, mean + half
+
+
+SKEWED = [1.0, 0.95, 0.95, 0.9, 0.85, 0.9, 0.6, 0.95, 1.0, 0.8, 0.9, 0.35]  # a judge's, n = 12
+
+
+@pytest.mark.parametrize("n", [BOOTSTRAP_T_MIN_N, 12, 48, BOOTSTRAP_T_MAX_N])
+def test_a_mean_of_5_to_200_values_has_a_bootstrap_t_interval_containing_the_t_interval(
+    n: int,
+) -> None:
+    values = (SKEWED * (n // len(SKEWED) + 1))[:n]
+    s = summarize(values, "mean")
+    t_lo, t_hi = _t_interval(values)
+    assert s.method == "bootstrap-t"
+    assert s.ci95 is not None
+    assert s.ci95[0] <= t_lo and t_hi <= s.ci95[1]
+
+
+def test_a_skewed_mean_reaches_further_towards_its_long_tail() -> None:
+    # Scores piled near 1 with a tail down to 0.35: the bootstrap-t stretches the low side.
+    s = summarize(SKEWED, "mean")
+    t_lo, t_hi = _t_interval(SKEWED)
+    assert s.ci95 is not None and s.value is not None
+    assert s.value - s.ci95[0] > (t_hi - t_lo) / 2
+    assert s.value - s.ci95[0] > s.ci95[1] - s.value
+
+
+@pytest.mark.parametrize("n", [2, 3, BOOTSTRAP_T_MIN_N - 1, BOOTSTRAP_T_MAX_N + 1, 5000])
+def test_a_mean_of_fewer_than_5_or_more_than_200_values_has_the_t_interval(n: int) -> None:
+    values = [(i * 7 % 13) / 13 for i in range(n)]
+    s = summarize(values, "mean")
+    assert s.method == "t"
+    assert s.ci95 == pytest.approx(_t_interval(values), abs=1e-12)
+
+
+def test_a_mean_interval_is_clipped_to_the_possible_range() -> None:
+    values = [1.0, 1.0, 1.0, 1.0, 0.95]
+    unclipped = summarize(values, "mean")
+    clipped = summarize(values, "mean", (0.0, 1.0))
+    assert unclipped.ci95 is not None and unclipped.ci95[1] > 1.0
+    assert clipped.ci95 is not None
+    assert clipped.ci95 == (unclipped.ci95[0], 1.0)
+    assert clipped.value == unclipped.value == pytest.approx(0.99)
+
+
+def test_a_bound_never_crosses_the_mean_of_values_outside_the_range() -> None:
+    s = summarize([2.0, 3.0], "mean", (0.0, 1.0))
+    assert s.value == 2.5
+    assert s.ci95 == (0.0, 2.5)
+
+
+@given(
+    st.lists(st.integers(0, 20).map(lambda k: k / 20), min_size=2, max_size=60),
+    st.randoms(use_true_random=False),
+)
+def test_a_mean_interval_holds_the_mean_stays_in_range_and_ignores_order(
+    values: list[float], rnd: random.Random
+) -> None:
+    s = summarize(values, "mean", (0.0, 1.0))
+    assert s.ci95 is not None and s.value is not None
+    assert 0.0 <= s.ci95[0] <= s.value <= s.ci95[1] <= 1.0
+    shuffled = list(values)
+    rnd.shuffle(shuffled)
+    assert summarize(shuffled, "mean", (0.0, 1.0)) == s
 
 
 @pytest.mark.parametrize("aggregate", ["mean", "median", "p95", "rate"])
@@ -103,10 +177,10 @@ def test_one_value_has_no_interval(aggregate: str, values: list[float], value: f
 
 @pytest.mark.parametrize(
     ("aggregate", "method"), [("mean", "t"), ("median", "bootstrap"), ("p95", "bootstrap")]
-)
+)  # an all-equal mean is exact: no resampling to do
 @pytest.mark.parametrize("v", [2.0, 0.1, -0.7, 1e6])
 def test_equal_values_give_that_value_exactly_and_a_zero_width_interval(
-    aggregate: str, method: str, v: float
+    aggregate: str, method: IntervalMethod, v: float
 ) -> None:
     # 0.1 * 3 / 3 is not 0.1 in floats; all-equal must still report 0.1 exactly.
     assert summarize([v, v, v], aggregate) == Summary(v, 3, (v, v), method)
@@ -246,9 +320,9 @@ def test_bootstrap_intervals_stay_within_the_data(values: list[float], aggregate
         (
             {"a": 1, "b": 2, "c": 3},
             {"a": 0.5, "b": 1.5, "d": 9},
-            PairedDiff(0.5, (0.5, 0.5), 2, "paired t"),
+            PairedDiff(0.5, (0.5, 0.5), 2, "t"),
         ),
-        ({"a": 1, "b": 0}, {"a": 0, "b": 1}, PairedDiff(0.0, (-T1, T1), 2, "paired t")),
+        ({"a": 1, "b": 0}, {"a": 0, "b": 1}, PairedDiff(0.0, (-T1, T1), 2, "t")),
         ({"a": 3}, {"a": 1, "b": 5}, PairedDiff(2.0, None, 1, "none")),
         ({"a": 3}, {"b": 5}, PairedDiff(None, None, 0, "none")),
         ({}, {}, PairedDiff(None, None, 0, "none")),
@@ -269,7 +343,7 @@ def test_paired_difference_pairs_by_key_not_by_position() -> None:
     # Same multisets, different pairing: a paired test must see a constant +1 shift.
     current = {"a": 2.0, "b": 3.0, "c": 4.0}
     baseline = {"c": 3.0, "a": 1.0, "b": 2.0}
-    assert paired_difference(current, baseline) == PairedDiff(1.0, (1.0, 1.0), 3, "paired t")
+    assert paired_difference(current, baseline) == PairedDiff(1.0, (1.0, 1.0), 3, "t")
 
 
 keys = st.text(alphabet="abcdef", min_size=1, max_size=3)
