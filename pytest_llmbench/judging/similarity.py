@@ -29,6 +29,7 @@ __all__ = [
     "embeddings_url",
     "encoder_signature",
     "encoder_similarity",
+    "endpoint_url",
     "parse_embeddings",
     "post_json",
 ]
@@ -40,14 +41,20 @@ MAX_DIMENSIONS = 65_536
 def embeddings_url(base_url: str) -> str:
     """`<root>/v1/embeddings` for a base_url given with or without `/v1` and `/`; a query
     (`?api-version=...`) stays at the end."""
+    return endpoint_url(base_url, "embeddings")
+
+
+def endpoint_url(base_url: str, endpoint: str) -> str:
+    """`<root>/v1/<endpoint>` for a base_url given with or without `/v1` and `/`; a query
+    (`?api-version=...`) stays at the end."""
     root, mark, query = base_url.strip().partition("?")
     root = root.rstrip("/")
-    if root.endswith("/embeddings"):
+    if root.endswith(f"/{endpoint}"):
         path = root
     elif root.endswith("/v1"):
-        path = f"{root}/embeddings"
+        path = f"{root}/{endpoint}"
     else:
-        path = f"{root}/v1/embeddings"
+        path = f"{root}/v1/{endpoint}"
     return f"{path}{mark}{query}"
 
 
