@@ -20,6 +20,7 @@ __all__ = ["compute", "parse_logprobs", "perplexity"]
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # the output's tokens with their logprobs
 MAX_TOKENS = 1_000_000
+MAX_SURPRISE = 700.0  # exp(700) ~ 1e304; exp(710) overflows a float
 
 
 def parse_logprobs(reply: Any, output: str) -> list[float] | str:
@@ -80,14 +81,18 @@ def perplexity(judge: JudgeConfig, output: str) -> float | str:
         "logprobs": 0,
         "temperature": 0,
     }
-    reply, why = post_json(judge, endpoint_url(judge.base_url, "completions"), body, where, MAX_REPLY_BYTES)
+    reply, why = post_json(
+        judge, endpoint_url(judge.base_url, "completions"), body, where, MAX_REPLY_BYTES
+    )
     if why:
         return why
     found = parse_logprobs(reply, output)
     if isinstance(found, str):
         return f"{where}: {found}"
-    value = math.exp(-math.fsum(found) / len(found))
-    return value if math.isfinite(value) else f"{where}: the perplexity overflows"
+    surprise = -math.fsum(x / len(found) for x in found)  # divided first: no overflow
+    if surprise > MAX_SURPRISE:
+        return f"{where}: the perplexity overflows"
+    return math.exp(surprise)
 
 
 def compute(
