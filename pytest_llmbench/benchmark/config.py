@@ -208,9 +208,7 @@ def with_repeats(cfg: LLMBenchConfig, repeats: int | None) -> LLMBenchConfig:
     overrides the YAML's `repeats:`); `cfg` itself with None."""
     if repeats is None:
         return cfg
-    scenarios = {
-        name: dataclasses.replace(s, repeats=repeats) for name, s in cfg.scenarios.items()
-    }
+    scenarios = {name: dataclasses.replace(s, repeats=repeats) for name, s in cfg.scenarios.items()}
     return dataclasses.replace(cfg, scenarios=scenarios)
 
 
@@ -599,8 +597,8 @@ class _ConfigReader(Reader):
         pass_ = self.number(m["pass"], (*path, "pass"))
         warn = self.number(m["warn"], (*path, "warn"))
         source = self.metric_source(m.get("source", "judge"), (*path, "source"))
-        default_better = "lower" if source == PERPLEXITY_SOURCE else "higher"  # fewer surprises
-        better = self.choice(m.get("better", default_better), (*path, "better"), ("higher", "lower"))
+        default = "lower" if source == PERPLEXITY_SOURCE else "higher"  # fewer surprises: lower
+        better = self.choice(m.get("better", default), (*path, "better"), ("higher", "lower"))
         custom = source not in METRIC_SOURCES
         key = ""
         if "key" in m:

@@ -15,9 +15,9 @@ from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
+from pytest_llmbench.judging.perplexity import compute as perplexity_scores
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.reference_metrics import corpus_statistics
-from pytest_llmbench.judging.perplexity import compute as perplexity_scores
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.judging.similarity import compute as similarity_scores

@@ -281,7 +281,9 @@ def test_openai_judge_auto_structured_output_settles_on_llama_cpp(
 
 
 FLUENT_TEXT = "The city opened a new metro station on Monday, and it serves twenty thousand riders."
-SHUFFLED_TEXT = "riders. station twenty Monday, it on metro and opened serves city new thousand a The"
+SHUFFLED_TEXT = (
+    "riders. station twenty Monday, it on metro and opened serves city new thousand a The"
+)
 
 
 def real_perplexity(llama: LlamaServer, text: str) -> float | str:
