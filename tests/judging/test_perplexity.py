@@ -125,7 +125,7 @@ def test_a_scorer_without_a_base_url_is_a_reason() -> None:
     assert found == ({}, {"fluent": "scorer lm: no base_url (${LM_URL} is not set)"})
 
 
-def test_the_scorer_key_is_sent_and_a_url_secret_never_reaches_a_reason(
+def test_neither_the_scorers_key_nor_a_url_secret_reaches_a_reason(
     server: EmbeddingServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LM_KEY", "sk-secret-123")
