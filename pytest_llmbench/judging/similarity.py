@@ -29,7 +29,9 @@ __all__ = [
     "embeddings_url",
     "encoder_signature",
     "encoder_similarity",
+    "endpoint_url",
     "parse_embeddings",
+    "post_json",
 ]
 
 MAX_REPLY_BYTES = 64 * 1024 * 1024  # two embeddings; a larger reply is refused unread
@@ -39,14 +41,20 @@ MAX_DIMENSIONS = 65_536
 def embeddings_url(base_url: str) -> str:
     """`<root>/v1/embeddings` for a base_url given with or without `/v1` and `/`; a query
     (`?api-version=...`) stays at the end."""
+    return endpoint_url(base_url, "embeddings")
+
+
+def endpoint_url(base_url: str, endpoint: str) -> str:
+    """`<root>/v1/<endpoint>` for a base_url given with or without `/v1` and `/`; a query
+    (`?api-version=...`) stays at the end."""
     root, mark, query = base_url.strip().partition("?")
     root = root.rstrip("/")
-    if root.endswith("/embeddings"):
+    if root.endswith(f"/{endpoint}"):
         path = root
     elif root.endswith("/v1"):
-        path = f"{root}/embeddings"
+        path = f"{root}/{endpoint}"
     else:
-        path = f"{root}/v1/embeddings"
+        path = f"{root}/v1/{endpoint}"
     return f"{path}{mark}{query}"
 
 
@@ -98,35 +106,43 @@ def _redact(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
-def similarity(judge: JudgeConfig, output: str, reference: str) -> float | str:
-    """The cosine similarity of `output` and `reference` under `judge`'s embedding model,
-    or the reason there is none."""
-    where = f"embedder {judge.name}"
+def post_json(
+    judge: JudgeConfig, url: str, body: Mapping[str, Any], where: str, max_bytes: int
+) -> tuple[Any, str]:
+    """POST `body` to `url` with `judge`'s key and timeout: the JSON reply and "", or None and
+    the reason there is none (secrets redacted). A reply over `max_bytes` is refused unread."""
     if not judge.base_url.strip():
-        return f"{where}: no base_url ({judge.base_url_raw or 'base_url'} is not set)"
+        return None, f"{where}: no base_url ({judge.base_url_raw or 'base_url'} is not set)"
     key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    body = {"model": judge.model, "input": [output, reference]}
     secrets = [key, *url_secrets(judge.base_url)]
     try:
         with (
             httpx.Client(timeout=judge.timeout_s) as client,
-            client.stream(
-                "POST", embeddings_url(judge.base_url), json=body, headers=headers
-            ) as response,
+            client.stream("POST", url, json=dict(body), headers=headers) as response,
         ):
             if response.status_code != 200:
-                return f"{where}: HTTP {response.status_code}"
+                return None, f"{where}: HTTP {response.status_code}"
             content = b""
             for chunk in response.iter_bytes():
                 content += chunk
-                if len(content) > MAX_REPLY_BYTES:
-                    return f"{where}: reply larger than {MAX_REPLY_BYTES:,} bytes"
-        reply = json.loads(content)
+                if len(content) > max_bytes:
+                    return None, f"{where}: reply larger than {max_bytes:,} bytes"
+        return json.loads(content), ""
     except httpx.HTTPError as error:
-        return _redact(f"{where}: {type(error).__name__}: {error}", secrets)[:300]
+        return None, _redact(f"{where}: {type(error).__name__}: {error}", secrets)[:300]
     except ValueError:
-        return f"{where}: the reply is not JSON"
+        return None, f"{where}: the reply is not JSON"
+
+
+def similarity(judge: JudgeConfig, output: str, reference: str) -> float | str:
+    """The cosine similarity of `output` and `reference` under `judge`'s embedding model,
+    or the reason there is none."""
+    where = f"embedder {judge.name}"
+    body = {"model": judge.model, "input": [output, reference]}
+    reply, why = post_json(judge, embeddings_url(judge.base_url), body, where, MAX_REPLY_BYTES)
+    if why:
+        return why
     parsed = parse_embeddings(reply)
     if isinstance(parsed, str):
         return f"{where}: {parsed}"

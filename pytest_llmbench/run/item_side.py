@@ -15,6 +15,7 @@ from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
+from pytest_llmbench.judging.perplexity import compute as perplexity_scores
 from pytest_llmbench.judging.reference_metrics import compute as reference_scores
 from pytest_llmbench.judging.reference_metrics import corpus_statistics
 from pytest_llmbench.judging.result import JudgeResult
@@ -230,6 +231,9 @@ class ItemSide:
             state.scenario.metrics, self.cfg.judges, text, state.sample
         )
         state.extra_scores.update(similar)
+        fluent, not_fluent = perplexity_scores(state.scenario.metrics, self.cfg.judges, text)
+        state.extra_scores.update(fluent)
+        unscored = {**unscored, **not_fluent}
         custom = self.custom_metrics(state.scenario)
         if custom is not None:
             computed = custom.compute(state.sample, text, lambda c: self.service.loop.run(c))

@@ -337,8 +337,8 @@ def test_unknown_metric_key_names_file_line_key_valid_keys_and_closest(root: Pat
     )
     assert error(root, text) == (
         "benchmarks/llmbench.yaml:22: scenarios.channel_digest_ru.metrics.coverage.wran: "
-        "unknown key; expected one of aggregate, better, embedder, field, key, pass, source, "
-        "stemmer, warn "
+        "unknown key; expected one of aggregate, better, embedder, field, key, pass, scorer, "
+        "source, stemmer, warn "
         "(did you mean 'warn'?)"
     )
 
@@ -762,7 +762,7 @@ def metric_error(root: Path, metric: str) -> str:
             (
                 "6: scenarios.s.metrics.coverage.source: unknown value 'sentiment'; "
                 "expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
-                "rouge_1, rouge_2, cer, similarity, module:function; e.g. "
+                "rouge_1, rouge_2, cer, similarity, perplexity, module:function; e.g. "
                 "source: field, or source: my_pkg.metrics:word_count"
             ),
         ),
@@ -784,7 +784,8 @@ def metric_error(root: Path, metric: str) -> str:
             "0.8",
             (
                 "6: scenarios.s.metrics.coverage: expected a mapping, got 0.8; give it "
-                "keys from aggregate, better, embedder, field, key, pass, source, stemmer, warn"
+                "keys from aggregate, better, embedder, field, key, pass, scorer, source, stemmer, "
+                "warn"
             ),
         ),
     ],
@@ -1189,7 +1190,7 @@ def test_entry_point_names_are_sources_and_kinds_and_are_offered_when_misspelt(
     assert error(root, MINIMAL + "      r: {pass: 1, warn: 0, source: readabilty}\n") == (
         "benchmarks/llmbench.yaml:7: scenarios.s.metrics.r.source: unknown value "
         "'readabilty'; expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
-        "rouge_1, rouge_2, cer, similarity, module:function; "
+        "rouge_1, rouge_2, cer, similarity, perplexity, module:function; "
         "installed (pytest_llmbench.metrics): readability (did you mean 'readability'?); "
         "e.g. source: field, or source: my_pkg.metrics:word_count"
     )
@@ -1206,3 +1207,24 @@ def test_any_source_text_is_read_or_one_line_error(root: Path, source: str) -> N
     else:
         metric = config.scenarios["s"].metrics[1]
         assert metric.source == source and (metric.custom == (":" in source))
+
+
+# --- perplexity --------------------------------------------------------------------------
+
+SCORER = "judges:\n  lm:\n    kind: openai\n    base_url: http://127.0.0.1:9\n    model: smollm2\n"
+
+
+@pytest.mark.parametrize(
+    ("metric", "better"),
+    [
+        ("{pass: 20, warn: 40, source: perplexity, scorer: lm}", "lower"),
+        ("{pass: 40, warn: 20, source: perplexity, scorer: lm, better: higher}", "higher"),
+    ],
+)
+def test_a_perplexity_metric_names_its_scorer_and_is_better_lower_by_default(
+    root: Path, metric: str, better: str
+) -> None:
+    text = SCORER + MINIMAL.replace("{pass: 0.8, warn: 0.7}", metric)
+    (coverage,) = load(root, text).scenarios["s"].metrics
+    assert (coverage.source, coverage.scorer, coverage.better) == ("perplexity", "lm", better)
+    assert load(root, text).scenarios["s"].judged_metrics == ()

@@ -204,7 +204,7 @@ def test_an_unknown_source_is_a_usage_error_listing_the_installed_metrics(
     assert (
         "ERROR: benchmarks/llmbench.yaml:16: scenarios.digest.metrics.extra.source: unknown "
         "value 'lenghts'; expected one of judge, field, chrf, rouge_l, wer, bleu, ter, chrf++, "
-        "rouge_1, rouge_2, cer, similarity, module:function; "
+        "rouge_1, rouge_2, cer, similarity, perplexity, module:function; "
         "installed (pytest_llmbench.metrics): flaky, lengths (did you mean 'lengths'?); e.g. "
         "source: field, or source: my_pkg.metrics:word_count"
     ) in result.stderr.str()

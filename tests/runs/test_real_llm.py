@@ -278,3 +278,37 @@ def test_openai_judge_auto_structured_output_settles_on_llama_cpp(
         response_format = body["response_format"]
         assert isinstance(response_format, dict)
         assert response_format["type"] == judge.structured_output
+
+
+FLUENT_TEXT = "The city opened a new metro station on Monday, and it serves twenty thousand riders."
+SHUFFLED_TEXT = (
+    "riders. station twenty Monday, it on metro and opened serves city new thousand a The"
+)
+
+
+def real_perplexity(llama: LlamaServer, text: str) -> float | str:
+    from pytest_llmbench.judging.perplexity import perplexity
+
+    judge = judge_config(base_url=llama.url, model="smollm2-135m-instruct", timeout_s=120)
+    return perplexity(judge, text)
+
+
+def test_perplexity_from_a_real_llama_cpp_server_is_a_number_per_text(llama: LlamaServer) -> None:
+    for text in (FLUENT_TEXT, SHUFFLED_TEXT):
+        value = real_perplexity(llama, text)
+        assert isinstance(value, float) and 1.0 <= value < 1e9, value
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "llama-cpp-python 0.3.x scores each echoed token by the logits after it, not before "
+        "it (abetlen/llama-cpp-python#1983): its prompt logprobs are off by one token"
+    ),
+)
+def test_fluent_english_has_lower_perplexity_than_the_same_words_shuffled(
+    llama: LlamaServer,
+) -> None:
+    fluent, shuffled = real_perplexity(llama, FLUENT_TEXT), real_perplexity(llama, SHUFFLED_TEXT)
+    assert isinstance(fluent, float) and isinstance(shuffled, float)
+    assert fluent < shuffled, (fluent, shuffled)

@@ -5,6 +5,7 @@ and without xdist."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from importlib.metadata import version
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 import sacrebleu
 import snowballstemmer
 from rouge_score import rouge_scorer
-from support.embedding_server import EmbeddingServer, trigram_vector
+from support.embedding_server import EmbeddingServer, trigram_vector, word_logprobs
 from support.project import Project, config_yaml
 
 from pytest_llmbench.judging.similarity import cosine, encoder_signature, encoder_similarity
@@ -171,6 +172,57 @@ def test_a_failing_embedder_leaves_similarity_unscored_with_the_reason_in_the_re
         0,
         None,
     )
+
+
+PERPLEXITY_METRIC = "      fluent: {pass: 5, warn: 10, source: perplexity, scorer: embed}\n"
+
+
+def test_perplexity_in_the_record_is_the_scorers_one_request_per_sample(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.dataset(_samples())
+    project.config(config_yaml(judge_block=SIMILARITY_JUDGES, extra_scenario=PERPLEXITY_METRIC))
+    with EmbeddingServer() as server:
+        monkeypatch.setenv("TEST_EMBED_URL", server.url)
+        path = project.root / "record.json"
+        result = project.run("-n", "2", f"--llmbench-json={path}")
+        prompts = sorted(body["prompt"] for body in server.requests)
+    assert result.ret in (0, 1), result.stdout.str()
+    assert prompts == sorted(h for h, _ in PAIRS)
+    record = json.loads(path.read_text(encoding="utf-8"))
+    check_record(record)
+    scenario = record["scenarios"]["digest"]
+
+    def expected(text: str) -> float:
+        logprobs = [x for x in word_logprobs(text) if x is not None]
+        return round(math.exp(-sum(logprobs) / len(logprobs)), 6)
+
+    assert [s["scores"]["fluent"] for s in scenario["samples"]] == [expected(h) for h, _ in PAIRS]
+    assert (scenario["metrics"]["fluent"]["n"], scenario["metrics"]["fluent"]["better"]) == (
+        4,
+        "lower",
+    )
+
+
+def test_a_scorer_without_echo_leaves_perplexity_unscored_with_the_reason(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.dataset(_samples())
+    project.config(config_yaml(judge_block=SIMILARITY_JUDGES, extra_scenario=PERPLEXITY_METRIC))
+    with EmbeddingServer() as server:
+        server.reply = "no_echo"
+        monkeypatch.setenv("TEST_EMBED_URL", server.url)
+        path = project.root / "record.json"
+        result = project.run("-p", "no:xdist", f"--llmbench-json={path}")
+    assert result.ret == 1
+    record = json.loads(path.read_text(encoding="utf-8"))
+    check_record(record)
+    assert [s.get("unscored_metrics") for s in record["scenarios"]["digest"]["samples"]] == [
+        {
+            "fluent": "scorer embed: the reply does not echo the output "
+            "(the endpoint does not support echo)"
+        }
+    ] * 4
 
 
 ENCODER_METRIC = "      similar: {pass: 0.5, warn: 0.4, source: similarity}\n"

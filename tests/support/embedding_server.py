@@ -1,4 +1,9 @@
-"""An OpenAI-compatible `/v1/embeddings` server on 127.0.0.1, for tests.
+"""An OpenAI-compatible `/v1/embeddings` and legacy `/v1/completions` server on 127.0.0.1,
+for tests.
+
+Its completions echo the prompt with fixed log-probabilities (`word_logprobs`: each
+whitespace-led word scores −0.25 per character, the first none) and one generated token
+after it, " ok", at GENERATED_LOGPROB.
 
 Its embeddings are deterministic: a text's lower-cased character trigrams hashed into
 DIMENSIONS buckets and counted, so texts sharing wording (a paraphrase) are closer than
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
@@ -21,7 +27,9 @@ from typing import Any
 from support.loopback import Served
 
 DIMENSIONS = 256
-# "ok" | ("status", code) | ("body", bytes) (these bytes as the 200 reply's body)
+GENERATED_LOGPROB = -9.0
+# "ok" | "no_echo" (completions: only the generated token) | ("status", code) |
+# ("body", bytes) (these bytes as the 200 reply's body)
 Reply = str | tuple[Any, ...]
 
 
@@ -33,6 +41,26 @@ def trigram_vector(text: str) -> list[float]:
         digest = hashlib.blake2b(padded[i : i + 3].encode("utf-8"), digest_size=4).digest()
         vector[int.from_bytes(digest, "big") % DIMENSIONS] += 1.0
     return vector
+
+
+def word_tokens(text: str) -> list[str]:
+    """The server's tokens of `text`: its words, each with the whitespace before it."""
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def word_logprobs(text: str) -> list[float | None]:
+    """The server's log-probability of each token of `text` (the first has none)."""
+    tokens = word_tokens(text)
+    return [None, *(-0.25 * len(token.strip()) for token in tokens[1:])][: len(tokens)]
+
+
+def completion(prompt: str, echo: bool) -> dict[str, Any]:
+    """A completions reply: `prompt` echoed with its logprobs, then " ok"."""
+    tokens = [*word_tokens(prompt), " ok"] if echo else [" ok"]
+    logprobs = [*word_logprobs(prompt), GENERATED_LOGPROB] if echo else [GENERATED_LOGPROB]
+    text = "".join(tokens)
+    choice = {"text": text, "index": 0, "logprobs": {"tokens": tokens, "token_logprobs": logprobs}}
+    return {"object": "text_completion", "choices": [choice]}
 
 
 class EmbeddingServer:
@@ -62,12 +90,15 @@ class EmbeddingServer:
                 with server._lock:
                     server.requests.append(body)
                     reply = server.reply
-                if self.path != "/v1/embeddings":
+                if self.path not in ("/v1/embeddings", "/v1/completions"):
                     self._send(404, b'{"error": "not found"}')
                 elif isinstance(reply, tuple) and reply[0] == "status":
                     self._send(int(reply[1]), b'{"error": {"message": "scripted"}}')
                 elif isinstance(reply, tuple) and reply[0] == "body":
                     self._send(200, bytes(reply[1]))
+                elif self.path == "/v1/completions":
+                    echoed = completion(str(body.get("prompt", "")), reply != "no_echo")
+                    self._send(200, json.dumps(echoed).encode("utf-8"))
                 else:
                     data = [
                         {"object": "embedding", "index": i, "embedding": trigram_vector(text)}
