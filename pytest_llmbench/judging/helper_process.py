@@ -86,6 +86,7 @@ _STDERR_LINES = 20  # kept from the child's stderr, for the message if it dies
 # arrives anyway is skipped, answered with an error when its id can be read.
 LINE_LIMIT = 64 * 1024 * 1024
 _READ_CHUNK = 1 << 16
+_STDERR_LINE_LIMIT = 1 << 16  # a stderr line kept whole; a longer one by its first bytes
 _ID_PREFIX = re.compile(rb'\A\s*\{\s*"id"\s*:\s*(\d{1,15})\s*[,}]')
 PING_EVERY_S = 1.0
 STALL_S = 10.0  # a live child answers a ping in milliseconds
@@ -207,8 +208,13 @@ def read_request(raw: bytes | Overlong) -> dict[str, Any] | tuple[int | None, st
         return _id_of(raw[:64]), "request line is not JSON"
     if not isinstance(message, dict):
         return None, "request line is not a JSON object"
-    if "ping" in message or "cancel" in message:
-        return message
+    for control in ("ping", "cancel"):
+        if control in message:
+            value = message[control]
+            if isinstance(value, bool) or not isinstance(value, int):
+                # A pong echoes its ping: only a number, so no answer outgrows its line.
+                return None, f"{control} is not a whole number"
+            return message
     request_id = message.get("id")
     if isinstance(request_id, bool) or not isinstance(request_id, int):
         return None, "request has no id"
@@ -539,8 +545,12 @@ class JudgeProcess:
             reply.set_result(JudgeResult(status="unscored", reason=f"judge process: {error}"))
 
     async def _read_stderr(self, stderr: asyncio.StreamReader) -> None:
-        async for raw in stderr:
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
+        # Bounded like every other line: a long one (a traceback's repr of a huge value)
+        # would end an unbounded readline, nobody would drain the pipe, and the child
+        # would block on its next write and be killed as stalled.
+        async for raw in BoundedLines(stderr, _STDERR_LINE_LIMIT):
+            text = raw.head if isinstance(raw, Overlong) else raw
+            self._stderr.append(text.decode("utf-8", "replace").rstrip())
 
     async def _exited(self, process: asyncio.subprocess.Process | None) -> None:
         assert process is not None
@@ -827,6 +837,11 @@ class Calls:
             if call.waiters == 0 and not call.task.done():
                 call.task.cancel()
                 self._forget(key, call)
+            elif call.task.done() and call.claimed:
+                # Cancelled just as it finished: taken all the same (else the entry stays,
+                # and a later "ahead" call would join an old result).
+                self._forget(key, call)
+                self._taken.add(key)
             raise
         except Exception:
             call.waiters -= 1

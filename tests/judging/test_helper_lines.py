@@ -212,3 +212,24 @@ def test_a_bad_reply_line_after_ready_unscores_at_most_its_call(
             "unscored",
             "judge process sent a reply that is not a judge result",
         )
+
+
+@pytest.mark.parametrize("value", ["x" * 100, True, 1.5, None, [1]])
+def test_a_ping_or_cancel_that_is_not_a_whole_number_is_refused(value: object) -> None:
+    for control in ("ping", "cancel"):
+        line = json.dumps({control: value}).encode()
+        assert hp.read_request(line) == (None, f"{control} is not a whole number")
+    assert hp.read_request(b'{"ping": 7}') == {"ping": 7}
+
+
+def test_a_stderr_line_of_any_length_is_kept_by_its_head_and_reading_goes_on() -> None:
+    async def go() -> list[str]:
+        process = JudgeProcess({"default": judge_config("http://127.0.0.1:1")}, {"default": None})
+        reader = asyncio.StreamReader()
+        reader.feed_data(b"Traceback: " + b"x" * 300_000 + b"\nlast words\n")
+        reader.feed_eof()
+        await process._read_stderr(reader)
+        return list(process._stderr)
+
+    head, last = run(go)
+    assert (head, last) == ("Traceback: " + "x" * 53, "last words")
