@@ -791,8 +791,10 @@ class Calls:
     ("ahead": false) has taken a call and it is done, the table forgets it and remembers
     the request as taken: a later "ahead" call for it is not made. A call nobody waits
     for any more (every asker gave it up) is cancelled; one whose asker's connection
-    closed (a crashed worker) is not, and answers whoever asks next (the item's new
-    worker)."""
+    closed (a crashed worker) is not: a call made ahead still answers the item's new
+    worker, while a call the crashed item itself had taken is made again for the item's
+    rerun (it was that item's call). An "ahead" request equal to a taken call still in
+    flight joins it (started and claimed false); "taken" comes once it is done."""
 
     def __init__(
         self,
