@@ -134,7 +134,9 @@ def _mean_summary(xs: Sequence[float], bounds: Bounds | None) -> Summary:
     half = t_quantile(0.975, n - 1) * se
     lo, hi = mean - half, mean + half
     method: IntervalMethod = "t"
-    if BOOTSTRAP_T_MIN_N <= n <= BOOTSTRAP_T_MAX_N:
+    # Not where se's square underflows (values like 1e-177): the smoothing floor would be
+    # 0 and a resample of one repeated value a division by zero; the t interval stands.
+    if BOOTSTRAP_T_MIN_N <= n <= BOOTSTRAP_T_MAX_N and se * se / (2 * n * n) > 0:
         method = "bootstrap-t"
         t_lo, t_hi = _bootstrap_t(xs, mean, se)
         lo, hi = min(lo, mean - t_hi * se), max(hi, mean - t_lo * se)

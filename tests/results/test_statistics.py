@@ -381,3 +381,10 @@ def test_overlap_counts_compared_new_and_missing(
     current: list[str], baseline: list[str], expected: tuple[int, int, int]
 ) -> None:
     assert overlap(current, baseline) == expected
+
+
+def test_a_mean_of_values_too_small_to_square_keeps_the_t_interval() -> None:
+    summary = summarize([0.0, 0.0, 0.0, 0.0, 1.5370021714916877e-177], "mean")
+    assert summary.method == "t"
+    assert summary.value is not None and summary.ci95 is not None
+    assert summary.ci95[0] <= summary.value <= summary.ci95[1]

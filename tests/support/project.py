@@ -137,7 +137,12 @@ class Project:
         return self.pytester.runpytest("-p", "no:cacheprovider", *args, **kwargs)
 
     def records(self) -> list[dict[str, Any]]:
-        runs = sorted((self.root / ".llmbench" / "runs").glob("*.json"))
+        """The run records in the order they were written (two runs within one second
+        have run ids in no particular order, so not by name)."""
+        runs = sorted(
+            (self.root / ".llmbench" / "runs").glob("*.json"),
+            key=lambda p: (p.stat().st_mtime_ns, p.name),
+        )
         return [json.loads(p.read_text(encoding="utf-8")) for p in runs]
 
 
