@@ -19,7 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_llmbench.judging.sqlite_store import BadEntry, SqliteStore
+from pytest_llmbench.judging.sqlite_store import BadEntry, SqliteStore, stored_object
 
 __all__ = [
     "ENTRY_VERSION",
@@ -102,17 +102,7 @@ def encode_output(value: object) -> str | None:
 
 def decode_output(value: object) -> StoredOutput:
     """The output stored as `value`; BadEntry when it cannot be trusted."""
-    if not isinstance(value, str):
-        raise BadEntry(f"stored value is {type(value).__name__}, not text")
-    if len(value) > MAX_ENTRY_CHARS:
-        raise BadEntry(f"stored value is {len(value):,} characters")
-    try:
-        data = json.loads(value)
-    except (ValueError, RecursionError):
-        raise BadEntry("stored value is not JSON") from None
-    if not isinstance(data, dict) or data.get("v") != ENTRY_VERSION:
-        version = data.get("v") if isinstance(data, dict) else None
-        raise BadEntry(f"entry version {version!r}, expected {ENTRY_VERSION}")
+    data = stored_object(value, MAX_ENTRY_CHARS, ENTRY_VERSION)
     if set(data) != {"v", "sha256", "output"}:
         raise BadEntry("entry has the wrong shape")
     output = data["output"]

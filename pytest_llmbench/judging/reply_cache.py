@@ -23,7 +23,7 @@ from typing import Any
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
 from pytest_llmbench.judging.chat_completions import chat_completions_url
 from pytest_llmbench.judging.reply_parsing import TEXT_LIMIT, Scale, UnusableReply, check_score
-from pytest_llmbench.judging.sqlite_store import BadEntry, SqliteStore
+from pytest_llmbench.judging.sqlite_store import BadEntry, SqliteStore, stored_object
 
 __all__ = [
     "ENTRY_VERSION",
@@ -112,17 +112,7 @@ def encode_entry(reply: CachedReply) -> str:
 
 def decode_entry(value: object, metrics: Sequence[str], scale: Scale | None) -> CachedReply:
     """The reply stored as `value`, checked as a live reply would be; BadEntry otherwise."""
-    if not isinstance(value, str):
-        raise BadEntry(f"stored value is {type(value).__name__}, not text")
-    if len(value) > _MAX_ENTRY_CHARS:
-        raise BadEntry(f"stored value is {len(value):,} characters")
-    try:
-        data = json.loads(value)
-    except (ValueError, RecursionError):
-        raise BadEntry("stored value is not JSON") from None
-    if not isinstance(data, dict) or data.get("v") != ENTRY_VERSION:
-        version = data.get("v", 1) if isinstance(data, dict) else None
-        raise BadEntry(f"entry version {version!r}, expected {ENTRY_VERSION}")
+    data = stored_object(value, _MAX_ENTRY_CHARS, ENTRY_VERSION, unversioned=1)  # v1: no "v"
     entry = data.get("entry")
     if set(data) != {"v", "sha256", "entry"} or not isinstance(entry, dict):
         raise BadEntry("entry has the wrong shape")

@@ -16,6 +16,7 @@ and nothing is stored or dropped in it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import sqlite3
@@ -24,11 +25,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pytest_llmbench.errors import os_reason
 
-__all__ = ["BadEntry", "CacheStats", "SqliteStore"]
+__all__ = ["BadEntry", "CacheStats", "SqliteStore", "stored_object"]
 
 _COLUMNS = ("key", "value", "created")
 # SQLite result codes (the low byte of an extended code).
@@ -47,6 +48,26 @@ class BadEntry(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def stored_object(
+    value: object, max_chars: int, version: int, unversioned: object = None
+) -> dict[str, Any]:
+    """The JSON object an entry stored as `value`, of entry version `version`; BadEntry
+    when it is not text, is longer than `max_chars`, is not JSON or has another version
+    (`unversioned` is what an entry without "v" is named as in the reason)."""
+    if not isinstance(value, str):
+        raise BadEntry(f"stored value is {type(value).__name__}, not text")
+    if len(value) > max_chars:
+        raise BadEntry(f"stored value is {len(value):,} characters")
+    try:
+        data = json.loads(value)
+    except (ValueError, RecursionError):
+        raise BadEntry("stored value is not JSON") from None
+    if not isinstance(data, dict) or data.get("v") != version:
+        found = data.get("v", unversioned) if isinstance(data, dict) else None
+        raise BadEntry(f"entry version {found!r}, expected {version}")
+    return data
 
 
 @dataclass
