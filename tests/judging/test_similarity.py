@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.embedding_server import EmbeddingServer, trigram_vector
 from support.loopback import closed_port
+from support.paraphrases import PARAPHRASES
 
 from pytest_llmbench.benchmark.config import MetricConfig
 from pytest_llmbench.benchmark.dataset import Sample
@@ -41,21 +42,7 @@ def score(server_url: str, output: str, reference: str | None) -> Any:
     return similarity.compute([SIMILAR], {"embed": embedder(server_url)}, output, sample(reference))
 
 
-@pytest.mark.parametrize(
-    ("reference", "paraphrase", "unrelated"),
-    [
-        (
-            "В городе открыли новую станцию метро.",
-            "Новую станцию метро открыли в городе.",
-            "Завтра ожидается сильный снегопад на севере.",
-        ),
-        (
-            "The city opened a new metro station.",
-            "A new metro station was opened in the city.",
-            "Heavy snow is expected in the north tomorrow.",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("reference", "paraphrase", "unrelated"), PARAPHRASES)
 def test_a_paraphrase_is_more_similar_than_an_unrelated_text(
     server: EmbeddingServer, reference: str, paraphrase: str, unrelated: str
 ) -> None:

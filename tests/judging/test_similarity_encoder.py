@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.paraphrases import PARAPHRASES
 
 from pytest_llmbench.benchmark.config import MetricConfig
 from pytest_llmbench.benchmark.dataset import Sample
@@ -41,21 +42,7 @@ def score(output: str, reference: str | None) -> tuple[dict[str, float], dict[st
     return similarity.compute([ENCODED], {}, output, sample(reference))
 
 
-@pytest.mark.parametrize(
-    ("reference", "paraphrase", "unrelated"),
-    [
-        (
-            "В городе открыли новую станцию метро.",
-            "Новую станцию метро открыли в городе.",
-            "Завтра ожидается сильный снегопад на севере.",
-        ),
-        (
-            "The city opened a new metro station.",
-            "A new metro station was opened in the city.",
-            "Heavy snow is expected in the north tomorrow.",
-        ),
-    ],
-)
+@pytest.mark.parametrize(("reference", "paraphrase", "unrelated"), PARAPHRASES)
 def test_the_encoder_scores_a_paraphrase_above_an_unrelated_text(
     reference: str, paraphrase: str, unrelated: str
 ) -> None:
