@@ -25,7 +25,7 @@ import threading
 import time
 
 lock = threading.Lock()
-state = {"now": 0, "peak": 0, "calls": 0, "threads": set(), "fail": set()}
+state = {"now": 0, "peak": 0, "calls": 0, "threads": set(), "fail": set(), "expect": 0}
 
 
 def _enter(sample):
@@ -47,6 +47,11 @@ def _leave():
 
 def make(sample):
     _enter(sample)
+    # Held until `expect` calls are in flight at once (or 10 s): on a loaded runner 40
+    # threads may take longer to start than one call's sleep lasts.
+    deadline = time.monotonic() + 10
+    while state["peak"] < state["expect"] and time.monotonic() < deadline:
+        time.sleep(0.01)
     time.sleep(0.2)
     _leave()
     return "digest of " + sample.id
@@ -130,6 +135,7 @@ def test_a_limit_above_the_default_executor_is_reached(
 ) -> None:
     # The loop's default executor has min(32, cpus + 4) threads: 6 on a 2-core runner.
     wide = 40
+    app.state["expect"] = wide
     sources = OutputSources(None, loop=lambda: loop)
     config = scenario(tmp_path, "make", output_concurrency=wide)
     produce_all(sources, config, loop, samples(wide))
