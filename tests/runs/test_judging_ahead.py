@@ -12,19 +12,19 @@ from typing import Any
 import hypothesis.internal.observability  # noqa: F401
 import pytest
 from support.judge_server import JudgeServer, user_text
-from support.project import SAMPLE_NUMBER, Project, config_yaml, make_samples, marker
+from support.project import (
+    SAMPLE_NUMBER,
+    Project,
+    config_yaml,
+    live_judge_yaml,
+    make_samples,
+    marker,
+)
 
 SAMPLES = 12
 CONCURRENCY = 4
-JUDGE_BLOCK = (
-    "judges:\n"
-    "  default:\n"
-    "    kind: openai\n"
-    "    base_url: ${TEST_LLM_URL}\n"
-    "    model: test-model\n"
-    f"    concurrency: {CONCURRENCY}\n"
-    "    timeout_s: 10\n"
-    "    retries: {attempts: 2, max_wait_s: 2, base_s: 0.01}\n"
+JUDGE_BLOCK = live_judge_yaml(
+    timeout_s=10, retries="{attempts: 2, max_wait_s: 2, base_s: 0.01}", concurrency=CONCURRENCY
 )
 
 OUTPUT_TEST = """\

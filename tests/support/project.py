@@ -95,7 +95,9 @@ def config_yaml(
     )
 
 
-def live_judge_yaml(*, timeout_s: float = 5, retries: str | None = None) -> str:
+def live_judge_yaml(
+    *, timeout_s: float = 5, retries: str | None = None, concurrency: int = 3
+) -> str:
     """A `judges:` block for a live judge at $TEST_LLM_URL (a JudgeServer the test starts)."""
     block = (
         "judges:\n"
@@ -103,7 +105,7 @@ def live_judge_yaml(*, timeout_s: float = 5, retries: str | None = None) -> str:
         "    kind: openai\n"
         "    base_url: ${TEST_LLM_URL}\n"
         "    model: test-model\n"
-        "    concurrency: 3\n"
+        f"    concurrency: {concurrency}\n"
         f"    timeout_s: {timeout_s:g}\n"
     )
     return block + (f"    retries: {retries}\n" if retries else "")
