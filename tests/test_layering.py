@@ -22,7 +22,8 @@ def ours(*names: str) -> list[str]:
 FORBIDDEN = {  # subpackage: what none of its modules may import, however lazily
     "results": ["pytest", "_pytest", "httpx", *ours("judging", "run")],
     "reporting": ["pytest", "_pytest"],
-    "benchmark": ours("judging", "results", "reporting", "run", "cli"),
+    "benchmark": ours("judging", "results", "reporting", "run", "cli", "datasets"),
+    "datasets": ["pytest", "_pytest", *ours("judging", "run", "reporting", "cli")],
 }
 
 

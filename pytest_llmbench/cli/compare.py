@@ -99,4 +99,3 @@ def compare_table(metrics: Mapping[str, Mapping[str, Any]]) -> list[str]:
             )
         )
     return ["  " + line for line in columns(rows, right=(1, 2, 3, 5))]
-

@@ -12,7 +12,16 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from pytest_llmbench.cli import baseline, comment, compare, history, merge, metrics, report
+from pytest_llmbench.cli import (
+    baseline,
+    comment,
+    compare,
+    dataset,
+    history,
+    merge,
+    metrics,
+    report,
+)
 from pytest_llmbench.cli.common import FORMATTER, OK, PROG, USAGE, Parser
 from pytest_llmbench.errors import UserError
 
@@ -41,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (report, compare, merge, baseline, history, comment, metrics):
+    for command in (report, compare, merge, baseline, history, comment, metrics, dataset):
         command.add_command(commands)
     return parser
 

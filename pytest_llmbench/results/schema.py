@@ -74,6 +74,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     reference_stats: dict[str, list[float]]  # per `aggregate: corpus` metric (see SampleRecord)
     unscored_metrics: dict[str, str]  # see SampleRecord
     repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
+    variant: str  # with `variants:`, the variant this item ran (see SampleRecord)
 
 
 class _SampleRecordRequired(TypedDict):
@@ -109,6 +110,8 @@ class SampleRecord(_SampleRecordRequired, total=False):
     # similarity) that has no score for this sample: why (the embedder's error)
     repeats: list[Repeat]  # with repeats: K > 1, each judgement in repeat order; the
     # judged metrics in `scores` are the mean over its scored repeats
+    variant: str  # with `variants:`: the variant of this item; `id` stays the sample's, so
+    # a sample appears once per variant, and (id, variant) is unique in the scenario
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
@@ -316,6 +319,55 @@ class Counts(TypedDict):
     error: int
 
 
+class VariantUsage(TypedDict):
+    """One variant's share of the scenario's judge use and of its outputs' time."""
+
+    judge_calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None  # None without a price (or for the dry-run judge)
+    output_latency_s: float | None  # mean seconds the output function took; None unmeasured
+
+
+class VariantSummary(TypedDict):
+    """``scenarios.<name>.variants.variants.<variant>``: one variant's aggregates and verdict."""
+
+    params: dict[str, Any]  # as the YAML gave them
+    fingerprint: str  # sha256 of {params, output function, output_version}, canonical JSON
+    samples: int  # this variant's items in the record
+    status: Status  # its own bands' verdict (gated or not)
+    gated: bool  # named by `gate:` (default: every variant)
+    metrics: dict[str, MetricRecord]
+    counts: Counts
+    usage: VariantUsage
+
+
+class VariantDifference(TypedDict):
+    """One metric of one variant against the reference, over the samples both scored."""
+
+    variant: str
+    against: str  # the reference variant
+    metric: str
+    n: int  # samples both variants scored on this metric
+    mean_diff: float | None  # mean of (variant - reference); None when n == 0
+    ci95: list[float] | None  # paired interval of the mean difference; None when n < 2
+    ci_method: IntervalMethod
+    better: str  # "higher" or "lower", the metric's direction
+    # "better"/"worse" only when the interval excludes zero in that direction; never a
+    # winner when it includes zero (or there is no interval)
+    status: Literal["better", "worse", "no detectable difference"]
+
+
+class VariantsRecord(TypedDict):
+    """``scenarios.<name>.variants``: the variants of a scenario side by side, in one run."""
+
+    order: list[str]  # the YAML's order
+    reference: str  # the variant compared against: `reference:` or the first
+    gate: list[str]  # the variants whose bands decide the scenario's verdict
+    variants: dict[str, VariantSummary]
+    differences: list[VariantDifference]  # per non-reference variant, per metric, in order
+
+
 class _ScenarioRecordRequired(TypedDict):
     status: Status
     problems: list[str]
@@ -342,6 +394,7 @@ class ScenarioRecord(_ScenarioRecordRequired, total=False):
     rules: ScenarioRules  # absent in records of 0.1 before the rules were stored
     comparison: Comparison  # with a baseline
     outputs: OutputCounts  # with output_cache: on, over the samples that used `output`
+    variants: VariantsRecord  # with `variants:`; `metrics` then holds the reference's
 
 
 class Shard(TypedDict):
