@@ -20,6 +20,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from pytest_llmbench.errors import UserError
+from pytest_llmbench.redaction import MASK
 
 __all__ = ["S3Location", "S3UrlError", "is_s3_url", "parse_s3_url"]
 
@@ -69,6 +70,20 @@ def shown(text: str) -> str:
     return safe if len(safe) <= MAX_SHOWN else safe[: MAX_SHOWN - 3] + "..."
 
 
+def without_userinfo(text: str) -> str:
+    """``text`` with a ``user:password@`` after its ``scheme://`` masked: never echoed. A
+    secret key may hold "/", so an authority with ":" is masked up to the last "@"."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    authority = rest.partition("/")[0]
+    if "@" in authority:
+        rest = MASK + "@" + authority.rsplit("@", 1)[1] + rest[len(authority) :]
+    elif ":" in authority and "@" in rest:
+        rest = MASK + "@" + rest.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{rest}"
+
+
 def parse_s3_url(text: str, *, kind: str = "prefix") -> S3Location:
     """``text`` as a location: ``kind`` "prefix" (the key is made to end in "/", or is ""
     for the root) or "object" (the key must name a file). Raises S3UrlError naming what
@@ -76,7 +91,7 @@ def parse_s3_url(text: str, *, kind: str = "prefix") -> S3Location:
     form = "s3://BUCKET/PREFIX/" if kind == "prefix" else "s3://BUCKET/PREFIX/NAME.jsonl"
 
     def bad(what: str) -> S3UrlError:
-        return S3UrlError(f"{shown(text)}: {what}; expected {form}")
+        return S3UrlError(f"{shown(without_userinfo(text))}: {what}; expected {form}")
 
     if not is_s3_url(text):
         raise bad("not an s3:// URL")
@@ -85,7 +100,7 @@ def parse_s3_url(text: str, *, kind: str = "prefix") -> S3Location:
     for char in "?#":
         if char in text:
             raise bad(f"{char!r} is not allowed (no query or fragment)")
-    if "@" in bucket:
+    if "@" in bucket or (":" in bucket and "@" in rest):
         raise bad("credentials in the URL are not allowed (use the AWS credential chain)")
     if ":" in bucket:
         raise bad("a port belongs in --endpoint-url, not in the bucket")
