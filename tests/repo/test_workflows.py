@@ -503,9 +503,7 @@ def test_the_nightly_s3_push_step_is_a_notice_without_the_variable(tmp_path: Pat
     )
 
 
-def test_a_failed_s3_push_is_a_warning_that_keeps_the_verdict(
-    tmp_path: Path, s3: S3Bucket
-) -> None:
+def test_a_failed_s3_push_is_a_warning_that_keeps_the_verdict(tmp_path: Path, s3: S3Bucket) -> None:
     done = run_push_step(
         tmp_path,
         {
