@@ -64,8 +64,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     from pytest_llmbench.datasets.s3_url import parse_s3_url
 
     destination = parse_s3_url(args.destination, kind="prefix")
+    version = sync.local_version(Path(args.path))  # before any request: freeze first, ...
     store = object_store.connect(args.endpoint_url)
-    outcome = sync.push(store, Path(args.path), destination, force=args.force)
+    outcome = sync.push(store, version, destination, force=args.force)
     print(outcome.message)
     return OK
 

@@ -73,8 +73,20 @@ def remote_manifest(store: Store, location: S3Location, fix: str) -> tuple[Manif
         raise StoreError(f"{location.url}: {what}; {fix}") from None
 
 
-def push(store: Store, dataset: Path, destination: S3Location, *, force: bool) -> Outcome:
-    """Upload ``dataset`` and its manifest under the prefix ``destination``."""
+@dataclass(frozen=True)
+class LocalVersion:
+    """A dataset checked against its manifest, ready to push."""
+
+    dataset: Path
+    manifest_file: Path
+    manifest: Manifest
+    manifest_bytes: bytes
+    sha256: str
+
+
+def local_version(dataset: Path) -> LocalVersion:
+    """``dataset`` and the manifest beside it, the data's bytes checked against it: what a
+    push needs, checked before any request."""
     manifest_file = manifest_mod.manifest_path(dataset)
     if not dataset.is_file():
         raise DatasetError(f"{dataset}: no such dataset file")
@@ -100,6 +112,12 @@ def push(store: Store, dataset: Path, destination: S3Location, *, force: bool) -
         manifest_bytes = manifest_file.read_bytes()
     except OSError as error:
         raise DatasetError(f"{manifest_file}: cannot read ({os_reason(error)})") from None
+    return LocalVersion(dataset, manifest_file, local, manifest_bytes, sha256)
+
+
+def push(store: Store, version: LocalVersion, destination: S3Location, *, force: bool) -> Outcome:
+    """Upload the dataset and its manifest under the prefix ``destination``."""
+    dataset, manifest_file, sha256 = version.dataset, version.manifest_file, version.sha256
     data_at = destination.child(dataset.name)
     manifest_at = destination.child(manifest_file.name)
     store.check_bucket(destination)
@@ -126,11 +144,11 @@ def push(store: Store, dataset: Path, destination: S3Location, *, force: bool) -
                 "under a new name (NAME_v2) or replace it with --force"
             )
     store.upload(dataset, data_at, sha256, DATA_TYPE)
-    store.put_bytes(manifest_bytes, manifest_at, sha256, MANIFEST_TYPE)  # last: complete
+    store.put_bytes(version.manifest_bytes, manifest_at, sha256, MANIFEST_TYPE)  # last
     return Outcome(
         True,
-        f"pushed {dataset.name} ({local['samples']} samples, sha256 {short(sha256)}) and its "
-        f"manifest to {destination.url}",
+        f"pushed {dataset.name} ({version.manifest['samples']} samples, sha256 "
+        f"{short(sha256)}) and its manifest to {destination.url}",
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 from support.cli import Run
 from support.loopback import HOST, closed_port
 from support.project import make_samples
-from support.s3_server import S3Bucket, isolate_aws
+from support.s3_server import S3Bucket, S3Server, isolate_aws
 from support.secret_scan import hits
 
 from pytest_llmbench.datasets import manifest as manifest_mod
@@ -258,6 +258,25 @@ def test_an_endpoint_that_is_down_is_one_line_after_bounded_attempts(
         f"llmbench: cannot reach the S3 endpoint {down} (after 3 attempts); check that it is "
         "up and --endpoint-url / AWS_ENDPOINT_URL\n",
     )
+
+
+def test_access_denied_is_one_line_naming_the_credentials_to_check(
+    s3: S3Bucket, s3_checking_server: S3Server, tmp_path: Path, llmbench: Llmbench
+) -> None:
+    dataset = frozen(tmp_path / "here")
+    endpoint = s3_checking_server.url
+    assert llmbench("dataset", "push", str(dataset), s3.url("d/"), "--endpoint-url", endpoint) == (
+        2,
+        "",
+        f"llmbench: {s3.url('d/')}: access denied (403) at {endpoint}; check the credentials "
+        "(AWS_ACCESS_KEY_ID, AWS_PROFILE) and the bucket's policy\n",
+    )
+    code, out, err = llmbench(
+        "dataset", "pull", s3.url("d/" + NAME), str(tmp_path / "x"), "--endpoint-url", endpoint
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith(f"llmbench: {s3.url('d/' + NAME)}: access denied (403) at {endpoint}")
+    assert hits(tmp_path, {"stderr": err}, [s3.secret]) == []
 
 
 def test_no_output_and_no_file_holds_the_secret_key_or_a_piece_of_it(

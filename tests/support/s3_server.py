@@ -5,6 +5,7 @@ in the test talks HTTP to it and nothing in this process is patched.
 Fixtures (registered in tests/conftest.py):
 
 - ``s3_server``: the server, one per test session (each test gets a bucket of its own).
+- ``s3_checking_server``: one that refuses every key (403), for access denied.
 - ``s3``: a fresh bucket on it, and an environment with only that server's endpoint and a
   per-test key pair: no other AWS variable, no ~/.aws file, no instance metadata lookup.
 """
@@ -75,9 +76,10 @@ def moto_server_command() -> list[str]:
     return [found]
 
 
-def start_server() -> S3Server:
+def start_server(**settings: str) -> S3Server:
+    """moto_server on 127.0.0.1 and a free port, with these environment ``settings``."""
     port = closed_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | settings
     process = subprocess.Popen(
         [*moto_server_command(), "-H", HOST, "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -96,6 +98,15 @@ def start_server() -> S3Server:
             time.sleep(0.1)
     process.kill()
     pytest.fail(f"moto_server did not answer on {url} within {START_TIMEOUT_S:g} s")
+
+
+def stop_server(server: S3Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
 
 
 def isolate_aws(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
@@ -130,12 +141,18 @@ def s3_server() -> Iterator[S3Server]:
     try:
         yield server
     finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+        stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def s3_checking_server() -> Iterator[S3Server]:
+    """A server that checks every request's credentials against its (empty) IAM users, so
+    any key is refused with 403 InvalidAccessKeyId: a real access-denied reply."""
+    server = start_server(INITIAL_NO_AUTH_ACTION_COUNT="0")
+    try:
+        yield server
+    finally:
+        stop_server(server)
 
 
 @pytest.fixture
