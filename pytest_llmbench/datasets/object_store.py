@@ -114,10 +114,10 @@ class Store:
 
     def metadata(self, location: S3Location) -> dict[str, str] | None:
         """The object's user metadata, or None when there is no such object."""
-        with self.calling(location, missing_ok=True) as outcome:
+        with self.calling(location, missing_ok=True):  # a missing object ends the block
             reply = self.client.head_object(Bucket=location.bucket, Key=location.key)
             return {str(k).lower(): str(v) for k, v in (reply.get("Metadata") or {}).items()}
-        return outcome.missing_value
+        return None
 
     def get_bytes(self, location: S3Location, limit: int) -> bytes:
         """The whole object, at most ``limit`` bytes (TooLarge past that)."""
@@ -200,13 +200,13 @@ class Store:
     @contextmanager
     def calling(
         self, location: S3Location, *, bucket: bool = False, missing_ok: bool = False
-    ) -> Iterator[_Outcome]:
-        """Translate what boto3 raises into one StoreError line (redacted)."""
+    ) -> Iterator[None]:
+        """Translate what boto3 raises into one StoreError line (redacted); with
+        ``missing_ok`` a missing object ends the block quietly."""
         from botocore import exceptions as boto
 
-        outcome = _Outcome()
         try:
-            yield outcome
+            yield
         except boto.NoCredentialsError:
             raise StoreError(NO_CREDENTIALS) from None
         except boto.PartialCredentialsError as error:
@@ -222,7 +222,6 @@ class Store:
                 ) from None
             if code in ("NoSuchKey", "404", "NotFound") or status == 404:
                 if missing_ok:
-                    outcome.missing_value = None
                     return
                 raise StoreError(f"{location.url}: no such object at {self.where}") from None
             if code in DENIED_CODES or status == 403:
@@ -253,12 +252,6 @@ class Store:
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
-
-
-class _Outcome:
-    """What a ``calling`` block stands for when the object was missing (``missing_ok``)."""
-
-    missing_value: None = None
 
 
 def connect(endpoint_url: str | None = None, environ: Mapping[str, str] | None = None) -> Store:

@@ -43,7 +43,10 @@ class S3Location:
 
     @property
     def url(self) -> str:
-        return f"{SCHEME}{self.bucket}/{self.key}"
+        """The location as a message shows it: a character that is not printable (a listed
+        key may hold one) as "?"."""
+        text = f"{SCHEME}{self.bucket}/{self.key}"
+        return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
 
     def child(self, name: str) -> S3Location:
         """The object ``name`` under this prefix."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from pytest_llmbench.datasets import manifest as manifest_mod
 from pytest_llmbench.datasets.manifest import Manifest
 from pytest_llmbench.datasets.object_store import Store, StoreError
-from pytest_llmbench.datasets.s3_url import S3Location
+from pytest_llmbench.datasets.s3_url import S3Location, key_problem
 from pytest_llmbench.errors import DatasetError, os_reason
 
 DATA_TYPE = "application/x-ndjson"
@@ -119,6 +119,9 @@ def push(store: Store, version: LocalVersion, destination: S3Location, *, force:
     """Upload the dataset and its manifest under the prefix ``destination``."""
     dataset, manifest_file, sha256 = version.dataset, version.manifest_file, version.sha256
     data_at = destination.child(dataset.name)
+    problem = key_problem(data_at.key)
+    if problem:
+        raise DatasetError(f"{dataset}: cannot name an S3 object ({problem}); rename the file")
     manifest_at = destination.child(manifest_file.name)
     store.check_bucket(destination)
     if store.metadata(manifest_at) is not None:
