@@ -154,14 +154,24 @@ class Store:
         return digest.hexdigest()
 
     def upload(self, path: Path, location: S3Location, sha256: str, content_type: str) -> None:
-        """Upload the file with its sha256 as object metadata."""
+        """Upload the file with its sha256 as object metadata (in parts when it is large)."""
+        from boto3.exceptions import S3UploadFailedError
+
         with self.calling(location):
-            self.client.upload_file(
-                str(path),
-                location.bucket,
-                location.key,
-                ExtraArgs={"Metadata": {SHA256_KEY: sha256}, "ContentType": content_type},
-            )
+            try:
+                self.client.upload_file(
+                    str(path),
+                    location.bucket,
+                    location.key,
+                    ExtraArgs={"Metadata": {SHA256_KEY: sha256}, "ContentType": content_type},
+                )
+            except S3UploadFailedError as error:  # wraps the ClientError it caught
+                cause = error.__cause__ or error.__context__
+                if cause is None:
+                    raise StoreError(
+                        self.redact(f"{location.url}: the upload failed ({str(error)[:200]})")
+                    ) from None
+                raise cause from None
 
     def put_bytes(self, data: bytes, location: S3Location, sha256: str, content_type: str) -> None:
         with self.calling(location):

@@ -60,13 +60,18 @@ def remote_manifest(store: Store, location: S3Location, fix: str) -> tuple[Manif
     """The manifest object read back and checked key by key, and its bytes; damage is one
     line naming the URL, the key and ``fix``."""
     data = store.get_bytes(location, manifest_mod.MAX_MANIFEST_BYTES)
+    return parse_manifest(data, location, fix), data
+
+
+def parse_manifest(data: bytes, location: S3Location, fix: str) -> Manifest:
+    """A manifest object's bytes, checked as `manifest.read` checks a file."""
     try:
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise StoreError(f"{location.url}: the manifest is not valid JSON; {fix}") from None
     stand_in = Path(location.name)
     try:
-        return manifest_mod.validate(raw, stand_in), data
+        return manifest_mod.validate(raw, stand_in)
     except DatasetError as error:
         text = str(error).removeprefix(str(stand_in))
         what = text.removeprefix(": ").split(";", 1)[0]

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 from support.cli import Run
-from support.s3_server import isolate_aws
+from support.s3_server import S3Bucket, S3Server, isolate_aws
 
 from pytest_llmbench.datasets import manifest
-from pytest_llmbench.datasets.object_store import EXTRA_MISSING, StoreError, endpoint_from
+from pytest_llmbench.datasets.object_store import (
+    EXTRA_MISSING,
+    StoreError,
+    connect,
+    endpoint_from,
+)
+from pytest_llmbench.datasets.s3_url import S3Location
 
 Llmbench = Callable[..., Run]
 
@@ -71,4 +77,19 @@ def test_a_bad_endpoint_variable_is_named(
         "",
         "llmbench: AWS_ENDPOINT_URL <unreadable URL>: expected http(s)://HOST[:PORT] with no "
         "user:password, query or fragment\n",
+    )
+
+
+def test_a_refused_upload_is_one_access_denied_line(
+    s3: S3Bucket, s3_checking_server: S3Server, tmp_path: Path
+) -> None:
+    store = connect(s3_checking_server.url)
+    path = tmp_path / "d.jsonl"
+    path.write_text("{}\n", encoding="utf-8")
+    with pytest.raises(StoreError) as raised:
+        store.upload(path, S3Location(s3.bucket, "d/d.jsonl"), "0" * 64, "application/x-ndjson")
+    assert str(raised.value) == (
+        f"s3://{s3.bucket}/d/d.jsonl: access denied (InvalidAccessKeyId) at "
+        f"{s3_checking_server.url}; check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and "
+        "the bucket's policy"
     )

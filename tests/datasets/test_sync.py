@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support.cli import Run
 from support.loopback import HOST, closed_port
 from support.project import make_samples
@@ -15,6 +17,9 @@ from support.s3_server import S3Bucket, S3Server, isolate_aws
 from support.secret_scan import hits
 
 from pytest_llmbench.datasets import manifest as manifest_mod
+from pytest_llmbench.datasets import sync
+from pytest_llmbench.datasets.object_store import StoreError
+from pytest_llmbench.datasets.s3_url import S3Location
 
 Llmbench = Callable[..., Run]
 NAME = "digest_v1.jsonl"
@@ -300,3 +305,58 @@ def test_no_output_and_no_file_holds_the_secret_key_or_a_piece_of_it(
     _code, out, err = llmbench("dataset", "push", str(dataset), s3.url("d/"))
     streams["wrong key stdout"], streams["wrong key stderr"] = out, err
     assert hits(tmp_path / "work", streams, [s3.secret, s3.secret[::-1]]) == []
+
+
+MANIFEST_AT = S3Location("bucket-a", f"d/{MANIFEST}")
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@given(st.binary(max_size=400) | JSON.map(lambda value: json.dumps(value).encode()))
+def test_any_remote_manifest_bytes_are_a_manifest_or_one_line_naming_the_url(
+    data: bytes,
+) -> None:
+    try:
+        sync.parse_manifest(data, MANIFEST_AT, "push it again")
+    except StoreError as error:
+        message = str(error)
+        assert message.startswith(f"s3://bucket-a/d/{MANIFEST}: ")
+        assert message.endswith("; push it again")
+        assert "\n" not in message
+
+
+def test_a_frozen_manifest_read_from_its_bytes_is_the_one_read_from_its_file(
+    tmp_path: Path,
+) -> None:
+    path = manifest_mod.manifest_path(frozen(tmp_path))
+    assert sync.parse_manifest(path.read_bytes(), MANIFEST_AT, "x") == manifest_mod.read(path)
+
+
+@given(st.sampled_from(sorted(manifest_mod.Manifest.__annotations__)), JSON)
+def test_a_frozen_manifest_with_any_key_changed_is_a_manifest_or_one_line_naming_it(
+    key: str, value: object
+) -> None:
+    raw: dict[str, object] = {
+        "manifest_version": 1,
+        "dataset": NAME,
+        "sha256": "0" * 64,
+        "samples": 1,
+        "ids_sha256": "1" * 64,
+        "sample_sha256": {"a": "2" * 16},
+        "fields": {"id": ["string"]},
+        "created": "2025-11-09T00:00:00Z",
+        "source": "",
+        "scrub": {"status": "not scrubbed", "counts": {}, "scrubber": ""},
+        "tool_version": "pytest-llmbench 0.1.0",
+    }
+    raw[key] = value
+    try:
+        sync.parse_manifest(json.dumps(raw).encode(), MANIFEST_AT, "push it again")
+    except StoreError as error:
+        assert str(error).startswith(f"s3://bucket-a/d/{MANIFEST}: manifest key ")
+        assert str(error).endswith("; push it again")
