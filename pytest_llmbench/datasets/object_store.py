@@ -31,6 +31,7 @@ CONNECT_TIMEOUT_S = 3
 READ_TIMEOUT_S = 30
 ATTEMPTS = 3  # in all, the first included
 CHUNK = 1024 * 1024
+SAID_LIMIT = 200  # characters of a server's or boto3's own message in an error line
 SHA256_KEY = "sha256"  # the object metadata key (x-amz-meta-sha256) holding the bytes' hash
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 NO_CREDENTIALS = (
@@ -169,7 +170,7 @@ class Store:
                 cause = error.__cause__ or error.__context__
                 if cause is None:
                     raise StoreError(
-                        self.redact(f"{location.url}: the upload failed ({str(error)[:200]})")
+                        f"{location.url}: the upload failed ({self.said(error)})"
                     ) from None
                 raise cause from None
 
@@ -235,33 +236,42 @@ class Store:
                     return
                 raise StoreError(f"{location.url}: no such object at {self.where}") from None
             if code in DENIED_CODES or status == 403:
+                why = code if code in DENIED_CODES else status
                 raise StoreError(
-                    f"{location.url}: access denied ({code or status}) at {self.where}; check "
+                    f"{location.url}: access denied ({why}) at {self.where}; check "
                     "the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and the bucket's policy"
                 ) from None
             message = str((response.get("Error") or {}).get("Message") or code or status)
             raise StoreError(
-                self.redact(f"{location.url}: the S3 request failed ({message[:200]})")
+                f"{location.url}: the S3 request failed ({self.said(message)})"
             ) from None
-        except (boto.EndpointConnectionError, boto.ConnectTimeoutError) as error:
-            del error
+        except (boto.EndpointConnectionError, boto.ConnectTimeoutError):
             raise StoreError(
                 f"cannot reach the S3 endpoint {self.where} (after {ATTEMPTS} attempts); "
                 "check that it is up and --endpoint-url / AWS_ENDPOINT_URL"
             ) from None
-        except (boto.ReadTimeoutError, boto.ConnectionClosedError) as error:
-            del error
+        except (boto.ReadTimeoutError, boto.ConnectionClosedError):
             raise StoreError(
                 f"{location.url}: the S3 endpoint {self.where} stopped answering "
                 f"(after {ATTEMPTS} attempts); try again"
             ) from None
         except boto.BotoCoreError as error:
             raise StoreError(
-                self.redact(f"{location.url}: the S3 request failed ({str(error)[:200]})")
+                f"{location.url}: the S3 request failed ({self.said(error)})"
             ) from None
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
+
+    def said(self, what: object) -> str:
+        """What a server or boto3 said, fit for one line: redacted, then cut short."""
+        return one_line(self.redact(str(what)))
+
+
+def one_line(text: str, limit: int = SAID_LIMIT) -> str:
+    """``text`` on one line of printable characters, at most ``limit`` of them."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def connect(endpoint_url: str | None = None, environ: Mapping[str, str] | None = None) -> Store:
@@ -274,12 +284,20 @@ def connect(endpoint_url: str | None = None, environ: Mapping[str, str] | None =
         from botocore.config import Config
     except ImportError:
         raise StoreError(EXTRA_MISSING) from None
+    from botocore.exceptions import BotoCoreError
+
     endpoint = endpoint_from(endpoint_url, env)
-    session = boto3.session.Session()
-    credentials = session.get_credentials()
-    if credentials is None:
+    try:
+        session = boto3.session.Session()
+        credentials = session.get_credentials()
+        frozen = None if credentials is None else credentials.get_frozen_credentials()
+    except BotoCoreError as error:  # ProfileNotFound, a broken ~/.aws/config, ...
+        raise StoreError(
+            f"cannot read the AWS configuration ({one_line(str(error))}); check AWS_PROFILE "
+            "and the files in ~/.aws/"
+        ) from None
+    if frozen is None:
         raise StoreError(NO_CREDENTIALS)
-    frozen = credentials.get_frozen_credentials()
     secrets = tuple(s for s in (frozen.secret_key, frozen.token, frozen.access_key) if s)
     options: dict[str, Any] = {
         "connect_timeout": CONNECT_TIMEOUT_S,

@@ -93,3 +93,16 @@ def test_a_refused_upload_is_one_access_denied_line(
         f"{s3_checking_server.url}; check the credentials (AWS_ACCESS_KEY_ID, AWS_PROFILE) and "
         "the bucket's policy"
     )
+
+
+def test_a_profile_that_does_not_exist_is_one_line(
+    llmbench: Llmbench, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    isolate_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    assert llmbench("history", "s3://bucket-a/runs/", "--endpoint-url", "http://127.0.0.1:1") == (
+        2,
+        "",
+        "llmbench: cannot read the AWS configuration (The config profile (no-such-profile) "
+        "could not be found); check AWS_PROFILE and the files in ~/.aws/\n",
+    )
