@@ -75,6 +75,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     from pytest_llmbench.reporting import history as history_mod
 
     if args.push:
+        if args.html:
+            raise CliError(
+                "--push adds a record and prints nothing else; write the page with a "
+                "second command: llmbench history DIR --html OUT"
+            )
         return push_record(Path(args.push), args.dir, args.endpoint_url)
     if is_s3_url(args.dir):
         return show(args, *load_s3_runs(args.dir, args.endpoint_url), args.dir, default=False)

@@ -125,6 +125,15 @@ def test_a_record_is_pushed_into_a_folder_the_same_way(tmp_path: Path, llmbench:
     assert (folder / f"{run_id}.json").read_bytes() == path.read_bytes()
 
 
+def test_push_and_html_do_not_go_together(tmp_path: Path, llmbench: Llmbench) -> None:
+    assert llmbench("history", str(tmp_path), "--push", "r.json", "--html", "p.html") == (
+        2,
+        "",
+        "llmbench: --push adds a record and prints nothing else; write the page with a "
+        "second command: llmbench history DIR --html OUT\n",
+    )
+
+
 def test_only_a_whole_run_record_is_pushed(
     s3: S3Bucket, tmp_path: Path, llmbench: Llmbench
 ) -> None:
