@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +34,29 @@ def load_runs(directory: Path) -> tuple[list[Record], list[str]]:
     needs merging first). One record is read and checked at a time (record.load, the
     whole schema), then only its summary is kept: the memory is one record's plus the
     summaries, however many records the folder holds."""
+    return collect_runs(
+        (str(path), functools.partial(record_mod.load, path))
+        for path in sorted(directory.glob("*.json"))
+    )
+
+
+def collect_runs(
+    sources: Iterable[tuple[str, Callable[[], RunRecord]]],
+) -> tuple[list[Record], list[str]]:
+    """`load_runs` over any place records are kept: (where, read) pairs, ``read`` giving the
+    checked record or raising RecordError; one record in memory at a time."""
     runs: list[Record] = []
     skipped: list[str] = []
-    for path in sorted(directory.glob("*.json")):
+    for where, read in sources:
         try:
-            run = record_mod.load(path)
+            run = read()
         except RecordError as error:
             skipped.append(str(error))
             continue
         shard = run.get("shard")
         if shard:
             skipped.append(
-                f"{path}: shard {shard['index']}/{shard['count']} of a run; join the shards "
+                f"{where}: shard {shard['index']}/{shard['count']} of a run; join the shards "
                 "with `llmbench merge` and keep the merged record instead"
             )
             continue

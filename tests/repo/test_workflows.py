@@ -16,13 +16,25 @@ from typing import Any
 import pytest
 import yaml
 from support.loopback import closed_port
+from support.records import run_on
+from support.s3_server import S3Bucket
 from support.webhook import WebhookReceiver
+
+from pytest_llmbench.results import record as record_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = ("benchmark-smoke.yml", "benchmark-nightly.yml", "ci.yml")
 REQUIRE_ENV = "LLMBENCH_REQUIRE_ACTIONLINT"
-SECRETS = {"LLM_URL", "OPENAI_API_KEY", "LLMBENCH_WEBHOOK_URL", "PUSHGATEWAY_URL", "GITHUB_TOKEN"}
+SECRETS = {
+    "LLM_URL",
+    "OPENAI_API_KEY",
+    "LLMBENCH_WEBHOOK_URL",
+    "PUSHGATEWAY_URL",
+    "GITHUB_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+}
 # Each action pinned to the commit of a release tag (checked against the actions' own
 # repositories: `git rev-parse v5.1.0^{commit}`), the release named in a trailing comment.
 ACTIONS = {
@@ -436,6 +448,75 @@ def test_nightly_verdict_script_reads_status_regression_and_run_id(tmp_path: Pat
     # No stored notify rules: the defaults (fail, regression) alert on this failing run.
     assert done.stdout == (
         "status=fail\nregression=true\nnotify=true\nrun_id=20251109T021700Z-abc123\n"
+    )
+
+
+def test_nightly_pushes_its_record_to_s3_unless_cancelled_and_only_on_main() -> None:
+    push = step(load("benchmark-nightly.yml")["jobs"]["merge"], "Push the run record to S3")
+    assert push["if"] == (
+        "${{ !cancelled() && github.ref == 'refs/heads/main' && "
+        "steps.verdict.outputs.run_id != '' }}"
+    )
+    assert push["env"] == {
+        "HISTORY_S3": "${{ vars.LLMBENCH_HISTORY_S3 }}",
+        "S3_ENDPOINT_URL": "${{ vars.AWS_ENDPOINT_URL }}",
+        "AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+        "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+    }
+
+
+def run_push_step(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The nightly's S3 push script, run by bash in a folder holding its run record, with
+    this environment's `llmbench` first on PATH."""
+    script = step(load("benchmark-nightly.yml")["jobs"]["merge"], "Push the run record to S3")
+    record_mod.write(run_on(10, 0.9), tmp_path / ".llmbench" / "nightly.json")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return subprocess.run(
+        ["bash", "-e", "-c", script["run"]],
+        cwd=tmp_path,
+        env={**env, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_nightly_s3_push_step_puts_the_record_under_the_prefix(
+    tmp_path: Path, s3: S3Bucket
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    done = run_push_step(
+        tmp_path, {**env, "HISTORY_S3": s3.url("nightly/"), "S3_ENDPOINT_URL": s3.endpoint}
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    key = "nightly/20251110T030000Z-000010.json"
+    assert done.stdout == f"pushed run 20251110T030000Z-000010 to {s3.url(key)}\n"
+    assert s3.get(key) == (tmp_path / ".llmbench" / "nightly.json").read_bytes()
+
+
+def test_the_nightly_s3_push_step_is_a_notice_without_the_variable(tmp_path: Path) -> None:
+    done = run_push_step(tmp_path, {"HISTORY_S3": "", "S3_ENDPOINT_URL": ""})
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == (
+        "::notice::the LLMBENCH_HISTORY_S3 variable is not set: the run record is not "
+        "pushed to S3\n"
+    )
+
+
+def test_a_failed_s3_push_is_a_warning_that_keeps_the_verdict(tmp_path: Path, s3: S3Bucket) -> None:
+    done = run_push_step(
+        tmp_path,
+        {
+            **os.environ,
+            "HISTORY_S3": "s3://no-such-bucket-here/nightly/",
+            "S3_ENDPOINT_URL": s3.endpoint,
+        },
+    )
+    assert done.returncode == 0
+    assert done.stdout == "::warning::the run record was not pushed to S3\n"
+    assert done.stderr == (
+        f"llmbench: s3://no-such-bucket-here: no such bucket at {s3.endpoint}; create it or "
+        "check the name (and --endpoint-url / AWS_ENDPOINT_URL)\n"
     )
 
 
