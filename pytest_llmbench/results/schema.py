@@ -201,8 +201,18 @@ class _DatasetFingerprintRequired(TypedDict):
     samples: int
 
 
+class ManifestFingerprint(TypedDict):
+    """``fingerprints.dataset.manifest``: the frozen manifest the dataset was verified
+    against (datasets/manifest.py)."""
+
+    path: str  # relative to the rootdir (as given when outside it)
+    created: str  # the manifest's own ``created`` (ISO 8601 UTC)
+    sha256: str  # of the manifest file's bytes
+
+
 class DatasetFingerprint(_DatasetFingerprintRequired, total=False):
     inputs_sha256: str  # ids, inputs and references: what makes two runs comparable
+    manifest: ManifestFingerprint  # only for a dataset frozen with `llmbench dataset freeze`
 
 
 class JudgeFingerprint(TypedDict):

@@ -12,6 +12,7 @@ import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.datasets import frozen
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
@@ -22,7 +23,7 @@ from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
-from pytest_llmbench.results.schema import SamplePayload
+from pytest_llmbench.results.schema import ManifestFingerprint, SamplePayload
 from pytest_llmbench.run import payload
 from pytest_llmbench.run.selection import Selection
 
@@ -82,15 +83,23 @@ class ItemSide:
         self.service = service
         self.shard = shard
         self._datasets: dict[str, Dataset] = {}
+        self._manifests: dict[str, ManifestFingerprint | None] = {}  # scenario -> its manifest
         self._owners: dict[str, str] = {}  # scenario -> the test function that runs it
         self._custom: dict[str, CustomMetrics] = {}  # scenario -> its custom metrics
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
+        """The scenario's dataset, read once; one with a manifest beside it is verified
+        against it first (a changed frozen dataset is a DatasetError: no item, no call)."""
         if scenario.name not in self._datasets:
-            self._datasets[scenario.name] = load_dataset(
-                scenario.dataset, scenario.dataset_display, scenario.fields
-            )
+            data = load_dataset(scenario.dataset, scenario.dataset_display, scenario.fields)
+            self._manifests[scenario.name] = frozen.checked(data, self.cfg.rootdir)
+            self._datasets[scenario.name] = data
         return self._datasets[scenario.name]
+
+    def manifest(self, scenario: ScenarioConfig) -> ManifestFingerprint | None:
+        """The frozen manifest the scenario's dataset matched (None: not frozen)."""
+        self.dataset(scenario)
+        return self._manifests[scenario.name]
 
     def scenario(self, name: str) -> ScenarioConfig:
         if name not in self.cfg.scenarios:
