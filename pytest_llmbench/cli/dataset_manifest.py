@@ -71,7 +71,12 @@ def cmd_freeze(args: argparse.Namespace) -> int:
     path = Path(args.path)
     data = load_dataset(path, args.path)
     shown = frozen.shown_beside(args.path)
-    existing = _existing(data)
+    try:
+        existing = frozen.verify(data)
+    except UserError:
+        if not args.force:
+            raise
+        existing = None  # a corrupt manifest, replaced as asked
     if existing is not None and existing.change.unchanged:
         print(
             f"{args.path}: unchanged since it was frozen ({existing.manifest['created']}); "
@@ -91,14 +96,6 @@ def cmd_freeze(args: argparse.Namespace) -> int:
         f"wrote {shown}"
     )
     return OK
-
-
-def _existing(data: Dataset) -> frozen.Verified | None:
-    """The manifest beside the dataset against it; a corrupt one counts as other content."""
-    try:
-        return frozen.verify(data)
-    except UserError as error:
-        raise CliError(f"{error} (or pass --force to replace it)") from None
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -43,9 +43,8 @@ def verify(data: Dataset) -> Verified | None:
 def refusal(data: Dataset, verified: Verified) -> str:
     """The one line that refuses a changed frozen dataset: the file, what changed, the fix."""
     change = verified.change
-    fix = (
-        f"revert the file, or freeze it again with `llmbench dataset freeze {data.display}`"
-        + ("" if change.only_bytes else " and bump the dataset version")
+    fix = f"revert the file, or freeze it again with `llmbench dataset freeze {data.display}`" + (
+        "" if change.only_bytes else " and bump the dataset version"
     )
     return (
         f"{data.display}: changed since it was frozen ({verified.display}, "

@@ -131,6 +131,7 @@ def write(dataset: Path, manifest: Manifest) -> Path:
 
 _HEX64 = frozenset("0123456789abcdef")
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # 100k samples take about 3 MB
+REFREEZE = "restore it, or freeze the dataset again with `llmbench dataset freeze --force`"
 
 
 def read(path: Path, display: str | None = None) -> Manifest:
@@ -144,14 +145,14 @@ def load(path: Path, display: str | None = None) -> tuple[Manifest, str]:
     shown = display or str(path)
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise DatasetError(f"{shown}: the manifest is over 256 MiB; freeze the dataset again")
+            raise DatasetError(f"{shown}: the manifest is over 256 MiB; {REFREEZE}")
         data = path.read_bytes()
         raw = json.loads(data.decode("utf-8"))
     except OSError as exc:
         raise DatasetError(f"{shown}: cannot read the manifest ({os_reason(exc, path)})") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise DatasetError(
-            f"{shown}: the manifest is not valid JSON; run `llmbench dataset freeze` again"
+            f"{shown}: the manifest is not valid JSON; {REFREEZE}"
         ) from None
     return validate(raw, shown), hashlib.sha256(data).hexdigest()
 
@@ -159,7 +160,7 @@ def load(path: Path, display: str | None = None) -> tuple[Manifest, str]:
 def validate(raw: Any, path: Path | str) -> Manifest:
     def bad(key: str, what: str) -> DatasetError:
         return DatasetError(
-            f"{path}: manifest key {key!r} {what}; restore it or run `llmbench dataset freeze`"
+            f"{path}: manifest key {key!r} {what}; {REFREEZE}"
         )
 
     if not isinstance(raw, dict):
