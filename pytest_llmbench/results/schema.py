@@ -75,6 +75,8 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     unscored_metrics: dict[str, str]  # see SampleRecord
     repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
     variant: str  # with `variants:`, the variant this item ran (see SampleRecord)
+    output: Any  # see SampleRecord
+    output_truncated: bool  # see SampleRecord
 
 
 class _SampleRecordRequired(TypedDict):
@@ -112,6 +114,9 @@ class SampleRecord(_SampleRecordRequired, total=False):
     # judged metrics in `scores` are the mean over its scored repeats
     variant: str  # with `variants:`: the variant of this item; `id` stays the sample's, so
     # a sample appears once per variant, and (id, variant) is unique in the scenario
+    output: Any  # only when the scenario's `output:` function produced the item's output:
+    # that value (JSON as it was, within 64 KiB), or its text cut to 64 KiB (run/payload.py)
+    output_truncated: bool  # only when `output` was cut
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"

@@ -42,6 +42,9 @@ class ItemState:
     unscored_metrics: dict[str, str] = field(default_factory=dict)
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
     output_cached: bool | None = None  # the `output` fixture's came from the output cache
+    # The `output` fixture's value when an output function produced it (for the record's
+    # samples[].output: a reviewed run exported to the next dataset); else not produced.
+    produced: Produced | None = None
 
 
 ITEM_STATE = pytest.StashKey[ItemState]()
@@ -182,6 +185,8 @@ class ItemSide:
             except OutputError as error:
                 raise pytest.UsageError(str(error)) from None
         state.output_cached = produced.cached
+        if source.calls_function:
+            state.produced = produced
         return produced.value
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
@@ -292,6 +297,7 @@ class ItemSide:
             failure=failure,
             output_cached=state.output_cached,
             reference_stats=state.reference_stats,
+            produced=state.produced,
         )
 
 
