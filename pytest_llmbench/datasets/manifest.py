@@ -151,17 +151,13 @@ def load(path: Path, display: str | None = None) -> tuple[Manifest, str]:
     except OSError as exc:
         raise DatasetError(f"{shown}: cannot read the manifest ({os_reason(exc, path)})") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise DatasetError(
-            f"{shown}: the manifest is not valid JSON; {REFREEZE}"
-        ) from None
+        raise DatasetError(f"{shown}: the manifest is not valid JSON; {REFREEZE}") from None
     return validate(raw, shown), hashlib.sha256(data).hexdigest()
 
 
 def validate(raw: Any, path: Path | str) -> Manifest:
     def bad(key: str, what: str) -> DatasetError:
-        return DatasetError(
-            f"{path}: manifest key {key!r} {what}; {REFREEZE}"
-        )
+        return DatasetError(f"{path}: manifest key {key!r} {what}; {REFREEZE}")
 
     if not isinstance(raw, dict):
         raise bad("(top level)", "is not an object")

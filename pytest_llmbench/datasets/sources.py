@@ -73,12 +73,21 @@ def read_csv(path: Path, display: str, text_columns: Collection[str] = ()) -> li
                 continue  # a blank line
             if len(cells) != len(header):
                 raise DatasetError(
-                    f"{display}:{reader.line_num}: {len(cells)} cells, the header has "
-                    f"{len(header)}; quote cells that hold commas"
+                    f"{display}:{reader.line_num}: {_cells(len(cells))}, the header has "
+                    f"{len(header)}; give each row one cell per column (quote a cell that "
+                    "holds a comma)"
                 )
             table.append((reader.line_num, cells))
     except csv.Error as error:
-        raise DatasetError(f"{display}:{reader.line_num}: not valid CSV ({error})") from None
+        if "field limit" in str(error):
+            raise DatasetError(
+                f"{display}:{reader.line_num}: a cell is over {csv.field_size_limit():,} "
+                "characters; shorten it (or import the data as JSONL)"
+            ) from None
+        raise DatasetError(
+            f"{display}:{reader.line_num}: not valid CSV ({error}); quote a cell that holds "
+            'a comma, a quote or a line break, and double each quote in it ("")'
+        ) from None
     numeric = [
         name not in text_columns
         and any(cells[i] for _, cells in table)
@@ -96,6 +105,10 @@ def read_csv(path: Path, display: str, text_columns: Collection[str] = ()) -> li
                 record[name] = cell
         rows.append((f"{display}:{line}", record))
     return rows
+
+
+def _cells(count: int) -> str:
+    return f"{count} cell" if count == 1 else f"{count} cells"
 
 
 def _number(cell: str) -> int | float | None:
@@ -137,7 +150,8 @@ def read_callable(spec: str) -> list[Row]:
         raise
     except Exception as error:  # the user's code: one line, never its traceback
         raise DatasetError(
-            f"{spec} raised {type(error).__name__} after {len(rows)} items: "
+            f"{spec} raised {type(error).__name__} after {len(rows)} "
+            f"item{'' if len(rows) == 1 else 's'}: "
             f"{str(error)[:300]}; fix the function"
         ) from None
     return rows
