@@ -146,6 +146,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    if args.stratify and not args.sample:
+        raise CliError("--stratify: give --sample N too")
     rename, keep = _mapping(args)
     id_key = "id" if rename else keep.get("id", "id")
     id_column = rename.get("id", "id") if rename else id_key
@@ -156,8 +158,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     if dropped:
         rows_word = "row" if dropped == 1 else "rows"
         notes.append(f"{dropped} {rows_word} of an id already seen dropped (the first kept)")
-    if args.stratify and not args.sample:
-        raise CliError("--stratify: give --sample N too")
     if args.sample:
         total = len(rows)
         rows = transfer.sampled(rows, args.sample, args.seed, args.stratify)
