@@ -133,9 +133,10 @@ def write_dataset(
 ) -> Dataset:
     """Write the lines as JSONL, read the file back with the plugin's reader (so a dataset
     written here is one the plugin loads: the same error otherwise), then move it into
-    place. Nothing is left at ``path`` when it fails."""
+    place, its folder made when missing. Nothing is left at ``path`` when it fails."""
     partial = path.with_name(path.name + ".partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # a new version's folder (_v2)
         with partial.open("w", encoding="utf-8", newline="\n") as out:
             for line in lines:
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -110,10 +110,10 @@ def test_a_dataset_moved_since_the_run_is_found_with_dataset(
         "PATH to the file the run read, or --rootdir DIR\n",
     )
     code, _, err = llmbench(
-        "dataset", "export", str(ran), "-o", "x.jsonl", "--dataset", "moved.jsonl"
+        "dataset", "export", str(ran), "-o", "v2/x.jsonl", "--dataset", "moved.jsonl"
     )
     assert (code, err) == (0, "")
-    assert len(lines("x.jsonl")) == 4
+    assert len(lines("v2/x.jsonl")) == 4  # the new version's folder made
 
 
 def test_export_names_the_scenarios_when_one_is_not_picked(
