@@ -96,21 +96,7 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
     names = {name: name for name in ("id", "input", "output", "reference", "ground_truth")}
     names.update(fields or {})
     id_key = names["id"]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DatasetError(
-            f"{display}: cannot read the dataset ({exc.strerror}): {path}; check the path"
-        ) from None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise DatasetError(f"{display}:1: the file is UTF-16 (or UTF-32); save it as UTF-8")
-    try:
-        text = data.decode("utf-8-sig")  # tolerates a BOM
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DatasetError(
-            f"{display}:{line}: not valid UTF-8 ({exc.reason}); save the file as UTF-8"
-        ) from None
+    data, text = read_text(path, display)
     if "\r" in text:  # CR LF and CR-only line ends (a raw CR is never inside a JSON string)
         text = text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -166,6 +152,26 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
     )
 
 
+def read_text(path: Path, display: str, what: str = "dataset") -> tuple[bytes, str]:
+    """A text file's bytes and its UTF-8 text (a BOM tolerated); a file that cannot be read,
+    is UTF-16 or is not UTF-8 is a DatasetError naming it (and the line)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DatasetError(
+            f"{display}: cannot read the {what} ({exc.strerror}): {path}; check the path"
+        ) from None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DatasetError(f"{display}:1: the file is UTF-16 (or UTF-32); save it as UTF-8")
+    try:
+        return data, data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise DatasetError(
+            f"{display}:{line}: not valid UTF-8 ({exc.reason}); save the file as UTF-8"
+        ) from None
+
+
 def _decode(numbered: list[tuple[int, str]], display: str) -> list[Any]:
     """Every line's JSON value, within the limits of `limits.py`. Decoded as one array when
     the file is well formed: one decoder call shares the key strings between samples
@@ -180,24 +186,35 @@ def _decode(numbered: list[tuple[int, str]], display: str) -> list[Any]:
     except (json.JSONDecodeError, _Refused):
         pass
     # Line by line, to name the line that is wrong (or when a line held two values).
-    decoded = []
-    for number, line_text in numbered:
-        try:
-            decoded.append(_loads(line_text))
-        except json.JSONDecodeError as exc:
-            if "\x00" in line_text:  # JSON would say "Extra data" or "Expecting value"
-                column = line_text.index("\x00") + 1
-                raise DatasetError(
-                    f"{display}:{number}: a NUL byte at column {column}, which JSON does not "
-                    "allow; remove it (a binary or UTF-16 file?)"
-                ) from None
+    return [_decode_checked(number, line_text, display) for number, line_text in numbered]
+
+
+def decode_line(number: int, text: str, display: str) -> Any:
+    """One line's JSON value within the limits a dataset line is read with (its size, its
+    nesting, its numbers, duplicate keys, lone surrogates), or the DatasetError that names
+    the line: for readers of other JSONL files shaped like datasets (``llmbench dataset
+    import``)."""
+    _check_line(number, text, display)
+    return _decode_checked(number, text, display)
+
+
+def _decode_checked(number: int, text: str, display: str) -> Any:
+    """decode_line() of a line already checked against the bounds."""
+    try:
+        return _loads(text)
+    except json.JSONDecodeError as exc:
+        if "\x00" in text:  # JSON would say "Extra data" or "Expecting value"
+            column = text.index("\x00") + 1
             raise DatasetError(
-                f"{display}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                "each line must be one JSON object"
+                f"{display}:{number}: a NUL byte at column {column}, which JSON does not "
+                "allow; remove it (a binary or UTF-16 file?)"
             ) from None
-        except _Refused as exc:
-            raise DatasetError(f"{display}:{number}: {exc}") from None
-    return decoded
+        raise DatasetError(
+            f"{display}:{number}: not valid JSON ({exc.msg} at column {exc.colno}); "
+            "each line must be one JSON object"
+        ) from None
+    except _Refused as exc:
+        raise DatasetError(f"{display}:{number}: {exc}") from None
 
 
 class _Refused(ValueError):

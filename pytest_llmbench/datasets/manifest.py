@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from pytest_llmbench.benchmark.dataset import load_dataset
+from pytest_llmbench.benchmark.dataset import Dataset, load_dataset
 from pytest_llmbench.errors import DatasetError, os_reason
 
 MANIFEST_VERSION = 1
@@ -81,9 +81,21 @@ def build(
 ) -> Manifest:
     """The manifest of the dataset as it is now (read with the plugin's own reader, so a file
     the plugin would refuse is refused here with the same line)."""
+    data = load_dataset(dataset, display or str(dataset))
+    return of_dataset(data, source=source, scrub=scrub, now=now)
+
+
+def of_dataset(
+    data: Dataset,
+    *,
+    source: str = "",
+    scrub: ScrubReport | None = None,
+    now: datetime | None = None,
+) -> Manifest:
+    """The manifest of a dataset already read (pure: the plugin builds it from the samples
+    it loaded, so that verifying a frozen dataset reads the file once)."""
     from pytest_llmbench import __version__
 
-    data = load_dataset(dataset, display or str(dataset))
     types: dict[str, set[str]] = {}
     for sample in data.samples:
         for key, value in sample.fields.items():
@@ -91,7 +103,7 @@ def build(
     ids = "".join(f"{sample.id}\n" for sample in data.samples)
     return {
         "manifest_version": MANIFEST_VERSION,
-        "dataset": dataset.name,
+        "dataset": data.path.name,
         "sha256": data.sha256,
         "samples": len(data.samples),
         "ids_sha256": hashlib.sha256(ids.encode("utf-8", "surrogatepass")).hexdigest(),
@@ -119,28 +131,33 @@ def write(dataset: Path, manifest: Manifest) -> Path:
 
 _HEX64 = frozenset("0123456789abcdef")
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024  # 100k samples take about 3 MB
+REFREEZE = "restore it, or freeze the dataset again with `llmbench dataset freeze --force`"
 
 
-def read(path: Path) -> Manifest:
-    """A manifest read back and checked key by key: a corrupt one is one line naming the key."""
+def read(path: Path, display: str | None = None) -> Manifest:
+    """A manifest read back and checked key by key: a corrupt one is one line naming the key
+    (and the file, as ``display`` or else the path)."""
+    return load(path, display)[0]
+
+
+def load(path: Path, display: str | None = None) -> tuple[Manifest, str]:
+    """``read(path)`` and the sha256 of the manifest file's bytes (what a run record names)."""
+    shown = display or str(path)
     try:
         if path.stat().st_size > MAX_MANIFEST_BYTES:
-            raise DatasetError(f"{path}: the manifest is over 256 MiB; freeze the dataset again")
-        raw = json.loads(path.read_bytes().decode("utf-8"))
+            raise DatasetError(f"{shown}: the manifest is over 256 MiB; {REFREEZE}")
+        data = path.read_bytes()
+        raw = json.loads(data.decode("utf-8"))
     except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the manifest ({os_reason(exc, path)})") from None
+        raise DatasetError(f"{shown}: cannot read the manifest ({os_reason(exc, path)})") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise DatasetError(
-            f"{path}: the manifest is not valid JSON; run `llmbench dataset freeze` again"
-        ) from None
-    return validate(raw, path)
+        raise DatasetError(f"{shown}: the manifest is not valid JSON; {REFREEZE}") from None
+    return validate(raw, shown), hashlib.sha256(data).hexdigest()
 
 
-def validate(raw: Any, path: Path) -> Manifest:
+def validate(raw: Any, path: Path | str) -> Manifest:
     def bad(key: str, what: str) -> DatasetError:
-        return DatasetError(
-            f"{path}: manifest key {key!r} {what}; restore it or run `llmbench dataset freeze`"
-        )
+        return DatasetError(f"{path}: manifest key {key!r} {what}; {REFREEZE}")
 
     if not isinstance(raw, dict):
         raise bad("(top level)", "is not an object")

@@ -82,6 +82,11 @@ class OutputSource:
             self._function = function
             self.is_async = inspect.iscoroutinefunction(function)
 
+    @property
+    def calls_function(self) -> bool:
+        """The outputs come from a `module:function` (not a sample field)."""
+        return self._function is not None
+
     def from_field(self, sample: Sample) -> Any:
         if self.spec not in sample.fields:
             raise OutputError(

@@ -75,6 +75,8 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     unscored_metrics: dict[str, str]  # see SampleRecord
     repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
     variant: str  # with `variants:`, the variant this item ran (see SampleRecord)
+    output: Any  # see SampleRecord
+    output_truncated: bool  # see SampleRecord
 
 
 class _SampleRecordRequired(TypedDict):
@@ -112,6 +114,9 @@ class SampleRecord(_SampleRecordRequired, total=False):
     # judged metrics in `scores` are the mean over its scored repeats
     variant: str  # with `variants:`: the variant of this item; `id` stays the sample's, so
     # a sample appears once per variant, and (id, variant) is unique in the scenario
+    output: Any  # only when the scenario's `output:` function produced the item's output:
+    # that value (JSON as it was, within 64 KiB), or its text cut to 64 KiB (run/payload.py)
+    output_truncated: bool  # only when `output` was cut
 
 
 # ``scenarios.<name>.metrics.<metric>``: the aggregate against its bands ("pass" and "warn"
@@ -201,8 +206,18 @@ class _DatasetFingerprintRequired(TypedDict):
     samples: int
 
 
+class ManifestFingerprint(TypedDict):
+    """``fingerprints.dataset.manifest``: the frozen manifest the dataset was verified
+    against (datasets/manifest.py)."""
+
+    path: str  # relative to the rootdir (as given when outside it)
+    created: str  # the manifest's own ``created`` (ISO 8601 UTC)
+    sha256: str  # of the manifest file's bytes
+
+
 class DatasetFingerprint(_DatasetFingerprintRequired, total=False):
     inputs_sha256: str  # ids, inputs and references: what makes two runs comparable
+    manifest: ManifestFingerprint  # only for a dataset frozen with `llmbench dataset freeze`
 
 
 class JudgeFingerprint(TypedDict):

@@ -26,6 +26,7 @@ from pytest_llmbench.benchmark.config import (
     ScenarioConfig,
 )
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.datasets import frozen
 from pytest_llmbench.errors import os_reason
 from pytest_llmbench.judging import tally
 from pytest_llmbench.judging.service import JudgeService
@@ -36,7 +37,9 @@ from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results.schema import (
     CallTally,
+    DatasetFingerprint,
     Fingerprints,
+    ManifestFingerprint,
     MetricRule,
     RunRecord,
     SampleRecord,
@@ -70,12 +73,17 @@ class ControllerSide:
         run_id: str,
         shard: tuple[int, int] | None = None,
         dataset_of: Callable[[ScenarioConfig], Dataset] | None = None,
+        manifest_of: Callable[[ScenarioConfig], ManifestFingerprint | None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.shard = shard
         # The item side's loaded datasets when this process ran the items: not read twice.
         self.dataset_of = dataset_of or (
             lambda s: load_dataset(s.dataset, s.dataset_display, s.fields)
+        )
+        # And the frozen manifests they were verified against (ItemSide.manifest).
+        self.manifest_of = manifest_of or (
+            lambda s: frozen.checked(self.dataset_of(s), cfg.rootdir)
         )
         self.baseline: RunRecord | None = None
         self.service = service
@@ -172,13 +180,17 @@ class ControllerSide:
         judge = self.cfg.judges[scenario.judge]
         resolved = self.service.mode(scenario.judge)
         prompt = self.service.prompt(scenario)
+        fingerprint: DatasetFingerprint = {
+            "path": scenario.dataset_display,
+            "sha256": dataset.sha256,
+            "inputs_sha256": inputs_sha256(dataset.samples),
+            "samples": len(dataset.samples),
+        }
+        manifest = self.manifest_of(scenario)
+        if manifest is not None:
+            fingerprint["manifest"] = manifest
         return {
-            "dataset": {
-                "path": scenario.dataset_display,
-                "sha256": dataset.sha256,
-                "inputs_sha256": inputs_sha256(dataset.samples),
-                "samples": len(dataset.samples),
-            },
+            "dataset": fingerprint,
             "judge": {
                 "name": judge.name,
                 "kind": judge.kind,

@@ -12,6 +12,7 @@ import pytest
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
+from pytest_llmbench.datasets import frozen
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
@@ -22,7 +23,7 @@ from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService
 from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
-from pytest_llmbench.results.schema import SamplePayload
+from pytest_llmbench.results.schema import ManifestFingerprint, SamplePayload
 from pytest_llmbench.run import payload
 from pytest_llmbench.run.selection import Selection
 
@@ -41,6 +42,9 @@ class ItemState:
     unscored_metrics: dict[str, str] = field(default_factory=dict)
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
     output_cached: bool | None = None  # the `output` fixture's came from the output cache
+    # The `output` fixture's value when an output function produced it (for the record's
+    # samples[].output: a reviewed run exported to the next dataset); else not produced.
+    produced: Produced | None = None
 
 
 ITEM_STATE = pytest.StashKey[ItemState]()
@@ -82,15 +86,23 @@ class ItemSide:
         self.service = service
         self.shard = shard
         self._datasets: dict[str, Dataset] = {}
+        self._manifests: dict[str, ManifestFingerprint | None] = {}  # scenario -> its manifest
         self._owners: dict[str, str] = {}  # scenario -> the test function that runs it
         self._custom: dict[str, CustomMetrics] = {}  # scenario -> its custom metrics
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
+        """The scenario's dataset, read once; one with a manifest beside it is verified
+        against it first (a changed frozen dataset is a DatasetError: no item, no call)."""
         if scenario.name not in self._datasets:
-            self._datasets[scenario.name] = load_dataset(
-                scenario.dataset, scenario.dataset_display, scenario.fields
-            )
+            data = load_dataset(scenario.dataset, scenario.dataset_display, scenario.fields)
+            self._manifests[scenario.name] = frozen.checked(data, self.cfg.rootdir)
+            self._datasets[scenario.name] = data
         return self._datasets[scenario.name]
+
+    def manifest(self, scenario: ScenarioConfig) -> ManifestFingerprint | None:
+        """The frozen manifest the scenario's dataset matched (None: not frozen)."""
+        self.dataset(scenario)
+        return self._manifests[scenario.name]
 
     def scenario(self, name: str) -> ScenarioConfig:
         if name not in self.cfg.scenarios:
@@ -173,6 +185,8 @@ class ItemSide:
             except OutputError as error:
                 raise pytest.UsageError(str(error)) from None
         state.output_cached = produced.cached
+        if source.calls_function:
+            state.produced = produced
         return produced.value
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
@@ -283,6 +297,7 @@ class ItemSide:
             failure=failure,
             output_cached=state.output_cached,
             reference_stats=state.reference_stats,
+            produced=state.produced,
         )
 
 

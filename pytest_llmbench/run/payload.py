@@ -6,10 +6,12 @@ report's attributes as builtins, so nothing but str/int/float/bool/None/list/dic
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any, TypeGuard, cast
 
+from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reply_parsing import bound_text
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.results.schema import (
@@ -19,7 +21,7 @@ from pytest_llmbench.results.schema import (
     SampleRecord,
     SampleStatus,
 )
-from pytest_llmbench.results.validation import MAX_NUMBER
+from pytest_llmbench.results.validation import MAX_NUMBER, Invalid, check
 
 PAYLOAD_VERSION = 1
 METRIC_UNSCORED = "metric"  # the reason code of a sample an item-side metric left unscored
@@ -55,6 +57,7 @@ def build(
     output_cached: bool | None = None,
     reference_stats: dict[str, list[float]] | None = None,
     unscored_metrics: Mapping[str, str] | None = None,
+    produced: Produced | None = None,
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
@@ -66,7 +69,8 @@ def build(
     ``reference_stats`` the sufficient statistics of `aggregate: corpus` metrics;
     ``unscored_metrics`` the metrics computed in the item process (a custom source,
     similarity) that have no score, with why: a sample the judge scored is then `unscored`
-    (code `metric`), its other scores kept, so a metric that failed is never a quiet gap.
+    (code `metric`), its other scores kept, so a metric that failed is never a quiet gap;
+    ``produced`` the `output` an output function gave the item (bounded: ``bound_output``).
     """
     scores: dict[str, float] = {}
     for name, raw in field_values.items():
@@ -120,7 +124,55 @@ def build(
         built["reference_stats"] = dict(sorted(reference_stats.items()))
     if unscored_metrics:
         built["unscored_metrics"] = dict(sorted(unscored_metrics.items()))
+    if produced is not None:
+        built["output"], truncated = bound_output(produced.value)
+        if truncated:
+            built["output_truncated"] = True
     return built
+
+
+OUTPUT_BYTES = 64 * 1024  # of samples[].output, as UTF-8 JSON
+
+
+def bound_output(value: Any) -> tuple[Any, bool]:
+    """(what the record holds of an output function's value, whether it was cut): the value
+    itself when it is JSON a record reader accepts (validation's depth and number bounds,
+    text that is UTF-8) within OUTPUT_BYTES; else its text (a string as is, another value as
+    JSON or ``repr``), lone surrogates replaced, cut to OUTPUT_BYTES of UTF-8 at a character
+    boundary."""
+    text = _json_text(value)
+    if text is not None and len(text.encode("utf-8")) <= OUTPUT_BYTES:
+        # Read back: plain builtins as the record will hold them (tuples as lists, keys
+        # as strings), the same in every process.
+        return (value if isinstance(value, str) else json.loads(text)), False
+    shown = value if isinstance(value, str) else text if text is not None else _text(value)
+    data = shown.encode("utf-8", "replace")
+    if len(data) <= OUTPUT_BYTES:
+        return data.decode("utf-8"), False
+    return data[:OUTPUT_BYTES].decode("utf-8", "ignore"), True
+
+
+def _json_text(value: Any) -> str | None:
+    """The value as JSON text when a record can hold it as it is; None when it cannot."""
+    try:
+        check(value, Any)
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (Invalid, TypeError, ValueError, RecursionError):  # UnicodeEncodeError: ValueError
+        return None
+    return text
+
+
+def _text(value: Any) -> str:
+    """A value no record holds as it is, as text: JSON when json can write it, else repr."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return repr(value)
+    except Exception:  # a user's object whose __repr__ raises
+        return f"<{type(value).__name__} object>"
 
 
 def unscored_reason(unscored_metrics: Mapping[str, str]) -> str:
@@ -195,6 +247,10 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         entry["unscored_metrics"] = data["unscored_metrics"]
     if data.get("repeats"):
         entry["repeats"] = data["repeats"]
+    if "output" in data:
+        entry["output"] = data["output"]
+        if data.get("output_truncated") is True:
+            entry["output_truncated"] = True
     return entry
 
 

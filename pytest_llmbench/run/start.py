@@ -202,7 +202,13 @@ class LLMBenchRun:
             None
             if hasattr(config, "workerinput")
             else ControllerSide(
-                cfg, self.service, config, run_id, shard, dataset_of=self.items.dataset
+                cfg,
+                self.service,
+                config,
+                run_id,
+                shard,
+                dataset_of=self.items.dataset,
+                manifest_of=self.items.manifest,
             )
         )
         self.run_id = run_id

@@ -3,15 +3,18 @@ bounded whatever judge produced them, and reach the record's sample unchanged.""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.reply_parsing import TEXT_LIMIT
 from pytest_llmbench.judging.result import JudgeResult
-from pytest_llmbench.results.validation import MAX_NUMBER
+from pytest_llmbench.results.validation import MAX_NUMBER, check
 from pytest_llmbench.run import payload
 
 
@@ -155,3 +158,57 @@ def test_a_judge_failure_is_the_reason_even_when_a_custom_metric_failed_too() ->
         "unusable reply",
         "judge",
     )
+
+
+def test_an_output_reaches_the_record_only_when_an_output_function_produced_it() -> None:
+    scored = JudgeResult(status="scored", scores={"coverage": 0.5})
+    assert "output" not in payload.to_entry(build(scored))
+    entry = payload.to_entry(build(scored, produced=Produced({"summary": "ok", "n": (1, 2)})))
+    assert entry["output"] == {"summary": "ok", "n": [1, 2]}
+    assert "output_truncated" not in entry
+    assert payload.to_entry(build(scored, produced=Produced(None)))["output"] is None
+
+
+def test_an_output_over_64_kib_is_cut_at_a_character_and_marked_truncated() -> None:
+    text = "я" * payload.OUTPUT_BYTES  # 2 bytes a character
+    entry = payload.to_entry(build(None, produced=Produced(text)))
+    assert entry["output"] == "я" * (payload.OUTPUT_BYTES // 2)
+    assert entry["output_truncated"] is True
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        (float("nan"), "NaN"),
+        ({"deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}, None),
+        (10**20, "100000000000000000000"),
+        ("half \ud800 pair", "half ? pair"),
+        (_Opaque(), "<opaque>"),
+    ],
+    ids=["nan", "too-deep", "huge-int", "lone-surrogate", "object"],
+)
+def test_an_output_a_record_cannot_hold_as_json_is_kept_as_its_text(
+    value: object, kept: str | None
+) -> None:
+    bounded, truncated = payload.bound_output(value)
+    assert isinstance(bounded, str) and not truncated
+    assert bounded == (kept if kept is not None else json.dumps(value))
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_any_output_is_bounded_to_what_a_record_reader_accepts(value: object) -> None:
+    bounded, _ = payload.bound_output(value)
+    check(bounded, Any)
+    text = json.dumps(bounded, ensure_ascii=False, allow_nan=False)
+    assert len(text.encode("utf-8")) <= payload.OUTPUT_BYTES + 2  # a string's quotes

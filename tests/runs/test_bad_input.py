@@ -12,9 +12,17 @@ import hypothesis  # noqa: F401
 import pytest
 from support import corpus as corpus_mod
 from support.judge_server import JudgeServer
-from support.project import PROMPT, TEST_FILE, Project, config_yaml, make_samples
+from support.project import (
+    PROMPT,
+    TEST_FILE,
+    Project,
+    config_yaml,
+    live_judge_yaml,
+    make_samples,
+)
 
 from pytest_llmbench.benchmark.config import _SCENARIO_KEYS as SCENARIO_KEYS
+from pytest_llmbench.datasets import manifest
 
 USAGE_ERROR = pytest.ExitCode.USAGE_ERROR  # 4: a usage error, raised before collection
 COLLECTION_ERROR = pytest.ExitCode.INTERRUPTED  # 2: "ERROR collecting", nothing runs
@@ -532,4 +540,34 @@ def test_a_sample_line_over_16_mib_stops_the_run_naming_it_before_any_judge_call
         assert_no_traceback(result)
     else:
         assert_collection_error(result, message)
+    assert not list((project.root / ".llmbench" / "runs").glob("*.json"))
+
+
+def test_a_frozen_dataset_changed_since_stops_the_run_naming_the_samples_before_any_judge_call(
+    project: Project, xdist_args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = project.root / "data" / "digest.jsonl"
+    created = manifest.write(path, manifest.build(path))
+    samples = make_samples([(0.9, 0.9), (0.85, 0.95), (0.95, 0.85), (0.9, 0.9), (0.5, 0.5)])
+    samples[1]["output"] = "an edited summary"
+    project.dataset(samples[1:])
+    project.config(config_yaml(judge_block=live_judge_yaml()))
+    with JudgeServer() as server:
+        monkeypatch.setenv("TEST_LLM_URL", server.url)
+        result = project.run("--llmbench-judge=live", *xdist_args)
+    message = (
+        "data/digest.jsonl: changed since it was frozen (data/digest.manifest.json, "
+        f"{manifest.read(created)['created']}): 1 sample added (s-05), 1 removed (s-01), "
+        "1 edited (s-02); revert the file, or freeze it again with `llmbench dataset freeze "
+        "data/digest.jsonl` and bump the dataset version"
+    )
+    if xdist_args == ["-n", "2"]:  # xdist reports a collection error with exit status 1
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines(
+            ["*_ ERROR collecting benchmarks/test_digest.py _*", exact(message), "*1 error*"]
+        )
+        assert_no_traceback(result)
+    else:
+        assert_collection_error(result, message)
+    assert server.requests == []
     assert not list((project.root / ".llmbench" / "runs").glob("*.json"))

@@ -277,3 +277,25 @@ def test_no_cache_turns_the_output_cache_off_too(
     assert project.run("-p", "no:xdist", "--llmbench-no-cache").ret == 0
     assert app.calls() == sorted(ALL * 2)
     assert not (project.root / ".llmbench" / "cache").exists()
+
+
+# -- the produced output in the record ----------------------------------------------------
+
+
+def test_the_record_holds_each_produced_output_the_same_in_every_xdist_mode(
+    project: Project, server: JudgeServer, app: App, xdist_args: list[str]
+) -> None:
+    configure(project)
+    assert project.run(*xdist_args).ret == 0
+    samples = scenario_of(project)["samples"]
+    assert [(s["id"], s["output"]) for s in samples] == [(i, f"made for {i}") for i in ALL]
+    assert all("output_truncated" not in s for s in samples)
+
+
+def test_the_record_holds_no_output_when_the_test_judged_a_sample_field(
+    project: Project, server: JudgeServer
+) -> None:
+    project.write("benchmarks/test_digest.py", OUTPUT_TEST)
+    project.config(config_yaml(judge_block=judges(8), extra_scenario="    output: output\n"))
+    assert project.run("-p", "no:xdist").ret == 0
+    assert all("output" not in s for s in scenario_of(project)["samples"])
