@@ -240,7 +240,6 @@ class Fingerprints(TypedDict):
 
 
 class _MetricComparisonRequired(TypedDict):
-
     baseline: float | None
     current: float | None
     diff: float | None

@@ -8,14 +8,17 @@ excludes zero; with fewer than two pairs there is no interval, so no winner.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from pytest_llmbench.benchmark.config import ScenarioConfig
+from pytest_llmbench.benchmark.judge_config import Price
+from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.bands import worst
 from pytest_llmbench.results.schema import (
+    CallTally,
     Fingerprints,
     SampleRecord,
     ScenarioRecord,
@@ -28,27 +31,96 @@ from pytest_llmbench.results.schema import (
     VariantUsage,
 )
 from pytest_llmbench.results.statistics import paired_difference
+from pytest_llmbench.results.stored_rules import rules_of
 
 __all__ = [
+    "Spec",
+    "build_scenario",
     "combine",
     "difference",
-    "fingerprint",
+    "spec_of",
+    "summarize_variants",
     "summary",
 ]
 
 NO_DIFFERENCE = "no detectable difference"
 
 
-def fingerprint(params: Mapping[str, Any], output: str, output_version: str) -> str:
-    """sha256 of the canonical JSON of what makes a variant's outputs what they are."""
-    canonical = json.dumps(
-        {"output": output, "output_version": output_version, "params": params},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
+@dataclass(frozen=True)
+class Spec:
+    """What a scenario's variants are: from its config, or read back from a record's
+    ``variants`` block (merge, ``llmbench report``), so both decide the same way."""
+
+    order: tuple[str, ...]
+    reference: str
+    gate: tuple[str, ...]
+    params: Mapping[str, Mapping[str, Any]]
+    fingerprints: Mapping[str, str]
+
+
+def spec_of_config(scenario: ScenarioConfig) -> Spec:
+    return Spec(
+        order=tuple(v.name for v in scenario.variants),
+        reference=scenario.reference,
+        gate=scenario.gate,
+        params={v.name: dict(v.params) for v in scenario.variants},
+        fingerprints={v.name: v.fingerprint for v in scenario.variants},
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def spec_of(block: VariantsRecord) -> Spec:
+    return Spec(
+        order=tuple(block["order"]),
+        reference=block["reference"],
+        gate=tuple(block["gate"]),
+        params={n: v["params"] for n, v in block["variants"].items()},
+        fingerprints={n: v["fingerprint"] for n, v in block["variants"].items()},
+    )
+
+
+def summarize_variants(
+    name: str,
+    samples: Sequence[SampleRecord],
+    fingerprints: Fingerprints,
+    rules: ScenarioRules,
+    usage_block: Usage,
+    spec: Spec,
+    price: Price | None = None,
+    output_latency_s: Mapping[str, float | None] | None = None,
+) -> ScenarioRecord:
+    """A scenario with variants from its sample entries: each variant summarized like a
+    scenario over its own entries, then ``combine``d."""
+    blocks: dict[str, ScenarioRecord] = {}
+    summaries: dict[str, VariantSummary] = {}
+    latency = output_latency_s or {}
+    for variant in spec.order:
+        mine = [s for s in samples if s.get("variant") == variant]
+        spent = record_mod.usage(mine, price)
+        blocks[variant] = record_mod.summarize_scenario(name, mine, fingerprints, rules, spent)
+        summaries[variant] = summary(
+            blocks[variant],
+            spec.params[variant],
+            spec.fingerprints[variant],
+            variant in spec.gate,
+            latency.get(variant),
+        )
+    return combine(spec.order, spec.reference, spec.gate, blocks, summaries, usage_block)
+
+
+def build_scenario(
+    scenario: ScenarioConfig,
+    entries: Sequence[SampleRecord],
+    fingerprints: Fingerprints,
+    price: Price | None,
+    fail_on_warn: bool,
+    tally: CallTally | None = None,
+) -> ScenarioRecord:
+    """record.build_scenario for a scenario with `variants:`."""
+    rules = rules_of(scenario, fail_on_warn)
+    spent = record_mod.usage(entries, price, tally)
+    return summarize_variants(
+        scenario.name, entries, fingerprints, rules, spent, spec_of_config(scenario), price
+    )
 
 
 def difference(
