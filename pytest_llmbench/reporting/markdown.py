@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from pytest_llmbench.reporting.text_format import interval, judge_noise, money, number, signed
+from pytest_llmbench.reporting.variants_table import differences_rows, side_by_side_rows
 
 MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
@@ -163,6 +164,8 @@ def _environment() -> jinja2.Environment:
         worst_samples=worst_samples,
         judge_words=judge_words,
         words_limit=JUDGE_WORDS_CHARS,
+        side_by_side_rows=side_by_side_rows,
+        differences_rows=differences_rows,
     )
     return env
 

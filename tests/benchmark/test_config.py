@@ -353,8 +353,9 @@ def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
 def test_unknown_key_without_a_close_match_has_no_suggestion(root: Path) -> None:
     assert scenario_error(root, "zzz: 1\n") == (
         "benchmarks/llmbench.yaml:7: scenarios.s.zzz: unknown key; expected one of dataset, "
-        "description, fail_on_warn, fields, judge, metrics, output, output_cache, "
-        "output_concurrency, output_version, prompt, regression, repeats, smoke, unscored"
+        "description, fail_on_warn, fields, gate, judge, metrics, output, output_cache, "
+        "output_concurrency, output_version, prompt, reference, regression, repeats, smoke, "
+        "unscored, variants"
     )
 
 

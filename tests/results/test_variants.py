@@ -1,0 +1,234 @@
+"""The variants' paired comparison (results/variants.py): hand-computed differences, no
+winner when the interval includes zero, exact antisymmetry, the verdict over `gate:`."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from support.records import FINGERPRINTS, entry
+
+from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import validation
+from pytest_llmbench.results.schema import SampleRecord
+from pytest_llmbench.results.stored_rules import default_rules
+from pytest_llmbench.results.variants import Spec, difference, summarize_variants
+
+T_975_2 = 4.302652729911275  # Student t, 97.5%, two degrees of freedom
+
+
+def by_id(*values: float) -> dict[str, float]:
+    return {f"s{i}": v for i, v in enumerate(values)}
+
+
+def test_three_pairs_give_the_hand_computed_mean_and_t_interval() -> None:
+    found = difference("b", "a", "accuracy", "higher", by_id(0.9, 0.9, 1.0), by_id(0.7, 0.7, 0.7))
+    diffs = [0.2, 0.2, 0.3]
+    mean = math.fsum(diffs) / 3
+    sd = math.sqrt(math.fsum((d - mean) ** 2 for d in diffs) / 2)
+    half = T_975_2 * sd / math.sqrt(3)
+    assert found["mean_diff"] == pytest.approx(mean, abs=1e-12)
+    assert found["ci95"] == pytest.approx([mean - half, mean + half], abs=1e-9)
+    assert (found["n"], found["ci_method"], found["status"]) == (3, "t", "better")
+
+
+def test_an_interval_that_includes_zero_names_no_winner() -> None:
+    found = difference("b", "a", "accuracy", "higher", by_id(0.8, 0.9, 1.0), by_id(0.7, 0.7, 0.7))
+    assert found["ci95"] is not None and found["ci95"][0] < 0 < found["ci95"][1]
+    assert found["status"] == "no detectable difference"
+
+
+def test_lower_is_better_turns_a_rise_into_worse() -> None:
+    found = difference("b", "a", "latency", "lower", by_id(3.0, 3.1, 3.2), by_id(1.0, 1.0, 1.1))
+    assert found["status"] == "worse"
+
+
+def test_only_the_samples_both_scored_are_paired() -> None:
+    found = difference("b", "a", "m", "higher", {"x": 1.0, "y": 0.5}, {"y": 0.25, "z": 0.0})
+    assert (found["n"], found["mean_diff"], found["ci95"], found["ci_method"]) == (
+        1,
+        0.25,
+        None,
+        "none",
+    )
+    assert found["status"] == "no detectable difference"  # n < 2: no interval, no winner
+
+
+def test_no_pairs_give_no_difference() -> None:
+    found = difference("b", "a", "m", "higher", {"x": 1.0}, {"y": 0.0})
+    assert (found["n"], found["mean_diff"], found["status"]) == (
+        0,
+        None,
+        "no detectable difference",
+    )
+
+
+def test_equal_variants_have_no_winner() -> None:
+    scores = by_id(0.1, 0.5, 0.9, 0.3, 0.7, 0.2)
+    found = difference("b", "a", "m", "higher", scores, dict(scores))
+    assert (found["mean_diff"], found["ci95"], found["status"]) == (
+        0.0,
+        [0.0, 0.0],
+        "no detectable difference",
+    )
+
+
+SCORES = st.dictionaries(
+    st.sampled_from([f"s{i}" for i in range(12)]),
+    st.floats(0, 1, allow_nan=False).map(lambda x: round(x, 3)),
+    max_size=12,
+)
+SWAPPED = {
+    "better": "worse",
+    "worse": "better",
+    "no detectable difference": "no detectable difference",
+}
+
+
+@given(SCORES, SCORES, st.sampled_from(["higher", "lower"]))
+def test_swapping_the_variants_negates_the_difference_and_swaps_better_and_worse(
+    one: dict[str, float], other: dict[str, float], better: str
+) -> None:
+    forward = difference("b", "a", "m", better, one, other)
+    backward = difference("a", "b", "m", better, other, one)
+    assert forward["n"] == backward["n"]
+    if forward["mean_diff"] is None:
+        assert backward["mean_diff"] is None
+    else:
+        assert backward["mean_diff"] == (-forward["mean_diff"] or 0.0)
+    if forward["ci95"] is None:
+        assert backward["ci95"] is None
+    else:
+        assert backward["ci95"] == [-forward["ci95"][1] or 0.0, -forward["ci95"][0] or 0.0]
+    assert backward["status"] == SWAPPED[forward["status"]]
+
+
+@given(SCORES, SCORES, st.sampled_from(["higher", "lower"]))
+def test_a_winner_only_when_the_interval_excludes_zero(
+    one: dict[str, float], other: dict[str, float], better: str
+) -> None:
+    found = difference("b", "a", "m", better, one, other)
+    ci = found["ci95"]
+    if ci is None or ci[0] <= 0 <= ci[1]:
+        assert found["status"] == "no detectable difference"
+    else:
+        rose = ci[0] > 0
+        assert found["status"] == ("better" if rose == (better == "higher") else "worse")
+
+
+def variant_entries(name: str, scores: list[float]) -> list[SampleRecord]:
+    found = []
+    for position, score in enumerate(scores):
+        one = entry(position, score)
+        one["variant"] = name
+        one["item_id"] = f"{one['id']}-{name}"
+        found.append(one)
+    return found
+
+
+SPEC = Spec(
+    order=("a", "b"),
+    reference="a",
+    gate=("b",),
+    params={"a": {"model": "m-1"}, "b": {"model": "m-2"}},
+    fingerprints={"a": "1" * 64, "b": "2" * 64},
+)
+
+
+def variants_scenario(a: list[float], b: list[float], spec: Spec = SPEC) -> dict[str, Any]:
+    samples = variant_entries("a", a) + variant_entries("b", b)
+    usage = record_mod.usage(samples, None)
+    block = summarize_variants("digest", samples, FINGERPRINTS, default_rules(), usage, spec)
+    return dict(block)
+
+
+def test_the_verdict_is_the_worst_of_the_gate_variants_and_metrics_are_the_references() -> None:
+    block = variants_scenario([0.5, 0.55, 0.6], [0.9, 0.95, 0.9])
+    variants = block["variants"]
+    assert {n: (v["status"], v["gated"]) for n, v in variants["variants"].items()} == {
+        "a": ("fail", False),
+        "b": ("pass", True),
+    }
+    assert (block["status"], block["problems"]) == ("pass", [])
+    assert block["metrics"] == variants["variants"]["a"]["metrics"]
+    assert block["counts"] == {"scored": 6, "unscored": 0, "error": 0}
+    assert [(s["id"], s["variant"]) for s in block["samples"]] == [
+        ("s-01", "a"),
+        ("s-01", "b"),
+        ("s-02", "a"),
+        ("s-02", "b"),
+        ("s-03", "a"),
+        ("s-03", "b"),
+    ]
+    gated_a = variants_scenario(
+        [0.5, 0.55, 0.6], [0.9, 0.95, 0.9], Spec(**{**SPEC.__dict__, "gate": ("a", "b")})
+    )
+    assert gated_a["status"] == "fail"
+    assert gated_a["problems"] == [
+        "variant a: accuracy of digest is in its fail band: 0.550 (pass ≥ 0.8, warn ≥ 0.7)"
+    ]
+
+
+def good_record() -> dict[str, Any]:
+    record = json.loads(record_mod.dumps(record_mod_record()))
+    return dict(record)
+
+
+def record_mod_record() -> Any:
+    from support.records import make_record
+
+    record = make_record([entry(0, 0.9)])
+    record["scenarios"]["digest"] = variants_scenario([0.8, 0.9], [0.9, 0.9])  # type: ignore[assignment]
+    return record
+
+
+def test_a_variants_record_reads_back_valid() -> None:
+    validation.check_record(good_record())
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda v, s: v.update(reference="zz"),
+            "scenarios.digest.variants.reference: text 'zz' is not one of the variants",
+        ),
+        (
+            lambda v, s: v.update(gate=["b", "zz"]),
+            "scenarios.digest.variants.gate[1]: text 'zz' is not one of the variants",
+        ),
+        (
+            lambda v, s: v.update(order=["a", "a"]),
+            "scenarios.digest.variants.order: expected each variant's name once",
+        ),
+        (
+            lambda v, s: v["differences"][0].update(against="zz"),
+            "scenarios.digest.variants.differences[0].against: text 'zz' is not one of the variants",
+        ),
+        (
+            lambda v, s: s[1].pop("variant"),
+            "scenarios.digest.samples[1].variant: null is not one of the variants",
+        ),
+        (
+            lambda v, s: s[1].update(variant="a"),
+            "scenarios.digest.samples[1]: sample text 's-01' twice for variant a",
+        ),
+        (
+            lambda v, s: v["differences"][0].update(status="winner"),
+            'scenarios.digest.variants.differences[0].status: expected one of "better", '
+            '"worse", "no detectable difference", not text \'winner\'',
+        ),
+    ],
+)
+def test_a_damaged_variants_block_is_refused_naming_its_key(damage: Any, message: str) -> None:
+    record = copy.deepcopy(good_record())
+    block = record["scenarios"]["digest"]
+    damage(block["variants"], block["samples"])
+    with pytest.raises(validation.Invalid) as caught:
+        validation.check_record(record)
+    assert str(caught.value) == message
