@@ -9,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from pytest_llmbench.reporting.terminal import variant_comparison
 from pytest_llmbench.reporting.text_format import interval, judge_noise, money, number, signed
 from pytest_llmbench.reporting.variants_table import differences_rows, side_by_side_rows
 
@@ -166,6 +167,7 @@ def _environment() -> jinja2.Environment:
         words_limit=JUDGE_WORDS_CHARS,
         side_by_side_rows=side_by_side_rows,
         differences_rows=differences_rows,
+        variant_comparison=variant_comparison,
     )
     return env
 

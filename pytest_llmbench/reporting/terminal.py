@@ -102,7 +102,18 @@ def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
                 colour,
             )
         )
+    for name, one in (comparison.get("variants") or {}).items():
+        lines.append((f"    variant {name}: {variant_comparison(one)}", ""))
     return lines
+
+
+def variant_comparison(one: Mapping[str, Any]) -> str:
+    """A variant against its baseline self, in words."""
+    if one["status"] in ("new", "not comparable"):
+        return f"{one['status']} ({'; '.join(one.get('reasons', []))})"
+    if one["status"] == "regression":
+        return "regression in " + ", ".join(one.get("regressed", []))
+    return "ok"
 
 
 def section(record: Mapping[str, Any]) -> list[Line]:

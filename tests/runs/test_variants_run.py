@@ -185,3 +185,56 @@ def test_the_record_is_the_same_with_no_xdist_and_with_two_workers(bench: Projec
         sort_keys=True,
     )
     assert set(first["run"]["output_latency_s"]["channel_digest_ru"]) == {"short", "long"}
+
+
+def test_a_changed_parameter_makes_the_baseline_not_comparable_for_that_variant_only(
+    bench: Project,
+) -> None:
+    configure(bench, {"short": 100, "long": 400})
+    bench.run("-p", "no:xdist", "--llmbench-json=baseline.json")
+    configure(bench, {"short": 100, "long": 300, "wide": 1000})
+    result = bench.run("-p", "no:xdist", "--llmbench-baseline=baseline.json")
+    comparison = scenario(bench)["comparison"]
+    assert {n: (c["status"], c.get("reasons")) for n, c in comparison["variants"].items()} == {
+        "short": ("ok", None),
+        "long": ("not comparable", ["variant long: params changed (chars); not comparable"]),
+        "wide": ("new", ["variant wide is not in the baseline"]),
+    }
+    # The comparison's own keys are the reference's: short against short.
+    assert comparison["status"] == "ok"
+    assert comparison["metrics"]["kept"]["compared"] == 48
+    assert comparison["metrics"]["kept"]["diff"] == 0.0
+    result.stdout.fnmatch_lines(
+        [
+            "    variant short: ok",
+            "    variant long: not comparable (variant long: params changed (chars); not comparable)",
+            "    variant wide: new (variant wide is not in the baseline)",
+        ]
+    )
+
+
+def test_a_gated_variant_that_regressed_against_itself_fails_naming_the_variant(
+    bench: Project,
+) -> None:
+    configure(bench, {"short": 100, "long": 400})
+    bench.run("-p", "no:xdist", "--llmbench-json=baseline.json")
+    # The app changed (its code is not in the fingerprint): long now keeps half as much.
+    bench.write("app.py", APP.replace('variant.params["chars"]]', 'variant.params["chars"] // 2]'))
+    bench.write(
+        "benchmarks/test_digest.py",
+        TEST.replace('variant.params["chars"]]', 'variant.params["chars"] // 2]'),
+    )
+    result = bench.run("-p", "no:xdist", "--llmbench-baseline=baseline.json")
+    block = scenario(bench)
+    variants = block["comparison"]["variants"]
+    assert {n: (c["status"], c.get("regressed")) for n, c in variants.items()} == {
+        "short": ("regression", ["kept"]),
+        "long": ("regression", ["kept"]),
+    }
+    assert block["comparison"]["status"] == "regression" and result.ret == 1
+    assert block["problems"][2:] == [
+        "kept of channel_digest_ru (variant short) regressed (error): -0.166 vs baseline over "
+        "48 samples, 95% CI -0.183 – -0.152, margin 0.02",
+        "kept of channel_digest_ru (variant long) regressed (error): -0.340 vs baseline over "
+        "48 samples, 95% CI -0.387 – -0.287, margin 0.02",
+    ]
