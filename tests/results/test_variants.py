@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.records import FINGERPRINTS, entry
+from support.records import VARIANTS_SPEC, variants_record, variants_scenario
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import validation
-from pytest_llmbench.results.schema import SampleRecord
-from pytest_llmbench.results.stored_rules import default_rules
-from pytest_llmbench.results.variants import Spec, difference, summarize_variants
+from pytest_llmbench.results.variants import Spec, difference
 
 T_975_2 = 4.302652729911275  # Student t, 97.5%, two degrees of freedom
 
@@ -121,32 +119,6 @@ def test_a_winner_only_when_the_interval_excludes_zero(
         assert found["status"] == ("better" if rose == (better == "higher") else "worse")
 
 
-def variant_entries(name: str, scores: list[float]) -> list[SampleRecord]:
-    found = []
-    for position, score in enumerate(scores):
-        one = entry(position, score)
-        one["variant"] = name
-        one["item_id"] = f"{one['id']}-{name}"
-        found.append(one)
-    return found
-
-
-SPEC = Spec(
-    order=("a", "b"),
-    reference="a",
-    gate=("b",),
-    params={"a": {"model": "m-1"}, "b": {"model": "m-2"}},
-    fingerprints={"a": "1" * 64, "b": "2" * 64},
-)
-
-
-def variants_scenario(a: list[float], b: list[float], spec: Spec = SPEC) -> dict[str, Any]:
-    samples = variant_entries("a", a) + variant_entries("b", b)
-    usage = record_mod.usage(samples, None)
-    block = summarize_variants("digest", samples, FINGERPRINTS, default_rules(), usage, spec)
-    return dict(block)
-
-
 def test_the_verdict_is_the_worst_of_the_gate_variants_and_metrics_are_the_references() -> None:
     block = variants_scenario([0.5, 0.55, 0.6], [0.9, 0.95, 0.9])
     variants = block["variants"]
@@ -166,7 +138,7 @@ def test_the_verdict_is_the_worst_of_the_gate_variants_and_metrics_are_the_refer
         ("s-03", "b"),
     ]
     gated_a = variants_scenario(
-        [0.5, 0.55, 0.6], [0.9, 0.95, 0.9], Spec(**{**SPEC.__dict__, "gate": ("a", "b")})
+        [0.5, 0.55, 0.6], [0.9, 0.95, 0.9], Spec(**{**VARIANTS_SPEC.__dict__, "gate": ("a", "b")})
     )
     assert gated_a["status"] == "fail"
     assert gated_a["problems"] == [
@@ -175,15 +147,7 @@ def test_the_verdict_is_the_worst_of_the_gate_variants_and_metrics_are_the_refer
 
 
 def good_record() -> dict[str, Any]:
-    record = json.loads(record_mod.dumps(record_mod_record()))
-    return dict(record)
-
-
-def record_mod_record() -> Any:
-    from support.records import make_record
-
-    record = make_record([entry(0, 0.9)])
-    record["scenarios"]["digest"] = variants_scenario([0.8, 0.9], [0.9, 0.9])  # type: ignore[assignment]
+    record: dict[str, Any] = json.loads(record_mod.dumps(variants_record([0.8, 0.9], [0.9, 0.9])))
     return record
 
 
