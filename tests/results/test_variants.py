@@ -13,8 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support.records import VARIANTS_SPEC, variants_record, variants_scenario
 
+from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import validation
+from pytest_llmbench.results.problems import regression_problems, sentence
+from pytest_llmbench.results.rederive import rederive
+from pytest_llmbench.results.regression import compare_scenario
+from pytest_llmbench.results.schema import RunRecord
 from pytest_llmbench.results.variants import Spec, difference
 
 T_975_2 = 4.302652729911275  # Student t, 97.5%, two degrees of freedom
@@ -196,3 +201,67 @@ def test_a_damaged_variants_block_is_refused_naming_its_key(damage: Any, message
     with pytest.raises(validation.Invalid) as caught:
         validation.check_record(record)
     assert str(caught.value) == message
+
+
+def test_a_record_re_derived_from_its_samples_keeps_its_variants_and_verdict() -> None:
+    record = variants_record([0.5, 0.55, 0.6], [0.9, 0.95, 0.9])
+    again = rederive(record)
+    assert again["scenarios"]["digest"] == record["scenarios"]["digest"]
+    assert again["status"] == record["status"] == "pass"
+
+
+def with_params(record: RunRecord, variant: str, params: dict[str, Any]) -> RunRecord:
+    changed = copy.deepcopy(record)
+    summary = changed["scenarios"]["digest"]["variants"]["variants"][variant]
+    summary["params"], summary["fingerprint"] = params, "9" * 64
+    return changed
+
+
+def test_each_variant_is_compared_with_itself_in_the_baseline() -> None:
+    baseline = variants_record([0.9] * 6, [0.9] * 6)
+    current = variants_record([0.9] * 6, [0.5] * 6)  # b, gated, dropped; a did not
+    comparison = compare_scenario(
+        current["scenarios"]["digest"], baseline["scenarios"]["digest"], RegressionRules()
+    )
+    variants = comparison["variants"]
+    assert {n: (c["status"], c["gated"], c.get("regressed")) for n, c in variants.items()} == {
+        "a": ("ok", False, []),
+        "b": ("regression", True, ["accuracy"]),
+    }
+    assert comparison["status"] == "regression"
+    assert comparison["metrics"] == variants["a"]["metrics"]  # the reference's, for old readers
+    problems = [sentence(p) for p in regression_problems("digest", comparison)]
+    assert problems == [
+        "accuracy of digest (variant b) regressed (error): -0.400 vs baseline over 6 samples, "
+        "95% CI -0.400 – -0.400, margin 0.02; underpowered: only a large drop is flagged"
+    ]
+
+
+def test_a_regression_of_a_variant_not_gated_does_not_regress_the_scenario() -> None:
+    baseline = variants_record([0.9] * 6, [0.9] * 6)
+    current = variants_record([0.5] * 6, [0.9] * 6)  # a (not gated) dropped
+    comparison = compare_scenario(
+        current["scenarios"]["digest"], baseline["scenarios"]["digest"], RegressionRules()
+    )
+    assert comparison["variants"]["a"]["status"] == "regression"
+    assert comparison["status"] == "ok"
+    assert regression_problems("digest", comparison) == []
+
+
+def test_a_variant_whose_params_changed_is_not_comparable_naming_the_keys() -> None:
+    baseline = variants_record([0.9] * 6, [0.9] * 6)
+    current = with_params(baseline, "b", {"model": "m-3", "temperature": 0.2})
+    comparison = compare_scenario(
+        current["scenarios"]["digest"], baseline["scenarios"]["digest"], RegressionRules()
+    )
+    assert comparison["variants"]["b"] == {
+        "status": "not comparable",
+        "gated": True,
+        "reasons": ["variant b: params changed (model, temperature); not comparable"],
+    }
+    assert comparison["variants"]["a"]["status"] == "ok"
+    same_params = with_params(baseline, "b", {"model": "m-2"})
+    reasons = compare_scenario(
+        same_params["scenarios"]["digest"], baseline["scenarios"]["digest"], RegressionRules()
+    )["variants"]["b"]["reasons"]
+    assert reasons == ["variant b: output function or output_version changed; not comparable"]
