@@ -71,6 +71,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     judge_reasoning: str  # the judge's reasoning, at most reply_parsing.TEXT_LIMIT characters
     judge_raw: str  # the message content of the judge's last reply, bounded the same way
     output_cached: bool  # with output_cache: the output came from the cache (not produced)
+    output_latency_s: float  # the output function's seconds for this item, when it ran
     reference_stats: dict[str, list[float]]  # per `aggregate: corpus` metric (see SampleRecord)
     unscored_metrics: dict[str, str]  # see SampleRecord
     repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
@@ -288,6 +289,27 @@ class Comparison(_ComparisonRequired, total=False):
     method: str
     metrics: dict[str, MetricComparison]
     most_regressed: list[RegressedSample]
+    # With `variants:`: each variant against the same variant in the baseline. The keys
+    # above are then the reference variant's (what older readers show), and `status` is
+    # "regression" when a gated variant regressed.
+    variants: dict[str, VariantComparison]
+
+
+class _VariantComparisonRequired(TypedDict):
+    # "new": the baseline has no such variant; "not comparable": its fingerprint changed
+    status: Literal["ok", "regression", "not comparable", "new"]
+    gated: bool
+
+
+class VariantComparison(_VariantComparisonRequired, total=False):
+    """``comparison.variants.<variant>``: one variant against its baseline self, paired
+    by sample id (the keys as in ``Comparison``)."""
+
+    reasons: list[str]  # when not comparable (or new): what changed
+    regressed: list[str]
+    underpowered: bool
+    metrics: dict[str, MetricComparison]
+    most_regressed: list[RegressedSample]
 
 
 class RegressedSample(TypedDict):
@@ -334,14 +356,20 @@ class Counts(TypedDict):
     error: int
 
 
-class VariantUsage(TypedDict):
-    """One variant's share of the scenario's judge use and of its outputs' time."""
-
+class _VariantUsageRequired(TypedDict):
     judge_calls: int
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None without a price (or for the dry-run judge)
-    output_latency_s: float | None  # mean seconds the output function took; None unmeasured
+
+
+class VariantUsage(_VariantUsageRequired, total=False):
+    """One variant's share of the scenario's judge use (from its samples' entries)."""
+
+    # Mean seconds the output function took for this variant's items. A time, so never in
+    # a written record's scenarios (they are identical across xdist modes): the controller
+    # keeps it in ``run.output_latency_s.<scenario>.<variant>`` and readers add it back.
+    output_latency_s: float | None
 
 
 class VariantSummary(TypedDict):
@@ -470,6 +498,8 @@ class RunBlock(TypedDict, total=False):
     pytest: str | None
     git: GitInfo | None
     judge_latency_s: dict[str, list[float]]
+    # with `variants:`: per scenario, per variant, the output function's mean seconds
+    output_latency_s: dict[str, dict[str, float | None]]
     budget: RunBudget
     shards: list[dict[str, Any]]  # a merged record: each shard's own run block, in short
 

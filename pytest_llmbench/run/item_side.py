@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
+from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, Variant
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.datasets import frozen
 from pytest_llmbench.errors import OutputError, PromptError
@@ -25,7 +26,7 @@ from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
 from pytest_llmbench.results.schema import ManifestFingerprint, SamplePayload
 from pytest_llmbench.run import payload
-from pytest_llmbench.run.selection import Selection
+from pytest_llmbench.run.selection import Selection, item_key
 
 MARKER = "llmbench"
 
@@ -45,6 +46,7 @@ class ItemState:
     # The `output` fixture's value when an output function produced it (for the record's
     # samples[].output: a reviewed run exported to the next dataset); else not produced.
     produced: Produced | None = None
+    output_seconds: float | None = None  # the output function's time for the `output` fixture
 
 
 ITEM_STATE = pytest.StashKey[ItemState]()
@@ -131,10 +133,16 @@ class ItemSide:
         dataset = self.dataset(scenario)
         self.custom_metrics(scenario)  # loaded now: an import error is a collection error
         smoke = smoke_ids(scenario, dataset)
+        samples = [s for s in dataset.samples if self.shard is None or in_shard(s.id, *self.shard)]
+        if scenario.variants:  # each (sample, variant) is one item, a sample's variants together
+            samples = [
+                dataclasses.replace(s, item_id=f"{s.item_id}-{v.name}", item_variant=v)
+                for s in samples
+                for v in scenario.variants
+            ]
         params = [
             pytest.param(s, id=s.item_id, marks=(pytest.mark.smoke,) if s.id in smoke else ())
-            for s in dataset.samples
-            if self.shard is None or in_shard(s.id, *self.shard)
+            for s in samples
         ]
         metafunc.parametrize("sample", params)
 
@@ -152,7 +160,8 @@ class ItemSide:
         for item in items:
             state = self.state(item)
             if state is not None:
-                found.setdefault(state.scenario.name, {})[item.nodeid] = state.sample.id
+                key = item_key(*state.sample.item_key)
+                found.setdefault(state.scenario.name, {})[item.nodeid] = key
         return found
 
     def state(self, item: pytest.Item) -> ItemState | None:
@@ -187,6 +196,7 @@ class ItemSide:
         state.output_cached = produced.cached
         if source.calls_function:
             state.produced = produced
+        state.output_seconds = produced.seconds
         return produced.value
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
@@ -298,7 +308,13 @@ class ItemSide:
             output_cached=state.output_cached,
             reference_stats=state.reference_stats,
             produced=state.produced,
+            variant=state.sample.item_key[1],
+            output_seconds=state.output_seconds,
         )
+
+    def variant(self, state: ItemState) -> Variant | None:
+        """The `variant` fixture: the variant this item runs; None without `variants:`."""
+        return state.sample.item_variant
 
 
 def _crash_line(report: pytest.TestReport) -> str:

@@ -8,8 +8,9 @@ from typing import Any, cast
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
-from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord
+from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord, ScenarioRecord
 from pytest_llmbench.results.stored_rules import default_rules
+from pytest_llmbench.results.variants import Spec, summarize_variants
 
 FINGERPRINTS: Fingerprints = {
     "dataset": {
@@ -103,6 +104,55 @@ def make_record(
         **(run or {}),
     }
     return out
+
+
+def variant_entries(name: str, scores: Sequence[float | None]) -> list[SampleRecord]:
+    """entry() for each score, as items of variant `name`."""
+    found = []
+    for position, score in enumerate(scores):
+        one = entry(position, score)
+        one["variant"] = name
+        one["item_id"] = f"{one['id']}-{name}"
+        one["nodeid"] = f"benchmarks/test_digest.py::test_digest[{one['item_id']}]"
+        found.append(one)
+    return found
+
+
+VARIANTS_SPEC = Spec(
+    order=("a", "b"),
+    reference="a",
+    gate=("b",),
+    params={"a": {"model": "m-1"}, "b": {"model": "m-2"}},
+    fingerprints={"a": "1" * 64, "b": "2" * 64},
+)
+
+
+def variants_scenario(
+    a: Sequence[float | None], b: Sequence[float | None], spec: Spec = VARIANTS_SPEC
+) -> ScenarioRecord:
+    """A scenario block of variants a and b (their `accuracy` scores), as a run builds it."""
+    samples = variant_entries("a", a) + variant_entries("b", b)
+    usage = record_mod.usage(samples, None)
+    return summarize_variants("digest", samples, FINGERPRINTS, default_rules(), usage, spec)
+
+
+def variants_record(
+    a: Sequence[float | None], b: Sequence[float | None], **kwargs: Any
+) -> RunRecord:
+    """A whole record around ``variants_scenario(a, b)``, as written and read back."""
+    record = make_record(variant_entries("a", a), **kwargs)
+    record["scenarios"]["digest"] = variants_scenario(a, b)
+    record.update(
+        rerecord.top_level(
+            record["scenarios"],
+            gated=record["gated"],
+            gate_note="",
+            partial_reason=None,
+            shard=None,
+            baseline=None,
+        )
+    )
+    return record
 
 
 def with_fingerprint(part: str, **changes: Any) -> Fingerprints:
