@@ -318,3 +318,52 @@ def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str,
         },
         "samples": samples,
     }
+
+
+def variants_record(
+    scores: Mapping[str, Sequence[float | None]], *, scenario: str = "digest"
+) -> RunRecord:
+    """A record of one scenario whose variants (in the mapping's order, the first the
+    reference) scored `scores[variant][position]` on accuracy; each variant's summary is
+    built by the controller's code over its own samples, and no differences are stored."""
+    samples: list[SampleRecord] = []
+    for position in range(max(len(v) for v in scores.values())):
+        for variant, values in scores.items():
+            if position < len(values):
+                sample = entry(position, values[position])
+                sample["variant"] = variant
+                sample["item_id"] = f"{sample['id']}-{variant}"
+                sample["nodeid"] = f"benchmarks/test_digest.py::test_digest[{sample['item_id']}]"
+                samples.append(sample)
+    out = make_record(samples, scenario=scenario)
+    summaries: dict[str, Any] = {}
+    for variant in scores:
+        own = [s for s in samples if s["variant"] == variant]
+        block = record_mod.summarize_scenario(
+            scenario, own, FINGERPRINTS, default_rules(), record_mod.usage(own, None)
+        )
+        summaries[variant] = {
+            "params": {"model": variant},
+            "fingerprint": "e" * 64,
+            "samples": len(own),
+            "status": block["status"],
+            "gated": True,
+            "metrics": block["metrics"],
+            "counts": block["counts"],
+            "usage": {
+                "judge_calls": len(own),
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "cost_usd": None,
+                "output_latency_s": None,
+            },
+        }
+    order = list(scores)
+    out["scenarios"][scenario]["variants"] = {
+        "order": order,
+        "reference": order[0],
+        "gate": order,
+        "variants": summaries,
+        "differences": [],
+    }
+    return out
