@@ -20,8 +20,9 @@ def add_command(commands: Commands) -> None:
         "and shard records, are skipped with a note on stderr), sorted by start time, and "
         "print one row per run and scenario: date, run id, commit, branch, scenario, status, "
         "each metric's value, cost. --html OUT also writes one self-contained HTML page "
-        "(no scripts, fonts or other files) charting each scenario's metrics over time "
-        "against their pass and warn bands.",
+        "(no fonts, files or network; one inline script) charting each scenario's metrics "
+        "over time against their pass and warn bands, where any two runs (or two variants "
+        "of one run) can be picked and compared side by side.",
         epilog="exit status:\n  0  the table (and page) written, also when DIR holds no "
         "runs\n  2  usage error, DIR missing, or the page cannot be written",
         formatter_class=FORMATTER,
