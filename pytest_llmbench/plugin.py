@@ -129,6 +129,14 @@ def output() -> Any:
 
 
 @pytest.fixture
+def variant() -> Any:
+    """The variant this item runs (`variant.name`, `variant.params`), as the output
+    function gets it; None in a scenario without `variants:`."""
+    items, state = _current("variant")
+    return items.variant(state)
+
+
+@pytest.fixture
 def judge() -> Callable[[object], dict[str, float]]:
     """judge(output) scores this sample on the scenario's judged metrics and records it."""
     items, state = _current("judge")

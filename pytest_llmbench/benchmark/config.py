@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
+import hashlib
 import importlib
+import json
+import math
 import os
 import re
-from collections.abc import Mapping
+import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +101,30 @@ class MetricConfig:
         return self.source not in METRIC_SOURCES
 
 
+def variant_fingerprint(params: Mapping[str, Any], output: str, output_version: str) -> str:
+    """sha256 of the canonical JSON of what makes a variant's outputs what they are."""
+    canonical = json.dumps(
+        {"output": output, "output_version": output_version, "params": params},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One variant of the system under test (a scenario's `variants:`), handed to its
+    `output:` function as `function(sample, variant)` and to the test as the `variant`
+    fixture. `params` are the YAML's, read-only; `fingerprint` is the sha256 of
+    {params, output function, output_version} (what the output cache keys on)."""
+
+    name: str  # ASCII-safe: it is part of the test ids
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    fingerprint: str = field(default="", compare=False, repr=False)
+
+
 @dataclass(frozen=True)
 class ScenarioConfig:
     name: str
@@ -113,6 +141,11 @@ class ScenarioConfig:
     output_cache: bool = False  # keep the function's outputs under the cache directory
     output_version: str = ""  # part of the output cache key: change it to regenerate
     repeats: int = 1  # judge calls per sample; its score is their mean (MAX_REPEATS at most)
+    # `variants:` in the YAML's order; each (sample, variant) is one item. `reference` is
+    # the one the others are compared against, `gate` those whose bands decide the verdict.
+    variants: tuple[Variant, ...] = ()
+    reference: str = ""
+    gate: tuple[str, ...] = ()
     description: str = ""
     regression: RegressionRules = field(default_factory=RegressionRules)
     unscored: UnscoredRules = field(default_factory=UnscoredRules)
@@ -176,6 +209,8 @@ BUILTIN_KINDS = ("openai", "dry-run")  # else `module:Class` or an entry point's
 CANONICAL_FIELDS = ("id", "input", "output", "reference", "ground_truth")
 MAX_OUTPUT_CONCURRENCY = 1024
 MAX_REPEATS = limits.REPEATS
+MAX_VARIANTS = limits.VARIANTS
+_VARIANT_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # fullmatch
 BUILTIN_JUDGE = "dry-run"  # for scenarios naming no judge when `default` is not defined
 
 _TOP_KEYS = (
@@ -193,6 +228,7 @@ _SCENARIO_KEYS = (
     *("dataset", "prompt", "judge", "smoke", "metrics", "fail_on_warn", "fields", "output"),
     *("description", "regression", "unscored"),
     *("output_concurrency", "output_cache", "output_version", "repeats"),
+    *("variants", "reference", "gate"),
 )
 _UNSCORED_KEYS = ("warn", "fail")
 _REGRESSION_KEYS = ("margin", "severity", "min_samples")
@@ -503,6 +539,8 @@ class _ConfigReader(Reader):
             judges[judge].concurrency if judge in judges else JudgeConfig.concurrency,
             MAX_OUTPUT_CONCURRENCY,
         )
+        output_version = self.version(m.get("output_version", ""), (*path, "output_version"))
+        variants, reference, gate = self.variants(m, path, output, output_version)
         return ScenarioConfig(
             name=name,
             dataset=dataset,
@@ -518,11 +556,129 @@ class _ConfigReader(Reader):
                 m.get("output_concurrency", judge_concurrency), (*path, "output_concurrency")
             ),
             output_cache=self.boolean(m.get("output_cache", False), (*path, "output_cache")),
-            output_version=self.version(m.get("output_version", ""), (*path, "output_version")),
+            output_version=output_version,
+            variants=variants,
+            reference=reference,
+            gate=gate,
             description=self.string(m.get("description", ""), (*path, "description")),
             regression=self.regression(m.get("regression", {}), (*path, "regression"), metrics),
             unscored=self.unscored(m.get("unscored", {}), (*path, "unscored")),
             repeats=self.repeats(m.get("repeats", 1), (*path, "repeats")),
+        )
+
+    def variants(
+        self, m: Mapping[str, Any], path: KeyPath, output: str | None, output_version: str
+    ) -> tuple[tuple[Variant, ...], str, tuple[str, ...]]:
+        """`variants:`, `reference:` and `gate:`: (variants, reference, gate), or ((), "",
+        ()) without variants."""
+        if "variants" not in m:
+            for key in ("reference", "gate"):
+                if key in m:
+                    raise self.error(
+                        (*path, key),
+                        "only used with variants:",
+                        f"remove {key}:, or add variants: {{name: {{param: value}}}}",
+                    )
+            return (), "", ()
+        at = (*path, "variants")
+        if output is None or ":" not in output:
+            raise self.error(
+                at,
+                "the variants are handed to the output function, and this scenario has "
+                + ("its outputs in a sample field" if output else "no output:"),
+                "add output: my_app.digest:summarize (called as summarize(sample, variant))",
+            )
+        raw = self.mapping(m["variants"], at, None)
+        if not raw:
+            raise self.error(at, "expected at least one variant", "give variants: {name: {...}}")
+        if len(raw) > MAX_VARIANTS:
+            raise self.error(
+                at, f"{len(raw)} variants is more than {MAX_VARIANTS}", "split the scenario"
+            )
+        variants: list[Variant] = []
+        folded: dict[str, str] = {}
+        for name, params in raw.items():
+            where = (*at, str(name))
+            if not isinstance(name, str) or not _VARIANT_NAME_RE.fullmatch(name):
+                raise self.error(
+                    where,
+                    f"variant name {show(name)} is not fit for a test id",
+                    "use letters, digits, '.', '_' and '-' (at most 64, starting with a "
+                    "letter or digit), e.g. qwen-7b",
+                )
+            if name.lower() in folded:  # ids differing only in case confuse -k and files
+                raise self.error(
+                    where,
+                    f"variant {name} differs from {folded[name.lower()]} only in case",
+                    "give the variants names that differ in more than case",
+                )
+            folded[name.lower()] = name
+            plain = self.params(params, where)
+            variants.append(
+                Variant(
+                    name,
+                    types.MappingProxyType(plain),
+                    variant_fingerprint(plain, output, output_version),
+                )
+            )
+        names = [v.name for v in variants]
+        reference = names[0]
+        if "reference" in m:
+            reference = self.variant_name(m["reference"], (*path, "reference"), names)
+        gate = tuple(names)
+        if "gate" in m:
+            value = m["gate"]
+            chosen = value if isinstance(value, list) else [value]
+            if not chosen:
+                raise self.error(
+                    (*path, "gate"),
+                    "expected at least one variant",
+                    "name the variants whose bands decide the verdict, or remove gate:",
+                )
+            gate = tuple(
+                dict.fromkeys(
+                    self.variant_name(
+                        v, (*path, "gate", str(i)) if value is chosen else (*path, "gate"), names
+                    )
+                    for i, v in enumerate(chosen)
+                )
+            )
+        return tuple(variants), reference, gate
+
+    def variant_name(self, value: Any, path: KeyPath, names: Sequence[str]) -> str:
+        name = self.string(value, path)
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise self.error(
+                path, f"no variant named {show(name)}", f"name one of {', '.join(names)}{hint}"
+            )
+        return name
+
+    def params(self, value: Any, path: KeyPath) -> dict[str, Any]:
+        """A variant's parameters: a mapping of JSON values (a date or a NaN is refused:
+        the params go into the record and the fingerprint as canonical JSON)."""
+        found = self.mapping(value if value is not None else {}, path, None)
+        return {str(k): self.json_value(v, (*path, str(k))) for k, v in found.items()}
+
+    def json_value(self, value: Any, path: KeyPath) -> Any:
+        if isinstance(value, dict):
+            return {
+                str(self.string(k, (*path, str(k)))): self.json_value(v, (*path, str(k)))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.json_value(v, (*path, str(i))) for i, v in enumerate(value)]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.error(path, f"expected a finite number, got {show(value)}", "give a number")
+        if isinstance(value, str):
+            return str(value)
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        raise self.error(
+            path,
+            f"expected text, a number, true/false, a list or a mapping, got {show(value)}",
+            "quote it",
         )
 
     def repeats(self, value: Any, path: KeyPath) -> int:

@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import isfinite
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.benchmark import limits
 from pytest_llmbench.errors import DatasetError
+
+if TYPE_CHECKING:
+    from pytest_llmbench.benchmark.config import Variant
 
 
 @dataclass(frozen=True, slots=True)  # slots: a 10,000-sample dataset holds 10,000 of these
@@ -28,6 +31,15 @@ class Sample:
     reference: Any = None
     ground_truth: dict[str, float] = field(default_factory=dict)
     fields: dict[str, Any] = field(default_factory=dict)  # the whole record as read
+    # With `variants:`: the variant this item runs (each (sample, variant) is one item,
+    # its item_id "<sample item id>-<variant>"); None otherwise.
+    item_variant: Variant | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(id, variant name or ""): unique among a scenario's items."""
+        variant = self.item_variant
+        return (self.id, variant.name if variant is not None else "")
 
     def __getattr__(self, name: str) -> Any:
         # Other dataset fields read as attributes (sample.tags, sample.latency_seconds).
@@ -73,6 +85,8 @@ _RESERVED_WHAT = {
     "position": "position in the file",
     "line": "line number",
     "fields": "record of every field",
+    "item_variant": "variant of the item",
+    "key": "item key",
 }
 _RESERVED = frozenset(_RESERVED_WHAT)
 

@@ -15,6 +15,8 @@ RENDERED_PROMPT_BYTES = 32 * MiB
 
 # Judge calls per sample (`repeats:`, --llmbench-repeats): past this, more samples say more.
 REPEATS = 20
+# Variants of one scenario (`variants:`): each multiplies the items and the judge calls.
+VARIANTS = 50
 
 NESTING_DEPTH = 64  # levels of mappings/lists (YAML) or objects/arrays (JSON)
 YAML_ALIASES = 100  # `*name` references in one YAML file

@@ -37,7 +37,7 @@ class JudgingAhead:
 
     def __init__(self, service: JudgeService) -> None:
         self._service = service
-        self._started: dict[tuple[str, str], concurrent.futures.Future[_Done]] = {}
+        self._started: dict[tuple[str, str, str], concurrent.futures.Future[_Done]] = {}
 
     def can_prefetch(self, scenario: ScenarioConfig) -> bool:
         """Whether this item process judges the scenario ahead itself: an `output:`
@@ -55,7 +55,7 @@ class JudgingAhead:
     def prefetch(self, scenario: ScenarioConfig, sample: Sample) -> bool:
         """Produce the sample's output and judge it on the loop, ahead of its item.
         False when it already was."""
-        if (scenario.name, sample.id) in self._started:
+        if _key(scenario, sample) in self._started:
             return False
         service = self._service
         source = service.output_source(scenario)
@@ -68,7 +68,7 @@ class JudgingAhead:
             result, prepared = await service.judge_ahead(scenario, sample, text)
             return _Done(produced, text, result, prepared)
 
-        self._started[(scenario.name, sample.id)] = service.loop.submit(ahead())
+        self._started[_key(scenario, sample)] = service.loop.submit(ahead())
         return True
 
     def take(
@@ -76,7 +76,7 @@ class JudgingAhead:
     ) -> tuple[JudgeResult, str | None] | None:
         """What was judged ahead, if it was this very text (waiting for it if need be);
         None when the item must judge its output itself."""
-        started = self._started.pop((scenario.name, sample.id), None)
+        started = self._started.pop(_key(scenario, sample), None)
         if started is None:
             return None
         try:
@@ -94,12 +94,12 @@ class JudgingAhead:
     def discard(self, scenario: ScenarioConfig, sample: Sample) -> None:
         """Forget what was judged ahead for an item that is done (it may not have used it:
         the test failed first, or judged another output)."""
-        self._started.pop((scenario.name, sample.id), None)
+        self._started.pop(_key(scenario, sample), None)
 
     def output(self, scenario: ScenarioConfig, sample: Sample) -> Produced | object:
         """The output produced ahead, exactly as `output:` returned it (None included), or
         NOT_PREFETCHED."""
-        started = self._started.get((scenario.name, sample.id))
+        started = self._started.get(_key(scenario, sample))
         if started is None:
             return NOT_PREFETCHED
         try:
@@ -107,8 +107,13 @@ class JudgingAhead:
         except Exception:
             # The prefetch failed (the app raised); the item produces it again and
             # reports the error itself.
-            del self._started[(scenario.name, sample.id)]
+            del self._started[_key(scenario, sample)]
             return NOT_PREFETCHED
 
     def pending(self) -> int:
         return len(self._started)
+
+
+def _key(scenario: ScenarioConfig, sample: Sample) -> tuple[str, str, str]:
+    """An item's key: (scenario, sample id, variant or "")."""
+    return (scenario.name, *sample.key)

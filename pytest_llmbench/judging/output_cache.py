@@ -39,16 +39,21 @@ MAX_ENTRY_CHARS = 4_000_000  # a long digest is some 10 KB; a stored value past 
 _MAX_DEPTH = 32
 
 
-def output_key(function: str, version: str, sample_id: str, sample_input: Any) -> str:
+def output_key(
+    function: str, version: str, sample_id: str, sample_input: Any, variant: str = ""
+) -> str:
     """Everything the stored output stands for: the function (`module:function`), the
-    scenario's output_version and the sample's id and input."""
-    parts = {
+    scenario's output_version, the sample's id and input, and with `variants:` the
+    variant's fingerprint (its params, the function and output_version)."""
+    parts: dict[str, Any] = {
         "v": KEY_VERSION,
         "function": function,
         "version": version,
         "id": sample_id,
         "input": sample_input,
     }
+    if variant:  # absent otherwise: the keys of scenarios without variants stay as they were
+        parts["variant"] = variant
     # default=repr: an input is JSON as read from the dataset; this only keeps a key total.
     blob = json.dumps(
         parts, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=repr

@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import inspect
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class Produced:
 
     value: Any
     cached: bool | None = None  # from the output cache; None: no function, or no cache
+    seconds: float | None = None  # the function's wall time, when it was called
 
 
 class OutputSource:
@@ -60,7 +62,7 @@ class OutputSource:
         self._store = store if scenario.output_cache else None
         self._refresh = refresh
         self._loop = loop or (lambda: None)
-        self._function: Callable[[Sample], Any] | None = None
+        self._function: Callable[..., Any] | None = None
         self.is_async = False
         # Sync calls, from any thread; the pool (made at first use) runs the loop's.
         self._slots = threading.BoundedSemaphore(self.concurrency)
@@ -94,7 +96,9 @@ class OutputSource:
         """The sample's output cache key (see output_cache.output_key)."""
         from pytest_llmbench.judging.output_cache import output_key
 
-        return output_key(self.spec, self._version, sample.id, sample.input)
+        variant = sample.item_variant
+        fingerprint = variant.fingerprint if variant is not None else ""
+        return output_key(self.spec, self._version, sample.id, sample.input, fingerprint)
 
     def produce_sync(self, sample: Sample) -> Produced:
         """The output, asked for by an item (in the main thread). Once the background loop
@@ -114,12 +118,14 @@ class OutputSource:
         if self.is_async:
             import asyncio  # not for fields: a dry run never loads asyncio
 
-            value = asyncio.run(self._function(sample))
+            began = time.perf_counter()
+            value = asyncio.run(self._function(*self._arguments(sample)))
+            seconds = time.perf_counter() - began
         else:
-            value = self._call(sample)
+            value, seconds = self._call(sample)
         if store is not None:
             store.put(key, value)
-        return Produced(value, cached=False if store is not None else None)
+        return Produced(value, cached=False if store is not None else None, seconds=seconds)
 
     async def produce(self, sample: Sample) -> Produced:
         """The output, on the background loop (judging ahead, or for an item)."""
@@ -139,18 +145,31 @@ class OutputSource:
             if self._async_slots is None:
                 self._async_slots = asyncio.Semaphore(self.concurrency)
             async with self._async_slots:
-                value = await self._function(sample)
+                began = time.perf_counter()
+                value = await self._function(*self._arguments(sample))
+                seconds = time.perf_counter() - began
         else:
-            value = await loop.loop.run_in_executor(self._thread_pool(), self._call, sample)
+            value, seconds = await loop.loop.run_in_executor(
+                self._thread_pool(), self._call, sample
+            )
         if store is not None:
             await loop.offload(store.put, key, value)
-        return Produced(value, cached=False if store is not None else None)
+        return Produced(value, cached=False if store is not None else None, seconds=seconds)
 
-    def _call(self, sample: Sample) -> Any:
-        """A sync function's call, in any thread, holding one of the slots."""
+    def _call(self, sample: Sample) -> tuple[Any, float]:
+        """A sync function's call, in any thread, holding one of the slots: (its value,
+        its seconds)."""
         assert self._function is not None
         with self._slots:
-            return self._function(sample)
+            began = time.perf_counter()
+            value = self._function(*self._arguments(sample))
+            return value, time.perf_counter() - began
+
+    def _arguments(self, sample: Sample) -> tuple[Any, ...]:
+        """`function(sample)`, or with `variants:` `function(sample, variant)`."""
+        if sample.item_variant is not None:
+            return (sample, sample.item_variant)
+        return (sample,)
 
     def _thread_pool(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._pool_lock:

@@ -193,5 +193,3 @@ def _reason(response: httpx.Response) -> str:
     if not text or "/" in text or not text.isprintable():
         return ""
     return f": {text}"
-
-

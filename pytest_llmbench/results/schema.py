@@ -71,6 +71,7 @@ class SamplePayload(_SamplePayloadRequired, total=False):
     judge_reasoning: str  # the judge's reasoning, at most reply_parsing.TEXT_LIMIT characters
     judge_raw: str  # the message content of the judge's last reply, bounded the same way
     output_cached: bool  # with output_cache: the output came from the cache (not produced)
+    output_latency_s: float  # the output function's seconds for this item, when it ran
     reference_stats: dict[str, list[float]]  # per `aggregate: corpus` metric (see SampleRecord)
     unscored_metrics: dict[str, str]  # see SampleRecord
     repeats: list[Repeat]  # with repeats: K > 1, each judgement; `scores` holds their mean
@@ -239,7 +240,6 @@ class Fingerprints(TypedDict):
 
 
 class _MetricComparisonRequired(TypedDict):
-
     baseline: float | None
     current: float | None
     diff: float | None
@@ -319,14 +319,20 @@ class Counts(TypedDict):
     error: int
 
 
-class VariantUsage(TypedDict):
-    """One variant's share of the scenario's judge use and of its outputs' time."""
-
+class _VariantUsageRequired(TypedDict):
     judge_calls: int
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None  # None without a price (or for the dry-run judge)
-    output_latency_s: float | None  # mean seconds the output function took; None unmeasured
+
+
+class VariantUsage(_VariantUsageRequired, total=False):
+    """One variant's share of the scenario's judge use (from its samples' entries)."""
+
+    # Mean seconds the output function took for this variant's items. A time, so never in
+    # a written record's scenarios (they are identical across xdist modes): the controller
+    # keeps it in ``run.output_latency_s.<scenario>.<variant>`` and readers add it back.
+    output_latency_s: float | None
 
 
 class VariantSummary(TypedDict):
@@ -455,6 +461,8 @@ class RunBlock(TypedDict, total=False):
     pytest: str | None
     git: GitInfo | None
     judge_latency_s: dict[str, list[float]]
+    # with `variants:`: per scenario, per variant, the output function's mean seconds
+    output_latency_s: dict[str, dict[str, float | None]]
     budget: RunBudget
     shards: list[dict[str, Any]]  # a merged record: each shard's own run block, in short
 

@@ -24,7 +24,10 @@ from typing import Any, Literal, Union
 from pytest_llmbench.results.schema import RunBlock, RunRecord
 from pytest_llmbench.results.statistics import AGGREGATES
 
-__all__ = ["MAX_DEPTH", "MAX_INT", "MAX_NUMBER", "Invalid", "check", "check_record"]
+__all__ = [
+    *("MAX_DEPTH", "MAX_INT", "MAX_NUMBER", "Invalid"),
+    *("check", "check_record", "check_variants"),
+]
 
 MAX_INT = 2**53  # the largest whole number every JSON reader keeps exactly
 # The largest magnitude of any other number: far past any score, latency or cost, and far
@@ -54,6 +57,39 @@ def check_record(value: object) -> None:
     check(value, RunRecord)
     assert isinstance(value, dict)
     check(value.get("run", {}), RunBlock, "run")
+    for name, scenario in value["scenarios"].items():
+        if "variants" in scenario:
+            check_variants(scenario, _join("scenarios", name))
+
+
+def check_variants(scenario: Mapping[str, Any], key: str) -> None:
+    """What the types alone cannot say of ``scenarios.<name>.variants`` (already checked
+    against ``VariantsRecord``): its names agree with each other and with the samples',
+    and a sample appears at most once per variant."""
+    block = scenario["variants"]
+    where = _join(key, "variants")
+    names = block["variants"]
+    if sorted(block["order"]) != sorted(names) or len(set(block["order"])) != len(names):
+        raise Invalid(_join(where, "order"), "expected each variant's name once")
+    for field, chosen in (("reference", [block["reference"]]), ("gate", block["gate"])):
+        for index, name in enumerate(chosen):
+            if name not in names:
+                at = _join(where, field) + (f"[{index}]" if field == "gate" else "")
+                raise Invalid(at, f"{_brief(name)} is not one of the variants")
+    for index, difference in enumerate(block["differences"]):
+        for field in ("variant", "against"):
+            if difference[field] not in names:
+                at = _join(f"{where}.differences[{index}]", field)
+                raise Invalid(at, f"{_brief(difference[field])} is not one of the variants")
+    seen: set[tuple[str, str]] = set()
+    for index, sample in enumerate(scenario["samples"]):
+        at = f"{_join(key, 'samples')}[{index}]"
+        variant = sample.get("variant")
+        if variant not in names:
+            raise Invalid(_join(at, "variant"), f"{_brief(variant)} is not one of the variants")
+        if (sample["id"], variant) in seen:
+            raise Invalid(at, f"sample {_brief(sample['id'])} twice for variant {variant}")
+        seen.add((sample["id"], variant))
 
 
 def check(value: object, hint: Any, key: str = "") -> None:

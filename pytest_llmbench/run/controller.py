@@ -7,6 +7,7 @@ import contextlib
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import secrets
 import sys
@@ -34,6 +35,7 @@ from pytest_llmbench.reporting import markdown as report_mod
 from pytest_llmbench.reporting.text_format import seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results import variants as variants_mod
 from pytest_llmbench.results.schema import (
     CallTally,
     Fingerprints,
@@ -47,7 +49,7 @@ from pytest_llmbench.run import selection as selection_mod
 from pytest_llmbench.run.ahead_of_items import serial_reason
 from pytest_llmbench.run.item_side import in_shard, smoke_ids
 from pytest_llmbench.run.payload_store import Collector
-from pytest_llmbench.run.selection import Coverage, Selection
+from pytest_llmbench.run.selection import Coverage, Selection, item_key, split_key
 from pytest_llmbench.warning import LLMBenchWarning
 
 # The journal is handed to the OS every this many samples, or at the first sample this many
@@ -240,36 +242,46 @@ class ControllerSide:
         if self.shard is not None:
             ids = {i for i in ids if in_shard(i, *self.shard)}
         smoke = smoke_ids(scenario, dataset) & ids
+        if scenario.variants:  # every variant of every sample: (sample, variant) items
+            names = [v.name for v in scenario.variants]
+            ids = {item_key(i, v) for i in ids for v in names}
+            smoke = {item_key(i, v) for i in smoke for v in names}
         return selection_mod.coverage(selected, ids, smoke), len(selected), len(ids)
 
     def entries(self, name: str, selected: dict[str, str]) -> list[SampleRecord]:
         """The scenario's sample entries: every payload, and for every selected item that
         sent none (its worker crashed, or the run stopped before it) an error entry, so
         every selected sample is in the record exactly once."""
+        scenario = self.cfg.scenarios[name]
+        variants = {v.name for v in scenario.variants}
         entries = [payload_mod.to_entry(d) for d in self.collector.samples(name)]
-        have = {e["id"] for e in entries}
-        by_id = {s.id: s for s in self.dataset_of(self.cfg.scenarios[name]).samples}
-        for nodeid, sample_id in sorted(selected.items()):
-            if sample_id in have or nodeid in self.skipped or sample_id not in by_id:
+        have = {item_key(e["id"], e.get("variant", "")) for e in entries}
+        by_id = {s.id: s for s in self.dataset_of(scenario).samples}
+        for nodeid, key in sorted(selected.items()):
+            sample_id, variant = split_key(key, bool(variants))
+            if key in have or nodeid in self.skipped or sample_id not in by_id:
                 continue
-            have.add(sample_id)
+            if variants and variant not in variants:
+                continue
+            have.add(key)
             sample = by_id[sample_id]
             crash = self.failures.get(nodeid)
-            entries.append(
-                {
-                    "id": sample.id,
-                    "item_id": sample.item_id,
-                    "position": sample.position,
-                    "nodeid": nodeid,
-                    "status": "error",
-                    "reason": crash or "not run: the run ended before this item",
-                    "reason_code": "crashed" if crash else "not_run",
-                    "outcome": "failed" if crash else "not run",
-                    "scores": {},
-                    "prompt_sha256": None,
-                    "judge": {},
-                }
-            )
+            entry: SampleRecord = {
+                "id": sample.id,
+                "item_id": f"{sample.item_id}-{variant}" if variant else sample.item_id,
+                "position": sample.position,
+                "nodeid": nodeid,
+                "status": "error",
+                "reason": crash or "not run: the run ended before this item",
+                "reason_code": "crashed" if crash else "not_run",
+                "outcome": "failed" if crash else "not run",
+                "scores": {},
+                "prompt_sha256": None,
+                "judge": {},
+            }
+            if variant:
+                entry["variant"] = variant
+            entries.append(entry)
         return entries
 
     def discard(self) -> None:
@@ -311,7 +323,8 @@ class ControllerSide:
             judge = self.cfg.judges[scenario.judge]
             entries = self.entries(name, selection.get(name, {}))
             live = self.service.mode(scenario.judge).mode == "live"
-            scenarios[name] = record_mod.build_scenario(
+            build = variants_mod.build_scenario if scenario.variants else record_mod.build_scenario
+            scenarios[name] = build(
                 scenario,
                 entries,
                 self.fingerprints(scenario),
@@ -319,7 +332,7 @@ class ControllerSide:
                 fail_on_warn,
                 tallies.get(name, tally.empty()) if live else None,
             )
-            ran = {e["id"] for e in entries}
+            ran = {item_key(e["id"], e.get("variant", "")) for e in entries}
             ran |= {i for n, i in selection.get(name, {}).items() if n in self.skipped}
             covered[name] = self.coverage(name, ran)
             kind, selected, total = covered[name]
@@ -424,10 +437,33 @@ class ControllerSide:
             # Each scenario's live judge calls, in seconds, sorted: they differ from run to
             # run, so they live here and not on the samples (the Prometheus histogram).
             "judge_latency_s": self.latencies(),
+            # With `variants:`: each variant's mean output time, per scenario (a time too).
+            **({"output_latency_s": found} if (found := self.output_latencies()) else {}),
             # With a budget: its limit, what was spent and still held, the calls it refused
             # (which calls those were can differ between xdist modes).
             **({"budget": budget} if (budget := self.service.budget_summary) else {}),
         }
+
+    def output_latencies(self) -> dict[str, dict[str, float | None]]:
+        """Per scenario with `variants:`, per variant: the output function's mean seconds
+        over the items that called it (None: none did)."""
+        found: dict[str, dict[str, float | None]] = {}
+        for name in self.collector.scenarios():
+            scenario = self.cfg.scenarios.get(name)
+            if scenario is None or not scenario.variants:
+                continue
+            payloads = self.collector.samples(name)
+            found[name] = {}
+            for variant in scenario.variants:
+                seconds = sorted(
+                    d["output_latency_s"]
+                    for d in payloads
+                    if d.get("variant") == variant.name and "output_latency_s" in d
+                )
+                found[name][variant.name] = (
+                    round(math.fsum(seconds) / len(seconds), 6) if seconds else None
+                )
+        return found
 
     def latencies(self) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
+from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, Variant
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
@@ -24,7 +25,7 @@ from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
 from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
-from pytest_llmbench.run.selection import Selection
+from pytest_llmbench.run.selection import Selection, item_key
 
 MARKER = "llmbench"
 
@@ -41,6 +42,7 @@ class ItemState:
     unscored_metrics: dict[str, str] = field(default_factory=dict)
     ahead: bool | None = None  # may it be judged ahead of its turn (None: not yet decided)
     output_cached: bool | None = None  # the `output` fixture's came from the output cache
+    output_seconds: float | None = None  # the output function's time for the `output` fixture
 
 
 ITEM_STATE = pytest.StashKey[ItemState]()
@@ -119,10 +121,16 @@ class ItemSide:
         dataset = self.dataset(scenario)
         self.custom_metrics(scenario)  # loaded now: an import error is a collection error
         smoke = smoke_ids(scenario, dataset)
+        samples = [s for s in dataset.samples if self.shard is None or in_shard(s.id, *self.shard)]
+        if scenario.variants:  # each (sample, variant) is one item, a sample's variants together
+            samples = [
+                dataclasses.replace(s, item_id=f"{s.item_id}-{v.name}", item_variant=v)
+                for s in samples
+                for v in scenario.variants
+            ]
         params = [
             pytest.param(s, id=s.item_id, marks=(pytest.mark.smoke,) if s.id in smoke else ())
-            for s in dataset.samples
-            if self.shard is None or in_shard(s.id, *self.shard)
+            for s in samples
         ]
         metafunc.parametrize("sample", params)
 
@@ -140,7 +148,7 @@ class ItemSide:
         for item in items:
             state = self.state(item)
             if state is not None:
-                found.setdefault(state.scenario.name, {})[item.nodeid] = state.sample.id
+                found.setdefault(state.scenario.name, {})[item.nodeid] = item_key(*state.sample.key)
         return found
 
     def state(self, item: pytest.Item) -> ItemState | None:
@@ -173,6 +181,7 @@ class ItemSide:
             except OutputError as error:
                 raise pytest.UsageError(str(error)) from None
         state.output_cached = produced.cached
+        state.output_seconds = produced.seconds
         return produced.value
 
     def prefetch_ahead(self, upcoming: Iterable[pytest.Item]) -> None:
@@ -283,7 +292,13 @@ class ItemSide:
             failure=failure,
             output_cached=state.output_cached,
             reference_stats=state.reference_stats,
+            variant=state.sample.key[1],
+            output_seconds=state.output_seconds,
         )
+
+    def variant(self, state: ItemState) -> Variant | None:
+        """The `variant` fixture: the variant this item runs; None without `variants:`."""
+        return state.sample.item_variant
 
 
 def _crash_line(report: pytest.TestReport) -> str:

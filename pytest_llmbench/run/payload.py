@@ -55,6 +55,8 @@ def build(
     output_cached: bool | None = None,
     reference_stats: dict[str, list[float]] | None = None,
     unscored_metrics: Mapping[str, str] | None = None,
+    variant: str = "",
+    output_seconds: float | None = None,
 ) -> SamplePayload:
     """Decide the sample's status and flatten everything into builtins.
 
@@ -63,6 +65,8 @@ def build(
     ``extra_scores`` are reference metrics computed in the item process; ``failure`` is the
     crash line of an item that failed before or without being scored; ``output_cached``
     whether the `output` fixture's came from the output cache (None: no output cache);
+    ``variant`` the item's variant ("" without `variants:`); ``output_seconds`` the output
+    function's time for the `output` fixture (None: not called);
     ``reference_stats`` the sufficient statistics of `aggregate: corpus` metrics;
     ``unscored_metrics`` the metrics computed in the item process (a custom source,
     similarity) that have no score, with why: a sample the judge scored is then `unscored`
@@ -120,6 +124,11 @@ def build(
         built["reference_stats"] = dict(sorted(reference_stats.items()))
     if unscored_metrics:
         built["unscored_metrics"] = dict(sorted(unscored_metrics.items()))
+    if variant:
+        built["variant"] = variant
+    seconds = _finite_number(output_seconds)
+    if seconds is not None:
+        built["output_latency_s"] = seconds
     return built
 
 
@@ -195,6 +204,8 @@ def to_entry(data: SamplePayload) -> SampleRecord:
         entry["unscored_metrics"] = data["unscored_metrics"]
     if data.get("repeats"):
         entry["repeats"] = data["repeats"]
+    if data.get("variant"):
+        entry["variant"] = str(data["variant"])
     return entry
 
 

@@ -16,9 +16,23 @@ from collections.abc import Iterable, Set
 from pathlib import Path
 from typing import Literal
 
-# scenario -> {node id: sample id}
+# scenario -> {node id: item key}: the sample id, or with `variants:` item_key(id, variant)
 Selection = dict[str, dict[str, str]]
 Coverage = Literal["all", "smoke", "subset"]
+_VARIANT_MARK = "\x1f"  # never in a variant name (ASCII-safe), so the last one splits
+
+
+def item_key(sample_id: str, variant: str = "") -> str:
+    """A selected item's key: its sample id, with `variants:` joined with its variant."""
+    return f"{sample_id}{_VARIANT_MARK}{variant}" if variant else sample_id
+
+
+def split_key(key: str, variants: bool) -> tuple[str, str]:
+    """(sample id, variant) of an item key; a scenario with variants must have one."""
+    if not variants:
+        return key, ""
+    sample_id, mark, variant = key.rpartition(_VARIANT_MARK)
+    return (sample_id, variant) if mark else (key, "")
 
 
 def write(path: Path, selection: Selection) -> None:

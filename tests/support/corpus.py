@@ -65,7 +65,20 @@ def outcome(root: Path, corpus: str, name: str) -> dict[str, Any]:
     try:
         if corpus == "configs":
             config = load_config(root / CONFIG, root, {})
-            return {"scenarios": sorted(config.scenarios)}
+            found: dict[str, Any] = {"scenarios": sorted(config.scenarios)}
+            variants = {
+                name: {
+                    "order": [v.name for v in s.variants],
+                    "params": {v.name: dict(v.params) for v in s.variants},
+                    "reference": s.reference,
+                    "gate": list(s.gate),
+                }
+                for name, s in sorted(config.scenarios.items())
+                if s.variants
+            }
+            if variants:
+                found["variants"] = variants
+            return found
         if corpus == "datasets":
             dataset = load_dataset(root / DATASET, DATASET)
             return {"ids": [s.id for s in dataset.samples]}
