@@ -1,22 +1,18 @@
 """`llmbench compare RUN.json --variants a,b`: two variants of one run record, per metric,
-paired by sample id over the samples both scored (the statistics a record's own
-``scenarios.<name>.variants.differences`` use)."""
+paired by sample id over the samples both scored: the figures of the record's own
+``scenarios.<name>.variants.differences`` when A is the reference."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
 
 from pytest_llmbench.cli.common import OK, CliError, emit
 from pytest_llmbench.results import record as record_mod
-from pytest_llmbench.results.bands import source_range
+from pytest_llmbench.results import variants as variants_mod
 from pytest_llmbench.results.schema import ScenarioRecord, VariantDifference
-from pytest_llmbench.results.statistics import paired_difference
-
-DifferenceStatus = Literal["better", "worse", "no detectable difference"]
 
 
 def cmd_compare_variants(args: argparse.Namespace) -> int:
@@ -86,35 +82,16 @@ def variant_scores(scenario: ScenarioRecord, variant: str, metric: str) -> dict[
 def variant_difference(
     scenario: ScenarioRecord, variant: str, against: str, metric: str
 ) -> VariantDifference:
-    """`variant` against `against` on one metric, over the samples both scored."""
-    entry = scenario["metrics"][metric]
-    diff = paired_difference(
+    """`variant` against `against` on one metric, over the samples both scored: the
+    record's own paired difference (results/variants.difference)."""
+    return variants_mod.difference(
+        variant,
+        against,
+        metric,
+        scenario["metrics"][metric]["better"],
         variant_scores(scenario, variant, metric),
         variant_scores(scenario, against, metric),
-        source_range(entry["source"]),
     )
-    return {
-        "variant": variant,
-        "against": against,
-        "metric": metric,
-        "n": diff.n,
-        "mean_diff": diff.mean,
-        "ci95": list(diff.ci95) if diff.ci95 is not None else None,
-        "ci_method": diff.method,
-        "better": entry["better"],
-        "status": difference_status(diff.ci95, entry["better"]),
-    }
-
-
-def difference_status(ci95: Sequence[float] | None, better: str) -> DifferenceStatus:
-    """better / worse only when the interval excludes zero; never a winner otherwise."""
-    if ci95 is None:
-        return "no detectable difference"
-    lo, hi = ci95
-    if lo > 0 or hi < 0:
-        up = lo > 0
-        return "better" if up == (better == "higher") else "worse"
-    return "no detectable difference"
 
 
 def variants_table(rows: list[VariantDifference], scenario: ScenarioRecord) -> list[str]:

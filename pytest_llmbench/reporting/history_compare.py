@@ -51,10 +51,12 @@ def paired_scores(scenario: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def variant_names(scenario: Mapping[str, Any]) -> list[str]:
-    """The scenario's variants in order, or [""] when it has none."""
+    """The scenario's variants, the reference first and the rest in order, or [""] when it
+    has none."""
     block = scenario.get("variants")
     if block:
-        return [str(v) for v in block["order"]]
+        reference = str(block["reference"])
+        return [reference] + [str(v) for v in block["order"] if v != reference]
     found = sorted({str(s["variant"]) for s in scenario["samples"] if "variant" in s})
     return found or [""]
 

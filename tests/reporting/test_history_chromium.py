@@ -21,9 +21,9 @@ import pytest
 from support.records import entry, make_record, nightly_run, variants_record, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
-from pytest_llmbench.cli.compare_variants import difference_status
 from pytest_llmbench.reporting.text_format import interval, number, signed
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import variants as variants_mod
 from pytest_llmbench.results.schema import RunRecord, SampleRecord
 from pytest_llmbench.results.statistics import Bounds, paired_difference
 
@@ -199,16 +199,37 @@ def compared_rows(dom: str, index: int = 0) -> dict[str, list[str]]:
 def expected_row(
     a: Mapping[str, float], b: Mapping[str, float], better: str, bounds: Bounds | None
 ) -> list[str]:
-    """What `llmbench compare --variants` (and the regression comparison) say of b - a."""
+    """What Python says of run b against run a: `llmbench compare B A`'s paired difference,
+    named better or worse only when its interval excludes zero."""
     diff = paired_difference(b, a, bounds)
+    ci = list(diff.ci95) if diff.ci95 else None
+    status = "no detectable difference"
+    if ci and (ci[0] > 0 or ci[1] < 0):
+        status = "better" if (ci[0] > 0) == (better == "higher") else "worse"
+    return _row(a, b, diff.mean, ci, diff.n, status if diff.n else "no paired samples")
+
+
+def expected_variant_row(a: Mapping[str, float], b: Mapping[str, float], better: str) -> list[str]:
+    """What the record (variants.difference) says of variant b against variant a."""
+    d = variants_mod.difference("b", "a", "m", better, b, a)
+    return _row(a, b, d["mean_diff"], d["ci95"], d["n"], d["status"])
+
+
+def _row(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    mean: float | None,
+    ci: list[float] | None,
+    n: int,
+    status: str,
+) -> list[str]:
     both = sorted(a.keys() & b.keys())
-    status = difference_status(diff.ci95, better) if diff.n else "no paired samples"
     return [
         number(math.fsum(a[k] for k in both) / len(both) if both else None),
         number(math.fsum(b[k] for k in both) / len(both) if both else None),
-        signed(diff.mean),
-        interval(list(diff.ci95) if diff.ci95 else None),
-        str(diff.n),
+        signed(mean),
+        interval(ci),
+        str(n),
         status,
     ]
 
@@ -276,12 +297,11 @@ def test_two_variants_of_one_run_can_be_picked(chromium: Path, tmp_path: Path) -
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert console_errors(dom.stderr) == []
     shown = compared_rows(dom.stdout)["accuracy"]
-    assert shown == expected_row(
-        scores(record, "accuracy", "small"),
-        scores(record, "accuracy", "large"),
-        "higher",
-        (0.0, 1.0),
+    assert shown == expected_variant_row(
+        scores(record, "accuracy", "small"), scores(record, "accuracy", "large"), "higher"
     )
+    (stored,) = record["scenarios"]["digest"]["variants"]["differences"]
+    assert shown[2:4] == [signed(stored["mean_diff"]), interval(stored["ci95"])]
     assert shown[0:3] == ["0.500", "0.625", "+0.125"]  # by hand: 4.0 / 8, 5.0 / 8, 1.0 / 8
     assert shown[5] == "no detectable difference"  # one sample went down: no winner at n = 8
 
@@ -314,6 +334,16 @@ def test_the_page_and_python_agree_on_every_interval_method(chromium: Path, tmp_
         a = {f"s-{p + 1:02d}": v for p, v in enumerate(old)}
         b = {f"s-{p + 1:02d}": v for p, v in enumerate(new)}
         expected[index] = {"accuracy": expected_row(a, b, "higher", (0.0, 1.0))}
+    # The same pairs as two variants of one run: the record's antisymmetric difference.
+    offset = len(AGREEMENT_CASES)
+    for index, (old, new) in enumerate(AGREEMENT_CASES, offset):
+        name = f"case-{index:02d}"
+        record = variants_record({"old": old, "new": new}, scenario=name)
+        record["run"].update(nightly_run(12))
+        record_mod.write(record, runs / f"{name}.json")
+        a = {f"s-{p + 1:02d}": v for p, v in enumerate(old)}
+        b = {f"s-{p + 1:02d}": v for p, v in enumerate(new)}
+        expected[index] = {"accuracy": expected_variant_row(a, b, "higher")}
     page = tmp_path / "history.html"
     assert cli.main(["history", str(runs), "--html", str(page)]) == 0
     dom = browse(chromium, page, tmp_path, "--dump-dom")

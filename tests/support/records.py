@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
+from pytest_llmbench.results import variants as variants_mod
 from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord
 from pytest_llmbench.results.stored_rules import default_rules
 
@@ -74,10 +76,18 @@ def make_record(
     partial_reason: str | None = None,
     cost: float | None = None,
     run: Mapping[str, Any] | None = None,
+    variants: variants_mod.Spec | None = None,
 ) -> RunRecord:
     usage = record_mod.usage(samples, None)
     usage["cost_usd"] = cost
-    block = record_mod.summarize_scenario(scenario, samples, fingerprints, default_rules(), usage)
+    if variants is None:
+        block = record_mod.summarize_scenario(
+            scenario, samples, fingerprints, default_rules(), usage
+        )
+    else:
+        block = variants_mod.summarize_variants(
+            scenario, samples, fingerprints, default_rules(), usage, variants
+        )
     note = (
         f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
     )
@@ -321,49 +331,31 @@ def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str,
 
 
 def variants_record(
-    scores: Mapping[str, Sequence[float | None]], *, scenario: str = "digest"
+    scores: Mapping[str, Sequence[float | None]],
+    *,
+    scenario: str = "digest",
+    shard: tuple[int, int] | None = None,
 ) -> RunRecord:
     """A record of one scenario whose variants (in the mapping's order, the first the
-    reference) scored `scores[variant][position]` on accuracy; each variant's summary is
-    built by the controller's code over its own samples, and no differences are stored."""
+    reference, each with params {model: its name}) scored `scores[variant][position]` on
+    accuracy, built by the controller's code (variants.summarize_variants); with `shard`,
+    shard K/N's record of the positions p with p % N == K - 1."""
     samples: list[SampleRecord] = []
-    for position in range(max(len(v) for v in scores.values())):
-        for variant, values in scores.items():
-            if position < len(values):
-                sample = entry(position, values[position])
-                sample["variant"] = variant
-                sample["item_id"] = f"{sample['id']}-{variant}"
-                sample["nodeid"] = f"benchmarks/test_digest.py::test_digest[{sample['item_id']}]"
-                samples.append(sample)
-    out = make_record(samples, scenario=scenario)
-    summaries: dict[str, Any] = {}
-    for variant in scores:
-        own = [s for s in samples if s["variant"] == variant]
-        block = record_mod.summarize_scenario(
-            scenario, own, FINGERPRINTS, default_rules(), record_mod.usage(own, None)
-        )
-        summaries[variant] = {
-            "params": {"model": variant},
-            "fingerprint": "e" * 64,
-            "samples": len(own),
-            "status": block["status"],
-            "gated": True,
-            "metrics": block["metrics"],
-            "counts": block["counts"],
-            "usage": {
-                "judge_calls": len(own),
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "cost_usd": None,
-                "output_latency_s": None,
-            },
-        }
-    order = list(scores)
-    out["scenarios"][scenario]["variants"] = {
-        "order": order,
-        "reference": order[0],
-        "gate": order,
-        "variants": summaries,
-        "differences": [],
-    }
-    return out
+    for variant, values in scores.items():
+        for position, value in enumerate(values):
+            if shard is not None and position % shard[1] != shard[0] - 1:
+                continue
+            sample = entry(position, value)
+            sample["variant"] = variant
+            sample["item_id"] = f"{sample['id']}-{variant}"
+            sample["nodeid"] = f"benchmarks/test_digest.py::test_digest[{sample['item_id']}]"
+            samples.append(sample)
+    order = tuple(scores)
+    spec = variants_mod.Spec(
+        order=order,
+        reference=order[0],
+        gate=order,
+        params={v: {"model": v} for v in order},
+        fingerprints={v: hashlib.sha256(v.encode()).hexdigest() for v in order},
+    )
+    return make_record(samples, scenario=scenario, shard=shard, variants=spec)

@@ -1,10 +1,12 @@
 "use strict";
 // The history page's side-by-side comparison: two runs (or two variants of one run) of a
-// scenario, per metric, paired by sample id. The statistics are results/statistics.py's
-// paired_difference, step for step: the differences sorted and summed exactly (fsum), the
-// t interval, and from 5 to 200 pairs the seeded bootstrap-t over Python's own generator
-// (MT19937 seeded as random.Random(20251109), choices() as floor(random() * n)), so the
-// page shows the figures `llmbench compare` prints for the same data.
+// scenario, per metric, paired by sample id. The statistics are Python's, step for step:
+// two runs as results/statistics.py's paired_difference (what `llmbench compare B A`
+// prints), two variants of one run as results/variants.py's difference (what the record's
+// variants block and `llmbench compare RUN --variants a,b` say); the differences sorted
+// and summed exactly (fsum), the t interval, and from 5 to 200 pairs the seeded bootstrap-t
+// over Python's own generator (MT19937 seeded as random.Random(20251109), choices() as
+// floor(random() * n)).
 (function () {
   const SEED = 20251109, RESAMPLES = 999, T_MIN_N = 5, T_MAX_N = 200, NOTHING = "\u2014";
 
@@ -176,6 +178,24 @@
     const s = meanSummary(diffs, diffBounds);
     return { n, mean: s.mean, ci: s.ci, keys };
   }
+  // variants.difference: exactly antisymmetric, so computed on whichever of the sorted
+  // differences and their sorted negation is smaller as a list; no clipping.
+  function variantDifference(current, reference) {
+    const keys = Object.keys(current).filter((k) => k in reference).sort();
+    const diffs = keys.map((k) => current[k] - reference[k]).sort((a, b) => a - b);
+    const negated = diffs.map((d) => -d).sort((a, b) => a - b);
+    let flip = false;
+    for (let i = 0; i < diffs.length; i++) {
+      if (negated[i] !== diffs[i]) { flip = negated[i] < diffs[i]; break; }
+    }
+    const used = flip ? negated : diffs, sign = flip ? -1 : 1, n = used.length;
+    const clean = (v) => (v === 0 ? 0 : v);
+    if (n === 0) return { n, mean: null, ci: null, keys };
+    if (n === 1) return { n, mean: clean(sign * used[0]), ci: null, keys };
+    const s = meanSummary(used, null);
+    const ci = [clean(sign * s.ci[0]), clean(sign * s.ci[1])].sort((a, b) => a - b);
+    return { n, mean: clean(sign * s.mean), ci, keys };
+  }
 
   // -- number_format: Python's f"{x:.3f}" (round half to even), no negative zero ----------
   function fixed(x, digits) {
@@ -219,7 +239,8 @@
     for (const metric of scenario.metrics) {
       const sa = scoresOf(a, metric.name), sb = scoresOf(b, metric.name);
       const bounds = metric.bounds ? metric.bounds.map((v, i) => (v === null ? (i ? Infinity : -Infinity) : v)) : null;
-      const d = pairedDifference(sb, sa, bounds);
+      const d = a.run === b.run && a.variant && b.variant
+        ? variantDifference(sb, sa) : pairedDifference(sb, sa, bounds);
       const row = document.createElement("tr");
       row.dataset.metric = metric.name;
       cell(row, metric.name);
@@ -258,8 +279,11 @@
         select.appendChild(el);
       });
     }
-    // Newest first: B the newest, A the one before it (or another variant of the same run).
-    const chosen = fromHash(scenario) || [Math.min(1, scenario.options.length - 1), 0];
+    // By default the newest run's second variant against its reference (listed first), or
+    // without variants the newest run (B) against the one before it (A).
+    const [first, second] = scenario.options;
+    const variantsFirst = second && first.variant && second.run === first.run;
+    const chosen = fromHash(scenario) || (variantsFirst ? [0, 1] : [second ? 1 : 0, 0]);
     picks[0].value = String(chosen[0]);
     picks[1].value = String(chosen[1]);
     for (const select of picks) {
