@@ -85,6 +85,27 @@ def test_offline_dry_run_scores_the_stored_ground_truth(
     smoke.assert_outcomes(passed=2, deselected=4)
 
 
+def test_a_promoted_baseline_folder_is_what_later_runs_are_compared_with(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # docs/guides/baselines.md, step by step
+    project = example(pytester, monkeypatch, "offline-dry-run")
+    assert project.run("--llmbench-json=run.json").ret == 0
+    capsys.readouterr()
+    assert cli.main(["baseline", "promote", str(project.root / "run.json")]) == 0
+    assert capsys.readouterr().out.startswith("promoted faq (pass) of run ")
+    folder = project.root / "data" / "eval" / "baselines"
+    assert [p.name for p in folder.iterdir()] == ["faq.json"]
+    result = project.run("--llmbench-baseline=data/eval/baselines", "--llmbench-json=next.json")
+    assert result.ret == 0
+    compared = record_mod.load(project.root / "next.json")["scenarios"]["faq"]["comparison"]
+    assert compared["status"] == "ok"
+    assert {m: c["diff"] for m, c in compared["metrics"].items()} == {
+        "correctness": 0.0,
+        "helpfulness": 0.0,
+    }
+
+
 def test_live_judge_asks_the_judge_once_per_sample(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
