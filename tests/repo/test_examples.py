@@ -242,10 +242,14 @@ def test_reference_metrics_score_against_the_reference_without_a_judge(
     assert block["metrics"]["bleu"]["signature"].startswith("nrefs:1|")
 
 
-def test_the_sharded_nightly_merges_into_the_unsharded_record(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("name", ["sharded-nightly", "variants"])
+def test_shards_merge_into_the_unsharded_record_byte_for_byte(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
 ) -> None:
-    project = example(pytester, monkeypatch, "sharded-nightly")
+    project = example(pytester, monkeypatch, name)
     shards = []
     for k in (1, 2, 3):
         shard = project.run(f"--llmbench-shard={k}/3", f"--llmbench-json=shard-{k}.json")
