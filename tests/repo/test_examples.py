@@ -48,6 +48,14 @@ def scenario(project: Project) -> dict[str, Any]:
     return dict(record["scenarios"]["faq"])
 
 
+def passing_run(project: Project, *args: str, passed: int = 6) -> dict[str, Any]:
+    """Run the example (pytest *args in its folder): it passes; its record's scenario."""
+    result = project.run(*args)
+    assert result.ret == 0
+    result.assert_outcomes(passed=passed)
+    return scenario(project)
+
+
 def values(block: dict[str, Any]) -> dict[str, float]:
     return {name: m["value"] for name, m in block["metrics"].items()}
 
@@ -74,14 +82,10 @@ def test_every_example_is_run_by_a_test_and_listed_in_the_readme() -> None:
 def test_offline_dry_run_scores_the_stored_ground_truth(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = example(pytester, monkeypatch, "offline-dry-run")
-    result = project.run()
-    assert result.ret == 0
-    result.assert_outcomes(passed=6)
-    block = scenario(project)
+    block = passing_run(example(pytester, monkeypatch, "offline-dry-run"))
     assert block["fingerprints"]["judge"]["mode"] == "dry-run"
     assert values(block) == {"correctness": mean(CORRECTNESS), "helpfulness": mean(HELPFULNESS)}
-    smoke = project.run("-m", "smoke")
+    smoke = Project(pytester).run("-m", "smoke")
     smoke.assert_outcomes(passed=2, deselected=4)
 
 
@@ -112,11 +116,8 @@ def test_live_judge_asks_the_judge_once_per_sample(
     project = example(pytester, monkeypatch, "live-judge")
     with JudgeServer(default_score=0.9) as server:
         monkeypatch.setenv("LLM_URL", server.url)
-        result = project.run("--llmbench-judge=live")
+        block = passing_run(project, "--llmbench-judge=live")
         assert len(server.requests) == 6
-    assert result.ret == 0
-    result.assert_outcomes(passed=6)
-    block = scenario(project)
     assert block["fingerprints"]["judge"]["mode"] == "live"
     assert values(block) == {"correctness": 0.9, "helpfulness": 0.9}
     assert block["usage"]["judge_calls"] == 6 and block["usage"]["cost_usd"] is not None
@@ -126,10 +127,7 @@ def test_the_output_function_produces_what_is_judged_once(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = example(pytester, monkeypatch, "output-function")
-    result = project.run()
-    assert result.ret == 0
-    result.assert_outcomes(passed=6)
-    assert scenario(project)["outputs"] == {"produced": 6, "cached": 0}
+    assert passing_run(project)["outputs"] == {"produced": 6, "cached": 0}
     again = project.run()
     assert again.ret == 0
     second = project.records()[-1]["scenarios"]["faq"]
@@ -145,10 +143,7 @@ def test_variants_run_each_sample_per_variant_and_compare_them(
         "test_faq.py::test_faq_variant[faq-01-full]",
         "test_faq.py::test_faq_variant[faq-01-short]",
     ]
-    result = project.run()
-    assert result.ret == 0
-    result.assert_outcomes(passed=12)
-    block = scenario(project)["variants"]
+    block = passing_run(project, passed=12)["variants"]
     assert (block["order"], block["reference"], block["gate"]) == (
         ["full", "short"],
         "full",
@@ -207,10 +202,8 @@ def test_repeats_judge_each_sample_three_times_and_measure_the_noise(
     judge = Wavering()
     with JudgeServer(scorer=judge) as server:
         monkeypatch.setenv("LLM_URL", server.url)
-        result = project.run("--llmbench-judge=live")
+        block = passing_run(project, "--llmbench-judge=live")
         assert len(server.requests) == 18
-    assert result.ret == 0
-    block = scenario(project)
     assert [len(s["repeats"]) for s in block["samples"]] == [3] * 6
     assert block["metrics"]["correctness"]["noise_sd"] == pytest.approx(0.05, abs=1e-9)
     assert block["metrics"]["helpfulness"]["noise_sd"] == pytest.approx(0.0, abs=1e-12)
@@ -220,10 +213,7 @@ def test_repeats_judge_each_sample_three_times_and_measure_the_noise(
 def test_custom_metrics_are_the_functions_values(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = example(pytester, monkeypatch, "custom-metric")
-    result = project.run()
-    assert result.ret == 0
-    block = scenario(project)
+    block = passing_run(example(pytester, monkeypatch, "custom-metric"))
     rows = dataset("custom-metric")
     assert values(block)["words"] == mean([float(len(r["output"].split())) for r in rows])
     assert values(block)["answers_the_question"] == mean([1, 1, 1, 0, 1, 1])  # faq-04 misses
@@ -232,10 +222,7 @@ def test_custom_metrics_are_the_functions_values(
 def test_reference_metrics_score_against_the_reference_without_a_judge(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = example(pytester, monkeypatch, "reference-metrics")
-    result = project.run()
-    assert result.ret == 0
-    block = scenario(project)
+    block = passing_run(example(pytester, monkeypatch, "reference-metrics"))
     assert sorted(block["metrics"]) == ["bleu", "chrf", "corpus_bleu", "rouge_1", "rouge_l"]
     assert block["usage"]["judge_calls"] == 0
     assert block["metrics"]["corpus_bleu"]["ci_method"] == "corpus bootstrap"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import random
 import re
 import struct
 import subprocess
@@ -234,6 +235,16 @@ def _row(
     ]
 
 
+def page_dom(chromium: Path, runs: Path, tmp_path: Path, fragment: str = "") -> str:
+    """The DOM of `llmbench history RUNS --html` once its script ran, with no console error."""
+    page = tmp_path / "history.html"
+    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
+    dom = browse(chromium, page, tmp_path, "--dump-dom", fragment=fragment)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert console_errors(dom.stderr) == []
+    return dom.stdout
+
+
 def scores(record: RunRecord, metric: str, variant: str | None = None) -> dict[str, float]:
     return {
         s["id"]: s["scores"][metric]
@@ -247,14 +258,9 @@ def test_picking_two_runs_shows_their_paired_difference_as_the_python_computes_i
 ) -> None:
     runs = history_folder(tmp_path)
     first, last = record_mod.load(runs / "10.json"), record_mod.load(runs / "17.json")
-    page = tmp_path / "history.html"
-    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
     fragment = "#scenario=digest&a=20251110T030000Z-000010&b=20251117T030000Z-000017"
-
-    dom = browse(chromium, page, tmp_path, "--dump-dom", fragment=fragment)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert console_errors(dom.stderr) == []
-    shown = compared_rows(dom.stdout)
+    dom = page_dom(chromium, runs, tmp_path, fragment)
+    shown = compared_rows(dom)
     assert shown == {
         "accuracy": expected_row(
             scores(first, "accuracy"), scores(last, "accuracy"), "higher", (0.0, 1.0)
@@ -266,7 +272,7 @@ def test_picking_two_runs_shows_their_paired_difference_as_the_python_computes_i
     # By hand: latency fell by exactly 8 s a day on every sample, 56 s over the 7 days.
     assert shown["latency_seconds"][2:] == ["-56.000", "-56.000 – -56.000", "12", "better"]
     assert shown["accuracy"][5] == "better"  # +0.18 on every sample, up to the 1.0 cap
-    assert '<th class="num side-a">A: 2025-11-10 03:00 · 20251110T030000Z-000010</th>' in dom.stdout
+    assert '<th class="num side-a">A: 2025-11-10 03:00 · 20251110T030000Z-000010</th>' in dom
 
 
 def test_by_default_the_page_compares_the_newest_run_with_the_one_before(
@@ -274,11 +280,7 @@ def test_by_default_the_page_compares_the_newest_run_with_the_one_before(
 ) -> None:
     runs = history_folder(tmp_path)
     before, newest = record_mod.load(runs / "16.json"), record_mod.load(runs / "17.json")
-    page = tmp_path / "history.html"
-    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
-    dom = browse(chromium, page, tmp_path, "--dump-dom")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert compared_rows(dom.stdout)["accuracy"] == expected_row(
+    assert compared_rows(page_dom(chromium, runs, tmp_path))["accuracy"] == expected_row(
         scores(before, "accuracy"), scores(newest, "accuracy"), "higher", (0.0, 1.0)
     )
 
@@ -289,26 +291,34 @@ def test_two_variants_of_one_run_can_be_picked(chromium: Path, tmp_path: Path) -
     record = variants_record({"small": small, "large": large})
     runs = tmp_path / "runs"
     record_mod.write(record, runs / "run.json")
-    page = tmp_path / "history.html"
-    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
     run = record["run"]["id"]
-    fragment = f"#scenario=digest&a={run}&av=small&b={run}&bv=large"
-    dom = browse(chromium, page, tmp_path, "--dump-dom", fragment=fragment)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert console_errors(dom.stderr) == []
-    shown = compared_rows(dom.stdout)["accuracy"]
-    assert shown == expected_variant_row(
-        scores(record, "accuracy", "small"), scores(record, "accuracy", "large"), "higher"
-    )
+    dom = page_dom(chromium, runs, tmp_path, f"#scenario=digest&a={run}&av=small&b={run}&bv=large")
+    shown = compared_rows(dom)["accuracy"]
+    assert shown == expected_variant_row(by_id(small), by_id(large), "higher")
     (stored,) = record["scenarios"]["digest"]["variants"]["differences"]
     assert shown[2:4] == [signed(stored["mean_diff"]), interval(stored["ci95"])]
     assert shown[0:3] == ["0.500", "0.625", "+0.125"]  # by hand: 4.0 / 8, 5.0 / 8, 1.0 / 8
     assert shown[5] == "no detectable difference"  # one sample went down: no winner at n = 8
 
 
+def by_id(values: list[float]) -> dict[str, float]:
+    """Scores by the sample ids support.records.entry gives positions."""
+    return {f"s-{p + 1:02d}": v for p, v in enumerate(values)}
+
+
+def _random_case(rng: random.Random) -> tuple[list[float], list[float]]:
+    n = rng.choice([1, 2, 3, 4, 5, 6, 9, 17, 50, 120, 199, 200, 201, 230])
+    grid = rng.choice([0.05, 0.1, 0.25, 0.0625, 0.001])
+    old = [round(rng.randint(0, int(1 / grid)) * grid, 6) for _ in range(n)]
+    shift = rng.choice([-0.2, -0.05, 0.0, 0.03, 0.1])
+    new = [min(1.0, max(0.0, round(v + shift + rng.choice([-grid, 0, grid]), 6))) for v in old]
+    return old, new
+
+
 # Pairs of score lists the page must compute exactly as Python: every interval method
 # (none at n = 1, t at 2-4 and past 200, bootstrap-t at 5-200), equal values, round-half
-# ties (x.0625 to 3 digits), a value past a judge's range (clipping), negative differences.
+# ties (x.0625 to 3 digits), a value past a judge's range (clipping), negative differences,
+# and seeded random ones of many sizes and grids.
 AGREEMENT_CASES = [
     ([0.5], [0.75]),
     ([0.5, 0.25], [0.75, 0.75]),
@@ -318,6 +328,7 @@ AGREEMENT_CASES = [
     ([0.9, 0.95, 1.0, 0.85, 0.9, 1.0], [0.1, 0.05, 0.0, 0.15, 0.1, 0.0]),
     ([round(0.37 * (k % 7) / 3 + 0.01 * k, 4) for k in range(40)], [0.5] * 40),
     ([(k * 7919 % 101) / 100 for k in range(203)], [(k * 104729 % 97) / 96 for k in range(203)]),
+    *(_random_case(random.Random(seed)) for seed in range(24)),
 ]
 
 
@@ -331,22 +342,12 @@ def test_the_page_and_python_agree_on_every_interval_method(chromium: Path, tmp_
                 [entry(p, v) for p, v in enumerate(values)], scenario=name, run=nightly_run(day)
             )
             record_mod.write(record, runs / f"{name}-{day}.json")
-        a = {f"s-{p + 1:02d}": v for p, v in enumerate(old)}
-        b = {f"s-{p + 1:02d}": v for p, v in enumerate(new)}
-        expected[index] = {"accuracy": expected_row(a, b, "higher", (0.0, 1.0))}
+        expected[index] = {"accuracy": expected_row(by_id(old), by_id(new), "higher", (0.0, 1.0))}
     # The same pairs as two variants of one run: the record's antisymmetric difference.
-    offset = len(AGREEMENT_CASES)
-    for index, (old, new) in enumerate(AGREEMENT_CASES, offset):
-        name = f"case-{index:02d}"
-        record = variants_record({"old": old, "new": new}, scenario=name)
+    for index, (old, new) in enumerate(AGREEMENT_CASES, len(AGREEMENT_CASES)):
+        record = variants_record({"old": old, "new": new}, scenario=f"case-{index:02d}")
         record["run"].update(nightly_run(12))
-        record_mod.write(record, runs / f"{name}.json")
-        a = {f"s-{p + 1:02d}": v for p, v in enumerate(old)}
-        b = {f"s-{p + 1:02d}": v for p, v in enumerate(new)}
-        expected[index] = {"accuracy": expected_variant_row(a, b, "higher")}
-    page = tmp_path / "history.html"
-    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
-    dom = browse(chromium, page, tmp_path, "--dump-dom")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert console_errors(dom.stderr) == []
-    assert {i: compared_rows(dom.stdout, i) for i in expected} == expected
+        record_mod.write(record, runs / f"case-{index:02d}.json")
+        expected[index] = {"accuracy": expected_variant_row(by_id(old), by_id(new), "higher")}
+    dom = page_dom(chromium, runs, tmp_path)
+    assert {i: compared_rows(dom, i) for i in expected} == expected

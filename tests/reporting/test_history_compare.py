@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support.records import entry, make_record, run_on, variants_record
 
 from pytest_llmbench.reporting import history, history_compare
@@ -68,3 +70,20 @@ def test_a_judge_metric_embeds_its_score_range_for_the_clipping() -> None:
     assert data["scenarios"][0]["metrics"] == [
         {"name": "accuracy", "better": "higher", "bounds": [0.0, 1.0]}
     ]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(json_values)
+def test_the_embedded_json_never_holds_what_could_end_its_script_and_reads_back(
+    data: object,
+) -> None:
+    text = history_compare.script_json(data)
+    assert text.isascii()
+    assert not {"<", ">", "&"} & set(text)
+    assert json.loads(text) == data

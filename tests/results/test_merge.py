@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
 from support.records import FINGERPRINTS, entry, make_record, variants_record, with_fingerprint
 
@@ -393,4 +395,21 @@ def test_a_sample_held_twice_for_one_variant_names_the_variant() -> None:
     assert str(refused.value) == (
         "one.json and two.json both hold sample 's-01' (variant small) of scenario 'digest'; "
         "shards must not overlap"
+    )
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, None]), min_size=1, max_size=12),
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, None]), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=4),
+)
+def test_merged_shards_of_any_variants_record_are_the_unsharded_one(
+    a: list[float | None], b: list[float | None], count: int
+) -> None:
+    scores = {"a": a, "b": b}
+    shards = [(f"{k}.json", variants_record(scores, shard=(k, count))) for k in range(1, count + 1)]
+    merged, _ = merge(shards, run_id="m")
+    whole = variants_record(scores)
+    assert record_mod.dumps(record_mod.deterministic_view(merged)) == record_mod.dumps(
+        record_mod.deterministic_view(whole)
     )
