@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pytest_llmbench.benchmark.config import Variant
     from pytest_llmbench.benchmark.dataset import Sample
     from pytest_llmbench.benchmark.judge_config import JudgeConfig
     from pytest_llmbench.errors import RecordError, UserError
@@ -40,6 +41,7 @@ __all__ = [
     "SampleRecord",
     "ScenarioRecord",
     "UserError",
+    "Variant",
     "__version__",
     "load_record",
 ]
@@ -50,6 +52,8 @@ _LAZY = {
     "RecordError": ("pytest_llmbench.errors", "RecordError"),
     "UserError": ("pytest_llmbench.errors", "UserError"),
     "Sample": ("pytest_llmbench.benchmark.dataset", "Sample"),
+    # What a scenario's `output:` function gets with `variants:` (and the `variant` fixture).
+    "Variant": ("pytest_llmbench.benchmark.config", "Variant"),
     # The extension surface (README "Extending"): a `kind: module:Class` judge's types.
     "Judge": ("pytest_llmbench.judging.judge_protocol", "Judge"),
     "JudgeConfig": ("pytest_llmbench.benchmark.judge_config", "JudgeConfig"),

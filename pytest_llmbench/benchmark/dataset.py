@@ -36,7 +36,7 @@ class Sample:
     item_variant: Variant | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
+    def item_key(self) -> tuple[str, str]:
         """(id, variant name or ""): unique among a scenario's items."""
         variant = self.item_variant
         return (self.id, variant.name if variant is not None else "")
@@ -86,7 +86,7 @@ _RESERVED_WHAT = {
     "line": "line number",
     "fields": "record of every field",
     "item_variant": "variant of the item",
-    "key": "item key",
+    "item_key": "item key",
 }
 _RESERVED = frozenset(_RESERVED_WHAT)
 

@@ -392,7 +392,9 @@ class Reader:
 
     def error(self, path: KeyPath, what: str, fix: str) -> UserError:
         line = self.loaded.line(path)
-        return self.error_type.at(self.display, line, ".".join(path) or None, what, fix)
+        # A key is outside text: a line break in it must not break the one-line message.
+        key = _KEY_CONTROL.sub(lambda m: repr(m.group())[1:-1], ".".join(path))
+        return self.error_type.at(self.display, line, key or None, what, fix)
 
     def expand(self, value: Any, path: KeyPath, environ: Mapping[str, str]) -> Any:
         """`value` with ${VAR} expanded in every string (keys are left as written)."""
@@ -494,6 +496,9 @@ def one_of(value: str, choices: Sequence[str]) -> str:
     close = difflib.get_close_matches(value, choices, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"expected one of {', '.join(choices)}{hint}"
+
+
+_KEY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def show(value: Any) -> str:

@@ -116,4 +116,4 @@ class JudgingAhead:
 
 def _key(scenario: ScenarioConfig, sample: Sample) -> tuple[str, str, str]:
     """An item's key: (scenario, sample id, variant or "")."""
-    return (scenario.name, *sample.key)
+    return (scenario.name, *sample.item_key)

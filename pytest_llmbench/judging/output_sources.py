@@ -15,7 +15,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,8 @@ class Produced:
 
     value: Any
     cached: bool | None = None  # from the output cache; None: no function, or no cache
-    seconds: float | None = None  # the function's wall time, when it was called
+    # The function's wall time, when it was called (a timing: not part of what it gave).
+    seconds: float | None = field(default=None, compare=False)
 
 
 class OutputSource:

@@ -9,7 +9,9 @@ from typing import Any
 
 import jinja2
 
+from pytest_llmbench.reporting.terminal import variant_comparison
 from pytest_llmbench.reporting.text_format import interval, judge_noise, money, number, signed
+from pytest_llmbench.reporting.variants_table import differences_rows, side_by_side_rows
 
 MARKER = "<!-- llmbench-report -->"
 # GitHub rejects comments over 65,536 characters; stay clear of it.
@@ -163,6 +165,9 @@ def _environment() -> jinja2.Environment:
         worst_samples=worst_samples,
         judge_words=judge_words,
         words_limit=JUDGE_WORDS_CHARS,
+        side_by_side_rows=side_by_side_rows,
+        differences_rows=differences_rows,
+        variant_comparison=variant_comparison,
     )
     return env
 

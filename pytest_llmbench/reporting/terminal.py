@@ -14,6 +14,11 @@ from pytest_llmbench.reporting.text_format import (
     printable,
     signed,
 )
+from pytest_llmbench.reporting.variants_table import (
+    differences_rows,
+    output_latencies,
+    side_by_side_rows,
+)
 
 Line = tuple[str, str]  # (text, colour: "" | "green" | "yellow" | "red")
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "no data": "red"}
@@ -29,6 +34,21 @@ def _table(metrics: Mapping[str, Mapping[str, Any]]) -> list[Line]:
     for index, text in enumerate(columns(rows, right=(1, 3))):
         colour = "" if index == 0 else COLOURS.get(rows[index][5], "")
         lines.append(("  " + text, colour))
+    return lines
+
+
+def variant_lines(record: Mapping[str, Any], name: str) -> list[Line]:
+    """The variants side by side, then each one's paired difference from the reference."""
+    block = record["scenarios"][name]["variants"]
+    rows = side_by_side_rows(block, output_latencies(record, name))
+    lines: list[Line] = [("  " + text, "") for text in columns(rows)]
+    differences = differences_rows(block)
+    if len(differences) > 1:
+        lines.append((f"  paired differences from {block['reference']}:", ""))
+        for index, text in enumerate(columns(differences, right=(2, 4))):
+            status = differences[index][5]
+            colour = {"better": "green", "worse": "yellow"}.get(status, "") if index else ""
+            lines.append(("    " + text, colour))
     return lines
 
 
@@ -82,7 +102,18 @@ def comparison_lines(comparison: Mapping[str, Any] | None) -> list[Line]:
                 colour,
             )
         )
+    for name, one in (comparison.get("variants") or {}).items():
+        lines.append((f"    variant {name}: {variant_comparison(one)}", ""))
     return lines
+
+
+def variant_comparison(one: Mapping[str, Any]) -> str:
+    """A variant against its baseline self, in words."""
+    if one["status"] in ("new", "not comparable"):
+        return f"{one['status']} ({'; '.join(one.get('reasons', []))})"
+    if one["status"] == "regression":
+        return "regression in " + ", ".join(one.get("regressed", []))
+    return "ok"
 
 
 def section(record: Mapping[str, Any]) -> list[Line]:
@@ -107,7 +138,10 @@ def _lines(record: Mapping[str, Any]) -> list[Line]:
                 COLOURS[status] if record["gated"] else "yellow",
             )
         )
-        lines.extend(_table(scenario["metrics"]))
+        if "variants" in scenario:
+            lines.extend(variant_lines(record, name))
+        else:
+            lines.extend(_table(scenario["metrics"]))
         lines.extend(noise_lines(scenario["metrics"]))
         lines.extend(comparison_lines(scenario.get("comparison")))
         lines.append(("  " + usage_line(scenario["usage"]), ""))

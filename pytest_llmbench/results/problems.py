@@ -16,7 +16,13 @@ from typing import Literal
 
 from pytest_llmbench.benchmark.rules import RegressionRules, UnscoredRules
 from pytest_llmbench.results.number_format import interval, number, signed
-from pytest_llmbench.results.schema import Comparison, MetricRecord, SampleRecord, ScenarioRecord
+from pytest_llmbench.results.schema import (
+    Comparison,
+    MetricRecord,
+    SampleRecord,
+    ScenarioRecord,
+    VariantComparison,
+)
 from pytest_llmbench.results.stored_rules import regression_rules, stored_rules, unscored_rules
 
 Kind = Literal["budget", "unscored", "band", "no_data", "regression", "noise"]
@@ -142,6 +148,20 @@ def regression_problems(name: str, comparison: Comparison) -> list[Problem]:
     if comparison.get("status") != "regression":
         return []
     severity: Severity = "fail" if comparison.get("severity") == "error" else "warn"
+    variants = comparison.get("variants")
+    if variants is not None:  # each gated variant's regressions, the variant named
+        return [
+            problem
+            for variant, one in variants.items()
+            if one["status"] == "regression" and one["gated"]
+            for problem in _regressions(f"{name} (variant {variant})", severity, one)
+        ]
+    return _regressions(name, severity, comparison)
+
+
+def _regressions(
+    name: str, severity: Severity, comparison: Comparison | VariantComparison
+) -> list[Problem]:
     found = []
     for metric in comparison.get("regressed", []):
         m = comparison.get("metrics", {})[metric]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 
 from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results import record as record_mod
+from pytest_llmbench.results import variants as variants_mod
 from pytest_llmbench.results.problems import regression_problems, sentence
 from pytest_llmbench.results.regression import compare_scenario
 from pytest_llmbench.results.schema import (
@@ -60,15 +61,35 @@ def baseline_summary(baseline: RunRecord | None) -> BaselineSummary | None:
 def rescore(name: str, scenario: ScenarioRecord) -> ScenarioRecord:
     """A scenario block rebuilt from its own samples (any baseline comparison dropped; what
     the run selected kept)."""
-    block = record_mod.summarize_scenario(
+    if "variants" in scenario:
+        block = _rescore_variants(name, scenario)
+    else:
+        block = record_mod.summarize_scenario(
+            name,
+            scenario["samples"],
+            scenario["fingerprints"],
+            stored_rules(scenario),
+            scenario["usage"],
+        )
+    if "selection" in scenario:
+        block["selection"] = scenario["selection"]
+    return block
+
+
+def _rescore_variants(name: str, scenario: ScenarioRecord) -> ScenarioRecord:
+    """A scenario with variants rebuilt from its samples by its stored variants block;
+    each variant's usage kept as stored (a record holds no price to recount its cost)."""
+    stored = scenario["variants"]
+    block = variants_mod.summarize_variants(
         name,
         scenario["samples"],
         scenario["fingerprints"],
         stored_rules(scenario),
         scenario["usage"],
+        variants_mod.spec_of(stored),
     )
-    if "selection" in scenario:
-        block["selection"] = scenario["selection"]
+    for variant, summary in block["variants"]["variants"].items():
+        summary["usage"] = stored["variants"][variant]["usage"]
     return block
 
 

@@ -11,15 +11,17 @@ times the margin is flagged, and the comparison says it is underpowered.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal, cast
 
 from pytest_llmbench.benchmark.rules import RegressionRules
 from pytest_llmbench.results.bands import source_range
 from pytest_llmbench.results.schema import (
     Comparison,
     MetricComparison,
+    MetricRecord,
     RegressedSample,
     ScenarioRecord,
+    VariantComparison,
 )
 from pytest_llmbench.results.statistics import Bounds, overlap, paired_difference
 
@@ -116,12 +118,98 @@ def _mean(values: list[float]) -> float | None:
 def compare_scenario(
     current: ScenarioRecord, baseline: ScenarioRecord | None, rules: RegressionRules
 ) -> Comparison:
-    """The comparison block of one scenario: status ok / regression / not comparable."""
+    """The comparison block of one scenario: status ok / regression / not comparable.
+    With `variants:`, variant by variant (``compare_variants``)."""
     if baseline is None:
         return {"status": "not comparable", "reasons": ["the baseline has no such scenario"]}
     reasons = comparability(current, baseline)
     if reasons:
         return {"status": "not comparable", "reasons": reasons}
+    if "variants" in current:
+        return compare_variants(current, baseline, rules)
+    return _compare_samples(current, baseline, rules)
+
+
+def compare_variants(
+    current: ScenarioRecord, baseline: ScenarioRecord, rules: RegressionRules
+) -> Comparison:
+    """Each variant's samples against the same variant's in the baseline; a variant whose
+    fingerprint (params, output function, output_version) changed is not comparable, one
+    the baseline lacks is new. The comparison's own keys are the reference variant's."""
+    block = current["variants"]
+    before = baseline.get("variants")
+    per: dict[str, VariantComparison] = {}
+    for name in block["order"]:
+        gated = name in block["gate"]
+        mine = block["variants"][name]
+        theirs = before["variants"].get(name) if before is not None else None
+        if theirs is None:
+            per[name] = {
+                "status": "new",
+                "gated": gated,
+                "reasons": [f"variant {name} is not in the baseline"],
+            }
+            continue
+        if mine["fingerprint"] != theirs["fingerprint"]:
+            per[name] = {
+                "status": "not comparable",
+                "gated": gated,
+                "reasons": [f"variant {name}: {changed(mine['params'], theirs['params'])}"],
+            }
+            continue
+        one = _compare_samples(
+            _variant_block(current, name, mine["metrics"]),
+            _variant_block(baseline, name, theirs["metrics"]),
+            rules,
+        )
+        per[name] = {
+            "status": "regression" if one["status"] == "regression" else "ok",
+            "gated": gated,
+            "regressed": one.get("regressed", []),
+            "underpowered": one.get("underpowered", False),
+            "metrics": one.get("metrics", {}),
+            "most_regressed": one.get("most_regressed", []),
+        }
+    reference = per[block["reference"]]
+    top: Comparison = {
+        "status": "ok",
+        "severity": rules.severity,
+        "regressed": reference.get("regressed", []),
+        "underpowered": reference.get("underpowered", False),
+        "method": METHOD,
+        "metrics": reference.get("metrics", {}),
+        "most_regressed": reference.get("most_regressed", []),
+        "variants": per,
+    }
+    if any(c["status"] == "regression" and c["gated"] for c in per.values()):
+        top["status"] = "regression"
+    return top
+
+
+def changed(params: Mapping[str, Any], before: Mapping[str, Any]) -> str:
+    """What changed in a variant, in words: its params' keys, else the output function."""
+    keys = sorted(k for k in {*params, *before} if params.get(k, _ABSENT) != before.get(k, _ABSENT))
+    if keys:
+        return f"params changed ({', '.join(keys)}); not comparable"
+    return "output function or output_version changed; not comparable"
+
+
+_ABSENT = object()
+
+
+def _variant_block(
+    scenario: ScenarioRecord, variant: str, metrics: Mapping[str, MetricRecord]
+) -> ScenarioRecord:
+    """The scenario narrowed to one variant's samples and metrics, for _compare_samples."""
+    narrowed = dict(scenario)
+    narrowed["samples"] = [s for s in scenario["samples"] if s.get("variant") == variant]
+    narrowed["metrics"] = dict(metrics)
+    return cast(ScenarioRecord, narrowed)
+
+
+def _compare_samples(
+    current: ScenarioRecord, baseline: ScenarioRecord, rules: RegressionRules
+) -> Comparison:
     metrics = {}
     for name, metric in current["metrics"].items():
         if name not in baseline["metrics"]:

@@ -273,6 +273,27 @@ class Comparison(_ComparisonRequired, total=False):
     method: str
     metrics: dict[str, MetricComparison]
     most_regressed: list[RegressedSample]
+    # With `variants:`: each variant against the same variant in the baseline. The keys
+    # above are then the reference variant's (what older readers show), and `status` is
+    # "regression" when a gated variant regressed.
+    variants: dict[str, VariantComparison]
+
+
+class _VariantComparisonRequired(TypedDict):
+    # "new": the baseline has no such variant; "not comparable": its fingerprint changed
+    status: Literal["ok", "regression", "not comparable", "new"]
+    gated: bool
+
+
+class VariantComparison(_VariantComparisonRequired, total=False):
+    """``comparison.variants.<variant>``: one variant against its baseline self, paired
+    by sample id (the keys as in ``Comparison``)."""
+
+    reasons: list[str]  # when not comparable (or new): what changed
+    regressed: list[str]
+    underpowered: bool
+    metrics: dict[str, MetricComparison]
+    most_regressed: list[RegressedSample]
 
 
 class RegressedSample(TypedDict):

@@ -245,8 +245,13 @@ def combine(
         key=lambda s: (s.get("position", 0), s["id"], rank[s.get("variant", "")]),
     )
     status: Status = worst(blocks[name]["status"] for name in gate)
+    # The gated variants' problems: those decide (and warn); the others' statuses are in
+    # their summaries.
     problems = [
-        f"variant {name}: {problem}" for name in order for problem in blocks[name]["problems"]
+        f"variant {name}: {problem}"
+        for name in order
+        if name in gate
+        for problem in blocks[name]["problems"]
     ]
     counts = {
         key: sum(blocks[name]["counts"][key] for name in order)

@@ -148,7 +148,8 @@ class ItemSide:
         for item in items:
             state = self.state(item)
             if state is not None:
-                found.setdefault(state.scenario.name, {})[item.nodeid] = item_key(*state.sample.key)
+                key = item_key(*state.sample.item_key)
+                found.setdefault(state.scenario.name, {})[item.nodeid] = key
         return found
 
     def state(self, item: pytest.Item) -> ItemState | None:
@@ -292,7 +293,7 @@ class ItemSide:
             failure=failure,
             output_cached=state.output_cached,
             reference_stats=state.reference_stats,
-            variant=state.sample.key[1],
+            variant=state.sample.item_key[1],
             output_seconds=state.output_seconds,
         )
 

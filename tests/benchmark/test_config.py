@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -353,8 +354,9 @@ def test_unknown_top_level_key_lists_valid_keys(root: Path) -> None:
 def test_unknown_key_without_a_close_match_has_no_suggestion(root: Path) -> None:
     assert scenario_error(root, "zzz: 1\n") == (
         "benchmarks/llmbench.yaml:7: scenarios.s.zzz: unknown key; expected one of dataset, "
-        "description, fail_on_warn, fields, judge, metrics, output, output_cache, "
-        "output_concurrency, output_version, prompt, regression, repeats, smoke, unscored"
+        "description, fail_on_warn, fields, gate, judge, metrics, output, output_cache, "
+        "output_concurrency, output_version, prompt, reference, regression, repeats, smoke, "
+        "unscored, variants"
     )
 
 
@@ -1228,3 +1230,92 @@ def test_a_perplexity_metric_names_its_scorer_and_is_better_lower_by_default(
     (coverage,) = load(root, text).scenarios["s"].metrics
     assert (coverage.source, coverage.scorer, coverage.better) == ("perplexity", "lm", better)
     assert load(root, text).scenarios["s"].judged_metrics == ()
+
+
+# --- variants: variants, reference, gate ------------------------------------------------
+
+VARIANTS = f"""\
+scenarios:
+  s:
+    dataset: {DATASET}
+    prompt: channel_digest_judge@benchmark-2025-11-v1
+    output: my_app.digest:summarize
+    output_version: v2
+    variants:
+      qwen-7b: {{model: qwen-7b, temperature: 0.2}}
+      gpt-4o-mini: {{model: gpt-4o-mini, stop: [x], nested: {{seed: 1}}}}
+    reference: gpt-4o-mini
+    gate: [qwen-7b]
+    metrics:
+      coverage: {{pass: 0.8, warn: 0.7}}
+"""
+VARIANT_LINES = [
+    i for i, line in enumerate(VARIANTS.splitlines()) if re.match(r" *[\w-]+: \S", line)
+][2:-1]  # from output: on, the metric aside
+
+
+def test_variants_load_in_order_with_their_reference_gate_and_fingerprints(root: Path) -> None:
+    chosen = load(root, VARIANTS).scenarios["s"]
+    assert [(v.name, dict(v.params)) for v in chosen.variants] == [
+        ("qwen-7b", {"model": "qwen-7b", "temperature": 0.2}),
+        ("gpt-4o-mini", {"model": "gpt-4o-mini", "stop": ["x"], "nested": {"seed": 1}}),
+    ]
+    assert (chosen.reference, chosen.gate) == ("gpt-4o-mini", ("qwen-7b",))
+    canonical = (
+        '{"output":"my_app.digest:summarize","output_version":"v2",'
+        '"params":{"model":"qwen-7b","temperature":0.2}}'
+    )
+    assert chosen.variants[0].fingerprint == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_variants_default_to_the_first_as_reference_and_every_one_gated(root: Path) -> None:
+    text = VARIANTS.replace("    reference: gpt-4o-mini\n", "").replace("    gate: [qwen-7b]\n", "")
+    chosen = load(root, text).scenarios["s"]
+    assert (chosen.reference, chosen.gate) == ("qwen-7b", ("qwen-7b", "gpt-4o-mini"))
+
+
+def test_a_variants_params_are_read_only(root: Path) -> None:
+    variant = load(root, VARIANTS).scenarios["s"].variants[0]
+    with pytest.raises(TypeError):
+        variant.params["model"] = "other"  # type: ignore[index]
+
+
+def test_a_change_of_output_version_changes_every_fingerprint(root: Path) -> None:
+    before = load(root, VARIANTS).scenarios["s"].variants
+    after = load(root, VARIANTS.replace("output_version: v2", "output_version: v3"))
+    assert [v.fingerprint for v in before] != [v.fingerprint for v in after.scenarios["s"].variants]
+
+
+@given(st.sampled_from(VARIANT_LINES), ANY_YAML_VALUE)
+def test_any_value_at_any_variants_key_is_a_config_or_one_error_naming_file_and_line(
+    index: int, value: str
+) -> None:
+    lines = VARIANTS.splitlines()
+    key, _, _ = lines[index].partition(": ")
+    lines[index] = f"{key}: {value}"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / DATASET).parent.mkdir(parents=True)
+        (root / DATASET).write_text('{"id": "a"}\n', encoding="utf-8")
+        prompt = root / "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml"
+        prompt.parent.mkdir(parents=True)
+        prompt.write_text(PROMPT, encoding="utf-8")
+        (root / "benchmarks").mkdir()
+        try:
+            load(root, "\n".join(lines) + "\n", {"X": ""})
+        except ConfigError as exc:
+            assert re.fullmatch(r"benchmarks/llmbench\.yaml:[0-9]+: [^\n]+", str(exc)), str(exc)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=20))
+def test_any_variant_name_is_one_fit_for_a_test_id_or_one_error(root: Path, name: str) -> None:
+    text = VARIANTS.replace("      qwen-7b:", f"      {json.dumps(name)}:").replace(
+        "    gate: [qwen-7b]\n", ""
+    )
+    try:
+        chosen = load(root, text).scenarios["s"]
+    except ConfigError as exc:
+        assert re.fullmatch(r"benchmarks/llmbench\.yaml:[0-9]+: [^\n]+", str(exc)), str(exc)
+        return
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", chosen.variants[0].name)

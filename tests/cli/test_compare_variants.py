@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from support.records import run_on, variants_record
+from support.records import run_on, variants_run
 
 from pytest_llmbench.reporting.text_format import interval
 from pytest_llmbench.results import record as record_mod
@@ -23,7 +23,7 @@ def test_a_variant_higher_on_every_sample_is_better_by_exactly_that_much(
     llmbench: Any, tmp_path: Path
 ) -> None:
     large = [s + 0.25 for s in SMALL]  # every difference exactly 0.25
-    path = _write(tmp_path, variants_record({"small": SMALL, "large": large}))
+    path = _write(tmp_path, variants_run({"small": SMALL, "large": large}))
     assert llmbench("compare", path, "--variants", "small,large") == (
         0,
         "digest: large against small\n"
@@ -35,7 +35,7 @@ def test_a_variant_higher_on_every_sample_is_better_by_exactly_that_much(
 
 def test_the_order_of_the_pair_turns_better_into_worse(llmbench: Any, tmp_path: Path) -> None:
     large = [s + 0.25 for s in SMALL]
-    path = _write(tmp_path, variants_record({"small": SMALL, "large": large}))
+    path = _write(tmp_path, variants_run({"small": SMALL, "large": large}))
     code, out, _ = llmbench("compare", path, "--variants", "large,small")
     assert code == 0
     assert out.splitlines()[0] == "digest: small against large"
@@ -46,7 +46,7 @@ def test_an_interval_that_includes_zero_names_no_winner_as_the_record_says(
     llmbench: Any, tmp_path: Path
 ) -> None:
     other = [0.75, 0.0, 0.75, 0.5, 0.25, 0.5]  # differences +0.25 -0.25 +0.25 -0.25 0 0
-    record = variants_record({"a": SMALL, "b": other})
+    record = variants_run({"a": SMALL, "b": other})
     (stored,) = record["scenarios"]["digest"]["variants"]["differences"]
     assert stored["mean_diff"] == 0.0 and stored["ci95"] is not None
     assert stored["ci95"][0] < 0 < stored["ci95"][1]
@@ -60,7 +60,7 @@ def test_an_interval_that_includes_zero_names_no_winner_as_the_record_says(
 
 def test_only_samples_both_variants_scored_are_paired(llmbench: Any, tmp_path: Path) -> None:
     # b has no score on the second sample and no third sample at all: 1 pair, no interval
-    path = _write(tmp_path, variants_record({"a": [0.5, 0.25, 0.5], "b": [1.0, None]}))
+    path = _write(tmp_path, variants_run({"a": [0.5, 0.25, 0.5], "b": [1.0, None]}))
     code, out, _ = llmbench("compare", path, "--variants", "a,b")
     assert code == 0
     assert out.splitlines()[2].split() == [
@@ -79,7 +79,7 @@ def test_only_samples_both_variants_scored_are_paired(llmbench: Any, tmp_path: P
 def test_an_unknown_variant_is_one_line_listing_the_known_ones(
     llmbench: Any, tmp_path: Path
 ) -> None:
-    path = _write(tmp_path, variants_record({"small": SMALL, "large": SMALL}))
+    path = _write(tmp_path, variants_run({"small": SMALL, "large": SMALL}))
     code, out, err = llmbench("compare", path, "--variants", "small,huge")
     assert (code, out) == (2, "")
     assert err == (
@@ -88,7 +88,7 @@ def test_an_unknown_variant_is_one_line_listing_the_known_ones(
 
 
 def test_bad_variant_arguments_are_usage_errors(llmbench: Any, tmp_path: Path) -> None:
-    path = _write(tmp_path, variants_record({"small": SMALL, "large": SMALL}))
+    path = _write(tmp_path, variants_run({"small": SMALL, "large": SMALL}))
     plain = tmp_path / "plain.json"
     record_mod.write(run_on(9, 0.9), plain)
     cases = {
@@ -113,7 +113,7 @@ def test_bad_variant_arguments_are_usage_errors(llmbench: Any, tmp_path: Path) -
 def test_a_record_without_a_variants_block_knows_its_variants_from_its_samples(
     llmbench: Any, tmp_path: Path
 ) -> None:
-    record = variants_record({"small": SMALL, "large": SMALL})
+    record = variants_run({"small": SMALL, "large": SMALL})
     del record["scenarios"]["digest"]["variants"]
     path = _write(tmp_path, record)
     code, out, _ = llmbench("compare", path, "--variants", "large,small")

@@ -5,6 +5,7 @@ read-only cache read and never written."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -50,6 +51,20 @@ def test_the_key_changes_with_the_function_the_version_and_the_sample_input(
     changed: tuple[str, str, str, Any],
 ) -> None:
     assert output_key(*changed) != output_key(*BASE)
+
+
+def test_a_variants_fingerprint_is_part_of_the_key_and_no_variant_keeps_the_old_key() -> None:
+    old = hashlib.sha256(
+        json.dumps(
+            {"v": 1, "function": FUNCTION, "version": "v1", "id": BASE[2], "input": BASE[3]},
+            ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode("utf-8")
+    ).hexdigest()
+    assert output_key(*BASE) == old == output_key(*BASE, "")
+    one, other = output_key(*BASE, "a" * 64), output_key(*BASE, "b" * 64)
+    assert len({old, one, other}) == 3
 
 
 def test_the_key_is_the_same_for_the_same_parts() -> None:

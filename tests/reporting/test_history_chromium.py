@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from support.records import entry, make_record, nightly_run, variants_record, with_fingerprint
+from support.records import entry, make_record, nightly_run, variants_run, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.reporting.text_format import interval, number, signed
@@ -288,7 +288,7 @@ def test_by_default_the_page_compares_the_newest_run_with_the_one_before(
 def test_two_variants_of_one_run_can_be_picked(chromium: Path, tmp_path: Path) -> None:
     small = [0.5, 0.25, 0.5, 0.75, 0.25, 0.5, 0.75, 0.5]
     large = [0.75, 0.5, 0.5, 0.75, 0.5, 0.75, 1.0, 0.25]
-    record = variants_record({"small": small, "large": large})
+    record = variants_run({"small": small, "large": large})
     runs = tmp_path / "runs"
     record_mod.write(record, runs / "run.json")
     run = record["run"]["id"]
@@ -345,7 +345,7 @@ def test_the_page_and_python_agree_on_every_interval_method(chromium: Path, tmp_
         expected[index] = {"accuracy": expected_row(by_id(old), by_id(new), "higher", (0.0, 1.0))}
     # The same pairs as two variants of one run: the record's antisymmetric difference.
     for index, (old, new) in enumerate(AGREEMENT_CASES, len(AGREEMENT_CASES)):
-        record = variants_record({"old": old, "new": new}, scenario=f"case-{index:02d}")
+        record = variants_run({"old": old, "new": new}, scenario=f"case-{index:02d}")
         record["run"].update(nightly_run(12))
         record_mod.write(record, runs / f"case-{index:02d}.json")
         expected[index] = {"accuracy": expected_variant_row(by_id(old), by_id(new), "higher")}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from support.records import entry, make_record, run_on, variants_record
+from support.records import entry, make_record, run_on, variants_run
 
 from pytest_llmbench.reporting import history, history_compare
 from pytest_llmbench.results import record as record_mod
@@ -26,7 +26,7 @@ def test_a_scenario_embeds_its_sample_ids_and_scores_with_none_for_unscored() ->
 
 
 def test_variants_embed_one_option_each_in_their_order() -> None:
-    record = variants_record({"small": [0.5, 0.25], "large": [1.0]})
+    record = variants_run({"small": [0.5, 0.25], "large": [1.0]})
     embedded = history_compare.paired_scores(record["scenarios"]["digest"])
     assert list(embedded) == ["small", "large"]
     assert embedded["large"] == {"ids": ["s-01"], "scores": {"accuracy": [1.0]}, "left_out": 0}

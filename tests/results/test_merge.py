@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
-from support.records import FINGERPRINTS, entry, make_record, variants_record, with_fingerprint
+from support.records import FINGERPRINTS, entry, make_record, variants_run, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.errors import MergeError
@@ -358,9 +358,9 @@ VARIANT_SCORES: dict[str, list[float | None]] = {
 
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_merged_shards_of_variants_equal_the_unsharded_record(count: int) -> None:
-    whole = variants_record(VARIANT_SCORES)
+    whole = variants_run(VARIANT_SCORES)
     shards = [
-        (f"shard{k}.json", variants_record(VARIANT_SCORES, shard=(k, count)))
+        (f"shard{k}.json", variants_run(VARIANT_SCORES, shard=(k, count)))
         for k in range(1, count + 1)
     ]
     merged, notes = merge(shards, run_id="merged-1")
@@ -373,9 +373,9 @@ def test_merged_shards_of_variants_equal_the_unsharded_record(count: int) -> Non
 
 
 def test_shards_that_ran_other_variants_are_refused() -> None:
-    one = variants_record(VARIANT_SCORES, shard=(1, 2))
+    one = variants_run(VARIANT_SCORES, shard=(1, 2))
     other = {k: v for k, v in VARIANT_SCORES.items() if k != "tiny"}
-    two = variants_record(other, shard=(2, 2))
+    two = variants_run(other, shard=(2, 2))
     with pytest.raises(MergeError) as refused:
         merge([("one.json", one), ("two.json", two)], run_id="m")
     assert str(refused.value) == (
@@ -387,8 +387,8 @@ def test_shards_that_ran_other_variants_are_refused() -> None:
 
 
 def test_a_sample_held_twice_for_one_variant_names_the_variant() -> None:
-    one = variants_record(VARIANT_SCORES, shard=(1, 2))
-    two = variants_record(VARIANT_SCORES, shard=(2, 2))
+    one = variants_run(VARIANT_SCORES, shard=(1, 2))
+    two = variants_run(VARIANT_SCORES, shard=(2, 2))
     two["scenarios"]["digest"]["samples"].append(one["scenarios"]["digest"]["samples"][0])
     with pytest.raises(MergeError) as refused:
         merge([("one.json", one), ("two.json", two)], run_id="m")
@@ -407,9 +407,9 @@ def test_merged_shards_of_any_variants_record_are_the_unsharded_one(
     a: list[float | None], b: list[float | None], count: int
 ) -> None:
     scores = {"a": a, "b": b}
-    shards = [(f"{k}.json", variants_record(scores, shard=(k, count))) for k in range(1, count + 1)]
+    shards = [(f"{k}.json", variants_run(scores, shard=(k, count))) for k in range(1, count + 1)]
     merged, _ = merge(shards, run_id="m")
-    whole = variants_record(scores)
+    whole = variants_run(scores)
     assert record_mod.dumps(record_mod.deterministic_view(merged)) == record_mod.dumps(
         record_mod.deterministic_view(whole)
     )

@@ -9,9 +9,9 @@ from typing import Any, cast
 
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
-from pytest_llmbench.results import variants as variants_mod
-from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord
+from pytest_llmbench.results.schema import Fingerprints, RunRecord, SampleRecord, ScenarioRecord
 from pytest_llmbench.results.stored_rules import default_rules
+from pytest_llmbench.results.variants import Spec, summarize_variants
 
 FINGERPRINTS: Fingerprints = {
     "dataset": {
@@ -76,7 +76,7 @@ def make_record(
     partial_reason: str | None = None,
     cost: float | None = None,
     run: Mapping[str, Any] | None = None,
-    variants: variants_mod.Spec | None = None,
+    variants: Spec | None = None,
 ) -> RunRecord:
     usage = record_mod.usage(samples, None)
     usage["cost_usd"] = cost
@@ -85,7 +85,7 @@ def make_record(
             scenario, samples, fingerprints, default_rules(), usage
         )
     else:
-        block = variants_mod.summarize_variants(
+        block = summarize_variants(
             scenario, samples, fingerprints, default_rules(), usage, variants
         )
     note = (
@@ -113,6 +113,55 @@ def make_record(
         **(run or {}),
     }
     return out
+
+
+def variant_entries(name: str, scores: Sequence[float | None]) -> list[SampleRecord]:
+    """entry() for each score, as items of variant `name`."""
+    found = []
+    for position, score in enumerate(scores):
+        one = entry(position, score)
+        one["variant"] = name
+        one["item_id"] = f"{one['id']}-{name}"
+        one["nodeid"] = f"benchmarks/test_digest.py::test_digest[{one['item_id']}]"
+        found.append(one)
+    return found
+
+
+VARIANTS_SPEC = Spec(
+    order=("a", "b"),
+    reference="a",
+    gate=("b",),
+    params={"a": {"model": "m-1"}, "b": {"model": "m-2"}},
+    fingerprints={"a": "1" * 64, "b": "2" * 64},
+)
+
+
+def variants_scenario(
+    a: Sequence[float | None], b: Sequence[float | None], spec: Spec = VARIANTS_SPEC
+) -> ScenarioRecord:
+    """A scenario block of variants a and b (their `accuracy` scores), as a run builds it."""
+    samples = variant_entries("a", a) + variant_entries("b", b)
+    usage = record_mod.usage(samples, None)
+    return summarize_variants("digest", samples, FINGERPRINTS, default_rules(), usage, spec)
+
+
+def variants_record(
+    a: Sequence[float | None], b: Sequence[float | None], **kwargs: Any
+) -> RunRecord:
+    """A whole record around ``variants_scenario(a, b)``, as written and read back."""
+    record = make_record(variant_entries("a", a), **kwargs)
+    record["scenarios"]["digest"] = variants_scenario(a, b)
+    record.update(
+        rerecord.top_level(
+            record["scenarios"],
+            gated=record["gated"],
+            gate_note="",
+            partial_reason=None,
+            shard=None,
+            baseline=None,
+        )
+    )
+    return record
 
 
 def with_fingerprint(part: str, **changes: Any) -> Fingerprints:
@@ -330,28 +379,28 @@ def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str,
     }
 
 
-def variants_record(
+def variants_run(
     scores: Mapping[str, Sequence[float | None]],
     *,
     scenario: str = "digest",
     shard: tuple[int, int] | None = None,
 ) -> RunRecord:
     """A record of one scenario whose variants (in the mapping's order, the first the
-    reference, each with params {model: its name}) scored `scores[variant][position]` on
-    accuracy, built by the controller's code (variants.summarize_variants); with `shard`,
-    shard K/N's record of the positions p with p % N == K - 1."""
-    samples: list[SampleRecord] = []
-    for variant, values in scores.items():
-        for position, value in enumerate(values):
-            if shard is not None and position % shard[1] != shard[0] - 1:
-                continue
-            sample = entry(position, value)
-            sample["variant"] = variant
-            sample["item_id"] = f"{sample['id']}-{variant}"
-            sample["nodeid"] = f"benchmarks/test_digest.py::test_digest[{sample['item_id']}]"
-            samples.append(sample)
+    reference and all gated, each with params {model: its name}) scored
+    `scores[variant][position]` on accuracy, built by the controller's code
+    (summarize_variants); with `shard`, shard K/N's record of the positions p with
+    p % N == K - 1."""
+    samples = sorted(
+        (
+            sample
+            for variant, values in scores.items()
+            for sample in variant_entries(variant, values)
+            if shard is None or sample["position"] % shard[1] == shard[0] - 1
+        ),
+        key=lambda sample: sample["position"],
+    )
     order = tuple(scores)
-    spec = variants_mod.Spec(
+    spec = Spec(
         order=order,
         reference=order[0],
         gate=order,

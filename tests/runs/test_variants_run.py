@@ -185,3 +185,145 @@ def test_the_record_is_the_same_with_no_xdist_and_with_two_workers(bench: Projec
         sort_keys=True,
     )
     assert set(first["run"]["output_latency_s"]["channel_digest_ru"]) == {"short", "long"}
+
+
+def test_a_changed_parameter_makes_the_baseline_not_comparable_for_that_variant_only(
+    bench: Project,
+) -> None:
+    configure(bench, {"short": 100, "long": 400})
+    bench.run("-p", "no:xdist", "--llmbench-json=baseline.json")
+    configure(bench, {"short": 100, "long": 300, "wide": 1000})
+    result = bench.run("-p", "no:xdist", "--llmbench-baseline=baseline.json")
+    comparison = scenario(bench)["comparison"]
+    assert {n: (c["status"], c.get("reasons")) for n, c in comparison["variants"].items()} == {
+        "short": ("ok", None),
+        "long": ("not comparable", ["variant long: params changed (chars); not comparable"]),
+        "wide": ("new", ["variant wide is not in the baseline"]),
+    }
+    # The comparison's own keys are the reference's: short against short.
+    assert comparison["status"] == "ok"
+    assert comparison["metrics"]["kept"]["compared"] == 48
+    assert comparison["metrics"]["kept"]["diff"] == 0.0
+    result.stdout.fnmatch_lines(
+        [
+            "    variant short: ok",
+            "    variant long: not comparable (variant long: params changed (chars); not comparable)",
+            "    variant wide: new (variant wide is not in the baseline)",
+        ]
+    )
+
+
+def test_a_gated_variant_that_regressed_against_itself_fails_naming_the_variant(
+    bench: Project,
+) -> None:
+    configure(bench, {"short": 100, "long": 400})
+    bench.run("-p", "no:xdist", "--llmbench-json=baseline.json")
+    # The app changed (its code is not in the fingerprint): long now keeps half as much.
+    bench.write("app.py", APP.replace('variant.params["chars"]]', 'variant.params["chars"] // 2]'))
+    bench.write(
+        "benchmarks/test_digest.py",
+        TEST.replace('variant.params["chars"]]', 'variant.params["chars"] // 2]'),
+    )
+    result = bench.run("-p", "no:xdist", "--llmbench-baseline=baseline.json")
+    block = scenario(bench)
+    variants = block["comparison"]["variants"]
+    assert {n: (c["status"], c.get("regressed")) for n, c in variants.items()} == {
+        "short": ("regression", ["kept"]),
+        "long": ("regression", ["kept"]),
+    }
+    assert block["comparison"]["status"] == "regression" and result.ret == 1
+    assert block["problems"][2:] == [
+        "kept of channel_digest_ru (variant short) regressed (error): -0.166 vs baseline over "
+        "48 samples, 95% CI -0.183 – -0.152, margin 0.02",
+        "kept of channel_digest_ru (variant long) regressed (error): -0.340 vs baseline over "
+        "48 samples, 95% CI -0.387 – -0.287, margin 0.02",
+    ]
+
+
+COUNTING_APP = """\
+import asyncio
+
+CALLS = "calls.txt"
+
+
+async def digest(sample, variant):
+    with open(CALLS, "a", encoding="utf-8") as out:
+        out.write(f"{sample.id} {variant.name}\\n")
+    await asyncio.sleep(0)
+    return sample.output[: variant.params["chars"]]
+
+
+def kept(sample, output):
+    return len(output) / len(sample.output)
+"""
+
+
+def test_the_output_cache_keys_on_each_variants_fingerprint(bench: Project) -> None:
+    bench.write("app.py", COUNTING_APP)
+    calls = bench.root / "calls.txt"
+    configure(bench, {"short": 100, "long": 400}, extra="    output_cache: true\n")
+    bench.run("-p", "no:xdist").assert_outcomes(passed=96)
+    assert len(calls.read_text("utf-8").splitlines()) == 96  # async, called with the variant
+    calls.unlink()
+    bench.run("-p", "no:xdist").assert_outcomes(passed=96)
+    assert not calls.exists()  # warm: every (sample, variant) from the cache
+    assert scenario(bench)["outputs"] == {"produced": 0, "cached": 96}
+    configure(bench, {"short": 100, "long": 300}, extra="    output_cache: true\n")
+    bench.run("-p", "no:xdist").assert_outcomes(passed=96)
+    made = calls.read_text("utf-8").splitlines()
+    assert sorted(made) == sorted(f"{i} long" for i in ids())  # only the changed variant
+
+
+def test_without_variants_the_variant_fixture_is_none(bench: Project) -> None:
+    bench.config(
+        CONFIG.format(dataset=DATASET, extra="", variants="")
+        .replace("    variants:\n", "")
+        .replace("output: app:digest", "output: output")
+    )
+    bench.write(
+        "benchmarks/test_digest.py",
+        "import pytest\n\n\n"
+        '@pytest.mark.llmbench("channel_digest_ru")\n'
+        "def test_digest(sample, variant, output, judge):\n"
+        "    assert variant is None\n"
+        "    judge(output)\n",
+    )
+    result = bench.run("-p", "no:xdist", "-m", "smoke")
+    result.assert_outcomes(passed=5, deselected=43)
+    assert "variants" not in scenario(bench)
+
+
+def test_the_smoke_set_is_its_samples_in_every_variant_and_is_gated(bench: Project) -> None:
+    configure(bench, {"short": 10000, "long": 10000})
+    result = bench.run("-p", "no:xdist", "-m", "smoke")
+    result.assert_outcomes(passed=10, deselected=86)
+    block = scenario(bench)
+    assert block["selection"] == {"kind": "smoke", "selected": 10, "of": 96}
+    assert bench.records()[-1]["gated"] is True
+
+
+def test_a_live_judge_judges_each_sample_and_variant_once_ahead_of_its_item(
+    bench: Project, monkeypatch: pytest.MonkeyPatch, xdist_args: list[str]
+) -> None:
+    from support.judge_server import JudgeServer
+
+    with JudgeServer() as server:
+        monkeypatch.setenv("TEST_LLM_URL", server.url)
+        configure(bench, {"short": 100, "long": 400})
+        config = (bench.root / "benchmarks/llmbench.yaml").read_text("utf-8")
+        bench.config(
+            "version: 1\njudges:\n  default:\n    kind: openai\n"
+            "    base_url: ${TEST_LLM_URL}\n    model: test-model\n    concurrency: 4\n"
+            + config.removeprefix("version: 1\n").replace(
+                "    smoke: 5\n", "    smoke: 5\n    judge: default\n"
+            )
+        )
+        result = bench.run(*xdist_args, "--llmbench-no-cache")
+        result.assert_outcomes(passed=96)
+        assert len(server.requests) == 96  # one call per (sample, variant), none twice
+    block = scenario(bench)
+    assert block["usage"]["judge_calls"] == 96
+    assert {n: v["usage"]["judge_calls"] for n, v in block["variants"]["variants"].items()} == {
+        "short": 48,
+        "long": 48,
+    }
