@@ -35,7 +35,8 @@ def load_runs(directory: Path) -> tuple[list[Record], list[str]]:
     `summary`), and one line per file skipped (not a run record, or a shard record that
     needs merging first). One record is read and checked at a time (record.load, the
     whole schema), then only its summary is kept: the memory is one record's plus the
-    summaries, however many records the folder holds."""
+    summaries, whose per-sample scores (for the page's comparison) stay within
+    history_compare.MAX_PAGE_SCORES however many records the folder holds."""
     runs: list[Record] = []
     skipped: list[str] = []
     for path in sorted(directory.glob("*.json")):

@@ -7,6 +7,8 @@ LLMBENCH_REQUIRE_CHROMIUM=1, which makes its absence a failure (CI sets it).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import math
 import os
@@ -351,3 +353,35 @@ def test_the_page_and_python_agree_on_every_interval_method(chromium: Path, tmp_
         expected[index] = {"accuracy": expected_variant_row(by_id(old), by_id(new), "higher")}
     dom = page_dom(chromium, runs, tmp_path)
     assert {i: compared_rows(dom, i) for i in expected} == expected
+
+
+def test_changing_a_pick_recomputes_the_comparison_and_keeps_it_in_the_address(
+    chromium: Path, tmp_path: Path
+) -> None:
+    runs = history_folder(tmp_path)
+    page = tmp_path / "history.html"
+    assert cli.main(["history", str(runs), "--html", str(page)]) == 0
+    # A person's pick, played by a second script the test adds (and allows in the CSP):
+    # A becomes the oldest run, then the change event the select fires.
+    person = (
+        'const a = document.querySelector("#compare-0 select.pick-a");'
+        "a.value = String(a.options.length - 1);"
+        'a.dispatchEvent(new Event("change"));'
+        "document.body.dataset.hash = location.hash;"
+    )
+    digest = base64.b64encode(hashlib.sha256(person.encode()).digest()).decode()
+    text = page.read_text(encoding="utf-8")
+    text = text.replace("script-src ", f"script-src 'sha256-{digest}' ", 1)
+    text = text.replace("</body>", f"<script>{person}</script>\n</body>", 1)
+    page.write_text(text, encoding="utf-8")
+    dom = browse(chromium, page, tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert console_errors(dom.stderr) == []
+    oldest, newest = record_mod.load(runs / "10.json"), record_mod.load(runs / "17.json")
+    assert compared_rows(dom.stdout)["accuracy"] == expected_row(
+        scores(oldest, "accuracy"), scores(newest, "accuracy"), "higher", (0.0, 1.0)
+    )
+    assert (
+        'data-hash="#scenario=digest&amp;a=20251110T030000Z-000010&amp;b=20251117T030000Z-000017"'
+        in dom.stdout
+    )

@@ -265,7 +265,11 @@
     const params = new URLSearchParams({ scenario: scenario.name, a: a.run, b: b.run });
     if (a.variant) params.set("av", a.variant);
     if (b.variant) params.set("bv", b.variant);
-    history.replaceState(null, "", "#" + params.toString());
+    try {
+      history.replaceState(null, "", "#" + params.toString());
+    } catch (error) {  // a browser that refuses it for a file: page; the hash still works
+      location.hash = params.toString();
+    }
   }
   data.scenarios.forEach((scenario, index) => {
     const section = document.getElementById("compare-" + index);
