@@ -655,7 +655,8 @@ class JudgeConnection(JudgeProcess):
             if not reason:
                 await asyncio.sleep(0.05)
         self._fail(
-            reason or f"lost the connection to the run's judge helper process (pid {self._pid})"
+            reason
+            or f"lost the connection to the run's judge helper process (pid {self._pid})"
         )
 
     def _kill(self, what: str) -> None:

@@ -199,7 +199,7 @@ def check_score(metric: str, raw: object, scale: Scale | None) -> tuple[float, f
             value = math.inf
         shown = repr(raw)
         if len(shown) > _EXCERPT:  # a number of hundreds of digits, in a reason
-            shown = f"{shown[: _EXCERPT - 3]}..."
+            shown = f"{shown[:_EXCERPT - 3]}..."
     elif isinstance(raw, str):
         shown = raw.strip()
         value = _number_in_string(metric, shown, scale)

@@ -559,7 +559,9 @@ class JudgeService:
 
 
 # A call judged ahead that the budget had no room for now: not made (its item asks itself).
-_NO_ROOM_AHEAD = JudgeResult(status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False)
+_NO_ROOM_AHEAD = JudgeResult(
+    status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False
+)
 
 
 def _to_keep(result: JudgeResult) -> CachedReply | None:

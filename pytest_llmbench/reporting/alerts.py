@@ -193,3 +193,5 @@ def _reason(response: httpx.Response) -> str:
     if not text or "/" in text or not text.isprintable():
         return ""
     return f": {text}"
+
+

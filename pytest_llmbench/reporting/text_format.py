@@ -77,7 +77,8 @@ def judge_noise(metric: Mapping[str, Any]) -> str | None:
         k = f"{agreement['repeats']:.1f}".removesuffix(".0")
         if agreement["value"] is not None:
             text += (
-                f" · ICC(1) {number(agreement['value'], 2)} (95% CI {interval(agreement['ci95'])})"
+                f" · ICC(1) {number(agreement['value'], 2)} "
+                f"(95% CI {interval(agreement['ci95'])})"
             )
         text += f" over {agreement['samples']} samples × {k} repeats"
     if metric.get("resolution") is not None:

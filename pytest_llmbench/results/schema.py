@@ -240,6 +240,7 @@ class Fingerprints(TypedDict):
 
 
 class _MetricComparisonRequired(TypedDict):
+
     baseline: float | None
     current: float | None
     diff: float | None

@@ -85,10 +85,12 @@ def check_variants(scenario: Mapping[str, Any], key: str) -> None:
     for index, sample in enumerate(scenario["samples"]):
         at = f"{_join(key, 'samples')}[{index}]"
         variant = sample.get("variant")
+        if variant is None:
+            raise Invalid(_join(at, "variant"), "missing (the scenario has variants)")
         if variant not in names:
             raise Invalid(_join(at, "variant"), f"{_brief(variant)} is not one of the variants")
         if (sample["id"], variant) in seen:
-            raise Invalid(at, f"sample {_brief(sample['id'])} twice for variant {variant}")
+            raise Invalid(at, f"id {_brief(sample['id'])} appears twice for variant {variant}")
         seen.add((sample["id"], variant))
 
 

@@ -316,7 +316,9 @@ class LLMBenchRun:
             # says so, and knows the selection from the payloads that arrive.
             with contextlib.suppress(OSError):
                 selection_mod.write(path, selection)
-        elif self.controller is not None and not self.config.pluginmanager.has_plugin("dsession"):
+        elif self.controller is not None and not self.config.pluginmanager.has_plugin(
+            "dsession"
+        ):
             self.controller.selection = selection
             chosen = []
             for item in session.items:

@@ -243,7 +243,9 @@ def test_ten_thousand_samples_load_with_unique_item_ids(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["line", "position", "fields", "item_id"])
-def test_a_field_named_like_the_samples_own_attribute_is_refused(tmp_path: Path, name: str) -> None:
+def test_a_field_named_like_the_samples_own_attribute_is_refused(
+    tmp_path: Path, name: str
+) -> None:
     text = json.dumps({"id": "a", "input": "x"}) + "\n" + json.dumps({"id": "b", name: "Red 7"})
     message = error(tmp_path, text + "\n")
     assert message.startswith(f"data/x.jsonl:2: field {name!r} has the name of the sample")
@@ -353,9 +355,8 @@ def test_any_jsonl_shaped_text_is_samples_or_one_error_naming_the_file(text: str
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(), children, max_size=3),
     max_leaves=12,
 )
 

@@ -146,10 +146,8 @@ def test_a_join_only_request_joins_a_call_made_ahead_and_nothing_else() -> None:
 
 
 @given(
-    a=st.dictionaries(
-        st.sampled_from(["judge", "messages", "metrics", "temperature", "scale"]),
-        st.one_of(st.none(), st.text(max_size=5), st.integers()),
-    ),
+    a=st.dictionaries(st.sampled_from(["judge", "messages", "metrics", "temperature", "scale"]),
+                      st.one_of(st.none(), st.text(max_size=5), st.integers())),
 )
 def test_the_request_key_ignores_the_id_and_ahead_flag_and_nothing_else(
     a: dict[str, Any],
@@ -175,7 +173,9 @@ def test_a_samples_repeats_in_flight_together_are_each_a_call() -> None:
     async def go() -> list[bool]:
         judge = Counting()
         calls = Calls(judge)
-        asked = [asyncio.ensure_future(calls.ask({**message("a"), "repeat": k})) for k in range(3)]
+        asked = [
+            asyncio.ensure_future(calls.ask({**message("a"), "repeat": k})) for k in range(3)
+        ]
         await asyncio.sleep(0)
         judge.gate.set()
         done = [await a for a in asked]

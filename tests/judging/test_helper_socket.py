@@ -37,9 +37,7 @@ async def helper_socket() -> AsyncIterator[str]:
     folder = tempfile.mkdtemp(prefix="llmb-")
     path = str(Path(folder) / "judge.sock")
     calls = Calls(score)
-    server = await asyncio.start_unix_server(
-        lambda r, w: serve_worker(calls, LINE_LIMIT, r, w), path
-    )
+    server = await asyncio.start_unix_server(lambda r, w: serve_worker(calls, LINE_LIMIT, r, w), path)
     try:
         yield path
     finally:

@@ -353,10 +353,7 @@ def test_disk_and_cache_notes_are_one_list_kept_past_close_and_summed_with_the_w
 
 
 def test_a_reply_cache_read_that_fails_on_disk_is_a_miss_asked_live_and_noted(
-    service: JudgeService,
-    cfg: LLMBenchConfig,
-    rule_judge: RuleJudge,
-    monkeypatch: pytest.MonkeyPatch,
+    service: JudgeService, cfg: LLMBenchConfig, rule_judge: RuleJudge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sqlite3
 

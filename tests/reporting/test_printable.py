@@ -26,7 +26,9 @@ def test_text_without_controls_is_unchanged(text: str) -> None:
 
 
 def test_an_escape_is_shown_not_sent() -> None:
-    assert printable("all samples \x1b[32mPASSED\x1b[0m") == ("all samples \\x1b[32mPASSED\\x1b[0m")
+    assert printable("all samples \x1b[32mPASSED\x1b[0m") == (
+        "all samples \\x1b[32mPASSED\\x1b[0m"
+    )
 
 
 def test_a_hostile_sample_id_reaches_the_terminal_escaped(project: Project) -> None:

@@ -27,11 +27,7 @@ def block(values: list[float | None], unjudged: int = 0) -> ScenarioRecord:
         sample["reason"] = "budget exhausted: $0.0100 of $0.01 spent before this sample was judged"
         sample["reason_code"] = "budget_exhausted"
     return record_mod.summarize_scenario(
-        "digest",
-        samples,
-        copy.deepcopy(FINGERPRINTS),
-        default_rules(),
-        record_mod.usage(samples, None),
+        "digest", samples, copy.deepcopy(FINGERPRINTS), default_rules(), record_mod.usage(samples, None)
     )
 
 
@@ -69,7 +65,9 @@ def test_a_reason_that_merely_reads_like_the_budget_is_not_the_budget() -> None:
 def test_warn_band_problems_are_minor_and_the_rest_serious() -> None:
     warn = Problem("band", "digest", "warn", metric="accuracy", value=0.75, band="…")
     assert not warn.serious
-    assert all(Problem(kind, "digest", "fail").serious for kind in ("band", "budget", "no_data"))
+    assert all(
+        Problem(kind, "digest", "fail").serious for kind in ("band", "budget", "no_data")
+    )
 
 
 @given(st.integers(0, 500), st.integers(0, 500), st.floats(0, 0.99) | st.integers(1, 50))

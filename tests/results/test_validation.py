@@ -31,9 +31,7 @@ JSON = st.recursive(
     | st.integers(-(10**20), 10**20)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=12),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
 
@@ -75,9 +73,7 @@ def alike(value: Any) -> st.SearchStrategy[Any]:
         return st.lists(st.sampled_from(value), max_size=len(value) + 1) if value else st.just([])
     if isinstance(value, dict) and value:
         keys = sorted(value)
-        return st.lists(st.sampled_from(keys), unique=True).map(
-            lambda ks: {k: value[k] for k in ks}
-        )
+        return st.lists(st.sampled_from(keys), unique=True).map(lambda ks: {k: value[k] for k in ks})
     return st.none() | st.just({})
 
 

@@ -181,11 +181,11 @@ def test_a_variants_record_reads_back_valid() -> None:
         ),
         (
             lambda v, s: s[1].pop("variant"),
-            "scenarios.digest.samples[1].variant: null is not one of the variants",
+            "scenarios.digest.samples[1].variant: missing (the scenario has variants)",
         ),
         (
             lambda v, s: s[1].update(variant="a"),
-            "scenarios.digest.samples[1]: sample text 's-01' twice for variant a",
+            "scenarios.digest.samples[1]: id text 's-01' appears twice for variant a",
         ),
         (
             lambda v, s: v["differences"][0].update(status="winner"),

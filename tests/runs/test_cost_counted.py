@@ -46,7 +46,9 @@ def test_a_rerun_samples_first_try_is_counted(
     spent = usage(project)
     assert (spent["judge_calls"], spent["http_requests"]) == (8, 8)
     # What the server answered: its usage is len(prompt) // 4 in and 20 out per reply.
-    prompt = sum(len("".join(str(m["content"]) for m in r["messages"])) // 4 for r in live.requests)
+    prompt = sum(
+        len("".join(str(m["content"]) for m in r["messages"])) // 4 for r in live.requests
+    )
     completion = 20 * len(live.requests)
     assert (spent["prompt_tokens"], spent["completion_tokens"]) == (prompt, completion)
     assert spent["cost_usd"] == round(prompt * 1.0 / 1e6 + completion * 2.0 / 1e6, 6)

@@ -173,9 +173,7 @@ def test_an_unbelievable_token_count_is_unknown_with_a_note_and_the_run_finishes
     ]
     notes = [line for line in result.stdout.lines if "token counts were not believed" in line]
     assert len(notes) == 1
-    assert notes[0].startswith(
-        "llmbench: judge default: a reply's token counts were not believed ("
-    )
+    assert notes[0].startswith("llmbench: judge default: a reply's token counts were not believed (")
     assert notes[0].endswith("); counted as unknown (0)")
 
 

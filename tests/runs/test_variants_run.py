@@ -75,6 +75,18 @@ def configure(project: Project, chars: dict[str, int], extra: str = "") -> None:
     project.config(CONFIG.format(dataset=DATASET, extra=extra, variants=variants_yaml(chars)))
 
 
+def judged_live(project: Project, extra: str = "") -> None:
+    """The config as written, judged by a live judge at $TEST_LLM_URL (concurrency 4)."""
+    config = (project.root / "benchmarks/llmbench.yaml").read_text("utf-8")
+    project.config(
+        "version: 1\njudges:\n  default:\n    kind: openai\n"
+        "    base_url: ${TEST_LLM_URL}\n    model: test-model\n    concurrency: 4\n"
+        + config.removeprefix("version: 1\n").replace(
+            "    smoke: 5\n", f"    smoke: 5\n    judge: default\n{extra}"
+        )
+    )
+
+
 def outputs() -> list[str]:
     with (REPO / DATASET).open(encoding="utf-8") as lines:
         return [json.loads(line)["output"] for line in lines]
@@ -310,14 +322,7 @@ def test_a_live_judge_judges_each_sample_and_variant_once_ahead_of_its_item(
     with JudgeServer() as server:
         monkeypatch.setenv("TEST_LLM_URL", server.url)
         configure(bench, {"short": 100, "long": 400})
-        config = (bench.root / "benchmarks/llmbench.yaml").read_text("utf-8")
-        bench.config(
-            "version: 1\njudges:\n  default:\n    kind: openai\n"
-            "    base_url: ${TEST_LLM_URL}\n    model: test-model\n    concurrency: 4\n"
-            + config.removeprefix("version: 1\n").replace(
-                "    smoke: 5\n", "    smoke: 5\n    judge: default\n"
-            )
-        )
+        judged_live(bench)
         result = bench.run(*xdist_args, "--llmbench-no-cache")
         result.assert_outcomes(passed=96)
         assert len(server.requests) == 96  # one call per (sample, variant), none twice
@@ -327,3 +332,21 @@ def test_a_live_judge_judges_each_sample_and_variant_once_ahead_of_its_item(
         "short": 48,
         "long": 48,
     }
+
+
+def test_repeats_judge_each_sample_and_variant_that_many_times(
+    bench: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.judge_server import JudgeServer
+
+    with JudgeServer() as server:
+        monkeypatch.setenv("TEST_LLM_URL", server.url)
+        configure(bench, {"short": 100, "long": 400})
+        judged_live(bench, "    repeats: 2\n")
+        bench.run("-p", "no:xdist", "--llmbench-no-cache").assert_outcomes(passed=96)
+        assert len(server.requests) == 192
+    samples = scenario(bench)["samples"]
+    assert {len(s["repeats"]) for s in samples} == {2}
+    assert sorted({(s["id"], s["variant"]) for s in samples}) == sorted(
+        (i, v) for i in ids() for v in ("short", "long")
+    )
