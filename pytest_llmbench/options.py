@@ -152,7 +152,7 @@ _PATH_OPTIONS = {  # dest -> what the path names
     "llmbench_report": "file",
     "llmbench_json": "file",
     "llmbench_prom_file": "file",
-    "llmbench_baseline": "file",
+    "llmbench_baseline": "file or folder",  # a record, or a folder of one per scenario
     "llmbench_cache": "directory",
 }
 _TEXT_OPTIONS = ("llmbench_shard", "llmbench_webhook", "llmbench_pushgateway")

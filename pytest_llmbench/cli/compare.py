@@ -1,4 +1,5 @@
-"""`llmbench compare`: a run record against a baseline record, metric by metric."""
+"""`llmbench compare`: a run record against a baseline record, metric by metric; or, with
+``--variants a,b``, two variants of one record against each other."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pytest_llmbench.cli.common import (
     FAILED,
     FORMATTER,
     OK,
+    CliError,
     Commands,
     emit,
     metric_names,
@@ -25,10 +27,15 @@ from pytest_llmbench.results.baselines import load_baselines
 def add_command(commands: Commands) -> None:
     compare = commands.add_parser(
         "compare",
-        help="compare a run record with a baseline record, metric by metric",
+        help="compare a run record with a baseline record (or two variants of one record), "
+        "metric by metric",
         description="Compare A.json (the current run) with B.json (the baseline): per "
         "scenario and metric, paired by sample id: value, baseline, difference with its "
-        "95% interval, status; or why the two cannot be compared.",
+        "95% interval, status; or why the two cannot be compared.\n\n"
+        "With --variants a,b (and no B.json): variant b against variant a of A.json, per "
+        "metric over the samples both scored: both values, the mean difference with its "
+        "paired 95% interval, and better / worse / no detectable difference (never a "
+        "winner when the interval includes zero).",
         epilog="exit status:\n  0  no regression at error level (improvements, ok, warn-level "
         "regressions, not comparable)\n  1  a regression at error level\n  2  usage error "
         "or bad input\n\n" + rules_note("compare"),
@@ -38,7 +45,18 @@ def add_command(commands: Commands) -> None:
     compare.add_argument(
         "baseline",
         metavar="B.json",
-        help="the baseline run record, or a folder of them (one per scenario)",
+        nargs="?",
+        help="the baseline run record, or a folder of them (one per scenario); not with --variants",
+    )
+    compare.add_argument(
+        "--variants",
+        metavar="A,B",
+        help="compare variant B against variant A of one record (its scenarios' `variants:`)",
+    )
+    compare.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help="with --variants: only this scenario (default: every scenario with variants)",
     )
     rules_options(compare)
     compare.set_defaults(handler=cmd_compare)
@@ -48,6 +66,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from pytest_llmbench.results.regression import compare_scenario
     from pytest_llmbench.results.stored_rules import regression_rules, stored_rules
 
+    if args.variants is not None:
+        if args.baseline is not None:
+            raise CliError(
+                f"--variants compares two variants of {args.current}: give no B.json "
+                f"({args.baseline}), or drop --variants to compare two records"
+            )
+        from pytest_llmbench.cli.compare_variants import cmd_compare_variants
+
+        return cmd_compare_variants(args)
+    if args.scenario is not None:
+        raise CliError("--scenario goes with --variants; a record comparison covers every scenario")
+    if args.baseline is None:
+        raise CliError(
+            "give B.json, the baseline record (or --variants a,b to compare two "
+            "variants of one record)"
+        )
     current = record_mod.load(Path(args.current))
     baseline = load_baselines(Path(args.baseline))
     override = rules_from(args, metric_names(current, baseline))

@@ -35,11 +35,13 @@ def add_command(commands: Commands) -> None:
         "and shard records, are skipped with a note on stderr), sorted by start time, and "
         "print one row per run and scenario: date, run id, commit, branch, scenario, status, "
         "each metric's value, cost. --html OUT also writes one self-contained HTML page "
-        "(no scripts, fonts or other files) charting each scenario's metrics over time "
-        "against their pass and warn bands. DIR may be an S3 prefix, s3://BUCKET/PREFIX/ "
-        "(its *.json objects, not those in sub-prefixes; the s3 extra). --push RECORD adds "
-        "a run record to DIR (a folder or an S3 prefix) as <run id>.json instead, and "
-        "prints no table: how a nightly keeps its history beyond artifact retention.",
+        "(no fonts, files or network; one inline script) charting each scenario's metrics "
+        "over time against their pass and warn bands, where any two runs (or two variants "
+        "of one run) can be picked and compared side by side. DIR may be an S3 prefix, "
+        "s3://BUCKET/PREFIX/ (its *.json objects, not those in sub-prefixes; the s3 extra). "
+        "--push RECORD adds a run record to DIR (a folder or an S3 prefix) as <run id>.json "
+        "instead, and prints no table: how a nightly keeps its history beyond artifact "
+        "retention.",
         epilog="S3: credentials from the usual AWS chain (never printed); the endpoint from "
         "--endpoint-url,\nelse AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (MinIO), else AWS.\n"
         "exit status:\n  0  the table (and page) written, also when DIR holds no "

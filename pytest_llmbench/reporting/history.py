@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from pytest_llmbench.errors import RecordError
+from pytest_llmbench.reporting import history_compare
 from pytest_llmbench.reporting.text_format import columns, money, number, seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
@@ -33,7 +35,8 @@ def load_runs(directory: Path) -> tuple[list[Record], list[str]]:
     `summary`), and one line per file skipped (not a run record, or a shard record that
     needs merging first). One record is read and checked at a time (record.load, the
     whole schema), then only its summary is kept: the memory is one record's plus the
-    summaries, however many records the folder holds."""
+    summaries, whose per-sample scores (for the page's comparison) stay within
+    history_compare.MAX_PAGE_SCORES however many records the folder holds."""
     return collect_runs(
         (str(path), functools.partial(record_mod.load, path))
         for path in sorted(directory.glob("*.json"))
@@ -62,20 +65,27 @@ def collect_runs(
             continue
         runs.append(summary(run))
         del run  # before the next file is read
-    runs.sort(key=lambda r: (started_at(r), run_id(r)))
+        history_compare.keep_within_budget(runs, time_order)
+    runs.sort(key=time_order)
     return runs, skipped
+
+
+def time_order(run: Record) -> tuple[str, str]:
+    return started_at(run), run_id(run)
 
 
 def summary(run: RunRecord) -> dict[str, Any]:
     """What the table and the page read of a checked record: everything but the per-sample
-    parts (each scenario's ``samples``, kept as their count in ``sample_count``, and the
-    run block's ``judge_latency_s``), which are most of a large record."""
+    parts (each scenario's ``samples``, kept as their count in ``sample_count`` and as the
+    bounded scores the page's comparison pairs, and the run block's ``judge_latency_s``),
+    which are most of a large record."""
     kept: dict[str, Any] = {k: v for k, v in run.items() if k not in ("scenarios", "run")}
     kept["run"] = {k: v for k, v in run.get("run", {}).items() if k != "judge_latency_s"}
     kept["scenarios"] = {
         name: {
             **{k: v for k, v in scenario.items() if k != "samples"},
             "sample_count": len(scenario["samples"]),
+            history_compare.SCORES: history_compare.paired_scores(scenario),
         }
         for name, scenario in run["scenarios"].items()
     }
@@ -407,14 +417,27 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(runs: Sequence[Record], *, skipped: Sequence[str] = ()) -> str:
-    """One self-contained HTML page: no scripts, fonts, images or links to fetch."""
+    """One self-contained HTML page: nothing to fetch (no fonts, images, links or external
+    scripts); one inline script, allowed by its hash in the page's CSP, pairs the embedded
+    scores of two picked runs (reporting/history_compare)."""
     template = _environment().get_template("history.html.j2")
+    views = scenario_views(runs)
+    data = history_compare.page_data([v["name"] for v in views], runs, option_label)
     return template.render(
         runs=run_rows(runs),
         count=len(runs),
         first=date(runs[0]) if runs else "",
         last=date(runs[-1]) if runs else "",
-        scenarios=scenario_views(runs),
+        scenarios=views,
         skipped=list(skipped),
         colours=COLOURS,
+        compare_json=markupsafe.Markup(history_compare.script_json(data)),
+        compare_script=markupsafe.Markup(history_compare.script()),
+        script_hash=markupsafe.Markup(history_compare.script_hash()),
+        compare_notes=history_compare.left_out_notes(runs),
     )
+
+
+def option_label(run: Record) -> str:
+    """How a run is named in the page's pickers: "2025-11-09 03:00 · run 20251109T..."."""
+    return f"{date(run)} · {run_id(run)}"

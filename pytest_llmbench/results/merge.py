@@ -6,7 +6,10 @@ position order) with the shards' common fingerprints, usage is summed, and the v
 derived and gated once. Shards that cannot make one run are refused with a MergeError
 naming the files and the reason: records that are not shards, shards of different counts,
 the same shard twice, missing shards (unless ``allow_partial``), differing fingerprints
-(dataset, judge, prompt, metrics) and samples held by two shards.
+(dataset, judge, prompt, metrics), differing variants (names, reference, gate, parameters)
+and samples held by two shards. A scenario with ``variants:`` is rebuilt variant by
+variant from the merged (sample, variant) entries, as one process builds it
+(results/variants.summarize_variants), each variant's usage the sum of the shards'.
 
 The ``run`` block: a new ``id``; ``started_at`` the earliest start and ``finished_at`` the
 latest finish; ``duration_s`` the wall-clock span between them (the shards usually run side
@@ -26,7 +29,14 @@ from pytest_llmbench.errors import MergeError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results import rederive as rerecord
 from pytest_llmbench.results import validation
-from pytest_llmbench.results.schema import RunRecord, SampleRecord, ScenarioRecord, Usage
+from pytest_llmbench.results import variants as variants_mod
+from pytest_llmbench.results.schema import (
+    RunRecord,
+    SampleRecord,
+    ScenarioRecord,
+    Usage,
+    VariantUsage,
+)
 from pytest_llmbench.results.stored_rules import stored_rules
 
 FINGERPRINT_PARTS = ("dataset", "judge", "prompt", "metrics")
@@ -130,7 +140,8 @@ def _scenario_names(shards: Sequence[Shard]) -> list[str]:
 def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
     holders = [(label, r["scenarios"][name]) for label, r in shards if name in r["scenarios"]]
     first_label, first = holders[0]
-    owner: dict[str, str] = {}
+    spec = _variants_spec(name, holders)
+    owner: dict[tuple[str, str | None], str] = {}
     samples: list[SampleRecord] = []
     for label, scenario in holders:
         for part in FINGERPRINT_PARTS:
@@ -155,20 +166,34 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
                 "shards must come from one config"
             )
         for sample in scenario["samples"]:
-            if sample["id"] in owner:
-                raise MergeError(
-                    f"{owner[sample['id']]} and {label} both hold sample {sample['id']!r} of "
-                    f"scenario {name!r}; shards must not overlap"
+            key = (sample["id"], sample.get("variant"))
+            if key in owner:
+                held = f"sample {sample['id']!r}" + (
+                    f" (variant {key[1]})" if key[1] is not None else ""
                 )
-            owner[sample["id"]] = label
+                raise MergeError(
+                    f"{owner[key]} and {label} both hold {held} of scenario {name!r}; "
+                    "shards must not overlap"
+                )
+            owner[key] = label
             samples.append(sample)
-    block = record_mod.summarize_scenario(
-        name,
-        samples,
-        first["fingerprints"],
-        stored_rules(first),
-        sum_usage([s["usage"] for _, s in holders]),
-    )
+    usage = sum_usage([s["usage"] for _, s in holders])
+    if spec is None:
+        block = record_mod.summarize_scenario(
+            name, samples, first["fingerprints"], stored_rules(first), usage
+        )
+    else:
+        block = variants_mod.summarize_variants(
+            name, samples, first["fingerprints"], stored_rules(first), usage, spec
+        )
+        for variant, summary in block["variants"]["variants"].items():
+            # The shards priced their calls; the merge has no price to do it again.
+            summary["usage"] = cast(
+                VariantUsage,
+                sum_usage(
+                    [cast(Usage, s["variants"]["variants"][variant]["usage"]) for _, s in holders]
+                ),
+            )
     kinds = [s["selection"] for _, s in holders if "selection" in s]
     if kinds:
         # Each shard said what it selected of its share: whole shares make a whole run.
@@ -179,6 +204,38 @@ def _merge_scenario(name: str, shards: Sequence[Shard]) -> ScenarioRecord:
             "of": sum(k["of"] for k in kinds),
         }
     return block
+
+
+def _variants_spec(
+    name: str, holders: Sequence[tuple[str, ScenarioRecord]]
+) -> variants_mod.Spec | None:
+    """The scenario's variants as every shard ran them (None without variants), or
+    MergeError when the shards ran other variants."""
+    first_label = holders[0][0]
+    specs = [
+        (label, variants_mod.spec_of(s["variants"]) if "variants" in s else None)
+        for label, s in holders
+    ]
+    for label, spec in specs[1:]:
+        if spec != specs[0][1]:
+            raise MergeError(
+                f"{label}: scenario {name!r} ran other variants than in {first_label} "
+                f"({_differences(_shown(spec), _shown(specs[0][1]))}); shards must come "
+                "from one config"
+            )
+    return specs[0][1]
+
+
+def _shown(spec: variants_mod.Spec | None) -> Any:
+    if spec is None:
+        return {"variants": None}
+    return {
+        "order": list(spec.order),
+        "reference": spec.reference,
+        "gate": list(spec.gate),
+        "params": dict(spec.params),
+        "fingerprints": dict(spec.fingerprints),
+    }
 
 
 def sum_usage(blocks: Sequence[Usage]) -> Usage:

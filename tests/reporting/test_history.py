@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -198,15 +201,36 @@ def test_the_page_has_a_chart_per_metric_with_both_bands_per_run_and_coloured_po
 def test_the_page_is_self_contained(tmp_path: Path) -> None:
     page = page_of(tmp_path, *RUNS)
     assert "://" not in page
-    for fetching in ("<script", " src=", "url(", "@import", "@font-face"):
+    for fetching in (" src=", "url(", "@import", "@font-face", "fetch(", "XMLHttpRequest"):
         assert fetching not in page
     assert '<link rel="icon" href="data:,">' in page  # no favicon request either
+    # One data block and one inline script, the only script the CSP allows (by its hash).
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert '<script type="application/json" id="llmbench-scores">' in page
+    script = page.split("<script>", 1)[1].split("</script>", 1)[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert (
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+        f"style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'\">"
+    ) in page
 
 
 def test_the_page_escapes_what_the_records_hold(tmp_path: Path) -> None:
     page = page_of(tmp_path, run_on(10, 0.9, branch="<script>alert(1)</script>"))
     assert "<script>alert" not in page
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page
+
+
+def test_no_sample_id_can_end_the_embedded_scores(tmp_path: Path) -> None:
+    hostile = "</script><script>alert(1)</script><!--\u2028&amp;"
+    record = run_on(10, 0.9)
+    record["scenarios"]["digest"]["samples"][0]["id"] = hostile
+    page = page_of(tmp_path, record)
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert "<!--" not in page and "\u2028" not in page
+    block = page.split('id="llmbench-scores">', 1)[1].split("</script>", 1)[0]
+    options = json.loads(block)["scenarios"][0]["options"]
+    assert options[0]["ids"][0] == hostile  # the script reads back the id as it was
 
 
 def test_the_page_is_the_same_for_the_same_runs_whatever_the_file_names(tmp_path: Path) -> None:

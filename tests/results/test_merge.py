@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support.project import SORTED_CONFIG, TWELVE, Project, make_samples, without_footer
-from support.records import FINGERPRINTS, entry, make_record, with_fingerprint
+from support.records import FINGERPRINTS, entry, make_record, variants_run, with_fingerprint
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.errors import MergeError
@@ -341,4 +343,73 @@ def test_a_report_of_a_merged_run_keeps_the_yaml_order_of_the_metrics(
     assert cli.main(["report", str(merged)]) == 0
     assert without_footer(capsys.readouterr().out) == without_footer(
         (project.root / "whole.md").read_text(encoding="utf-8")
+    )
+
+
+# -- variants --------------------------------------------------------------------------
+
+
+VARIANT_SCORES: dict[str, list[float | None]] = {
+    "small": [0.5, 0.25, 0.5, 0.75, 0.25, 0.5, 0.75],
+    "large": [0.75, 0.5, None, 1.0, 0.5, 0.75, 1.0],
+    "tiny": [0.25, 0.25, 0.5, 0.5, 0.0, 0.25, 0.5],
+}
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_merged_shards_of_variants_equal_the_unsharded_record(count: int) -> None:
+    whole = variants_run(VARIANT_SCORES)
+    shards = [
+        (f"shard{k}.json", variants_run(VARIANT_SCORES, shard=(k, count)))
+        for k in range(1, count + 1)
+    ]
+    merged, notes = merge(shards, run_id="merged-1")
+    assert notes == []
+    assert record_mod.dumps(record_mod.deterministic_view(merged)) == record_mod.dumps(
+        record_mod.deterministic_view(whole)
+    )
+    block = merged["scenarios"]["digest"]["variants"]
+    assert [(d["variant"], d["n"]) for d in block["differences"]] == [("large", 6), ("tiny", 7)]
+
+
+def test_shards_that_ran_other_variants_are_refused() -> None:
+    one = variants_run(VARIANT_SCORES, shard=(1, 2))
+    other = {k: v for k, v in VARIANT_SCORES.items() if k != "tiny"}
+    two = variants_run(other, shard=(2, 2))
+    with pytest.raises(MergeError) as refused:
+        merge([("one.json", one), ("two.json", two)], run_id="m")
+    assert str(refused.value) == (
+        "two.json: scenario 'digest' ran other variants than in one.json (fingerprints.tiny "
+        "(absent) vs 8950abfda7b7, gate ['small', 'large'] vs ['small', 'large', 'tiny'], "
+        "order ['small', 'large'] vs ['small', 'large', 'tiny'], and 1 more); shards must "
+        "come from one config"
+    )
+
+
+def test_a_sample_held_twice_for_one_variant_names_the_variant() -> None:
+    one = variants_run(VARIANT_SCORES, shard=(1, 2))
+    two = variants_run(VARIANT_SCORES, shard=(2, 2))
+    two["scenarios"]["digest"]["samples"].append(one["scenarios"]["digest"]["samples"][0])
+    with pytest.raises(MergeError) as refused:
+        merge([("one.json", one), ("two.json", two)], run_id="m")
+    assert str(refused.value) == (
+        "one.json and two.json both hold sample 's-01' (variant small) of scenario 'digest'; "
+        "shards must not overlap"
+    )
+
+
+@given(
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, None]), min_size=1, max_size=12),
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, None]), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=4),
+)
+def test_merged_shards_of_any_variants_record_are_the_unsharded_one(
+    a: list[float | None], b: list[float | None], count: int
+) -> None:
+    scores = {"a": a, "b": b}
+    shards = [(f"{k}.json", variants_run(scores, shard=(k, count))) for k in range(1, count + 1)]
+    merged, _ = merge(shards, run_id="m")
+    whole = variants_run(scores)
+    assert record_mod.dumps(record_mod.deterministic_view(merged)) == record_mod.dumps(
+        record_mod.deterministic_view(whole)
     )

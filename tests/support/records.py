@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -75,10 +76,18 @@ def make_record(
     partial_reason: str | None = None,
     cost: float | None = None,
     run: Mapping[str, Any] | None = None,
+    variants: Spec | None = None,
 ) -> RunRecord:
     usage = record_mod.usage(samples, None)
     usage["cost_usd"] = cost
-    block = record_mod.summarize_scenario(scenario, samples, fingerprints, default_rules(), usage)
+    if variants is None:
+        block = record_mod.summarize_scenario(
+            scenario, samples, fingerprints, default_rules(), usage
+        )
+    else:
+        block = summarize_variants(
+            scenario, samples, fingerprints, default_rules(), usage, variants
+        )
     note = (
         f"Shard {shard[0]}/{shard[1]}: bands are gated once the shards are joined." if shard else ""
     )
@@ -368,3 +377,34 @@ def scenario_record(name: str, sample_ids: list[str], score: float) -> dict[str,
         },
         "samples": samples,
     }
+
+
+def variants_run(
+    scores: Mapping[str, Sequence[float | None]],
+    *,
+    scenario: str = "digest",
+    shard: tuple[int, int] | None = None,
+) -> RunRecord:
+    """A record of one scenario whose variants (in the mapping's order, the first the
+    reference and all gated, each with params {model: its name}) scored
+    `scores[variant][position]` on accuracy, built by the controller's code
+    (summarize_variants); with `shard`, shard K/N's record of the positions p with
+    p % N == K - 1."""
+    samples = sorted(
+        (
+            sample
+            for variant, values in scores.items()
+            for sample in variant_entries(variant, values)
+            if shard is None or sample["position"] % shard[1] == shard[0] - 1
+        ),
+        key=lambda sample: sample["position"],
+    )
+    order = tuple(scores)
+    spec = Spec(
+        order=order,
+        reference=order[0],
+        gate=order,
+        params={v: {"model": v} for v in order},
+        fingerprints={v: hashlib.sha256(v.encode()).hexdigest() for v in order},
+    )
+    return make_record(samples, scenario=scenario, shard=shard, variants=spec)

@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.mark.llmbench("faq")
+def test_faq_nightly(sample, judge):
+    judge(sample.output)
