@@ -1,5 +1,7 @@
 """Writes labelled.jsonl: Telegram-style channel posts with planted personal data, each with
-the spans a scrubber must find (kind, start, end). Written before the detector, from the
+the spans a scrubber must find (kind, start, end). Two parts: hand-written posts (handwritten.txt,
+marks such as [[PHONE:8 912 ...]] give the spans) and posts assembled from sentence
+templates. Both were written before the detector was run on them, from the
 kinds of posts in data/benchmarks/ (city news digests, ads, lost-and-found, announcements),
 and not tuned to it afterwards: rerun only to change the set on purpose.
 
@@ -424,9 +426,33 @@ def post(rng: random.Random, templates: list[str]) -> tuple[str, list[dict[str, 
     return text, spans
 
 
+HANDWRITTEN = Path(__file__).with_name("handwritten.txt")
+MARK = re.compile(r"\[\[([A-Z]+):(.+?)\]\]")
+
+
+def handwritten() -> list[tuple[str, list[dict[str, object]]]]:
+    """The hand-written posts (handwritten.txt), marks stripped and turned into spans."""
+    posts = []
+    for line in HANDWRITTEN.read_text("utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, spans, position = "", [], 0
+        for match in MARK.finditer(line):
+            text += line[position : match.start()]
+            spans.append({"kind": match.group(1), "start": len(text),
+                          "end": len(text) + len(match.group(2))})
+            text += match.group(2)
+            position = match.end()
+        posts.append((text + line[position:], spans))
+    return posts
+
+
 def main() -> None:
     rng = random.Random(SEED)
     lines = []
+    for n, (text, spans) in enumerate(handwritten(), start=1):
+        lang = "en" if not re.search("[а-яё]", text, re.IGNORECASE) else "ru"
+        lines.append({"id": f"hand-{n:03d}", "lang": lang, "text": text, "spans": spans})
     for n in range(POSTS_RU + POSTS_EN):
         templates = RU_TEMPLATES if n < POSTS_RU else EN_TEMPLATES
         text, spans = post(rng, templates)
