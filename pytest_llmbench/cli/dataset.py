@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from pytest_llmbench.cli import dataset_check_pii, dataset_scrub
 from pytest_llmbench.cli.common import FORMATTER, Commands
 
-SUBCOMMANDS: tuple[ModuleType, ...] = ()
+SUBCOMMANDS: tuple[ModuleType, ...] = (dataset_scrub, dataset_check_pii)
 
 
 def add_command(commands: Commands) -> None:

@@ -32,6 +32,9 @@ NAMED_AFTER = re.compile(
     re.IGNORECASE,
 )
 SURNAME = r"(?:[A-Z]['’])?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
+# "на Ленина, 40": one word and a house number after it is a street, not a person (an
+# age, "Петров, 45 лет", is not a house number).
+HOUSE_NUMBER = re.compile(r",\s?\d{1,3}[а-яА-Я]?(?:/\d{1,3})?(?![\d,.:])(?!\s*(?:лет|год|г\.))")
 NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
 SURNAME_STOP = frozenset(
     "Street Road Avenue Lane Park Square Hall Hotel House School College University Church "
@@ -113,7 +116,9 @@ class Russian:
                     continue
                 if NAMED_AFTER.search(text[max(0, start - 24) : start]):
                     continue
-                if " " not in found.text.strip() and not self.name_like(found.text):
+                if " " not in found.text.strip() and (
+                    not self.name_like(found.text) or HOUSE_NUMBER.match(text, end)
+                ):
                     continue
                 yield Span("PERSON", start, end)
 
