@@ -51,7 +51,10 @@ def cmd_check_pii(args: argparse.Namespace) -> int:
         samples += count
         for finding in findings:
             kinds[finding.kind] += 1
-            print(f"{display}:{finding.line}: <{finding.kind}> in field {finding.field}: {finding.excerpt}")
+            print(
+                f"{display}:{finding.line}: <{finding.kind}> in field {finding.field}: "
+                f"{finding.excerpt}"
+            )
     if not kinds:
         print(f"{args.path}: no personal data found in {samples} samples")
         return OK

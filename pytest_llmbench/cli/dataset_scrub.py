@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_llmbench.cli.common import FORMATTER, OK, CliError, Commands
+
+if TYPE_CHECKING:
+    from pytest_llmbench.datasets.pii.dataset import Selection
 
 KINDS_HELP = (
     "kinds: EMAIL, PHONE (Russian +7/8 and international), HANDLE (@name), PROFILE (t.me/,\n"
@@ -20,13 +24,23 @@ KINDS_HELP = (
 def selection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("which fields")
     group.add_argument(
-        "--id-field", default="id", metavar="FIELD", help="the id field, never scrubbed (default id)"
+        "--id-field",
+        default="id",
+        metavar="FIELD",
+        help="the id field, never scrubbed (default id)",
     )
     group.add_argument(
-        "--skip", action="append", default=[], metavar="FIELD", help="leave this field alone; repeatable"
+        "--skip",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="leave this field alone; repeatable",
     )
     group.add_argument(
-        "--only", action="append", metavar="FIELD", help="only this field (and any other --only); repeatable"
+        "--only",
+        action="append",
+        metavar="FIELD",
+        help="only this field (and any other --only); repeatable",
     )
     group.add_argument(
         "--no-names",
@@ -35,7 +49,7 @@ def selection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def selection(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def selection(args: argparse.Namespace) -> Selection:
     """The fields the arguments choose; person names only with natasha installed."""
     from pytest_llmbench.datasets.pii import EXTRA_MISSING, available
     from pytest_llmbench.datasets.pii.dataset import Selection

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from support.pii_labelled import NAMES, STRUCTURED, score  # noqa: E402
+from support.pii_labelled import NAMES, STRUCTURED, score
 
 GOALS = {"structured": 0.98, "names": 0.9, "precision": 0.95}
 
@@ -30,8 +30,10 @@ def main(argv: list[str]) -> int:
         "precision": result.precision(),
     }
     detected = sum(result.detected.values())
-    print(f"recall structured {figures['structured']:.3f}, recall names {figures['names']:.3f}, "
-          f"precision {figures['precision']:.3f} ({sum(result.correct.values())}/{detected})")
+    print(
+        f"recall structured {figures['structured']:.3f}, recall names {figures['names']:.3f}, "
+        f"precision {figures['precision']:.3f} ({sum(result.correct.values())}/{detected})"
+    )
     if "--show" in argv:
         for post, kind, text in result.misses:
             print(f"miss  {post} {kind} {text!r}")

@@ -31,7 +31,7 @@ def luhn(digits: str) -> bool:
 
 
 def _weighted(digits: str, weights: tuple[int, ...]) -> int:
-    return sum(w * (ord(d) - 48) for w, d in zip(weights, digits)) % 11 % 10
+    return sum(w * (ord(d) - 48) for w, d in zip(weights, digits, strict=False)) % 11 % 10
 
 
 def inn(digits: str) -> bool:

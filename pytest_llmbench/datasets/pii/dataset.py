@@ -87,7 +87,9 @@ def placeholders(names: bool) -> Placeholders:
     return Placeholders(lemma)
 
 
-def scrub_samples(samples: tuple[Sample, ...], selection: Selection) -> tuple[list[str], Counter[str]]:
+def scrub_samples(
+    samples: tuple[Sample, ...], selection: Selection
+) -> tuple[list[str], Counter[str]]:
     """The scrubbed samples as JSONL lines, and the placeholders written per kind."""
     table = placeholders(selection.names)
 
@@ -114,7 +116,9 @@ def jsonl_line(record: dict[str, Any]) -> str:
     return line + "\n"
 
 
-def scrub_file(source: Path, out: Path, selection: Selection, display: str | None = None) -> dict[str, int]:
+def scrub_file(
+    source: Path, out: Path, selection: Selection, display: str | None = None
+) -> dict[str, int]:
     """Write the scrubbed dataset to `out` (whole, then renamed into place); the counts
     per kind, in KINDS order."""
     data = load_dataset(source, display or str(source))
@@ -125,7 +129,9 @@ def scrub_file(source: Path, out: Path, selection: Selection, display: str | Non
         partial.replace(out)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        raise DatasetError(f"{out}: cannot write the scrubbed dataset ({os_reason(exc, out)})") from None
+        raise DatasetError(
+            f"{out}: cannot write the scrubbed dataset ({os_reason(exc, out)})"
+        ) from None
     return {kind: counts[kind] for kind in KINDS if counts[kind]}
 
 
@@ -157,7 +163,7 @@ def excerpt(masked_text: str, start: int) -> str:
 
 
 def check_samples(samples: tuple[Sample, ...], selection: Selection) -> list[Finding]:
-    findings = []
+    findings: list[Finding] = []
     for sample in samples:
         for key in selection.fields(sample):
             for path, text in strings(sample.fields[key], key):
@@ -167,12 +173,14 @@ def check_samples(samples: tuple[Sample, ...], selection: Selection) -> list[Fin
                 masked_text, starts = masked(text, spans)
                 findings.extend(
                     Finding(sample.line, path, span.kind, excerpt(masked_text, start))
-                    for span, start in zip(spans, starts)
+                    for span, start in zip(spans, starts, strict=True)
                 )
     return findings
 
 
-def check_file(path: Path, selection: Selection, display: str | None = None) -> tuple[int, list[Finding]]:
+def check_file(
+    path: Path, selection: Selection, display: str | None = None
+) -> tuple[int, list[Finding]]:
     """The number of samples in the file, and its residual personal data."""
     data = load_dataset(path, display or str(path))
     return len(data.samples), check_samples(data.samples, selection)

@@ -37,19 +37,21 @@ SURNAME = r"(?:[A-Z]['’])?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 HOUSE_NUMBER = re.compile(r",\s?\d{1,3}[а-яА-Я]?(?:/\d{1,3})?(?![\d,.:])(?!\s*(?:лет|год|г\.))")
 NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
 SURNAME_STOP = frozenset(
-    "Street Road Avenue Lane Park Square Hall Hotel House School College University Church "
-    "Bridge Station Airport Centre Center Monday Tuesday Wednesday Thursday Friday Saturday "
-    "Sunday January February March April May June July August September October November "
-    "December And Or The Is Was Will To From In On At Of For With By".split()
-)
+    {  # words after a given name that make it a place, a date or prose
+        "Street", "Road", "Avenue", "Lane", "Park", "Square", "Hall", "Hotel", "House",
+        "School", "College", "University", "Church", "Bridge", "Station", "Airport", "Centre",
+        "Center", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December", "And", "Or", "The", "Is", "Was", "Will", "To",
+        "From", "In", "On", "At", "Of", "For", "With", "By",
+    }
+)  # fmt: skip
 TITLE = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Dr|Prof|Sir)\.? (" + SURNAME + r")\b")
 
 
 @functools.cache
 def given_names() -> frozenset[str]:
-    text = importlib.resources.files(__package__).joinpath("first_names_en.txt").read_text(
-        "utf-8"
-    )
+    text = importlib.resources.files(__package__).joinpath("first_names_en.txt").read_text("utf-8")
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and w[0] != "#")
 
 
@@ -126,9 +128,7 @@ class Russian:
         """Whether the morphology knows `word` as a given name, surname or patronymic: one
         word alone is taken as a person only then (natasha reads unknown places, such as
         a small town's name in the genitive, as people)."""
-        return any(
-            NAME_GRAMMEMES & set(parse.tag.grammemes) for parse in self.vocab.parse(word)
-        )
+        return any(NAME_GRAMMEMES & set(parse.tag.grammemes) for parse in self.vocab.parse(word))
 
     def lemma(self, name: str) -> str:
         """The name in the nominative ("Марии Сидоровой" -> "мария сидорова"), for one

@@ -11,7 +11,7 @@ STRUCTURED = ("EMAIL", "PHONE", "HANDLE", "PROFILE", "CARD", "IBAN", "INN", "SNI
 KINDS = (*STRUCTURED, "PERSON")
 
 # A placeholder the scrubber wrote (`<PHONE_2>`): never personal data itself.
-PLACEHOLDER = re.compile(r"<(?:%s)_[0-9]{1,9}>" % "|".join(KINDS))
+PLACEHOLDER = re.compile(rf"<(?:{'|'.join(KINDS)})_[0-9]{{1,9}}>")
 
 
 class Span(NamedTuple):

@@ -93,7 +93,7 @@ def phone_digits_ok(candidate: str) -> bool:
 def phones(text: str) -> Iterator[Span]:
     for m in PHONE_RUN.finditer(text):
         candidate = m.group()
-        start, end = m.start(), m.end()
+        start = m.start()
         # A run that is too long may be a phone followed by another number: shorten it at
         # a separator until it reads as a phone, or give up.
         while True:

@@ -59,28 +59,97 @@ RU_NAMES = [
     ("Юлия Белоусова", "Юлии Белоусовой", "Юлии Белоусовой", "Юлией Белоусовой"),
     ("Ксения Андреева", "Ксении Андреевой", "Ксении Андреевой", "Ксенией Андреевой"),
     ("Пётр Ильич Сомов", "Петра Ильича Сомова", "Петру Ильичу Сомову", "Петром Ильичом Сомовым"),
-    ("Людмила Викторовна Гусева", "Людмилы Викторовны Гусевой", "Людмиле Викторовне Гусевой", "Людмилой Викторовной Гусевой"),
-    ("Анатолий Петрович Рыбаков", "Анатолия Петровича Рыбакова", "Анатолию Петровичу Рыбакову", "Анатолием Петровичем Рыбаковым"),
+    (
+        "Людмила Викторовна Гусева",
+        "Людмилы Викторовны Гусевой",
+        "Людмиле Викторовне Гусевой",
+        "Людмилой Викторовной Гусевой",
+    ),
+    (
+        "Анатолий Петрович Рыбаков",
+        "Анатолия Петровича Рыбакова",
+        "Анатолию Петровичу Рыбакову",
+        "Анатолием Петровичем Рыбаковым",
+    ),
     ("А. В. Седов", "А. В. Седова", "А. В. Седову", "А. В. Седовым"),
     ("Н. П. Крылова", "Н. П. Крыловой", "Н. П. Крыловой", "Н. П. Крыловой"),
 ]
 EN_NAMES = [
-    "John Smith", "Sarah Connor", "Michael Brown", "Emily Johnson", "David Miller",
-    "Laura Wilson", "James Taylor", "Olivia Davies", "Daniel Harris", "Sophie Turner",
-    "Robert Clarke", "Anna Kowalski", "Thomas Wright", "Grace Walker", "Peter Hughes",
-    "Helen Morgan", "Mark Evans", "Rachel Green", "Kevin O'Brien", "Natalie Price",
+    "John Smith",
+    "Sarah Connor",
+    "Michael Brown",
+    "Emily Johnson",
+    "David Miller",
+    "Laura Wilson",
+    "James Taylor",
+    "Olivia Davies",
+    "Daniel Harris",
+    "Sophie Turner",
+    "Robert Clarke",
+    "Anna Kowalski",
+    "Thomas Wright",
+    "Grace Walker",
+    "Peter Hughes",
+    "Helen Morgan",
+    "Mark Evans",
+    "Rachel Green",
+    "Kevin O'Brien",
+    "Natalie Price",
 ]
-HANDLES = ["ivan_petrov", "masha.ivanova", "serg_koval", "anna_s", "dmitry_orlov88",
-           "kseniya_a", "oleg_moroz", "l_guseva", "johnsmith", "sarah_c", "pavel_kuz",
-           "helen_m", "vlad_sokolov", "tanya_vlas", "artem_nikitin"]
-EMAIL_USERS = ["ivan.petrov", "m.ivanova", "s_kovalev", "anna-sergeeva", "dorlov",
-               "ksenia.andreeva", "oleg.morozov77", "j.smith", "sarah.connor", "info.zakaz",
-               "Elena.Kravchenko", "PAVEL.K"]
-EMAIL_HOSTS = ["mail.ru", "yandex.ru", "gmail.com", "inbox.ru", "bk.ru", "rambler.ru",
-               "outlook.com", "zarechinsk-adm.ru", "example.org"]
-PROFILE_SITES = ["https://t.me/{h}", "t.me/{h}", "https://vk.com/{h}", "vk.com/{h}",
-                 "https://www.instagram.com/{h}/", "instagram.com/{h}", "ok.ru/profile/{d}",
-                 "https://facebook.com/{h}", "https://twitter.com/{h}", "x.com/{h}"]
+HANDLES = [
+    "ivan_petrov",
+    "masha.ivanova",
+    "serg_koval",
+    "anna_s",
+    "dmitry_orlov88",
+    "kseniya_a",
+    "oleg_moroz",
+    "l_guseva",
+    "johnsmith",
+    "sarah_c",
+    "pavel_kuz",
+    "helen_m",
+    "vlad_sokolov",
+    "tanya_vlas",
+    "artem_nikitin",
+]
+EMAIL_USERS = [
+    "ivan.petrov",
+    "m.ivanova",
+    "s_kovalev",
+    "anna-sergeeva",
+    "dorlov",
+    "ksenia.andreeva",
+    "oleg.morozov77",
+    "j.smith",
+    "sarah.connor",
+    "info.zakaz",
+    "Elena.Kravchenko",
+    "PAVEL.K",
+]
+EMAIL_HOSTS = [
+    "mail.ru",
+    "yandex.ru",
+    "gmail.com",
+    "inbox.ru",
+    "bk.ru",
+    "rambler.ru",
+    "outlook.com",
+    "zarechinsk-adm.ru",
+    "example.org",
+]
+PROFILE_SITES = [
+    "https://t.me/{h}",
+    "t.me/{h}",
+    "https://vk.com/{h}",
+    "vk.com/{h}",
+    "https://www.instagram.com/{h}/",
+    "instagram.com/{h}",
+    "ok.ru/profile/{d}",
+    "https://facebook.com/{h}",
+    "https://twitter.com/{h}",
+    "x.com/{h}",
+]
 IBAN_COUNTRIES = {"DE": 18, "GB": 18, "FR": 23, "KZ": 16, "NL": 14, "ES": 20, "IT": 23}
 
 
@@ -111,7 +180,7 @@ def card(rng: random.Random, valid: bool = True) -> str:
 def inn10(rng: random.Random, valid: bool = True) -> str:
     d = [rng.randint(0, 9) for _ in range(9)]
     d[0] = rng.randint(1, 9)
-    c = sum(w * x for w, x in zip([2, 4, 10, 3, 5, 9, 4, 6, 8], d)) % 11 % 10
+    c = sum(w * x for w, x in zip([2, 4, 10, 3, 5, 9, 4, 6, 8], d, strict=True)) % 11 % 10
     if not valid:
         c = (c + rng.randint(1, 9)) % 10
     return "".join(map(str, d)) + str(c)
@@ -120,9 +189,9 @@ def inn10(rng: random.Random, valid: bool = True) -> str:
 def inn12(rng: random.Random) -> str:
     d = [rng.randint(0, 9) for _ in range(10)]
     d[0] = rng.randint(1, 9)
-    c1 = sum(w * x for w, x in zip([7, 2, 4, 10, 3, 5, 9, 4, 6, 8], d)) % 11 % 10
+    c1 = sum(w * x for w, x in zip([7, 2, 4, 10, 3, 5, 9, 4, 6, 8], d, strict=True)) % 11 % 10
     d.append(c1)
-    c2 = sum(w * x for w, x in zip([3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8], d)) % 11 % 10
+    c2 = sum(w * x for w, x in zip([3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8], d, strict=True)) % 11 % 10
     d.append(c2)
     return "".join(map(str, d))
 
@@ -151,7 +220,8 @@ def iban(rng: random.Random) -> str:
     length = IBAN_COUNTRIES[country]
     if country == "GB":
         bban = rng.choice(["WEST", "NWBK", "BARC"]) + "".join(
-            rng.choice("0123456789") for _ in range(14))
+            rng.choice("0123456789") for _ in range(14)
+        )
     else:
         bban = "".join(rng.choice("0123456789") for _ in range(length))
     moved = bban + country + "00"
@@ -185,17 +255,19 @@ def phone_ru(rng: random.Random) -> str:
 
 
 def phone_intl(rng: random.Random) -> str:
-    return rng.choice([
-        "+44 20 7946 {0}".format(rng.randint(1000, 9999)),
-        "+1 415 555 {0}".format(rng.randint(1000, 9999)),
-        "+49 30 {0}".format(rng.randint(1000000, 9999999)),
-        "+375 29 {0}-{1}-{2}".format(rng.randint(100, 999), rng.randint(10, 99), rng.randint(10, 99)),
-        "+380 44 {0} {1} {2}".format(rng.randint(100, 999), rng.randint(10, 99), rng.randint(10, 99)),
-        "+998 90 {0} {1} {2}".format(rng.randint(100, 999), rng.randint(10, 99), rng.randint(10, 99)),
-        "+33 1 {0} {1} {2} {3}".format(*(rng.randint(10, 99) for _ in range(4))),
-        "+1-202-555-{0}".format(rng.randint(1000, 9999)),
-        "+44{0}".format(rng.randint(7000000000, 7999999999)),
-    ])
+    return rng.choice(
+        [
+            f"+44 20 7946 {rng.randint(1000, 9999)}",
+            f"+1 415 555 {rng.randint(1000, 9999)}",
+            f"+49 30 {rng.randint(1000000, 9999999)}",
+            f"+375 29 {rng.randint(100, 999)}-{rng.randint(10, 99)}-{rng.randint(10, 99)}",
+            f"+380 44 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+            f"+998 90 {rng.randint(100, 999)} {rng.randint(10, 99)} {rng.randint(10, 99)}",
+            "+33 1 " + " ".join(str(rng.randint(10, 99)) for _ in range(4)),
+            f"+1-202-555-{rng.randint(1000, 9999)}",
+            f"+44{rng.randint(7000000000, 7999999999)}",
+        ]
+    )
 
 
 def passport(rng: random.Random) -> tuple[str, int, int]:
@@ -234,7 +306,7 @@ def handle(rng: random.Random) -> str:
 
 # Hard negatives, filled into {NUM_*} slots: never labelled.
 def order_number(rng: random.Random) -> str:
-    return str(rng.randint(10**(rng.randint(5, 9)), 10**10 - 1))
+    return str(rng.randint(10 ** (rng.randint(5, 9)), 10**10 - 1))
 
 
 def track_number(rng: random.Random) -> str:
@@ -242,15 +314,25 @@ def track_number(rng: random.Random) -> str:
 
 
 def price(rng: random.Random) -> str:
-    return rng.choice([f"{rng.randint(1, 99)} {rng.randint(100, 999)} руб.",
-                       f"{rng.randint(100, 9999)} ₽", f"{rng.randint(2, 90) * 100} рублей",
-                       f"{rng.randint(1, 9)},{rng.randint(1, 9)} млн рублей"])
+    return rng.choice(
+        [
+            f"{rng.randint(1, 99)} {rng.randint(100, 999)} руб.",
+            f"{rng.randint(100, 9999)} ₽",
+            f"{rng.randint(2, 90) * 100} рублей",
+            f"{rng.randint(1, 9)},{rng.randint(1, 9)} млн рублей",
+        ]
+    )
 
 
 def date(rng: random.Random) -> str:
-    return rng.choice([f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.choice([2024, 2025])}",
-                       f"{rng.randint(1, 28)} ноября", f"{rng.randint(1, 28)}.{rng.randint(1, 12):02d}",
-                       f"{rng.choice([2024, 2025])}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"])
+    return rng.choice(
+        [
+            f"{rng.randint(1, 28):02d}.{rng.randint(1, 12):02d}.{rng.choice([2024, 2025])}",
+            f"{rng.randint(1, 28)} ноября",
+            f"{rng.randint(1, 28)}.{rng.randint(1, 12):02d}",
+            f"{rng.choice([2024, 2025])}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        ]
+    )
 
 
 def time_(rng: random.Random) -> str:
@@ -334,10 +416,21 @@ EN_TEMPLATES = [
     "Reach {EN_PERSON} on Telegram: {HANDLE}.",
     "The Grand Hotel on Victoria Road reopens on {DATE} after a 2 million dollar refit.",
 ]
-KINDS = {"PERSON": "PERSON", "EN_PERSON": "PERSON", "PHONE": "PHONE", "PHONE_INTL": "PHONE",
-         "EMAIL": "EMAIL", "HANDLE": "HANDLE", "PROFILE": "PROFILE", "CARD": "CARD",
-         "IBAN": "IBAN", "INN10": "INN", "INN12": "INN", "SNILS": "SNILS",
-         "PASSPORT": "PASSPORT"}
+KINDS = {
+    "PERSON": "PERSON",
+    "EN_PERSON": "PERSON",
+    "PHONE": "PHONE",
+    "PHONE_INTL": "PHONE",
+    "EMAIL": "EMAIL",
+    "HANDLE": "HANDLE",
+    "PROFILE": "PROFILE",
+    "CARD": "CARD",
+    "IBAN": "IBAN",
+    "INN10": "INN",
+    "INN12": "INN",
+    "SNILS": "SNILS",
+    "PASSPORT": "PASSPORT",
+}
 CASES = {"nom": 0, "gen": 1, "acc": 1, "dat": 2, "ins": 3}
 
 
@@ -439,8 +532,9 @@ def handwritten() -> list[tuple[str, list[dict[str, object]]]]:
         text, spans, position = "", [], 0
         for match in MARK.finditer(line):
             text += line[position : match.start()]
-            spans.append({"kind": match.group(1), "start": len(text),
-                          "end": len(text) + len(match.group(2))})
+            spans.append(
+                {"kind": match.group(1), "start": len(text), "end": len(text) + len(match.group(2))}
+            )
             text += match.group(2)
             position = match.end()
         posts.append((text + line[position:], spans))
