@@ -27,28 +27,29 @@ PROFILE = re.compile(
     re.IGNORECASE,
 )
 HANDLE = re.compile(r"(?<![\w@.+/-])@[A-Za-z][A-Za-z0-9_.]{2,31}(?<!\.)(?![\w@])")
-# A run of digits with the separators phone numbers are written with.
-PHONE_RUN = re.compile(r"(?<![\w+])\+?(?:\d[ \-()\u00a0]{0,2}){7,15}\d(?!\d)(?!\w)")
-CARD = re.compile(r"(?<![\d.,-])(?:\d{4}[ -]?){3}\d{4}(?:[ -]?\d{3})?(?![\d-])")
+# A run of digits with the separators phone numbers are written with. Digits are ASCII
+# digits in every number pattern: other scripts' digits are not read as numbers.
+PHONE_RUN = re.compile(r"(?<![\w+])\+?(?:[0-9][ \-()\u00a0]{0,2}){7,15}[0-9](?![0-9])(?!\w)")
+CARD = re.compile(r"(?<![0-9.,-])(?:[0-9]{4}[ -]?){3}[0-9]{4}(?:[ -]?[0-9]{3})?(?![0-9-])")
 IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{1,4}){3,8}(?![A-Za-z0-9])")
-INN = re.compile(r"(?<![\d.,/:-])(\d{12}|\d{10})(?![\d.,/:-]\d|\d)")
+INN = re.compile(r"(?<![0-9.,/:-])([0-9]{12}|[0-9]{10})(?![0-9.,/:-][0-9]|[0-9])")
 # The word ИНН before the number, at most two words between ("ИНН организации 7707083893").
 INN_CONTEXT = re.compile(
     r"(?:ИНН|INN|TIN|налогоплательщика?)(?:\W{1,4}\w{1,20}){0,2}\W{1,6}$", re.IGNORECASE
 )
-SNILS = re.compile(r"(?<![\d.,+-])(?:\d{3}-\d{3}-\d{3}[ -]\d{2}|\d{11})(?![\d-])")
-SNILS_LAYOUT = re.compile(r"\d{3}-\d{3}-\d{3}[ -]\d{2}")  # never read as a phone
+SNILS = re.compile(r"(?<![0-9.,+-])(?:[0-9]{3}-[0-9]{3}-[0-9]{3}[ -][0-9]{2}|[0-9]{11})(?![0-9-])")
+SNILS_LAYOUT = re.compile(r"[0-9]{3}-[0-9]{3}-[0-9]{3}[ -][0-9]{2}")  # never read as a phone
 PASSPORT = re.compile(
-    r"(?<![\d+-])(\d{2} ?\d{2})[ \u00a0]{0,2}(?:(?:№|N|No\.?|номер|number)[ \u00a0]{0,2})?"
-    r"(\d{6})(?![\d-])",
+    r"(?<![0-9+-])([0-9]{2} ?[0-9]{2})[ \u00a0]{0,2}(?:(?:№|N|No\.?|номер|number)[ \u00a0]{0,2})?"
+    r"([0-9]{6})(?![0-9-])",
     re.IGNORECASE,
 )
 PASSPORT_CONTEXT = re.compile(
-    r"(?:паспорт\w*|passport|сери[яи]|series)[^\n\d]{0,24}$",
+    r"(?:паспорт\w*|passport|сери[яи]|series)[^\n0-9]{0,24}$",
     re.IGNORECASE,
 )
 # "45 06 123456": two, two and six digits is a passport's own layout, found without a word.
-PASSPORT_LAYOUT = re.compile(r"\d{2} \d{2} \d{6}")
+PASSPORT_LAYOUT = re.compile(r"[0-9]{2} [0-9]{2} [0-9]{6}")
 CONTEXT_CHARS = 40
 
 
