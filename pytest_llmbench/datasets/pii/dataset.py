@@ -82,6 +82,11 @@ def spans_of(text: str, names: bool) -> list[Span]:
     return find(text, names=names)
 
 
+def scrub_text(text: str, table: Placeholders, names: bool = True) -> str:
+    """`text` with its personal data replaced by the table's placeholders."""
+    return table.replace(text, spans_of(text, names))
+
+
 def placeholders(names: bool) -> Placeholders:
     lemma = functools.lru_cache(maxsize=65536)(russian().lemma) if names else None
     return Placeholders(lemma)
@@ -93,14 +98,14 @@ def scrub_samples(
     """The scrubbed samples as JSONL lines, and the placeholders written per kind."""
     table = placeholders(selection.names)
 
-    def scrub_text(text: str) -> str:
-        return table.replace(text, spans_of(text, selection.names))
+    def scrub(text: str) -> str:
+        return scrub_text(text, table, selection.names)
 
     lines = []
     for sample in samples:
         chosen = set(selection.fields(sample))
         record = {
-            key: mapped(value, scrub_text) if key in chosen else value
+            key: mapped(value, scrub) if key in chosen else value
             for key, value in sample.fields.items()
         }
         lines.append(jsonl_line(record))
