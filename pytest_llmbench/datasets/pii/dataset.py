@@ -21,7 +21,7 @@ from pytest_llmbench.benchmark.dataset import Sample, load_dataset
 from pytest_llmbench.datasets.pii.detect import find
 from pytest_llmbench.datasets.pii.names import russian
 from pytest_llmbench.datasets.pii.placeholders import Placeholders
-from pytest_llmbench.datasets.pii.spans import KINDS, Span
+from pytest_llmbench.datasets.pii.spans import KINDS, Span, occurrences, outside_placeholders
 from pytest_llmbench.errors import DatasetError, os_reason
 
 EXCERPT_CHARS = 30  # each side of a finding in check-pii's masked excerpt
@@ -82,9 +82,16 @@ def spans_of(text: str, names: bool) -> list[Span]:
     return find(text, names=names)
 
 
-def scrub_text(text: str, table: Placeholders, names: bool = True) -> str:
-    """`text` with its personal data replaced by the table's placeholders."""
-    return table.replace(text, spans_of(text, names))
+def scrub_text(
+    text: str, table: Placeholders, names: bool = True, known: dict[str, str] | None = None
+) -> str:
+    """`text` with its personal data replaced by the table's placeholders: what the
+    detectors find in it, and every other occurrence of what they found in it or of a
+    `known` value (found elsewhere in the dataset)."""
+    spans = spans_of(text, names)
+    values = {text[s.start : s.end]: s.kind for s in spans}
+    values.update(known or {})
+    return table.replace(text, outside_placeholders(text, occurrences(text, spans, values)))
 
 
 def placeholders(names: bool) -> Placeholders:
@@ -95,11 +102,20 @@ def placeholders(names: bool) -> Placeholders:
 def scrub_samples(
     samples: tuple[Sample, ...], selection: Selection
 ) -> tuple[list[str], Counter[str]]:
-    """The scrubbed samples as JSONL lines, and the placeholders written per kind."""
+    """The scrubbed samples as JSONL lines, and the placeholders written per kind. Two
+    passes: the first finds the values (held in memory only), the second replaces them and
+    every other occurrence of them anywhere in the dataset."""
     table = placeholders(selection.names)
+    known: dict[str, str] = {}
+    for sample in samples:
+        for key in selection.fields(sample):
+            for _, text in strings(sample.fields[key], key):
+                known.update(
+                    (text[s.start : s.end], s.kind) for s in spans_of(text, selection.names)
+                )
 
     def scrub(text: str) -> str:
-        return scrub_text(text, table, selection.names)
+        return scrub_text(text, table, selection.names, known)
 
     lines = []
     for sample in samples:

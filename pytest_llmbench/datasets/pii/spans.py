@@ -38,3 +38,22 @@ def outside_placeholders(text: str, spans: list[Span]) -> list[Span]:
     if not marks:
         return spans
     return [s for s in spans if not any(s.start < e and b < s.end for b, e in marks)]
+
+
+def occurrences(text: str, spans: list[Span], known: dict[str, str]) -> list[Span]:
+    """`spans` and every other occurrence, not inside a longer word, in `text` of a value found anywhere
+    (`known`: the value's text -> its kind), so that a name the recogniser took in one
+    sentence is not left in the next one. Resolved, in text order."""
+    extra: list[Span] = []
+    for value, kind in known.items():
+        start = text.find(value)
+        while start != -1:
+            end = start + len(value)
+            if _word_edge(text, start - 1) and _word_edge(text, end):
+                extra.append(Span(kind, start, end))
+            start = text.find(value, start + 1)
+    return resolve([*spans, *extra]) if extra else spans
+
+
+def _word_edge(text: str, index: int) -> bool:
+    return index < 0 or index >= len(text) or not text[index].isalpha()
