@@ -21,7 +21,13 @@ from pytest_llmbench.benchmark.dataset import Sample, load_dataset
 from pytest_llmbench.datasets.pii.detect import find
 from pytest_llmbench.datasets.pii.names import russian
 from pytest_llmbench.datasets.pii.placeholders import Placeholders
-from pytest_llmbench.datasets.pii.spans import KINDS, Span, occurrences, outside_placeholders
+from pytest_llmbench.datasets.pii.spans import (
+    KINDS,
+    Known,
+    Span,
+    occurrences,
+    outside_placeholders,
+)
 from pytest_llmbench.errors import DatasetError, os_reason
 
 EXCERPT_CHARS = 30  # each side of a finding in check-pii's masked excerpt
@@ -83,15 +89,17 @@ def spans_of(text: str, names: bool) -> list[Span]:
 
 
 def scrub_text(
-    text: str, table: Placeholders, names: bool = True, known: dict[str, str] | None = None
+    text: str, table: Placeholders, names: bool = True, known: Known | None = None
 ) -> str:
     """`text` with its personal data replaced by the table's placeholders: what the
     detectors find in it, and every other occurrence of what they found in it or of a
     `known` value (found elsewhere in the dataset)."""
     spans = spans_of(text, names)
-    values = {text[s.start : s.end]: s.kind for s in spans}
-    values.update(known or {})
-    return table.replace(text, outside_placeholders(text, occurrences(text, spans, values)))
+    here = Known({text[s.start : s.end]: s.kind for s in spans})
+    spans = occurrences(text, spans, here)
+    if known is not None:
+        spans = occurrences(text, spans, known)
+    return table.replace(text, outside_placeholders(text, spans))
 
 
 def placeholders(names: bool) -> Placeholders:
@@ -106,13 +114,15 @@ def scrub_samples(
     passes: the first finds the values (held in memory only), the second replaces them and
     every other occurrence of them anywhere in the dataset."""
     table = placeholders(selection.names)
-    known: dict[str, str] = {}
+    values: dict[str, str] = {}
     for sample in samples:
         for key in selection.fields(sample):
             for _, text in strings(sample.fields[key], key):
-                known.update(
+                values.update(
                     (text[s.start : s.end], s.kind) for s in spans_of(text, selection.names)
                 )
+
+    known = Known(values)
 
     def scrub(text: str) -> str:
         return scrub_text(text, table, selection.names, known)

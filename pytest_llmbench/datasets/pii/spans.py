@@ -40,20 +40,45 @@ def outside_placeholders(text: str, spans: list[Span]) -> list[Span]:
     return [s for s in spans if not any(s.start < e and b < s.end for b, e in marks)]
 
 
-def occurrences(text: str, spans: list[Span], known: dict[str, str]) -> list[Span]:
-    """`spans` and every other occurrence, not inside a longer word, in `text` of a value found anywhere
-    (`known`: the value's text -> its kind), so that a name the recogniser took in one
-    sentence is not left in the next one. Resolved, in text order."""
-    extra: list[Span] = []
-    for value, kind in known.items():
-        start = text.find(value)
-        while start != -1:
-            end = start + len(value)
-            if _word_edge(text, start - 1) and _word_edge(text, end):
-                extra.append(Span(kind, start, end))
-            start = text.find(value, start + 1)
+class Known:
+    """Values found anywhere in a dataset (text -> kind), looked up by their first word, so
+    that finding their other occurrences costs one pass over a text's words."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.by_first: dict[str, list[tuple[str, str]]] = {}
+        for value, kind in values.items():
+            first = _WORD.search(value)
+            if first is not None:
+                self.by_first.setdefault(first.group(), []).append((value, kind))
+        for candidates in self.by_first.values():
+            candidates.sort(key=lambda pair: -len(pair[0]))  # the longest value first
+
+    def spans(self, text: str) -> list[Span]:
+        found: list[Span] = []
+        for word in _WORD.finditer(text):
+            for value, kind in self.by_first.get(word.group(), ()):
+                start = word.start() - value.index(word.group())
+                end = start + len(value)
+                if (
+                    start >= 0
+                    and text.startswith(value, start)
+                    and _edge(text, start - 1)
+                    and (_edge(text, end))
+                ):
+                    found.append(Span(kind, start, end))
+        return found
+
+
+_WORD = re.compile(r"[^\W\d_]+|[0-9]+")  # runs of letters, runs of digits
+
+
+def occurrences(text: str, spans: list[Span], known: Known) -> list[Span]:
+    """`spans` and every other occurrence in `text` of a value found anywhere (`known`),
+    not inside a longer word: a name the recogniser took in one sentence is not left in
+    the next. Resolved, in text order."""
+    extra = known.spans(text)
     return resolve([*spans, *extra]) if extra else spans
 
 
-def _word_edge(text: str, index: int) -> bool:
+def _edge(text: str, index: int) -> bool:
     return index < 0 or index >= len(text) or not text[index].isalpha()
