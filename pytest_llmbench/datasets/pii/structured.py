@@ -94,15 +94,18 @@ def phone_digits_ok(candidate: str) -> bool:
 
 
 def phones(text: str) -> Iterator[Span]:
-    for m in PHONE_RUN.finditer(text):
+    position = 0
+    while (m := PHONE_RUN.search(text, position)) is not None:
         candidate = m.group()
         start = m.start()
+        position = m.end()
         # A run that is too long may be a phone followed by another number: shorten it at
-        # a separator until it reads as a phone, or give up.
+        # a separator until it reads as a phone, and look for the next one after it.
         while True:
             stripped = candidate.rstrip(" -(\u00a0")
             if phone_digits_ok(stripped):
                 yield Span("PHONE", start, start + len(stripped))
+                position = start + len(stripped)
                 break
             cut = max(stripped.rfind(" "), stripped.rfind("-"), stripped.rfind("\u00a0"))
             if cut <= 0:
