@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import Phase, example, given, settings
@@ -144,7 +145,7 @@ def test_values_are_normalised_before_they_are_compared(kind: str, a: str, b: st
 
 
 SEEDED = st.integers(0, 2**32).map(random.Random)  # the makers take a random source
-MAKERS = {
+MAKERS: dict[str, Callable[[random.Random], str]] = {
     "CARD": card,
     "INN": lambda rng: inn12(rng),
     "SNILS": snils,

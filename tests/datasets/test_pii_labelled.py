@@ -4,6 +4,7 @@ The figures themselves: `.venv/bin/python tests/perf/pii_recall.py`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -29,4 +30,4 @@ def test_the_labelled_set_is_of_the_size_and_mix_the_issue_asks_for() -> None:
     for post in posts:  # every span inside its text, none overlapping
         spans = sorted((s["start"], s["end"]) for s in post["spans"])
         assert all(0 <= a < b <= len(post["text"]) for a, b in spans)
-        assert all(b <= c for (_, b), (c, _) in zip(spans, spans[1:]))
+        assert all(b <= c for (_, b), (c, _) in itertools.pairwise(spans))

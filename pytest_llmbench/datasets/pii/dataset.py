@@ -185,9 +185,10 @@ def masked(text: str, spans: list[Span]) -> tuple[str, list[int]]:
     return "".join(out), starts
 
 
-def excerpt(masked_text: str, start: int) -> str:
+def excerpt(masked_text: str, start: int, kind: str) -> str:
+    """EXCERPT_CHARS of the masked text each side of the finding's mark."""
     left = max(0, start - EXCERPT_CHARS)
-    right = min(len(masked_text), start + EXCERPT_CHARS + 12)
+    right = min(len(masked_text), start + len(kind) + 2 + EXCERPT_CHARS)
     piece = _BLANKS.sub(" ", masked_text[left:right])
     piece = "".join(c if c.isprintable() else "\ufffd" for c in piece)
     return ("…" if left else "") + piece + ("…" if right < len(masked_text) else "")
@@ -203,7 +204,7 @@ def check_samples(samples: tuple[Sample, ...], selection: Selection) -> list[Fin
                     continue
                 masked_text, starts = masked(text, spans)
                 findings.extend(
-                    Finding(sample.line, path, span.kind, excerpt(masked_text, start))
+                    Finding(sample.line, path, span.kind, excerpt(masked_text, start, span.kind))
                     for span, start in zip(spans, starts, strict=True)
                 )
     return findings
