@@ -89,6 +89,19 @@ def test_scrub_replaces_every_string_field_but_the_id_with_consistent_placeholde
     assert [s.id for s in load_dataset(out, str(out)).samples] == ["ivan@mail.ru", "s-2"]
 
 
+def test_scrubbing_a_scrubbed_dataset_changes_nothing(
+    llmbench: Any, dataset: Path, tmp_path: Path
+) -> None:
+    once, twice = tmp_path / "once.jsonl", tmp_path / "twice.jsonl"
+    assert llmbench("dataset", "scrub", str(dataset), "-o", str(once))[0] == 0
+    code, stdout, _ = llmbench("dataset", "scrub", str(once), "-o", str(twice))
+    assert (code, stdout.splitlines()[0]) == (
+        0,
+        f"{twice}: 2 samples, 0 placeholders (nothing found)",
+    )
+    assert twice.read_bytes() == once.read_bytes()
+
+
 def test_scrub_writes_the_manifest_with_counts_and_no_value(
     llmbench: Any, dataset: Path, tmp_path: Path
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -242,3 +244,30 @@ def test_a_changed_check_digit_fails_the_check(rng: random.Random, delta: int) -
     assert not checksums.inn(number[:-1] + str((int(number[-1]) + delta) % 10))
     digits = "".join(c for c in card(rng) if c.isdigit())
     assert not checksums.luhn(digits[:-1] + str((int(digits[-1]) + delta) % 10))
+
+
+OFFLINE = """
+import socket
+
+def refuse(*args, **kwargs):
+    raise OSError("network used")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+
+from pytest_llmbench.datasets.pii import find
+text = "Вчера Иван Петров встретился с Марией Ивановой в Калининграде."
+print([text[s.start : s.end] for s in find(text) if s.kind == "PERSON"])
+"""
+
+
+def test_natasha_finds_russian_names_with_no_network() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", OFFLINE], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        "['Иван Петров', 'Марией Ивановой']\n",
+        "",
+    )
