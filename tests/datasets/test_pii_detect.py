@@ -15,8 +15,9 @@ from hypothesis import Phase, example, given, settings
 from hypothesis import strategies as st
 from support.pii_values import card, iban, inn10, inn12, phone_intl, phone_ru, snils
 
-from pytest_llmbench.datasets.pii import PLACEHOLDER, Placeholders, checksums, find, normalise
+from pytest_llmbench.datasets.pii import PLACEHOLDER, Placeholders, Span, checksums, find, normalise
 from pytest_llmbench.datasets.pii.dataset import scrub_text
+from pytest_llmbench.datasets.pii.spans import resolve
 
 pytest.importorskip("natasha", reason="the pii extra (natasha) is not installed")
 
@@ -271,3 +272,20 @@ def test_natasha_finds_russian_names_with_no_network() -> None:
         "['Иван Петров', 'Марией Ивановой']\n",
         "",
     )
+
+
+SPANS = st.lists(
+    st.builds(Span, st.sampled_from(["A", "B"]), st.integers(0, 40), st.integers(0, 40)),
+    max_size=30,
+)
+
+
+@given(SPANS)
+def test_overlaps_are_resolved_in_favour_of_the_span_listed_first(spans: list[Span]) -> None:
+    taken: list[Span] = []  # the plain quadratic reading of the rule
+    for span in spans:
+        if span.end > span.start and not any(
+            span.start < t.end and t.start < span.end for t in taken
+        ):
+            taken.append(span)
+    assert resolve(spans) == sorted(taken, key=lambda s: (s.start, s.end))

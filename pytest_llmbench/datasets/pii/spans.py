@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import NamedTuple
 
@@ -22,22 +23,35 @@ class Span(NamedTuple):
 
 def resolve(spans: list[Span]) -> list[Span]:
     """Overlapping spans reduced to one each, in text order: the one found first in
-    `spans` wins (callers list the more precise detectors first)."""
-    taken: list[Span] = []
+    `spans` wins (callers list the more precise detectors first). O(n log n) lookups: a
+    text may hold tens of thousands of spans."""
+    starts: list[int] = []  # of the spans taken, sorted, none overlapping
+    taken: list[Span] = []  # in the same order
     for span in spans:
-        if span.end > span.start and not any(
-            span.start < other.end and other.start < span.end for other in taken
-        ):
-            taken.append(span)
-    return sorted(taken, key=lambda s: (s.start, s.end))
+        if span.end <= span.start:
+            continue
+        index = bisect.bisect_right(starts, span.start)
+        if index and taken[index - 1].end > span.start:
+            continue  # overlaps the one starting before it
+        if index < len(taken) and taken[index].start < span.end:
+            continue  # overlaps the one starting after it
+        starts.insert(index, span.start)
+        taken.insert(index, span)
+    return taken
 
 
 def outside_placeholders(text: str, spans: list[Span]) -> list[Span]:
     """The spans that do not touch a placeholder already in the text."""
-    marks = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]
+    marks = [(m.start(), m.end()) for m in PLACEHOLDER.finditer(text)]  # sorted, disjoint
     if not marks:
         return spans
-    return [s for s in spans if not any(s.start < e and b < s.end for b, e in marks)]
+    starts = [start for start, _ in marks]
+
+    def clear(span: Span) -> bool:
+        index = bisect.bisect_left(starts, span.end)  # the marks starting before its end
+        return not index or marks[index - 1][1] <= span.start
+
+    return [span for span in spans if clear(span)]
 
 
 class Known:
