@@ -17,6 +17,7 @@ from support.pii_values import card, iban, inn10, inn12, phone_intl, phone_ru, s
 
 from pytest_llmbench.datasets.pii import PLACEHOLDER, Placeholders, Span, checksums, find, normalise
 from pytest_llmbench.datasets.pii.dataset import scrub_text
+from pytest_llmbench.datasets.pii.names import place_like
 from pytest_llmbench.datasets.pii.spans import resolve
 
 pytest.importorskip("natasha", reason="the pii extra (natasha) is not installed")
@@ -97,6 +98,7 @@ def test_look_alike_numbers_and_prose_are_not_personal_data(text: str) -> None:
         ("Lecture by Dr. Harris on Thursday.", ["Dr. Harris"]),
         ("Водовоз стоит на улице Гагарина, 17.", []),
         ("Встреча в библиотеке имени Пушкина.", []),
+        ("Магазины на Ленина, 40 и Гагарина, 5.", []),
         ("Новости Заречинска: Сегодня открылся рынок.", []),
         ("Grace period ends on Monday. Mark your calendars.", []),
     ],
@@ -120,6 +122,17 @@ def test_the_same_value_gets_the_same_placeholder_in_every_form() -> None:
     assert first == "Звоните <PHONE_1>, пишите <EMAIL_1>"
     assert second == "тел. <PHONE_1>, <EMAIL_1>, или <PHONE_2>"
     assert table.report_counts() == {"EMAIL": 2, "PHONE": 3}
+
+
+def test_a_found_name_is_replaced_everywhere_but_where_it_names_a_place() -> None:
+    from pytest_llmbench.datasets.pii.dataset import placeholders
+    from pytest_llmbench.datasets.pii.spans import Known
+
+    known = Known({"Гагарина": "PERSON", "Лосев": "PERSON"}, place_like)
+    text = "Лосев забил. Остановка «Гагарина», улица Гагарина, 5; Гагарина поздравили."
+    assert scrub_text(text, placeholders(names=True), known=known, found=[]) == (
+        "<PERSON_1> забил. Остановка «Гагарина», улица Гагарина, 5; <PERSON_2> поздравили."
+    )
 
 
 def test_a_person_is_one_placeholder_in_every_grammatical_case() -> None:

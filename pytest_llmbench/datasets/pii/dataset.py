@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_llmbench.benchmark.dataset import Sample, load_dataset
 from pytest_llmbench.datasets.pii.detect import find
-from pytest_llmbench.datasets.pii.names import russian
+from pytest_llmbench.datasets.pii.names import place_like, russian
 from pytest_llmbench.datasets.pii.placeholders import Placeholders
 from pytest_llmbench.datasets.pii.spans import (
     KINDS,
@@ -89,13 +89,18 @@ def spans_of(text: str, names: bool) -> list[Span]:
 
 
 def scrub_text(
-    text: str, table: Placeholders, names: bool = True, known: Known | None = None
+    text: str,
+    table: Placeholders,
+    names: bool = True,
+    known: Known | None = None,
+    found: list[Span] | None = None,
 ) -> str:
     """`text` with its personal data replaced by the table's placeholders: what the
-    detectors find in it, and every other occurrence of what they found in it or of a
-    `known` value (found elsewhere in the dataset)."""
-    spans = spans_of(text, names)
-    here = Known({text[s.start : s.end]: s.kind for s in spans})
+    detectors find in it (or `found`, when they already read it), and every other
+    occurrence of what they found in it or of a `known` value (found elsewhere in the
+    dataset)."""
+    spans = spans_of(text, names) if found is None else found
+    here = Known({text[s.start : s.end]: s.kind for s in spans}, place_like)
     spans = occurrences(text, spans, here)
     if known is not None:
         spans = occurrences(text, spans, known)
@@ -111,21 +116,23 @@ def scrub_samples(
     samples: tuple[Sample, ...], selection: Selection
 ) -> tuple[list[str], Counter[str]]:
     """The scrubbed samples as JSONL lines, and the placeholders written per kind. Two
-    passes: the first finds the values (held in memory only), the second replaces them and
-    every other occurrence of them anywhere in the dataset."""
+    passes: the first finds the values (held in memory only) and the spans of every string,
+    the second replaces them and every other occurrence of them anywhere in the dataset,
+    visiting the strings in the same order."""
     table = placeholders(selection.names)
     values: dict[str, str] = {}
+    found: deque[list[Span]] = deque()
     for sample in samples:
         for key in selection.fields(sample):
             for _, text in strings(sample.fields[key], key):
-                values.update(
-                    (text[s.start : s.end], s.kind) for s in spans_of(text, selection.names)
-                )
+                spans = spans_of(text, selection.names)
+                found.append(spans)
+                values.update((text[s.start : s.end], s.kind) for s in spans)
 
-    known = Known(values)
+    known = Known(values, place_like)
 
     def scrub(text: str) -> str:
-        return scrub_text(text, table, selection.names, known)
+        return scrub_text(text, table, selection.names, known, found.popleft())
 
     lines = []
     for sample in samples:

@@ -34,7 +34,9 @@ NAMED_AFTER = re.compile(
 SURNAME = r"(?:[A-Z]['’])?[A-Z][a-z]+(?:-[A-Z][a-z]+)?"
 # "на Ленина, 40": one word and a house number after it is a street, not a person (an
 # age, "Петров, 45 лет", is not a house number).
-HOUSE_NUMBER = re.compile(r",\s?\d{1,3}[а-яА-Я]?(?:/\d{1,3})?(?![\d,.:])(?!\s*(?:лет|год|г\.))")
+HOUSE_NUMBER = re.compile(
+    r",\s?[0-9]{1,3}[а-яА-Я]?(?:/[0-9]{1,3})?(?![0-9,]|[.:][0-9])(?!\s*(?:лет|год|г\.))"
+)
 NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
 SURNAME_STOP = frozenset(
     {  # words after a given name that make it a place, a date or prose
@@ -71,6 +73,18 @@ def english(text: str) -> Iterator[Span]:
     for m in TITLE.finditer(text):
         if m.group(1) not in SURNAME_STOP:
             yield Span("PERSON", m.start(), m.end())
+
+
+def place_like(text: str, start: int, end: int) -> bool:
+    """Whether the name at text[start:end] names a place or an institution there: after
+    улица, имени, памятник...; one word before a house number ("Гагарина, 5"); one word in
+    «quotes» (a bus stop, a club: «Гагарина»)."""
+    if NAMED_AFTER.search(text[max(0, start - 24) : start]):
+        return True
+    if " " in text[start:end].strip():
+        return False
+    quoted = start > 0 and text[start - 1] in '«"' and text[end : end + 1] in ("»", '"')
+    return quoted or HOUSE_NUMBER.match(text, end) is not None
 
 
 def available() -> bool:
@@ -116,11 +130,9 @@ class Russian:
                 start, end = offset + found.start, offset + found.stop
                 if found.type != "PER" or not CYRILLIC.search(found.text):
                     continue
-                if NAMED_AFTER.search(text[max(0, start - 24) : start]):
+                if place_like(text, start, end):
                     continue
-                if " " not in found.text.strip() and (
-                    not self.name_like(found.text) or HOUSE_NUMBER.match(text, end)
-                ):
+                if " " not in found.text.strip() and not self.name_like(found.text):
                     continue
                 yield Span("PERSON", start, end)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 # The kinds, in the order a placeholder table and a scrub report list them. Structured kinds
@@ -58,7 +59,10 @@ class Known:
     """Values found anywhere in a dataset (text -> kind), looked up by their first word, so
     that finding their other occurrences costs one pass over a text's words."""
 
-    def __init__(self, values: dict[str, str]) -> None:
+    def __init__(
+        self, values: dict[str, str], refuse: Callable[[str, int, int], bool] | None = None
+    ) -> None:
+        self.refuse = refuse  # for PERSON: an occurrence that is a place, not the person
         self.by_first: dict[str, list[tuple[str, str]]] = {}
         for value, kind in values.items():
             first = _WORD.search(value)
@@ -73,13 +77,13 @@ class Known:
             for value, kind in self.by_first.get(word.group(), ()):
                 start = word.start() - value.index(word.group())
                 end = start + len(value)
-                if (
-                    start >= 0
-                    and text.startswith(value, start)
-                    and _edge(text, start - 1)
-                    and (_edge(text, end))
-                ):
-                    found.append(Span(kind, start, end))
+                if start < 0 or not text.startswith(value, start):
+                    continue
+                if not (_edge(text, start - 1) and _edge(text, end)):
+                    continue  # inside a longer word
+                if kind == "PERSON" and self.refuse is not None and self.refuse(text, start, end):
+                    continue
+                found.append(Span(kind, start, end))
         return found
 
 
