@@ -8,10 +8,22 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from pytest_llmbench.cli import dataset_manifest, dataset_sync, dataset_transfer
+from pytest_llmbench.cli import (
+    dataset_check_pii,
+    dataset_manifest,
+    dataset_scrub,
+    dataset_sync,
+    dataset_transfer,
+)
 from pytest_llmbench.cli.common import FORMATTER, Commands
 
-SUBCOMMANDS: tuple[ModuleType, ...] = (dataset_manifest, dataset_transfer, dataset_sync)
+SUBCOMMANDS: tuple[ModuleType, ...] = (
+    dataset_manifest,
+    dataset_transfer,
+    dataset_scrub,
+    dataset_check_pii,
+    dataset_sync,
+)
 
 
 def add_command(commands: Commands) -> None:
