@@ -234,3 +234,12 @@ def test_without_the_pii_extra_names_are_refused_and_structured_kinds_still_work
     assert manifest.read(manifest.manifest_path(out))["scrub"]["scrubber"].endswith(
         " / no person names"
     )
+
+
+def test_scrub_makes_the_new_versions_folder_as_export_does(
+    llmbench: Any, dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "posts_v2" / "2026-12-01_samples.jsonl"
+    assert llmbench("dataset", "scrub", str(dataset), "-o", str(out), "--no-names")[0] == 0
+    assert [s["id"] for s in read(out)] == ["ivan@mail.ru", "s-2"]
+    assert manifest.read(manifest.manifest_path(out))["samples"] == 2

@@ -163,6 +163,7 @@ def scrub_file(
     lines, counts = scrub_samples(data.samples, selection)
     partial = out.with_name(out.name + ".partial")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # a new version's folder, as export makes
         partial.write_text("".join(lines), encoding="utf-8")
         partial.replace(out)
     except OSError as exc:
