@@ -316,6 +316,8 @@ class JudgeService:
     def again(self, scenario: ScenarioConfig, prepared: Prepared, repeat: int) -> Prepared:
         """The same request as the sample's judgement number `repeat` (`repeats:`), a call
         of its own: another key in the cache and in the run's helper, nothing rendered."""
+        if repeat == prepared.request.repeat:
+            return prepared  # the first repeat is the request as prepared
         request = dataclasses.replace(prepared.request, repeat=repeat)
         return Prepared(request, prepared.digest, self._key(scenario, request))
 

@@ -84,6 +84,7 @@ class ItemSide:
         self._datasets: dict[str, Dataset] = {}
         self._owners: dict[str, str] = {}  # scenario -> the test function that runs it
         self._custom: dict[str, CustomMetrics] = {}  # scenario -> its custom metrics
+        self._computes: dict[str, bool] = {}  # scenario -> a metric is computed here
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
         if scenario.name not in self._datasets:
@@ -225,6 +226,21 @@ class ItemSide:
             # file and the fix, and a traceback through the plugin would only hide it.
             pytest.fail(printable(str(error)), pytrace=False)
         state.judged, state.prompt_sha256 = result, digest
+        if self._computes_metrics(state.scenario):
+            self._compute_metrics(state, text)
+        else:
+            state.extra_scores, state.reference_stats, state.unscored_metrics = {}, {}, {}
+        if result.status != "scored":
+            reason = printable(str(result.reason))  # a judge's words: no terminal control
+            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
+        if state.unscored_metrics:
+            reason = printable(payload.unscored_reason(state.unscored_metrics))
+            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
+        return {**result.scores, **state.extra_scores}
+
+    def _compute_metrics(self, state: ItemState, text: str) -> None:
+        """The metrics computed here, not by the judge: reference, similarity, perplexity
+        and custom ones, with the reasons of those left unscored."""
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
         state.reference_stats = corpus_statistics(state.scenario.metrics, text, state.sample)
         similar, unscored = similarity_scores(
@@ -240,13 +256,17 @@ class ItemSide:
             state.extra_scores.update(computed.scores)
             unscored = {**unscored, **computed.unscored}
         state.unscored_metrics = unscored
-        if result.status != "scored":
-            reason = printable(str(result.reason))  # a judge's words: no terminal control
-            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
-        if state.unscored_metrics:
-            reason = printable(payload.unscored_reason(state.unscored_metrics))
-            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
-        return {**result.scores, **state.extra_scores}
+
+    def _computes_metrics(self, scenario: ScenarioConfig) -> bool:
+        """Whether a metric of the scenario is computed here (decided once per scenario):
+        a scenario of judged and stored (`source: field`) metrics only skips the work."""
+        found = self._computes.get(scenario.name)
+        if found is None:
+            found = self._computes[scenario.name] = any(
+                m.source not in ("judge", "field") or m.stemmer or m.aggregate == "corpus"
+                for m in scenario.metrics
+            )
+        return found
 
     def payload(self, item: pytest.Item, report: pytest.TestReport) -> SamplePayload | None:
         state = self.state(item)
