@@ -347,17 +347,14 @@ def _render_bounded(template: jinja2.Template, variables: dict[str, Any], budget
         template.environment, template.name, template.blocks, variables, False, flat
     )
     parts = []
-    rendering = template.root_render_func(context)
     try:
-        for part in rendering:
+        for part in template.root_render_func(context):
             budget -= len(part)
             if budget < 0:
-                break
+                break  # the generator is dropped, as generate()'s is
             parts.append(part)
     except Exception:
         template.environment.handle_exception()
-    finally:
-        rendering.close()
     if budget < 0:
         raise _TooLong
     return "".join(parts)

@@ -32,6 +32,7 @@ from pytest_llmbench.judging.budget import (
     Reservation,
     worst_case_cost,
 )
+from pytest_llmbench.judging.dry_run_ahead import DryRunAhead
 from pytest_llmbench.judging.judge_protocol import ABSENT, NO_ROOM_AHEAD, Judge, JudgeRequest
 from pytest_llmbench.judging.judges import HelperAt, Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
@@ -132,6 +133,8 @@ class JudgeService:
         self._notes: list[str] = []
         self._dropped = 0  # cache entries that failed their check, of a closed cache
         self.ahead = JudgingAhead(self)
+        self.dry_ahead = DryRunAhead(self._score_dry)
+        self._dry_ahead: dict[str, bool] = {}  # scenario -> scored ahead in a dry run
         self.tally = Tally()  # every request the judges answered in this process
 
     # -- configuration, resolved once per process ---------------------------------------
@@ -488,13 +491,8 @@ class JudgeService:
             return JudgeResult(status="scored"), None
         repeats = scenario.repeats
         if self.mode(scenario.judge).mode == "dry-run":
-            prepared = self.prepare(scenario, sample, output)
-            judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
-            results = [
-                _run_now(judge.score(self.again(scenario, prepared, k).request))
-                for k in range(repeats)
-            ]
-            return combine(results), prepared.digest
+            done = self.dry_ahead.take(scenario, sample, output)
+            return done if done is not None else self._score_dry(scenario, sample, output)
         done = self.ahead.take(scenario, sample, output)  # its first repeat, judged ahead
         if done is not None and repeats == 1:
             return done
@@ -505,6 +503,32 @@ class JudgeService:
         if done is not None:
             results = [done[0], *results]
         return combine(results), prepared.digest
+
+    def _score_dry(
+        self, scenario: ScenarioConfig, sample: Sample, output: str
+    ) -> tuple[JudgeResult, str | None]:
+        """score() with the dry-run judge, in this thread."""
+        prepared = self.prepare(scenario, sample, output)
+        judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
+        results = [
+            _run_now(judge.score(self.again(scenario, prepared, k).request))
+            for k in range(scenario.repeats)
+        ]
+        return combine(results), prepared.digest
+
+    def scores_dry_ahead(self, scenario: ScenarioConfig) -> bool:
+        """Whether the scenario's stored outputs are scored ahead, a batch at a time
+        (dry_run_ahead): a dry run of a prompt's judged metrics with no `output:`, until a
+        body judges other text."""
+        if scenario.name not in self._dry_ahead:
+            try:
+                dry = self.mode(scenario.judge).mode == "dry-run"
+            except JudgeSetupError:
+                dry = False
+            self._dry_ahead[scenario.name] = (
+                dry and scenario.output is None and bool(scenario.judged_metrics)
+            )
+        return self._dry_ahead[scenario.name] and not self.dry_ahead.stopped(scenario)
 
     async def _judge_each(
         self, scenario: ScenarioConfig, asked: Sequence[Prepared]
@@ -561,9 +585,7 @@ class JudgeService:
 
 
 # A call judged ahead that the budget had no room for now: not made (its item asks itself).
-_NO_ROOM_AHEAD = JudgeResult(
-    status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False
-)
+_NO_ROOM_AHEAD = JudgeResult(status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False)
 
 
 def _to_keep(result: JudgeResult) -> CachedReply | None:

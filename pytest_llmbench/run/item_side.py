@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.errors import OutputError, PromptError
+from pytest_llmbench.judging import dry_run_ahead
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.perplexity import compute as perplexity_scores
@@ -198,6 +200,29 @@ class ItemSide:
                 if room <= 0:
                     return
 
+    def score_dry_ahead(
+        self, item: pytest.Item, upcoming: Callable[[], Iterable[pytest.Item]]
+    ) -> None:
+        """A dry run: before an item whose sample is not scored yet, score its stored output
+        and the next items' at once (judging/dry_run_ahead)."""
+        state = self.state(item)
+        dry = self.service.dry_ahead
+        if state is None or dry.has(state.scenario, state.sample):
+            return
+        if not self.service.scores_dry_ahead(state.scenario):
+            return
+        batch = []
+        for other in itertools.islice(upcoming(), dry_run_ahead.DRY_RUN_BATCH):
+            found = self.state(other)
+            if found is not None and self.service.scores_dry_ahead(found.scenario):
+                batch.append((found.scenario, found.sample))
+        dry.score(batch)
+
+    @functools.cached_property
+    def scores_dry_runs_ahead(self) -> bool:
+        """Whether any scenario is scored ahead in a dry run (see score_dry_ahead)."""
+        return any(self.service.scores_dry_ahead(s) for s in self.cfg.scenarios.values())
+
     @functools.cached_property
     def prefetchable(self) -> bool:
         return any(
@@ -275,6 +300,7 @@ class ItemSide:
         # Built once per item: let its state (scores, judge result) go with it.
         del item.stash[ITEM_STATE]
         self.service.ahead.discard(state.scenario, state.sample)
+        self.service.dry_ahead.discard(state.scenario, state.sample)
         if report.skipped:
             return None
         failure = None
