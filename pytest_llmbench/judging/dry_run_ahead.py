@@ -4,11 +4,11 @@ Rendering the prompt is most of a dry-run item's own work, and in pytest's loop,
 one item's hooks and the next one's, it runs from cold caches: about five times slower
 than the same renderings done one after another. So before an item whose sample is not
 scored yet, the item process scores the stored outputs (``sample.output``, what the plain
-body ``judge(sample.output)`` judges) of that item and the next ones, DRY_RUN_BATCH at
-most, and an item's ``judge(output)`` takes its result only when it judges exactly that
-text. A sample whose prompt does not render keeps its PromptError, which its own item
-raises, as it would have rendering there. The first body that judges other text stops it
-for its scenario (the rest is scored item by item, as before).
+body ``judge(sample.output)`` judges, or the ``output: <field>``) of that item and the
+next ones, DRY_RUN_BATCH at most, and an item's ``judge(output)`` takes its result only
+when it judges exactly that text. A sample whose prompt does not render keeps its
+PromptError, which its own item raises, as it would have rendering there. The first body
+that judges other text stops it for its scenario (the rest is scored item by item).
 """
 
 from __future__ import annotations
@@ -21,17 +21,12 @@ from pytest_llmbench.benchmark.dataset import Sample
 from pytest_llmbench.errors import PromptError
 from pytest_llmbench.judging.result import JudgeResult
 
-__all__ = ["DRY_RUN_BATCH", "DryRunAhead", "stored_text"]
+__all__ = ["DRY_RUN_BATCH", "DryRunAhead"]
 
 # Samples scored in one go: enough for warm caches, few enough to hold (a result each).
 DRY_RUN_BATCH = 256
 
 Scored: TypeAlias = tuple[JudgeResult, "str | None"]  # the result and the prompt's hash
-
-
-def stored_text(sample: Sample) -> str:
-    """The text `judge(sample.output)` judges."""
-    return "" if sample.output is None else str(sample.output)
 
 
 class DryRunAhead:
@@ -49,11 +44,11 @@ class DryRunAhead:
     def has(self, scenario: ScenarioConfig, sample: Sample) -> bool:
         return (scenario.name, sample.id) in self._done
 
-    def score(self, batch: Iterable[tuple[ScenarioConfig, Sample]]) -> None:
-        """Score each sample's stored output now. A PromptError is kept for its item; any
-        other error leaves the sample to its item, which meets it again."""
-        for scenario, sample in batch:
-            text = stored_text(sample)
+    def score(self, batch: Iterable[tuple[ScenarioConfig, Sample, str]]) -> None:
+        """Score each sample's stored output (the text its test will judge) now. A
+        PromptError is kept for its item; any other error leaves the sample to its item,
+        which meets it again."""
+        for scenario, sample, text in batch:
             try:
                 outcome: Scored | PromptError = self._score(scenario, sample, text)
             except PromptError as error:

@@ -518,16 +518,15 @@ class JudgeService:
 
     def scores_dry_ahead(self, scenario: ScenarioConfig) -> bool:
         """Whether the scenario's stored outputs are scored ahead, a batch at a time
-        (dry_run_ahead): a dry run of a prompt's judged metrics with no `output:`, until a
-        body judges other text."""
+        (dry_run_ahead): a dry run of judged metrics whose outputs are stored (no `output:`,
+        or `output: <field>`), until a body judges other text."""
         if scenario.name not in self._dry_ahead:
             try:
                 dry = self.mode(scenario.judge).mode == "dry-run"
             except JudgeSetupError:
                 dry = False
-            self._dry_ahead[scenario.name] = (
-                dry and scenario.output is None and bool(scenario.judged_metrics)
-            )
+            stored = scenario.output is None or ":" not in scenario.output
+            self._dry_ahead[scenario.name] = dry and stored and bool(scenario.judged_metrics)
         return self._dry_ahead[scenario.name] and not self.dry_ahead.stopped(scenario)
 
     async def _judge_each(

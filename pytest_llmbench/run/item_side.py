@@ -26,6 +26,7 @@ from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
 from pytest_llmbench.results.schema import SamplePayload
 from pytest_llmbench.run import payload
+from pytest_llmbench.run.ahead_of_items import stored_text
 from pytest_llmbench.run.selection import Selection
 
 MARKER = "llmbench"
@@ -215,7 +216,9 @@ class ItemSide:
         for other in itertools.islice(upcoming(), dry_run_ahead.DRY_RUN_BATCH):
             found = self.state(other)
             if found is not None and self.service.scores_dry_ahead(found.scenario):
-                batch.append((found.scenario, found.sample))
+                text = stored_text(found.scenario, found.sample)
+                if text is not None:
+                    batch.append((found.scenario, found.sample, text))
         dry.score(batch)
 
     @functools.cached_property

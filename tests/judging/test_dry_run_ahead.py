@@ -9,7 +9,7 @@ import pytest
 from pytest_llmbench.benchmark.config import MetricConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
 from pytest_llmbench.errors import PromptError
-from pytest_llmbench.judging.dry_run_ahead import DryRunAhead, Scored, stored_text
+from pytest_llmbench.judging.dry_run_ahead import DryRunAhead, Scored
 from pytest_llmbench.judging.result import JudgeResult
 
 DIGEST = ScenarioConfig(
@@ -46,20 +46,22 @@ class Scorer:
 def test_an_item_takes_what_was_scored_ahead_for_its_very_text_once() -> None:
     scorer = Scorer()
     ahead = DryRunAhead(scorer)
-    ahead.score([(DIGEST, sample(1)), (DIGEST, sample(2, None))])
+    ahead.score([(DIGEST, sample(1), "text"), (DIGEST, sample(2), "")])
     assert scorer.scored == [("digest", "s-1", "text"), ("digest", "s-2", "")]
     assert ahead.take(DIGEST, sample(1), "text") == (
         JudgeResult(status="scored", scores={"coverage": 0.5}),
         "hash of text",
     )
     assert ahead.take(DIGEST, sample(1), "text") is None  # taken: the item scores again
-    assert ahead.take(DIGEST, sample(2, None), "")[1] == "hash of "  # type: ignore[index]
+    assert ahead.take(DIGEST, sample(2), "")[1] == "hash of "  # type: ignore[index]
     assert not ahead.stopped(DIGEST)
 
 
 def test_a_body_judging_other_text_stops_its_scenario_and_drops_its_batch() -> None:
     ahead = DryRunAhead(Scorer())
-    ahead.score([(DIGEST, sample(1)), (DIGEST, sample(2)), (OTHER, sample(3))])
+    ahead.score(
+        [(DIGEST, sample(1), "text"), (DIGEST, sample(2), "text"), (OTHER, sample(3), "text")]
+    )
     assert ahead.take(DIGEST, sample(1), "text, edited") is None
     assert ahead.stopped(DIGEST)
     assert not ahead.has(DIGEST, sample(2))
@@ -70,7 +72,7 @@ def test_a_body_judging_other_text_stops_its_scenario_and_drops_its_batch() -> N
 def test_a_prompt_error_met_ahead_is_raised_by_its_own_item() -> None:
     error = PromptError("prompts/digest_judge/v1.yaml: user: undefined variable rendering s-2")
     ahead = DryRunAhead(Scorer({"s-2": error}))
-    ahead.score([(DIGEST, sample(1)), (DIGEST, sample(2)), (DIGEST, sample(3))])
+    ahead.score([(DIGEST, sample(n), "text") for n in (1, 2, 3)])
     assert ahead.take(DIGEST, sample(1), "text") is not None
     with pytest.raises(PromptError) as raised:
         ahead.take(DIGEST, sample(2), "text")
@@ -80,7 +82,7 @@ def test_a_prompt_error_met_ahead_is_raised_by_its_own_item() -> None:
 
 def test_any_other_error_leaves_the_sample_to_its_item() -> None:
     ahead = DryRunAhead(Scorer({"s-1": RecursionError("deep")}))
-    ahead.score([(DIGEST, sample(1)), (DIGEST, sample(2))])
+    ahead.score([(DIGEST, sample(1), "text"), (DIGEST, sample(2), "text")])
     assert not ahead.has(DIGEST, sample(1))
     assert ahead.take(DIGEST, sample(1), "text") is None
     assert not ahead.stopped(DIGEST)
@@ -89,12 +91,6 @@ def test_any_other_error_leaves_the_sample_to_its_item() -> None:
 
 def test_a_discarded_sample_is_forgotten() -> None:
     ahead = DryRunAhead(Scorer())
-    ahead.score([(DIGEST, sample(1))])
+    ahead.score([(DIGEST, sample(1), "text")])
     ahead.discard(DIGEST, sample(1))
     assert not ahead.has(DIGEST, sample(1))
-
-
-def test_the_stored_text_is_what_judge_sample_output_judges() -> None:
-    assert stored_text(sample(1, None)) == ""
-    assert stored_text(sample(1, 12.5)) == "12.5"
-    assert stored_text(sample(1, "as is")) == "as is"
