@@ -330,6 +330,9 @@ class LLMBenchRun:
                 selection_mod.write(path, selection)
         elif self.controller is not None and not self.config.pluginmanager.has_plugin("dsession"):
             self.controller.selection = selection
+            scenarios = self.service_cfg.scenarios.values()
+            if not any(AheadOfItems.eligible(self.service, s) for s in scenarios):
+                return  # nothing to judge ahead (a dry run): no second walk of the items
             chosen = []
             for item in session.items:
                 state = self.items.state(item)
