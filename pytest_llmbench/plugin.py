@@ -128,8 +128,32 @@ def output() -> Any:
     return items.output(state)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def judge() -> Callable[[object], dict[str, float]]:
-    """judge(output) scores this sample on the scenario's judged metrics and records it."""
-    items, state = _current("judge")
-    return lambda output: items.judge(state, output)
+    """judge(output) scores this sample on the scenario's judged metrics and records it.
+
+    One function for the session, which scores the sample of the item calling it: a
+    function-scoped fixture cost pytest a setup and a teardown per item, a tenth of a
+    dry run's time. A test without the marker still errors at its setup (see
+    pytest_runtest_setup)."""
+
+    def score(output: object) -> dict[str, float]:
+        items, state = _current("judge")
+        return items.judge(state, output)
+
+    return score
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The `judge` fixture in a test without the marker: an error at its setup, as the
+    `sample` and `output` fixtures' (unless the test's `judge` is another fixture). Before
+    pytest's own setup of the item, after the skip marks'."""
+    if "judge" not in getattr(item, "fixturenames", ()):
+        return
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get("judge") if info is not None else None
+    if defs and defs[-1].func is _JUDGE_FIXTURE:
+        _current("judge")
+
+
+_JUDGE_FIXTURE = getattr(judge, "__wrapped__", judge)  # what pytest calls

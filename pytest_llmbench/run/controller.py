@@ -56,6 +56,8 @@ JOURNAL_FLUSH_LINES = 256
 JOURNAL_FLUSH_S = 1.0
 # A journal line is json.dumps(payload, ensure_ascii=False), with one encoder for them all.
 _JOURNAL_JSON = json.JSONEncoder(ensure_ascii=False)
+# inputs_sha256's rows: json.dumps(row, ensure_ascii=False, sort_keys=True, separators=...).
+_INPUTS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def new_run_id(now: float) -> str:
@@ -538,8 +540,7 @@ def inputs_sha256(samples: Sequence[Sample]) -> str:
     for index, row in enumerate(rows):
         if index:
             digest.update(b",")
-        text = json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        digest.update(text.encode("utf-8"))
+        digest.update(_INPUTS_JSON.encode(row).encode("utf-8"))
     digest.update(b"]")
     return digest.hexdigest()
 
