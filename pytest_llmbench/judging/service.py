@@ -4,7 +4,6 @@ ahead (ahead.py) scores through here too."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -44,6 +43,8 @@ from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
 from pytest_llmbench.results.schema import RunBudget
 
 if TYPE_CHECKING:
+    import asyncio
+
     from pytest_llmbench.judging.background_loop import BackgroundLoop
     from pytest_llmbench.judging.reply_cache import CachedReply, JudgeCache
 
@@ -408,6 +409,8 @@ class JudgeService:
         amount = worst_case_cost(judge, request.messages, request.metrics)
         if amount is None:
             return None
+        import asyncio  # on the loop only: a dry run never loads it
+
         if self._budget_turn is None or self._budget_settled is None:
             self._budget_turn, self._budget_settled = asyncio.Lock(), asyncio.Event()
         settled = self._budget_settled
@@ -535,6 +538,8 @@ class JudgeService:
         """A sample's repeats, all in flight at once (each within the judge's concurrency)."""
         if len(asked) == 1:
             return [await self._judge(scenario, asked[0])]
+        import asyncio
+
         return list(await asyncio.gather(*(self._judge(scenario, p) for p in asked)))
 
     async def judge_ahead(
