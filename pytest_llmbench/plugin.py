@@ -128,32 +128,37 @@ def output() -> Any:
     return items.output(state)
 
 
+def _judge_this_item(output: object) -> dict[str, float]:
+    """judge(output): score the sample of the item that calls it."""
+    items, state = _current("judge")
+    return items.judge(state, output)
+
+
 @pytest.fixture(scope="session")
 def judge() -> Callable[[object], dict[str, float]]:
     """judge(output) scores this sample on the scenario's judged metrics and records it.
 
-    One function for the session, which scores the sample of the item calling it: a
-    function-scoped fixture cost pytest a setup and a teardown per item, a tenth of a
-    dry run's time. A test without the marker still errors at its setup (see
-    pytest_runtest_setup)."""
-
-    def score(output: object) -> dict[str, float]:
-        items, state = _current("judge")
-        return items.judge(state, output)
-
-    return score
+    One function for the session, which scores the sample of the item calling it; an item
+    is handed it at its setup (see pytest_runtest_setup), so pytest resolves no fixture for
+    it: a fixture per item was a tenth of a dry run's time."""
+    return _judge_this_item
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The `judge` fixture in a test without the marker: an error at its setup, as the
-    `sample` and `output` fixtures' (unless the test's `judge` is another fixture). Before
-    pytest's own setup of the item, after the skip marks'."""
+    """The `judge` fixture's value, put in the item's funcargs before pytest fills them
+    (pytest fills only what is missing); in a test without the marker, an error at its
+    setup, as the `sample` and `output` fixtures'. Not when the test's `judge` is a fixture
+    of its own. Before pytest's own setup of the item, after the skip marks'."""
     if "judge" not in getattr(item, "fixturenames", ()):
         return
     info = getattr(item, "_fixtureinfo", None)
     defs = info.name2fixturedefs.get("judge") if info is not None else None
-    if defs and defs[-1].func is _JUDGE_FIXTURE:
-        _current("judge")
+    if not defs or defs[-1].func is not _JUDGE_FIXTURE:
+        return
+    _current("judge")
+    funcargs = getattr(item, "funcargs", None)
+    if isinstance(funcargs, dict):
+        funcargs.setdefault("judge", _judge_this_item)
 
 
 _JUDGE_FIXTURE = getattr(judge, "__wrapped__", judge)  # what pytest calls
