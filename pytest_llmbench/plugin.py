@@ -145,20 +145,28 @@ def judge() -> Callable[[object], dict[str, float]]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """The `judge` fixture's value, put in the item's funcargs before pytest fills them
-    (pytest fills only what is missing); in a test without the marker, an error at its
-    setup, as the `sample` and `output` fixtures'. Not when the test's `judge` is a fixture
-    of its own. Before pytest's own setup of the item, after the skip marks'."""
-    if "judge" not in getattr(item, "fixturenames", ()):
-        return
+    """The item's `sample` and `judge` values, put in its funcargs before pytest fills them
+    (pytest fills only what is missing, and resolving a fixture or a parameter per item
+    was a tenth of a dry run's time); in a test without the marker, the `judge` fixture is
+    an error at its setup, as the `sample` and `output` fixtures are. A test's own `judge`
+    fixture is left alone. Before pytest's own setup of the item, after the skip marks'."""
+    names = getattr(item, "fixturenames", ())
+    funcargs = getattr(item, "funcargs", None)
+    if "judge" in names and _judge_is_ours(item):
+        _current("judge")
+        if isinstance(funcargs, dict):
+            funcargs.setdefault("judge", _judge_this_item)
+    if "sample" in names and isinstance(funcargs, dict):
+        run = _run(item.config)
+        state = run.items.state(item) if run is not None and run.items is not None else None
+        if state is not None:  # the parameter the marker gave the item
+            funcargs.setdefault("sample", state.sample)
+
+
+def _judge_is_ours(item: pytest.Item) -> bool:
     info = getattr(item, "_fixtureinfo", None)
     defs = info.name2fixturedefs.get("judge") if info is not None else None
-    if not defs or defs[-1].func is not _JUDGE_FIXTURE:
-        return
-    _current("judge")
-    funcargs = getattr(item, "funcargs", None)
-    if isinstance(funcargs, dict):
-        funcargs.setdefault("judge", _judge_this_item)
+    return defs is not None and len(defs) > 0 and defs[-1].func is _JUDGE_FIXTURE
 
 
 _JUDGE_FIXTURE = getattr(judge, "__wrapped__", judge)  # what pytest calls
