@@ -136,8 +136,45 @@ def variant() -> Any:
     return items.variant(state)
 
 
-@pytest.fixture
-def judge() -> Callable[[object], dict[str, float]]:
-    """judge(output) scores this sample on the scenario's judged metrics and records it."""
+def _judge_this_item(output: object) -> dict[str, float]:
+    """judge(output): score the sample of the item that calls it."""
     items, state = _current("judge")
-    return lambda output: items.judge(state, output)
+    return items.judge(state, output)
+
+
+@pytest.fixture(scope="session")
+def judge() -> Callable[[object], dict[str, float]]:
+    """judge(output) scores this sample on the scenario's judged metrics and records it.
+
+    One function for the session, which scores the sample of the item calling it; an item
+    is handed it at its setup (see pytest_runtest_setup), so pytest resolves no fixture for
+    it: a fixture per item was a tenth of a dry run's time."""
+    return _judge_this_item
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The item's `sample` and `judge` values, put in its funcargs before pytest fills them
+    (pytest fills only what is missing, and resolving a fixture or a parameter per item
+    was a tenth of a dry run's time); in a test without the marker, the `judge` fixture is
+    an error at its setup, as the `sample` and `output` fixtures are. A test's own `judge`
+    fixture is left alone. Before pytest's own setup of the item, after the skip marks'."""
+    names = getattr(item, "fixturenames", ())
+    funcargs = getattr(item, "funcargs", None)
+    if "judge" in names and _judge_is_ours(item):
+        _current("judge")
+        if isinstance(funcargs, dict):
+            funcargs.setdefault("judge", _judge_this_item)
+    if "sample" in names and isinstance(funcargs, dict):
+        run = _run(item.config)
+        state = run.items.state(item) if run is not None and run.items is not None else None
+        if state is not None:  # the parameter the marker gave the item
+            funcargs.setdefault("sample", state.sample)
+
+
+def _judge_is_ours(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.get("judge") if info is not None else None
+    return defs is not None and len(defs) > 0 and defs[-1].func is _JUDGE_FIXTURE
+
+
+_JUDGE_FIXTURE = getattr(judge, "__wrapped__", judge)  # what pytest calls

@@ -5,6 +5,10 @@ One client with many connections collapses at high concurrency: httpcore's conne
 scans every connection for each request (and again as each one finishes), so the cost of a
 request grows with the pool, and at 128 connections one client reached 0.12 of a 512/s
 limit with its CPU spent in that scan, where four clients of 32 reached 0.85 (issue 12).
+Smaller clients cost less again: the client CPU per request of a bare sharded client at
+concurrency 128 was about 3 ms with clients of 32 connections, 1.6 ms with 16, 1.2 ms with
+8 and 0.95 ms with 4 (2026-12-01, tests/perf/README.md); 8 keeps the number of clients
+(and of their pools to pick from) small at concurrency 256.
 Each request goes to the client with the fewest requests in flight, ties taken in turn, so
 no client is asked for more connections than it has while another has room.
 """
@@ -21,12 +25,12 @@ import httpx
 
 __all__ = ["CONNECTIONS_PER_CLIENT", "ClientPool", "shard_sizes"]
 
-CONNECTIONS_PER_CLIENT = 32
+CONNECTIONS_PER_CLIENT = 8
 
 
 def shard_sizes(concurrency: int, per_client: int = CONNECTIONS_PER_CLIENT) -> list[int]:
     """The connections of each client: ceil(concurrency / per_client) clients, as even as
-    can be (40 -> [20, 20], 128 -> [32, 32, 32, 32]); they add up to `concurrency`."""
+    can be (with 8: 12 -> [6, 6], 32 -> [8, 8, 8, 8]); they add up to `concurrency`."""
     concurrency = max(1, concurrency)
     count = math.ceil(concurrency / per_client)
     base, extra = divmod(concurrency, count)

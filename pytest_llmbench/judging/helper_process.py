@@ -1013,17 +1013,30 @@ async def _serve() -> None:
             await engine.aclose()
 
 
+# A path: the helper runs under cProfile and writes its stats to <path>.<pid> as it ends.
+PROFILE_VAR = "LLMBENCH_HELPER_PROFILE"
+
+
 def main() -> None:
     # The parent owns the terminal: a Ctrl-C goes to the whole process group, and the
     # parent decides when to stop (by closing our stdin).
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    profile = os.environ.get(PROFILE_VAR)
+    if profile:  # for finding where the client's CPU goes (tests/perf/README.md)
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         asyncio.run(_serve())
     except (BrokenPipeError, ConnectionResetError):
         pass
     finally:
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(f"{profile}.{os.getpid()}")
         with open(os.devnull, "wb") as devnull:  # no "Exception ignored" on a closed stdout
             os.dup2(devnull.fileno(), sys.stdout.fileno())
 

@@ -4,7 +4,6 @@ ahead (ahead.py) scores through here too."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import functools
@@ -32,6 +31,7 @@ from pytest_llmbench.judging.budget import (
     Reservation,
     worst_case_cost,
 )
+from pytest_llmbench.judging.dry_run_ahead import DryRunAhead
 from pytest_llmbench.judging.judge_protocol import ABSENT, NO_ROOM_AHEAD, Judge, JudgeRequest
 from pytest_llmbench.judging.judges import HelperAt, Judges
 from pytest_llmbench.judging.mode import Resolved, resolve_mode
@@ -43,6 +43,8 @@ from pytest_llmbench.results.problems import BUDGET_EXHAUSTED
 from pytest_llmbench.results.schema import RunBudget
 
 if TYPE_CHECKING:
+    import asyncio
+
     from pytest_llmbench.judging.background_loop import BackgroundLoop
     from pytest_llmbench.judging.reply_cache import CachedReply, JudgeCache
 
@@ -132,6 +134,8 @@ class JudgeService:
         self._notes: list[str] = []
         self._dropped = 0  # cache entries that failed their check, of a closed cache
         self.ahead = JudgingAhead(self)
+        self.dry_ahead = DryRunAhead(self._score_dry)
+        self._dry_ahead: dict[str, bool] = {}  # scenario -> scored ahead in a dry run
         self.tally = Tally()  # every request the judges answered in this process
 
     # -- configuration, resolved once per process ---------------------------------------
@@ -316,6 +320,8 @@ class JudgeService:
     def again(self, scenario: ScenarioConfig, prepared: Prepared, repeat: int) -> Prepared:
         """The same request as the sample's judgement number `repeat` (`repeats:`), a call
         of its own: another key in the cache and in the run's helper, nothing rendered."""
+        if repeat == prepared.request.repeat:
+            return prepared  # the first repeat is the request as prepared
         request = dataclasses.replace(prepared.request, repeat=repeat)
         return Prepared(request, prepared.digest, self._key(scenario, request))
 
@@ -403,6 +409,8 @@ class JudgeService:
         amount = worst_case_cost(judge, request.messages, request.metrics)
         if amount is None:
             return None
+        import asyncio  # on the loop only: a dry run never loads it
+
         if self._budget_turn is None or self._budget_settled is None:
             self._budget_turn, self._budget_settled = asyncio.Lock(), asyncio.Event()
         settled = self._budget_settled
@@ -486,13 +494,8 @@ class JudgeService:
             return JudgeResult(status="scored"), None
         repeats = scenario.repeats
         if self.mode(scenario.judge).mode == "dry-run":
-            prepared = self.prepare(scenario, sample, output)
-            judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
-            results = [
-                _run_now(judge.score(self.again(scenario, prepared, k).request))
-                for k in range(repeats)
-            ]
-            return combine(results), prepared.digest
+            done = self.dry_ahead.take(scenario, sample, output)
+            return done if done is not None else self._score_dry(scenario, sample, output)
         done = self.ahead.take(scenario, sample, output)  # its first repeat, judged ahead
         if done is not None and repeats == 1:
             return done
@@ -504,12 +507,39 @@ class JudgeService:
             results = [done[0], *results]
         return combine(results), prepared.digest
 
+    def _score_dry(
+        self, scenario: ScenarioConfig, sample: Sample, output: str
+    ) -> tuple[JudgeResult, str | None]:
+        """score() with the dry-run judge, in this thread."""
+        prepared = self.prepare(scenario, sample, output)
+        judge = self._judges.get(self._cfg.judges[scenario.judge], "dry-run")
+        results = [
+            _run_now(judge.score(self.again(scenario, prepared, k).request))
+            for k in range(scenario.repeats)
+        ]
+        return combine(results), prepared.digest
+
+    def scores_dry_ahead(self, scenario: ScenarioConfig) -> bool:
+        """Whether the scenario's stored outputs are scored ahead, a batch at a time
+        (dry_run_ahead): a dry run of judged metrics whose outputs are stored (no `output:`,
+        or `output: <field>`), until a body judges other text."""
+        if scenario.name not in self._dry_ahead:
+            try:
+                dry = self.mode(scenario.judge).mode == "dry-run"
+            except JudgeSetupError:
+                dry = False
+            stored = scenario.output is None or ":" not in scenario.output
+            self._dry_ahead[scenario.name] = dry and stored and bool(scenario.judged_metrics)
+        return self._dry_ahead[scenario.name] and not self.dry_ahead.stopped(scenario)
+
     async def _judge_each(
         self, scenario: ScenarioConfig, asked: Sequence[Prepared]
     ) -> list[JudgeResult]:
         """A sample's repeats, all in flight at once (each within the judge's concurrency)."""
         if len(asked) == 1:
             return [await self._judge(scenario, asked[0])]
+        import asyncio
+
         return list(await asyncio.gather(*(self._judge(scenario, p) for p in asked)))
 
     async def judge_ahead(
@@ -559,9 +589,7 @@ class JudgeService:
 
 
 # A call judged ahead that the budget had no room for now: not made (its item asks itself).
-_NO_ROOM_AHEAD = JudgeResult(
-    status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False
-)
+_NO_ROOM_AHEAD = JudgeResult(status="unscored", reason=NO_ROOM_AHEAD, started=False, claimed=False)
 
 
 def _to_keep(result: JudgeResult) -> CachedReply | None:

@@ -9,15 +9,12 @@ loaded once per process on first use.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import math
 import os
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-import httpx
 
 from pytest_llmbench.benchmark.config import ENCODER_DISTRIBUTION, SIMILARITY_SOURCE, MetricConfig
 from pytest_llmbench.benchmark.judge_config import JudgeConfig
@@ -116,6 +113,8 @@ def post_json(
     key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     secrets = [key, *url_secrets(judge.base_url)]
+    import httpx  # here: a run without these metrics (a dry run, say) never loads it
+
     try:
         with (
             httpx.Client(timeout=judge.timeout_s) as client,
@@ -176,6 +175,8 @@ def encoder_similarity(output: str, reference: str) -> float | str:
 def encoder_signature() -> str:
     """What a reader needs to cite an offline-encoder similarity: the package, its version,
     the model and how the score is made."""
+    import importlib.metadata  # here: most runs never ask
+
     version = importlib.metadata.version(ENCODER_DISTRIBUTION)
     return f"{ENCODER_DISTRIBUTION}:{version}|model:use-multilingual-v3|score:cosine"
 

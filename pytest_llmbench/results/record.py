@@ -248,6 +248,9 @@ def overall_status(scenarios: Mapping[str, ScenarioRecord]) -> Status:
     return worst(s["status"] for s in scenarios.values())
 
 
+_SAMPLE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def _chunks(record: RunRecord) -> Iterator[str]:
     """The record as indented JSON with sorted keys, each sample on one line of its own:
     readable, and fast (an indented dump goes through the pure-Python encoder, seconds for
@@ -269,10 +272,9 @@ def _chunks(record: RunRecord) -> Iterator[str]:
             yield "[]"
             continue
         yield "["
+        encode = _SAMPLE_JSON.encode  # json.dumps(sample, ensure_ascii=False, sort_keys=True)
         for index, sample in enumerate(samples):
-            yield ("\n        " if index == 0 else ",\n        ") + json.dumps(
-                sample, ensure_ascii=False, sort_keys=True
-            )
+            yield ("\n        " if index == 0 else ",\n        ") + encode(sample)
         yield "\n      ]"
     yield text
     yield "\n"

@@ -15,13 +15,12 @@ counted in the record (``usage.ahead_unused``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample
@@ -35,6 +34,9 @@ __all__ = ["AheadOfItems", "serial_reason", "stored_text"]
 # How long the xdist controller waits for a worker's selection file (written right after
 # its collection, as xdist reports it).
 SELECTION_WAIT_S = 30.0
+
+if TYPE_CHECKING:
+    import asyncio  # imported where it runs, on the loop: a dry run never loads it
 
 
 def stored_text(scenario: ScenarioConfig, sample: Sample) -> str | None:
@@ -187,6 +189,8 @@ class AheadOfItems:
         return self._entries[position].scenario.name not in self.stopped
 
     def _fill(self) -> None:
+        import asyncio  # on the loop only
+
         for position in self._window.next(self._usable):
             task = asyncio.ensure_future(self._one(position))
             self._tasks.add(task)

@@ -59,6 +59,10 @@ from pytest_llmbench.warning import LLMBenchWarning
 # seconds after the last flush (see ControllerSide._journal_line): what a killed run loses.
 JOURNAL_FLUSH_LINES = 256
 JOURNAL_FLUSH_S = 1.0
+# A journal line is json.dumps(payload, ensure_ascii=False), with one encoder for them all.
+_JOURNAL_JSON = json.JSONEncoder(ensure_ascii=False)
+# inputs_sha256's rows: json.dumps(row, ensure_ascii=False, sort_keys=True, separators=...).
+_INPUTS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def new_run_id(now: float) -> str:
@@ -97,8 +101,8 @@ class ControllerSide:
         self.journal_path = self.runs_dir / f"{run_id}.partial.jsonl"
         self._journal: IO[str] | None = None
         self._journal_failed = False
-        self._unflushed = 0  # journal lines written since its last flush
-        self._flushed_at = 0.0  # time.monotonic() of that flush
+        self._unwritten: list[Any] = []  # journal lines not yet written (payloads)
+        self._flushed_at = 0.0  # time.monotonic() of the last write
         self.record: RunRecord | None = None
         # The Pushgateway grouping key this run pushes (or would push) to: in the run block.
         self.pushgateway_group: dict[str, str] = {}
@@ -142,29 +146,35 @@ class ControllerSide:
         self.config.hook.pytest_llmbench_sample_result(payload=data, config=self.config)
 
     def _journal_line(self, data: Any) -> None:
-        """A journal line per sample, written in batches: buffered, and handed to the OS
-        (no fsync) at the first line (so that a journal that cannot be written is found at
-        once), then every JOURNAL_FLUSH_LINES lines, at the first sample JOURNAL_FLUSH_S
-        seconds after the last flush, and when the journal closes. A killed run leaves every
-        sample but those of its last unflushed batch: at most JOURNAL_FLUSH_LINES - 1
-        samples, finished within the last JOURNAL_FLUSH_S seconds or so. A journal that
-        cannot be written is given up (noted once); the run and its record do not need it."""
+        """A journal line per sample, written in batches: kept, and encoded and handed to
+        the OS (no fsync) at the first line (so that a journal that cannot be written is
+        found at once), then every JOURNAL_FLUSH_LINES lines, at the first sample
+        JOURNAL_FLUSH_S seconds after the last write, and when the journal closes (not
+        when it is removed: the record was written). A killed run leaves every sample but
+        those of its last unwritten batch: at most JOURNAL_FLUSH_LINES - 1 samples, finished
+        within the last JOURNAL_FLUSH_S seconds or so. A journal that cannot be written is
+        given up (noted once); the run and its record do not need it."""
         if self._journal_failed:
             return
+        self._unwritten.append(data)
+        if (
+            self._journal is None
+            or len(self._unwritten) >= JOURNAL_FLUSH_LINES
+            or time.monotonic() - self._flushed_at >= JOURNAL_FLUSH_S
+        ):
+            self._write_journal()
+
+    def _write_journal(self) -> None:
+        """The unwritten lines, at once (opening the journal at the first)."""
+        lines, self._unwritten = self._unwritten, []
         try:
-            opened = self._journal is None
             if self._journal is None:
                 self.runs_dir.mkdir(parents=True, exist_ok=True)
                 self._journal = self.journal_path.open("a", encoding="utf-8")
-            self._journal.write(json.dumps(data, ensure_ascii=False) + "\n")
-            self._unflushed += 1
-            if (
-                opened
-                or self._unflushed >= JOURNAL_FLUSH_LINES
-                or time.monotonic() - self._flushed_at >= JOURNAL_FLUSH_S
-            ):
-                self._journal.flush()
-                self._unflushed, self._flushed_at = 0, time.monotonic()
+            encode = _JOURNAL_JSON.encode
+            self._journal.write("".join([f"{encode(line)}\n" for line in lines]))
+            self._journal.flush()
+            self._flushed_at = time.monotonic()
         except OSError as error:
             self._journal_failed = True
             reason = os_reason(error, self.journal_path, self.root)
@@ -542,10 +552,13 @@ class ControllerSide:
                     leftover.unlink()
 
     def _close_journal(self, remove: bool) -> None:
+        if self._unwritten and not remove and self._journal is not None:
+            self._write_journal()  # the last batch
+        self._unwritten = []
         if self._journal is not None:
             journal, self._journal = self._journal, None
             try:
-                journal.close()  # writes the last batch
+                journal.close()
             except OSError as error:
                 if not self._journal_failed:
                     self._journal_failed = True
@@ -575,8 +588,7 @@ def inputs_sha256(samples: Sequence[Sample]) -> str:
     for index, row in enumerate(rows):
         if index:
             digest.update(b",")
-        text = json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        digest.update(text.encode("utf-8"))
+        digest.update(_INPUTS_JSON.encode(row).encode("utf-8"))
     digest.update(b"]")
     return digest.hexdigest()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig, Var
 from pytest_llmbench.benchmark.dataset import Dataset, Sample, load_dataset
 from pytest_llmbench.datasets import frozen
 from pytest_llmbench.errors import OutputError, PromptError
+from pytest_llmbench.judging import dry_run_ahead
 from pytest_llmbench.judging.custom_metrics import CustomMetrics
 from pytest_llmbench.judging.output_sources import Produced
 from pytest_llmbench.judging.perplexity import compute as perplexity_scores
@@ -26,6 +28,7 @@ from pytest_llmbench.judging.similarity import compute as similarity_scores
 from pytest_llmbench.reporting.text_format import printable
 from pytest_llmbench.results.schema import ManifestFingerprint, SamplePayload
 from pytest_llmbench.run import payload
+from pytest_llmbench.run.ahead_of_items import stored_text
 from pytest_llmbench.run.selection import Selection, item_key
 
 MARKER = "llmbench"
@@ -91,6 +94,7 @@ class ItemSide:
         self._manifests: dict[str, ManifestFingerprint | None] = {}  # scenario -> its manifest
         self._owners: dict[str, str] = {}  # scenario -> the test function that runs it
         self._custom: dict[str, CustomMetrics] = {}  # scenario -> its custom metrics
+        self._computes: dict[str, bool] = {}  # scenario -> a metric is computed here
 
     def dataset(self, scenario: ScenarioConfig) -> Dataset:
         """The scenario's dataset, read once; one with a manifest beside it is verified
@@ -221,6 +225,31 @@ class ItemSide:
                 if room <= 0:
                     return
 
+    def score_dry_ahead(
+        self, item: pytest.Item, upcoming: Callable[[], Iterable[pytest.Item]]
+    ) -> None:
+        """A dry run: before an item whose sample is not scored yet, score its stored output
+        and the next items' at once (judging/dry_run_ahead)."""
+        state = self.state(item)
+        dry = self.service.dry_ahead
+        if state is None or dry.has(state.scenario, state.sample):
+            return
+        if not self.service.scores_dry_ahead(state.scenario):
+            return
+        batch = []
+        for other in itertools.islice(upcoming(), dry_run_ahead.DRY_RUN_BATCH):
+            found = self.state(other)
+            if found is not None and self.service.scores_dry_ahead(found.scenario):
+                text = stored_text(found.scenario, found.sample)
+                if text is not None:
+                    batch.append((found.scenario, found.sample, text))
+        dry.score(batch)
+
+    @functools.cached_property
+    def scores_dry_runs_ahead(self) -> bool:
+        """Whether any scenario is scored ahead in a dry run (see score_dry_ahead)."""
+        return any(self.service.scores_dry_ahead(s) for s in self.cfg.scenarios.values())
+
     @functools.cached_property
     def prefetchable(self) -> bool:
         return any(
@@ -249,6 +278,21 @@ class ItemSide:
             # file and the fix, and a traceback through the plugin would only hide it.
             pytest.fail(printable(str(error)), pytrace=False)
         state.judged, state.prompt_sha256 = result, digest
+        if self._computes_metrics(state.scenario):
+            self._compute_metrics(state, text)
+        else:
+            state.extra_scores, state.reference_stats, state.unscored_metrics = {}, {}, {}
+        if result.status != "scored":
+            reason = printable(str(result.reason))  # a judge's words: no terminal control
+            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
+        if state.unscored_metrics:
+            reason = printable(payload.unscored_reason(state.unscored_metrics))
+            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
+        return {**result.scores, **state.extra_scores}
+
+    def _compute_metrics(self, state: ItemState, text: str) -> None:
+        """The metrics computed here, not by the judge: reference, similarity, perplexity
+        and custom ones, with the reasons of those left unscored."""
         state.extra_scores = reference_scores(state.scenario.metrics, text, state.sample)
         state.reference_stats = corpus_statistics(state.scenario.metrics, text, state.sample)
         similar, unscored = similarity_scores(
@@ -264,13 +308,17 @@ class ItemSide:
             state.extra_scores.update(computed.scores)
             unscored = {**unscored, **computed.unscored}
         state.unscored_metrics = unscored
-        if result.status != "scored":
-            reason = printable(str(result.reason))  # a judge's words: no terminal control
-            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
-        if state.unscored_metrics:
-            reason = printable(payload.unscored_reason(state.unscored_metrics))
-            pytest.fail(f"sample {state.sample.id!r} unscored: {reason}", pytrace=False)
-        return {**result.scores, **state.extra_scores}
+
+    def _computes_metrics(self, scenario: ScenarioConfig) -> bool:
+        """Whether a metric of the scenario is computed here (decided once per scenario):
+        a scenario of judged and stored (`source: field`) metrics only skips the work."""
+        found = self._computes.get(scenario.name)
+        if found is None:
+            found = self._computes[scenario.name] = any(
+                m.source not in ("judge", "field") or m.stemmer or m.aggregate == "corpus"
+                for m in scenario.metrics
+            )
+        return found
 
     def payload(self, item: pytest.Item, report: pytest.TestReport) -> SamplePayload | None:
         state = self.state(item)
@@ -279,6 +327,7 @@ class ItemSide:
         # Built once per item: let its state (scores, judge result) go with it.
         del item.stash[ITEM_STATE]
         self.service.ahead.discard(state.scenario, state.sample)
+        self.service.dry_ahead.discard(state.scenario, state.sample)
         if report.skipped:
             return None
         failure = None

@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,7 @@ class LLMBenchRun:
         self.config = config
         self.service = service
         self.upcoming: Upcoming | None = None
+        self.dry_upcoming: Upcoming | None = None
         self.items: ItemSide | None = ItemSide(cfg, self.service, shard)
         self.controller: ControllerSide | None = (
             None
@@ -290,11 +291,22 @@ class LLMBenchRun:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         self.current_item = item
-        if self.items is None or not self.items.prefetchable:
+        if self.items is None:
+            return
+        if self.items.scores_dry_runs_ahead:
+            self.items.score_dry_ahead(item, lambda: self._dry_upcoming(item))
+        if not self.items.prefetchable:
             return
         if self.upcoming is None:
             self.upcoming = Upcoming(item.session)
         self.items.prefetch_ahead(self.upcoming.starting_at(item))
+
+    def _dry_upcoming(self, item: pytest.Item) -> Iterator[pytest.Item]:
+        """The items to score ahead in a dry run: this one, then those not handed out yet
+        (an Upcoming of its own: judging ahead examines every item its Upcoming gives)."""
+        if self.dry_upcoming is None:
+            self.dry_upcoming = Upcoming(item.session)
+        return self.dry_upcoming.starting_at(item)
 
     @pytest.hookimpl(tryfirst=True)  # before xdist's, which starts the workers
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -322,10 +334,11 @@ class LLMBenchRun:
             # says so, and knows the selection from the payloads that arrive.
             with contextlib.suppress(OSError):
                 selection_mod.write(path, selection)
-        elif self.controller is not None and not self.config.pluginmanager.has_plugin(
-            "dsession"
-        ):
+        elif self.controller is not None and not self.config.pluginmanager.has_plugin("dsession"):
             self.controller.selection = selection
+            scenarios = self.service_cfg.scenarios.values()
+            if not any(AheadOfItems.eligible(self.service, s) for s in scenarios):
+                return  # nothing to judge ahead (a dry run): no second walk of the items
             chosen = []
             for item in session.items:
                 state = self.items.state(item)

@@ -1,5 +1,5 @@
-"""The live judge's requests sharded over clients of at most 32 connections: how many
-clients and of what size, and against a real server on 127.0.0.1 that the requests in
+"""The live judge's requests sharded over clients of at most CONNECTIONS_PER_CLIENT (8)
+connections: how many clients and of what size, and against a real server on 127.0.0.1 that the requests in
 flight are spread over them, that every connection is used and that all close together."""
 
 from __future__ import annotations
@@ -26,23 +26,24 @@ REQUEST = JudgeRequest([{"role": "user", "content": "Summary: ok"}], ("coverage"
     ("concurrency", "sizes"),
     [
         (1, [1]),
-        (16, [16]),
-        (32, [32]),
-        (33, [17, 16]),
-        (40, [20, 20]),
-        (128, [32, 32, 32, 32]),
-        (256, [32] * 8),
+        (8, [8]),
+        (9, [5, 4]),
+        (12, [6, 6]),
+        (32, [8, 8, 8, 8]),
+        (33, [7, 7, 7, 6, 6]),
+        (128, [8] * 16),
+        (256, [8] * 32),
         (0, [1]),
     ],
 )
-def test_clients_are_ceil_of_concurrency_over_32_and_as_even_as_can_be(
+def test_clients_are_ceil_of_concurrency_over_8_and_as_even_as_can_be(
     concurrency: int, sizes: list[int]
 ) -> None:
     assert shard_sizes(concurrency) == sizes
 
 
 @given(st.integers(min_value=1, max_value=5000))
-def test_the_shards_add_up_to_the_concurrency_and_none_passes_32(concurrency: int) -> None:
+def test_the_shards_add_up_to_the_concurrency_and_none_passes_the_client_limit(concurrency: int) -> None:
     sizes = shard_sizes(concurrency)
     assert sum(sizes) == concurrency
     assert len(sizes) == math.ceil(concurrency / CONNECTIONS_PER_CLIENT)
@@ -67,7 +68,7 @@ def test_requests_in_flight_spread_over_the_clients_and_use_every_connection() -
             return spread, [r.status for r in results]
 
         spread, statuses = run(go)
-        assert spread == [32, 32]
+        assert spread == [8] * 8
         assert statuses == ["scored"] * concurrency
         assert srv.peak_in_flight == concurrency
         assert srv.connections == concurrency

@@ -9,7 +9,8 @@ own (tests/perf/serve.py). At each concurrency level, in turns (--repeat rounds,
   (a) bare, one client: an httpx.AsyncClient with max_connections = concurrency and an
       asyncio.Semaphore(concurrency), POSTing the plugin's own request bodies (the
       configuration that collapses: httpcore scans its pool for every request);
-  (b) bare, sharded: the same over ceil(concurrency / 32) clients of 32 connections;
+  (b) bare, sharded: the same over ceil(concurrency / 8) clients of 8 connections (the
+      plugin's judging/client_pool.CONNECTIONS_PER_CLIENT);
   (c) the plugin, one process: `python -m pytest` on a generated project (`output:
       output`, so items are judged ahead; --llmbench-no-cache; live judge).
 
@@ -42,6 +43,8 @@ import _perf as P
 import httpx
 from bench_throughput import bare_round, plugin_round
 
+from pytest_llmbench.judging.client_pool import CONNECTIONS_PER_CLIENT
+
 OUTPUT_CONCURRENCY = 32
 OUTPUT_APP = """\
 import threading
@@ -68,7 +71,7 @@ def make(sample):
 
 
 async def _sharded(url: str, bodies: list[dict[str, Any]], concurrency: int) -> float:
-    count = math.ceil(concurrency / 32)
+    count = math.ceil(concurrency / CONNECTIONS_PER_CLIENT)  # as the plugin's judge shards
     per = math.ceil(concurrency / count)
     limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
     clients = [httpx.AsyncClient(timeout=httpx.Timeout(60), limits=limits) for _ in range(count)]
