@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from support.project import Project
+from support.webhook import WebhookReceiver
 
+from pytest_llmbench.results.problems import scenario_problems, sentence
 from pytest_llmbench.results.record import deterministic_view
 
 REPO = Path(__file__).resolve().parents[2]
@@ -249,6 +251,36 @@ def test_a_gated_variant_that_regressed_against_itself_fails_naming_the_variant(
         "48 samples, 95% CI -0.183 – -0.152, margin 0.02",
         "kept of channel_digest_ru (variant long) regressed (error): -0.340 vs baseline over "
         "48 samples, 95% CI -0.387 – -0.287, margin 0.02",
+    ]
+
+
+def test_only_a_gated_variants_problems_alert_and_read_back_as_the_run_stored_them(
+    bench: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LLMBENCH_WEBHOOK_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    # "tiny" fails its kept band but is not gated; "long", gated and not the reference
+    # (which passes), is the one that regresses, into its fail band.
+    extra = "    gate: [full, long]\n"
+    configure(bench, {"full": 10000, "long": 200, "tiny": 30}, extra=extra)
+    bench.run("-p", "no:xdist", "--llmbench-json=baseline.json")
+    halved = 'variant.params["chars"] // (2 if variant.name == "long" else 1)]'
+    bench.write("app.py", APP.replace('variant.params["chars"]]', halved))
+    bench.write("benchmarks/test_digest.py", TEST.replace('variant.params["chars"]]', halved))
+    with WebhookReceiver() as hook:
+        result = bench.run(
+            "-p", "no:xdist", "--llmbench-baseline=baseline.json", f"--llmbench-webhook={hook.url}"
+        )
+    assert result.ret == 1
+    block = scenario(bench)
+    assert [sentence(p) for p in scenario_problems("channel_digest_ru", block)] == block["problems"]
+    (body,) = hook.json_bodies
+    assert body["text"].splitlines() == [
+        "llmbench: FAIL — channel_digest_ru",
+        "• variant long: kept of channel_digest_ru is in its fail band: 0.332 "
+        "(pass ≥ 0.9, warn ≥ 0.5)",
+        "• kept of channel_digest_ru (variant long) regressed (error): -0.322 vs baseline "
+        "over 48 samples, 95% CI -0.347 – -0.301, margin 0.02",
     ]
 
 
