@@ -10,7 +10,7 @@ as the run that wrote it, without parsing a sentence.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -200,10 +200,21 @@ def block_problems(
     ]
 
 
+def deciding_variants(
+    order: Sequence[str], gate: Sequence[str], samples: Mapping[str, int]
+) -> list[str]:
+    """The variants whose bands decide a scenario's status and whose problems it states:
+    the gated ones with samples. A variant with none was not selected (a node id that
+    runs one pair): it has no data, and says nothing. When no gated variant was selected,
+    the selected ones (what the bands of what ran say; such a run is not gated)."""
+    selected = [name for name in order if samples.get(name, 0) > 0]
+    return [name for name in selected if name in gate] or selected
+
+
 def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
     """Every problem of a scenario block, in the order its sentences are stored. Tolerant
     of an abridged block (a hand-written record for an alert): what is missing has none.
-    With `variants:`, each gated variant's own problems (its samples, its metrics), the
+    With `variants:`, each deciding variant's own problems (its samples, its metrics), the
     variant named, as ``variants.combine`` stores them; an ungated variant has none."""
     samples = scenario.get("samples") or []
     rules = stored_rules(scenario)
@@ -211,10 +222,10 @@ def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
     block = scenario.get("variants")
     if block is None:
         return [*block_problems(name, samples, scenario.get("metrics") or {}, rules), *comparison]
+    counts = {variant: one["samples"] for variant, one in block["variants"].items()}
     return [
         replace(problem, variant=variant)
-        for variant in block["order"]
-        if variant in block["gate"]
+        for variant in deciding_variants(block["order"], block["gate"], counts)
         for problem in block_problems(
             name,
             [s for s in samples if s.get("variant") == variant],

@@ -122,6 +122,14 @@ def test_a_node_id_runs_one_pair(bench: Project) -> None:
         ("tg-0002", "long", "tg-0002-long")
     ]
     assert block["selection"] == {"kind": "subset", "selected": 1, "of": 96}
+    # The reference ran no item: "not selected", neither "no data" nor a FAIL of its bands.
+    assert block["problems"] == [] and block["status"] == "pass"
+    result.stdout.fnmatch_lines(
+        [
+            "  verdict                                      not selected              pass",
+            "llmbench verdict: not gated (see the note above); the bands say PASS",
+        ]
+    )
 
 
 def test_two_variants_differ_by_the_hand_computed_paired_mean(
