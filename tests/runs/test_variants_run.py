@@ -9,7 +9,7 @@ import json
 import math
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from support.project import Project
@@ -17,6 +17,7 @@ from support.webhook import WebhookReceiver
 
 from pytest_llmbench.results.problems import scenario_problems, sentence
 from pytest_llmbench.results.record import deterministic_view
+from pytest_llmbench.results.schema import ScenarioRecord
 
 REPO = Path(__file__).resolve().parents[2]
 DATASET = "data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl"
@@ -281,7 +282,8 @@ def test_only_a_gated_variants_problems_alert_and_read_back_as_the_run_stored_th
         )
     assert result.ret == 1
     block = scenario(bench)
-    assert [sentence(p) for p in scenario_problems("channel_digest_ru", block)] == block["problems"]
+    stored = cast(ScenarioRecord, block)
+    assert [sentence(p) for p in scenario_problems("channel_digest_ru", stored)] == block["problems"]
     (body,) = hook.json_bodies
     assert body["text"].splitlines() == [
         "llmbench: FAIL — channel_digest_ru",
