@@ -9,11 +9,18 @@ import os
 import sys
 from pathlib import Path
 
-from pytest_llmbench.benchmark.config import CANONICAL_FIELDS, load_config
+from pytest_llmbench.benchmark.config import CANONICAL_FIELDS
 from pytest_llmbench.benchmark.dataset import load_dataset
 from pytest_llmbench.benchmark.extensions import is_import_path
-from pytest_llmbench.cli.common import FORMATTER, OK, CliError, Commands, positive_int
-from pytest_llmbench.config_file import find_config, is_file
+from pytest_llmbench.cli.common import (
+    FORMATTER,
+    OK,
+    CliError,
+    Commands,
+    positive_int,
+    suite_scenario,
+)
+from pytest_llmbench.config_file import is_file
 from pytest_llmbench.datasets import sources, transfer
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import ScenarioRecord
@@ -187,15 +194,7 @@ def _mapping(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]]:
         raise CliError("--config: give --scenario NAME too (whose fields: mapping to use)")
     if not args.scenario:
         return rename, {}
-    rootdir = Path.cwd()
-    config = find_config(args.config, None, rootdir)
-    if config is None:
-        raise CliError(f"--scenario {args.scenario}: no suite config found; pass --config FILE")
-    cfg = load_config(config, rootdir, os.environ)
-    if args.scenario not in cfg.scenarios:
-        names = ", ".join(sorted(cfg.scenarios)) or "none"
-        raise CliError(f"--scenario {args.scenario}: not in {config}; its scenarios: {names}")
-    return rename, dict(cfg.scenarios[args.scenario].fields)
+    return rename, dict(suite_scenario(args.config, args.scenario, Path.cwd()).fields)
 
 
 def _read(source: str, kind: str | None, id_column: str) -> list[sources.Row]:

@@ -152,7 +152,7 @@ def write_dataset(
     except OSError as error:
         _remove(partial)
         raise DatasetError(f"{display}: cannot write ({os_reason(error, path)})") from None
-    return Dataset(path, display, data.samples, data.sha256)
+    return Dataset(path, display, data.samples, data.sha256, data.id_field)
 
 
 def _remove(path: Path) -> None:
