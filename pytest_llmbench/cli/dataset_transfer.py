@@ -47,6 +47,11 @@ def add_command(commands: Commands) -> None:
         "--dataset", metavar="PATH", help="the dataset the run read (default: as recorded)"
     )
     export.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="with `variants:`, whose outputs and scores to export (default: the reference)",
+    )
+    export.add_argument(
         "--rootdir",
         default=".",
         metavar="DIR",
@@ -115,17 +120,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     if _same_file(Path(args.output), path):
         raise CliError(f"-o {args.output}: is the dataset the run read; write a new file")
-    exported = transfer.export(scenario, data)
+    variant = _variant(scenario, args.variant, name, args.record)
+    exported = transfer.export(scenario, data, variant)
     transfer.write_dataset(exported.lines, Path(args.output), args.output)
     notes = [f"{exported.outputs} with the run's outputs"]
     if exported.truncated:
         notes.append(f"{exported.truncated} of them cut at 64 KiB in the record")
     if exported.unscored:
         notes.append(f"{exported.unscored} unscored, without ground_truth")
-    print(
-        f"{args.output}: {len(exported.lines)} samples from scenario {name} of {args.record} "
-        f"({', '.join(notes)})"
-    )
+    of = f"scenario {name}" + (f" (variant {variant})" if variant is not None else "")
+    count = len(exported.lines)
+    print(f"{args.output}: {count} samples from {of} of {args.record} ({', '.join(notes)})")
     return OK
 
 
@@ -140,6 +145,24 @@ def _scenario(
     if wanted not in scenarios:
         raise CliError(f"--scenario {wanted}: not in {shown}; its scenarios: {names}")
     return wanted, scenarios[wanted]
+
+
+def _variant(scenario: ScenarioRecord, wanted: str | None, name: str, shown: str) -> str | None:
+    """The variant to export: the one asked for, else the reference; None without variants."""
+    block = scenario.get("variants")
+    if block is None:
+        if wanted is not None:
+            raise CliError(f"--variant {wanted}: scenario {name} of {shown} has no variants")
+        return None
+    if wanted is None:
+        return block["reference"]
+    if wanted not in block["order"]:
+        known = ", ".join(block["order"])
+        raise CliError(
+            f"--variant {wanted}: not a variant of scenario {name} in {shown}; its variants: "
+            f"{known}"
+        )
+    return wanted
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from support.cli import Run
 from support.project import Project
 from support.webhook import WebhookReceiver
 
@@ -283,7 +285,9 @@ def test_only_a_gated_variants_problems_alert_and_read_back_as_the_run_stored_th
     assert result.ret == 1
     block = scenario(bench)
     stored = cast(ScenarioRecord, block)
-    assert [sentence(p) for p in scenario_problems("channel_digest_ru", stored)] == block["problems"]
+    assert [sentence(p) for p in scenario_problems("channel_digest_ru", stored)] == block[
+        "problems"
+    ]
     (body,) = hook.json_bodies
     assert body["text"].splitlines() == [
         "llmbench: FAIL — channel_digest_ru",
@@ -292,6 +296,31 @@ def test_only_a_gated_variants_problems_alert_and_read_back_as_the_run_stored_th
         "• kept of channel_digest_ru (variant long) regressed (error): -0.322 vs baseline "
         "over 48 samples, 95% CI -0.347 – -0.301, margin 0.02",
     ]
+
+
+def test_export_writes_the_reference_variants_outputs_or_the_one_named(
+    bench: Project, llmbench: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(bench, {"short": 100, "long": 400})
+    bench.run("-p", "no:xdist", "--llmbench-json=run.json")
+    monkeypatch.chdir(bench.root)
+    texts = outputs()
+    for extra, variant, chars in (([], "short", 100), (["--variant", "long"], "long", 400)):
+        code, out, err = llmbench("dataset", "export", "run.json", "-o", "next.jsonl", *extra)
+        assert (code, err) == (0, "")
+        assert out == (
+            f"next.jsonl: 48 samples from scenario channel_digest_ru (variant {variant}) of "
+            "run.json (48 with the run's outputs)\n"
+        )
+        exported = [json.loads(line) for line in Path("next.jsonl").read_text("utf-8").splitlines()]
+        assert [line["id"] for line in exported] == ids()
+        assert [line["output"] for line in exported] == [t[:chars] for t in texts]
+    assert llmbench("dataset", "export", "run.json", "-o", "x.jsonl", "--variant", "wide") == (
+        2,
+        "",
+        "llmbench: --variant wide: not a variant of scenario channel_digest_ru in run.json; "
+        "its variants: short, long\n",
+    )
 
 
 COUNTING_APP = """\
