@@ -61,6 +61,7 @@ class Dataset:
     display: str  # the path as the user wrote it
     samples: tuple[Sample, ...]
     sha256: str  # of the file's bytes
+    id_field: str = "id"  # the file's field the ids were read from (a scenario's `fields:`)
 
 
 _SAFE_RE = re.compile(r"[A-Za-z0-9._-]+")  # fullmatch: "$" would let a final "\n" through
@@ -162,7 +163,11 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
     if not samples:
         raise DatasetError(f"{display}: no samples; write one JSON object per line")
     return Dataset(
-        path=path, display=display, samples=tuple(samples), sha256=hashlib.sha256(data).hexdigest()
+        path=path,
+        display=display,
+        samples=tuple(samples),
+        sha256=hashlib.sha256(data).hexdigest(),
+        id_field=id_key,
     )
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
+import os
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
+from pytest_llmbench.benchmark.config import ScenarioConfig, load_config
 from pytest_llmbench.benchmark.rules import DEFAULT_MARGIN, DEFAULT_MIN_SAMPLES, RegressionRules
+from pytest_llmbench.config_file import find_config
 from pytest_llmbench.errors import UserError
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
@@ -32,6 +35,19 @@ class Parser(argparse.ArgumentParser):
         # argparse's own: usage line, then "prog: error: message", exit 2.
         self.print_usage(sys.stderr)
         self.exit(USAGE, f"{self.prog}: error: {message}\n")
+
+
+def suite_scenario(config: str | None, name: str, rootdir: Path) -> ScenarioConfig:
+    """Scenario `name` of the suite config (``config``, else found as the plugin finds it
+    under ``rootdir``): what `--config FILE --scenario NAME` names."""
+    found = find_config(config, None, rootdir)
+    if found is None:
+        raise CliError(f"--scenario {name}: no suite config found; pass --config FILE")
+    cfg = load_config(found, rootdir, os.environ)
+    if name not in cfg.scenarios:
+        names = ", ".join(sorted(cfg.scenarios)) or "none"
+        raise CliError(f"--scenario {name}: not in {found}; its scenarios: {names}")
+    return cfg.scenarios[name]
 
 
 def rules_note(subject: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytest_llmbench.benchmark.config import load_config
 from pytest_llmbench.benchmark.dataset import Dataset, load_dataset
-from pytest_llmbench.cli.common import FAILED, FORMATTER, OK, CliError, Commands
+from pytest_llmbench.cli.common import FAILED, FORMATTER, OK, CliError, Commands, suite_scenario
 from pytest_llmbench.config_file import find_config
 from pytest_llmbench.datasets import frozen
 from pytest_llmbench.datasets import manifest as manifest_mod
@@ -37,6 +37,12 @@ def add_command(commands: Commands) -> None:
     freeze.add_argument(
         "--force", action="store_true", help="replace a manifest of different content"
     )
+    id_options(freeze)
+    freeze.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the suite config, for --scenario (default: as the plugin finds it)",
+    )
     freeze.set_defaults(handler=cmd_freeze)
 
     verify = commands.add_parser(
@@ -46,8 +52,9 @@ def add_command(commands: Commands) -> None:
         "changed by sample id: samples added, removed or edited, the order, or only the "
         "file's bytes (whitespace, key order). Without PATH: every scenario's dataset in "
         "the suite config (found as the plugin finds it: --config, else "
-        "<rootdir>/benchmarks/llmbench.yaml); datasets without a manifest are listed as "
-        "not frozen.",
+        "<rootdir>/benchmarks/llmbench.yaml), each read with its scenario's `fields:` "
+        "mapping; datasets without a manifest are listed as not frozen. A manifest records "
+        "the field its ids were read from: verifying with another is refused.",
         epilog="exit status:\n  0  every frozen dataset matches its manifest\n"
         "  1  a dataset changed since it was frozen\n"
         "  2  usage error or bad input (no manifest beside a PATH given, a corrupt "
@@ -58,6 +65,7 @@ def add_command(commands: Commands) -> None:
     verify.add_argument(
         "--config", metavar="FILE", help="the suite config (default: as the plugin finds it)"
     )
+    id_options(verify)
     verify.add_argument(
         "--rootdir",
         default=".",
@@ -67,9 +75,32 @@ def add_command(commands: Commands) -> None:
     verify.set_defaults(handler=cmd_verify)
 
 
+def id_options(parser: argparse.ArgumentParser) -> None:
+    """Where PATH's sample ids are read from: the field "id" unless told."""
+    ids = parser.add_mutually_exclusive_group()
+    ids.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help="read PATH with this scenario's `fields:` mapping (its id field), as the plugin does",
+    )
+    ids.add_argument(
+        "--id-field", metavar="FIELD", help='the field that holds the sample ids (default: "id")'
+    )
+
+
+def path_fields(args: argparse.Namespace) -> dict[str, str]:
+    """The field mapping a PATH is read with: --scenario's (from --config), or --id-field."""
+    if args.config and not args.scenario:
+        raise CliError("--config: give --scenario NAME too (whose fields: mapping to use)")
+    if args.scenario:
+        rootdir = Path(os.path.abspath(getattr(args, "rootdir", ".")))
+        return dict(suite_scenario(args.config, args.scenario, rootdir).fields)
+    return {"id": args.id_field} if args.id_field else {}
+
+
 def cmd_freeze(args: argparse.Namespace) -> int:
     path = Path(args.path)
-    data = load_dataset(path, args.path)
+    data = load_dataset(path, args.path, path_fields(args))
     shown = frozen.shown_beside(args.path)
     try:
         existing = frozen.verify(data)
@@ -91,17 +122,25 @@ def cmd_freeze(args: argparse.Namespace) -> int:
         )
     manifest = manifest_mod.of_dataset(data, source=args.source)
     manifest_mod.write(path, manifest)
+    ids = "" if data.id_field == "id" else f", ids from {data.id_field!r}"
     print(
-        f"{args.path}: froze {manifest['samples']} samples (sha256 {manifest['sha256'][:12]}); "
-        f"wrote {shown}"
+        f"{args.path}: froze {manifest['samples']} samples (sha256 {manifest['sha256'][:12]}"
+        f"{ids}); wrote {shown}"
     )
     return OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    datasets = (
-        [load_dataset(Path(p), p) for p in args.paths] if args.paths else _suite_datasets(args)
-    )
+    if args.paths:
+        fields = path_fields(args)
+        datasets = [load_dataset(Path(p), p, fields) for p in args.paths]
+    elif args.scenario or args.id_field:
+        raise CliError(
+            "--scenario/--id-field: give PATH too (without PATH each scenario's own "
+            "mapping is used)"
+        )
+    else:
+        datasets = _suite_datasets(args)
     changed = False
     for data in datasets:
         verified = frozen.verify(data)
@@ -132,10 +171,10 @@ def _suite_datasets(args: argparse.Namespace) -> list[Dataset]:
             "name the datasets, or pass --config FILE"
         )
     cfg = load_config(config, rootdir, os.environ)
-    seen: dict[Path, Dataset] = {}
+    # Each dataset once per id field it is read with (two scenarios may map it apart).
+    seen: dict[tuple[Path, str], Dataset] = {}
     for _, scenario in sorted(cfg.scenarios.items()):
-        if scenario.dataset not in seen:
-            seen[scenario.dataset] = load_dataset(
-                scenario.dataset, scenario.dataset_display, scenario.fields
-            )
+        key = (scenario.dataset, scenario.fields.get("id", "id"))
+        if key not in seen:
+            seen[key] = load_dataset(scenario.dataset, scenario.dataset_display, scenario.fields)
     return list(seen.values())

@@ -9,11 +9,18 @@ import os
 import sys
 from pathlib import Path
 
-from pytest_llmbench.benchmark.config import CANONICAL_FIELDS, load_config
+from pytest_llmbench.benchmark.config import CANONICAL_FIELDS
 from pytest_llmbench.benchmark.dataset import load_dataset
 from pytest_llmbench.benchmark.extensions import is_import_path
-from pytest_llmbench.cli.common import FORMATTER, OK, CliError, Commands, positive_int
-from pytest_llmbench.config_file import find_config, is_file
+from pytest_llmbench.cli.common import (
+    FORMATTER,
+    OK,
+    CliError,
+    Commands,
+    positive_int,
+    suite_scenario,
+)
+from pytest_llmbench.config_file import is_file
 from pytest_llmbench.datasets import sources, transfer
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import ScenarioRecord
@@ -38,6 +45,11 @@ def add_command(commands: Commands) -> None:
     export.add_argument("--scenario", metavar="NAME", help="the scenario (needed with several)")
     export.add_argument(
         "--dataset", metavar="PATH", help="the dataset the run read (default: as recorded)"
+    )
+    export.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="with `variants:`, whose outputs and scores to export (default: the reference)",
     )
     export.add_argument(
         "--rootdir",
@@ -108,17 +120,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     if _same_file(Path(args.output), path):
         raise CliError(f"-o {args.output}: is the dataset the run read; write a new file")
-    exported = transfer.export(scenario, data)
+    variant = _variant(scenario, args.variant, name, args.record)
+    exported = transfer.export(scenario, data, variant)
     transfer.write_dataset(exported.lines, Path(args.output), args.output)
     notes = [f"{exported.outputs} with the run's outputs"]
     if exported.truncated:
         notes.append(f"{exported.truncated} of them cut at 64 KiB in the record")
     if exported.unscored:
         notes.append(f"{exported.unscored} unscored, without ground_truth")
-    print(
-        f"{args.output}: {len(exported.lines)} samples from scenario {name} of {args.record} "
-        f"({', '.join(notes)})"
-    )
+    of = f"scenario {name}" + (f" (variant {variant})" if variant is not None else "")
+    count = len(exported.lines)
+    print(f"{args.output}: {count} samples from {of} of {args.record} ({', '.join(notes)})")
     return OK
 
 
@@ -133,6 +145,24 @@ def _scenario(
     if wanted not in scenarios:
         raise CliError(f"--scenario {wanted}: not in {shown}; its scenarios: {names}")
     return wanted, scenarios[wanted]
+
+
+def _variant(scenario: ScenarioRecord, wanted: str | None, name: str, shown: str) -> str | None:
+    """The variant to export: the one asked for, else the reference; None without variants."""
+    block = scenario.get("variants")
+    if block is None:
+        if wanted is not None:
+            raise CliError(f"--variant {wanted}: scenario {name} of {shown} has no variants")
+        return None
+    if wanted is None:
+        return block["reference"]
+    if wanted not in block["order"]:
+        known = ", ".join(block["order"])
+        raise CliError(
+            f"--variant {wanted}: not a variant of scenario {name} in {shown}; its variants: "
+            f"{known}"
+        )
+    return wanted
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -187,15 +217,7 @@ def _mapping(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]]:
         raise CliError("--config: give --scenario NAME too (whose fields: mapping to use)")
     if not args.scenario:
         return rename, {}
-    rootdir = Path.cwd()
-    config = find_config(args.config, None, rootdir)
-    if config is None:
-        raise CliError(f"--scenario {args.scenario}: no suite config found; pass --config FILE")
-    cfg = load_config(config, rootdir, os.environ)
-    if args.scenario not in cfg.scenarios:
-        names = ", ".join(sorted(cfg.scenarios)) or "none"
-        raise CliError(f"--scenario {args.scenario}: not in {config}; its scenarios: {names}")
-    return rename, dict(cfg.scenarios[args.scenario].fields)
+    return rename, dict(suite_scenario(args.config, args.scenario, Path.cwd()).fields)
 
 
 def _read(source: str, kind: str | None, id_column: str) -> list[sources.Row]:

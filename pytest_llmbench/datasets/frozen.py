@@ -37,7 +37,20 @@ def verify(data: Dataset) -> Verified | None:
         return None
     display = shown_beside(data.display)
     frozen, digest = manifest_mod.load(path, display)
+    id_field = id_field_of(frozen)
+    if id_field != data.id_field:
+        raise DatasetError(
+            f"{data.display}: frozen with ids from field {id_field!r} ({display}), read with "
+            f"ids from {data.id_field!r}; map them alike: the scenario's `fields: {{id: "
+            f"{id_field}}}` (llmbench dataset: --scenario NAME or --id-field {id_field}), or "
+            "freeze it again with the mapping it is read with"
+        )
     return Verified(path, display, frozen, digest, diff(frozen, manifest_mod.of_dataset(data)))
+
+
+def id_field_of(manifest: Manifest) -> str:
+    """The field a manifest's ids were read from ("id" in one older than the key)."""
+    return manifest.get("id_field", "id")
 
 
 def refusal(data: Dataset, verified: Verified) -> str:

@@ -28,7 +28,7 @@ class ScrubReport(TypedDict):
     scrubber: str  # the tool and its models' versions; "" when not scrubbed
 
 
-class Manifest(TypedDict):
+class _ManifestRequired(TypedDict):
     manifest_version: int  # MANIFEST_VERSION
     dataset: str  # the data file's name (the manifest sits beside it)
     sha256: str  # of the file's bytes
@@ -40,6 +40,12 @@ class Manifest(TypedDict):
     source: str  # where the data came from, as the freezer said ("" unknown)
     scrub: ScrubReport
     tool_version: str  # "pytest-llmbench X.Y.Z"
+
+
+class Manifest(_ManifestRequired, total=False):
+    # The field the ids were read from (a scenario's `fields: {id: ...}`); "id" when absent
+    # (a manifest older than the key). Verifying with another id field is refused.
+    id_field: str
 
 
 NOT_SCRUBBED: ScrubReport = {"status": "not scrubbed", "counts": {}, "scrubber": ""}
@@ -113,6 +119,7 @@ def of_dataset(
         "source": source,
         "scrub": scrub or NOT_SCRUBBED,
         "tool_version": f"pytest-llmbench {__version__}",
+        "id_field": data.id_field,
     }
 
 
@@ -200,6 +207,9 @@ def validate(raw: Any, path: Path | str) -> Manifest:
         or not isinstance(scrub.get("scrubber"), str)
     ):
         raise bad("scrub", "is not a scrub report (status, counts, scrubber)")
+    id_field = raw.get("id_field", "id")
+    if not isinstance(id_field, str) or not id_field or not id_field.isprintable():
+        raise bad("id_field", "is not a field name")
     return {
         "manifest_version": MANIFEST_VERSION,
         "dataset": text("dataset"),
@@ -216,4 +226,5 @@ def validate(raw: Any, path: Path | str) -> Manifest:
             "scrubber": scrub["scrubber"],
         },
         "tool_version": text("tool_version"),
+        "id_field": id_field,
     }

@@ -30,11 +30,12 @@ class Exported:
     unscored: int  # samples the run did not score: exported without ground_truth
 
 
-def export(scenario: ScenarioRecord, dataset: Dataset) -> Exported:
-    """Each of the record's samples (in its order; once per id, the first, with variants)
-    as a dataset line: the dataset's own line (ids, inputs, references, other fields), the
-    output the run produced when it recorded one, and its judged scores as ``ground_truth``
-    (none when unscored, so that a dry run of the new dataset leaves it unscored too).
+def export(scenario: ScenarioRecord, dataset: Dataset, variant: str | None = None) -> Exported:
+    """Each of the record's samples (in its order; with variants, those of ``variant``,
+    else once per id, the first) as a dataset line: the dataset's own line (ids, inputs,
+    references, other fields), the output the run produced when it recorded one, and its
+    judged scores as ``ground_truth`` (none when unscored, so that a dry run of the new
+    dataset leaves it unscored too).
     Field metrics (latency) are the dataset's fields, kept as the run read them."""
     by_id = {s.id: s for s in dataset.samples}
     metrics = scenario["fingerprints"]["metrics"]
@@ -43,6 +44,8 @@ def export(scenario: ScenarioRecord, dataset: Dataset) -> Exported:
     seen: set[str] = set()
     outputs = truncated = unscored = 0
     for entry in scenario["samples"]:
+        if variant is not None and entry.get("variant") != variant:
+            continue
         if entry["id"] in seen:
             continue
         seen.add(entry["id"])
@@ -152,7 +155,7 @@ def write_dataset(
     except OSError as error:
         _remove(partial)
         raise DatasetError(f"{display}: cannot write ({os_reason(error, path)})") from None
-    return Dataset(path, display, data.samples, data.sha256)
+    return Dataset(path, display, data.samples, data.sha256, data.id_field)
 
 
 def _remove(path: Path) -> None:

@@ -50,11 +50,12 @@ def side_by_side_rows(
         cells = []
         for name in order:
             m = variants[name]["metrics"].get(metric)
+            shown = m is not None and variants[name]["samples"]
             cells.append(
-                "—" if m is None else f"{number(m['value'])} ({interval(m['ci95'])}) {m['status']}"
+                f"{number(m['value'])} ({interval(m['ci95'])}) {m['status']}" if shown else "—"
             )
         rows.append([metric, band, *cells])
-    rows.append(["verdict", "", *(variants[n]["status"] for n in order)])
+    rows.append(["verdict", "", *(verdict(variants[n]) for n in order)])
     rows.append(["judge calls", "", *(str(variants[n]["usage"]["judge_calls"]) for n in order)])
     usage = [variants[n]["usage"] for n in order]
     rows.append(
@@ -69,6 +70,12 @@ def side_by_side_rows(
     if any(latencies.get(n) is not None for n in order):
         rows.append(["output time (mean)", "", *(seconds(latencies.get(n)) for n in order)])
     return rows
+
+
+def verdict(variant: Mapping[str, Any]) -> str:
+    """A variant's status; "not selected" for one without samples (a node id that runs one
+    pair), whose "no data" says nothing about it."""
+    return str(variant["status"]) if variant["samples"] else "not selected"
 
 
 def differences_rows(block: Mapping[str, Any]) -> list[list[str]]:

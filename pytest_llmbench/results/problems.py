@@ -10,8 +10,8 @@ as the run that wrote it, without parsing a sentence.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pytest_llmbench.benchmark.rules import RegressionRules, UnscoredRules
@@ -21,6 +21,7 @@ from pytest_llmbench.results.schema import (
     MetricRecord,
     SampleRecord,
     ScenarioRecord,
+    ScenarioRules,
     VariantComparison,
 )
 from pytest_llmbench.results.stored_rules import regression_rules, stored_rules, unscored_rules
@@ -48,6 +49,7 @@ class Problem:
     limit: float | None = None  # unscored: the edge crossed, as a count or a share
     of: int = 0  # unscored: the scenario's selected samples
     reasons: tuple[tuple[str, int], ...] = ()  # unscored: the commonest reasons, counted
+    variant: str | None = None  # a gated variant's own problem: its sentence names it
 
     @property
     def serious(self) -> bool:
@@ -182,22 +184,64 @@ def _regressions(
     return found
 
 
-def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
-    """Every problem of a scenario block, in the order its sentences are stored. Tolerant
-    of an abridged block (a hand-written record for an alert): what is missing has none."""
-    samples = scenario.get("samples") or []
-    rules = stored_rules(scenario)
+def block_problems(
+    name: str,
+    samples: Sequence[SampleRecord],
+    metrics: dict[str, MetricRecord],
+    rules: ScenarioRules,
+) -> list[Problem]:
+    """A scenario's (or one variant's) problems from its samples and metric entries, before
+    any baseline: what ``summarize_scenario`` stores and ``scenario_problems`` reads back."""
     return [
         *budget_problems(name, samples),
         *unscored_problems(name, samples, unscored_rules(rules)),
-        *band_problems(name, scenario.get("metrics") or {}),
-        *noise_problems(name, scenario.get("metrics") or {}, regression_rules(rules)),
-        *regression_problems(name, scenario.get("comparison") or {"status": "ok"}),
+        *band_problems(name, metrics),
+        *noise_problems(name, metrics, regression_rules(rules)),
     ]
+
+
+def deciding_variants(
+    order: Sequence[str], gate: Sequence[str], samples: Mapping[str, int]
+) -> list[str]:
+    """The variants whose bands decide a scenario's status and whose problems it states:
+    the gated ones with samples. A variant with none was not selected (a node id that
+    runs one pair): it has no data, and says nothing. When no gated variant was selected,
+    the selected ones (what the bands of what ran say; such a run is not gated)."""
+    selected = [name for name in order if samples.get(name, 0) > 0]
+    return [name for name in selected if name in gate] or selected
+
+
+def scenario_problems(name: str, scenario: ScenarioRecord) -> list[Problem]:
+    """Every problem of a scenario block, in the order its sentences are stored. Tolerant
+    of an abridged block (a hand-written record for an alert): what is missing has none.
+    With `variants:`, each deciding variant's own problems (its samples, its metrics), the
+    variant named, as ``variants.combine`` stores them; an ungated variant has none."""
+    samples = scenario.get("samples") or []
+    rules = stored_rules(scenario)
+    comparison = regression_problems(name, scenario.get("comparison") or {"status": "ok"})
+    block = scenario.get("variants")
+    if block is None:
+        return [*block_problems(name, samples, scenario.get("metrics") or {}, rules), *comparison]
+    counts = {variant: one["samples"] for variant, one in block["variants"].items()}
+    return [
+        replace(problem, variant=variant)
+        for variant in deciding_variants(block["order"], block["gate"], counts)
+        for problem in block_problems(
+            name,
+            [s for s in samples if s.get("variant") == variant],
+            block["variants"][variant]["metrics"],
+            rules,
+        )
+    ] + comparison
 
 
 def sentence(problem: Problem) -> str:
     """The problem in words, as the terminal, the report and the warning show it."""
+    said = _sentence(problem)
+    return f"variant {problem.variant}: {said}" if problem.variant is not None else said
+
+
+def _sentence(problem: Problem) -> str:
     p = problem
     if p.kind == "budget":
         return f"budget exhausted: {p.count} samples of {p.scenario} not judged"

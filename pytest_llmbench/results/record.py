@@ -28,14 +28,7 @@ from pytest_llmbench.results.bands import (
     worst,
 )
 from pytest_llmbench.results.noise import judge_noise, metric_repeats, resolution
-from pytest_llmbench.results.problems import (
-    band_problems,
-    budget_exhausted,
-    budget_problems,
-    noise_problems,
-    sentence,
-    unscored_problems,
-)
+from pytest_llmbench.results.problems import block_problems, budget_exhausted, sentence
 from pytest_llmbench.results.schema import (
     CallTally,
     Counts,
@@ -49,7 +42,7 @@ from pytest_llmbench.results.schema import (
     Status,
     Usage,
 )
-from pytest_llmbench.results.stored_rules import regression_rules, rules_of, unscored_rules
+from pytest_llmbench.results.stored_rules import rules_of
 
 SCHEMA = "llmbench-run/1"
 # The largest file read as a run record: 100,000 samples of about 1 KB each fit many times.
@@ -186,12 +179,7 @@ def summarize_scenario(
     for metric in metrics:
         if metric.source == "judge":
             add_noise(entries[metric.name], metric_repeats(ordered, metric.name))
-    found = [
-        *budget_problems(name, ordered),
-        *unscored_problems(name, ordered, unscored_rules(rules)),
-        *band_problems(name, entries),
-        *noise_problems(name, entries, regression_rules(rules)),
-    ]
+    found = block_problems(name, ordered, entries, rules)
     status = worst(
         [
             scenario_status(verdicts, rules["fail_on_warn"]),

@@ -17,6 +17,7 @@ from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.judge_config import Price
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.bands import worst
+from pytest_llmbench.results.problems import deciding_variants
 from pytest_llmbench.results.schema import (
     CallTally,
     Fingerprints,
@@ -244,14 +245,12 @@ def combine(
         (s for name in order for s in blocks[name]["samples"]),
         key=lambda s: (s.get("position", 0), s["id"], rank[s.get("variant", "")]),
     )
-    status: Status = worst(blocks[name]["status"] for name in gate)
-    # The gated variants' problems: those decide (and warn); the others' statuses are in
-    # their summaries.
+    # The gated variants that were selected decide (and warn); the others' statuses are
+    # in their summaries.
+    deciding = deciding_variants(order, gate, {n: len(blocks[n]["samples"]) for n in order})
+    status: Status = worst(blocks[name]["status"] for name in deciding)
     problems = [
-        f"variant {name}: {problem}"
-        for name in order
-        if name in gate
-        for problem in blocks[name]["problems"]
+        f"variant {name}: {problem}" for name in deciding for problem in blocks[name]["problems"]
     ]
     counts = {
         key: sum(blocks[name]["counts"][key] for name in order)

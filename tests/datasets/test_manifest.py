@@ -139,3 +139,8 @@ def test_the_sample_hash_ignores_key_order_and_tells_values_apart(fields: dict[s
     reordered = dict(reversed(list(fields.items())))
     assert manifest.sample_hash(reordered) == manifest.sample_hash(fields)
     assert manifest.sample_hash({**fields, "\x00extra": 1}) != manifest.sample_hash(fields)
+
+
+def test_the_id_field_reads_back_as_frozen_and_as_id_in_a_manifest_older_than_the_key() -> None:
+    assert manifest.read(FUZZ / "manifests" / "id-field-msg-id.json")["id_field"] == "msg_id"
+    assert manifest.read(FUZZ / "manifests" / "valid.json")["id_field"] == "id"

@@ -124,3 +124,13 @@ def test_export_names_the_scenarios_when_one_is_not_picked(
         "",
         f"llmbench: --scenario faq: not in {ran}; its scenarios: digest\n",
     )
+
+
+def test_export_of_a_variant_from_a_scenario_without_variants_is_refused(
+    ran: Path, llmbench: Llmbench
+) -> None:
+    assert llmbench("dataset", "export", str(ran), "-o", "x.jsonl", "--variant", "long") == (
+        2,
+        "",
+        f"llmbench: --variant long: scenario digest of {ran} has no variants\n",
+    )

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 
 import pytest
-from support.project import Project
+from support.cli import Run
+from support.project import Project, config_yaml, make_samples
 
 from pytest_llmbench.datasets import manifest
 from pytest_llmbench.errors import RecordError
@@ -51,3 +53,53 @@ def test_a_record_whose_manifest_fingerprint_is_damaged_is_refused_naming_the_ke
     with pytest.raises(RecordError) as caught:
         record_mod.load(record_path)
     assert f"scenarios.digest.fingerprints.dataset.manifest.{part}" in str(caught.value)
+
+
+def test_a_dataset_whose_ids_are_another_field_frozen_with_its_mapping_verifies_everywhere(
+    project: Project, llmbench: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.root)
+    samples = [
+        {"msg_id": s.pop("id"), **s}
+        for s in make_samples([(0.9, 0.9), (0.85, 0.95), (0.95, 0.85), (0.9, 0.9)])
+    ]
+    project.dataset(samples)
+    project.config(
+        config_yaml().replace("    smoke: 2\n", "    smoke: 2\n    fields: {id: msg_id}\n")
+    )
+    code, out, err = llmbench("dataset", "freeze", "data/digest.jsonl", "--scenario", "digest")
+    assert (code, err) == (0, "")
+    sha = manifest.read(project.root / "data/digest.manifest.json")["sha256"]
+    assert out == (
+        f"data/digest.jsonl: froze 4 samples (sha256 {sha[:12]}, ids from 'msg_id'); "
+        "wrote data/digest.manifest.json\n"
+    )
+    assert manifest.read(project.root / "data/digest.manifest.json")["id_field"] == "msg_id"
+    project.run("benchmarks").assert_outcomes(passed=4)
+    (record,) = project.records()
+    assert record["scenarios"]["digest"]["fingerprints"]["dataset"]["manifest"]["path"] == (
+        "data/digest.manifest.json"
+    )
+    created = manifest.read(project.root / "data/digest.manifest.json")["created"]
+    ok = f"data/digest.jsonl: ok (4 samples, frozen {created})\n"
+    assert llmbench("dataset", "verify") == (0, ok, "")
+    assert llmbench("dataset", "verify", "data/digest.jsonl", "--id-field", "msg_id") == (0, ok, "")
+    assert llmbench("dataset", "verify", "data/digest.jsonl", "--scenario", "digest") == (0, ok, "")
+
+
+def test_verifying_with_another_id_field_than_the_manifest_was_frozen_with_is_refused(
+    project: Project, llmbench: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.root)
+    code, _, err = llmbench("dataset", "freeze", "data/digest.jsonl", "--id-field", "input")
+    assert (code, err) == (0, "")
+    refusal = (
+        "data/digest.jsonl: frozen with ids from field 'input' (data/digest.manifest.json), "
+        "read with ids from 'id'; map them alike: the scenario's `fields: {id: input}` "
+        "(llmbench dataset: --scenario NAME or --id-field input), or freeze it again with "
+        "the mapping it is read with"
+    )
+    assert llmbench("dataset", "verify", "data/digest.jsonl") == (2, "", f"llmbench: {refusal}\n")
+    result = project.run("benchmarks")
+    assert result.ret == 2
+    assert refusal in result.stdout.str() + result.stderr.str()

@@ -8,13 +8,18 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from support.cli import Run
 from support.project import Project
+from support.webhook import WebhookReceiver
 
+from pytest_llmbench.results.problems import scenario_problems, sentence
 from pytest_llmbench.results.record import deterministic_view
+from pytest_llmbench.results.schema import ScenarioRecord
 
 REPO = Path(__file__).resolve().parents[2]
 DATASET = "data/benchmarks/benchmark_digest_ru_v1/2025-11-09_samples.jsonl"
@@ -120,6 +125,14 @@ def test_a_node_id_runs_one_pair(bench: Project) -> None:
         ("tg-0002", "long", "tg-0002-long")
     ]
     assert block["selection"] == {"kind": "subset", "selected": 1, "of": 96}
+    # The reference ran no item: "not selected", neither "no data" nor a FAIL of its bands.
+    assert block["problems"] == [] and block["status"] == "pass"
+    result.stdout.fnmatch_lines(
+        [
+            "  verdict                                      not selected              pass",
+            "llmbench verdict: not gated (see the note above); the bands say PASS",
+        ]
+    )
 
 
 def test_two_variants_differ_by_the_hand_computed_paired_mean(
@@ -250,6 +263,64 @@ def test_a_gated_variant_that_regressed_against_itself_fails_naming_the_variant(
         "kept of channel_digest_ru (variant long) regressed (error): -0.340 vs baseline over "
         "48 samples, 95% CI -0.387 – -0.287, margin 0.02",
     ]
+
+
+def test_only_a_gated_variants_problems_alert_and_read_back_as_the_run_stored_them(
+    bench: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("LLMBENCH_WEBHOOK_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    # "tiny" fails its kept band but is not gated; "long", gated and not the reference
+    # (which passes), is the one that regresses, into its fail band.
+    extra = "    gate: [full, long]\n"
+    configure(bench, {"full": 10000, "long": 200, "tiny": 30}, extra=extra)
+    bench.run("-p", "no:xdist", "--llmbench-json=baseline.json")
+    halved = 'variant.params["chars"] // (2 if variant.name == "long" else 1)]'
+    bench.write("app.py", APP.replace('variant.params["chars"]]', halved))
+    bench.write("benchmarks/test_digest.py", TEST.replace('variant.params["chars"]]', halved))
+    with WebhookReceiver() as hook:
+        result = bench.run(
+            "-p", "no:xdist", "--llmbench-baseline=baseline.json", f"--llmbench-webhook={hook.url}"
+        )
+    assert result.ret == 1
+    block = scenario(bench)
+    stored = cast(ScenarioRecord, block)
+    assert [sentence(p) for p in scenario_problems("channel_digest_ru", stored)] == block[
+        "problems"
+    ]
+    (body,) = hook.json_bodies
+    assert body["text"].splitlines() == [
+        "llmbench: FAIL — channel_digest_ru",
+        "• variant long: kept of channel_digest_ru is in its fail band: 0.332 "
+        "(pass ≥ 0.9, warn ≥ 0.5)",
+        "• kept of channel_digest_ru (variant long) regressed (error): -0.322 vs baseline "
+        "over 48 samples, 95% CI -0.347 – -0.301, margin 0.02",
+    ]
+
+
+def test_export_writes_the_reference_variants_outputs_or_the_one_named(
+    bench: Project, llmbench: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(bench, {"short": 100, "long": 400})
+    bench.run("-p", "no:xdist", "--llmbench-json=run.json")
+    monkeypatch.chdir(bench.root)
+    texts = outputs()
+    for extra, variant, chars in (([], "short", 100), (["--variant", "long"], "long", 400)):
+        code, out, err = llmbench("dataset", "export", "run.json", "-o", "next.jsonl", *extra)
+        assert (code, err) == (0, "")
+        assert out == (
+            f"next.jsonl: 48 samples from scenario channel_digest_ru (variant {variant}) of "
+            "run.json (48 with the run's outputs)\n"
+        )
+        exported = [json.loads(line) for line in Path("next.jsonl").read_text("utf-8").splitlines()]
+        assert [line["id"] for line in exported] == ids()
+        assert [line["output"] for line in exported] == [t[:chars] for t in texts]
+    assert llmbench("dataset", "export", "run.json", "-o", "x.jsonl", "--variant", "wide") == (
+        2,
+        "",
+        "llmbench: --variant wide: not a variant of scenario channel_digest_ru in run.json; "
+        "its variants: short, long\n",
+    )
 
 
 COUNTING_APP = """\
