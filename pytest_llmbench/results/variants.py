@@ -136,7 +136,9 @@ def difference(
 
     Exactly antisymmetric: the interval is computed on whichever of the differences and
     their negation sorts first, so swapping the two variants negates the mean and the
-    interval and swaps "better" and "worse"."""
+    interval and swaps "better" and "worse". When the two sort equal (the differences are
+    their own negation), the bootstrap's interval need not be symmetric, so it is widened
+    to the symmetric one around zero that holds it."""
     keys = sorted(current.keys() & reference.keys())
     diffs = sorted(current[k] - reference[k] for k in keys)
     negated = sorted(-d for d in diffs)
@@ -150,6 +152,9 @@ def difference(
     status = NO_DIFFERENCE
     if paired.ci95 is not None:
         low, high = sorted((_clean(sign * paired.ci95[0]), _clean(sign * paired.ci95[1])))
+        if negated == diffs:  # swapping the variants gives these very differences
+            wide = max(-low, high)
+            low, high = _clean(-wide), _clean(wide)
         ci95 = [low, high]
         if low > 0 or high < 0:
             up = low > 0

@@ -111,6 +111,19 @@ def test_swapping_the_variants_negates_the_difference_and_swaps_better_and_worse
     assert backward["status"] == SWAPPED[forward["status"]]
 
 
+def test_differences_that_are_their_own_negation_get_a_symmetric_interval() -> None:
+    # Found by the property above: {-0.5, 0.5, -1, 1, 0} either way round; the bootstrap's
+    # interval of them was [-1.2005, 1.0954] in both directions.
+    one = {"s0": 0.0, "s1": 0.5, "s2": 0.0, "s3": 1.0, "s4": 1.0}
+    other = {"s0": 0.5, "s1": 0.0, "s2": 1.0, "s3": 0.0, "s4": 1.0}
+    forward = difference("b", "a", "m", "higher", one, other)
+    backward = difference("a", "b", "m", "higher", other, one)
+    assert forward["mean_diff"] == backward["mean_diff"] == 0.0
+    assert forward["ci95"] == backward["ci95"]
+    assert forward["ci95"] is not None and forward["ci95"][0] == -forward["ci95"][1] < 0
+    assert forward["status"] == backward["status"] == "no detectable difference"
+
+
 @given(SCORES, SCORES, st.sampled_from(["higher", "lower"]))
 def test_a_winner_only_when_the_interval_excludes_zero(
     one: dict[str, float], other: dict[str, float], better: str

@@ -184,16 +184,20 @@
     const keys = Object.keys(current).filter((k) => k in reference).sort();
     const diffs = keys.map((k) => current[k] - reference[k]).sort((a, b) => a - b);
     const negated = diffs.map((d) => -d).sort((a, b) => a - b);
-    let flip = false;
+    let flip = false, selfNegated = true;
     for (let i = 0; i < diffs.length; i++) {
-      if (negated[i] !== diffs[i]) { flip = negated[i] < diffs[i]; break; }
+      if (negated[i] !== diffs[i]) { flip = negated[i] < diffs[i]; selfNegated = false; break; }
     }
     const used = flip ? negated : diffs, sign = flip ? -1 : 1, n = used.length;
     const clean = (v) => (v === 0 ? 0 : v);
     if (n === 0) return { n, mean: null, ci: null, keys };
     if (n === 1) return { n, mean: clean(sign * used[0]), ci: null, keys };
     const s = meanSummary(used, null);
-    const ci = [clean(sign * s.ci[0]), clean(sign * s.ci[1])].sort((a, b) => a - b);
+    let ci = [clean(sign * s.ci[0]), clean(sign * s.ci[1])].sort((a, b) => a - b);
+    if (selfNegated) {  // the same differences either way: the symmetric interval holding it
+      const wide = Math.max(-ci[0], ci[1]);
+      ci = [clean(-wide), clean(wide)];
+    }
     return { n, mean: clean(sign * s.mean), ci, keys };
   }
 
