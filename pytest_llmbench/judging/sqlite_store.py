@@ -155,15 +155,20 @@ class SqliteStore:
         try:
             decoded = decode(value)
         except BadEntry:
-            self.stats.dropped += 1
             self.stats.misses += 1
 
-            def drop(db: sqlite3.Connection) -> None:
+            def drop(db: sqlite3.Connection) -> int:
                 # Only this very value: another process may have stored a good one since.
-                db.execute(f"DELETE FROM {table} WHERE key = ? AND value IS ?", (key, value))
+                cursor = db.execute(
+                    f"DELETE FROM {table} WHERE key = ? AND value IS ?", (key, value)
+                )
+                return cursor.rowcount
 
-            if not self.read_only:  # a read-only store keeps it, and this process skips it
-                self._run(drop, None)
+            # Counted by the one process (or thread) whose DELETE removed it: two that read
+            # the same bad entry at once are one entry dropped. A read-only store keeps it,
+            # and this process skips it.
+            if self.read_only or self._run(drop, 0) > 0:
+                self.stats.dropped += 1
             return None
         self.stats.hits += 1
         return decoded

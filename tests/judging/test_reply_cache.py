@@ -381,6 +381,35 @@ def test_a_hand_corrupted_entry_is_dropped_counted_and_never_used(
         cache.close()
 
 
+def test_a_bad_entry_read_by_two_processes_at_once_is_counted_dropped_once(
+    tmp_path: Path,
+) -> None:
+    # Two caches on one file (a worker and the controller, say) both read the bad value
+    # before either deletes it: the run dropped one entry, not two.
+    from pytest_llmbench.judging.sqlite_store import BadEntry
+
+    first, second = JudgeCache(tmp_path), JudgeCache(tmp_path)
+    both_read = threading.Barrier(2)
+
+    def refuse(value: object) -> object:
+        both_read.wait(timeout=10)  # each has SELECTed the value; now both DELETE it
+        raise BadEntry("corrupt")
+
+    try:
+        first.put("k", REPLY)
+        threads = [threading.Thread(target=c._get, args=("k", refuse)) for c in (first, second)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        assert first.stats.dropped + second.stats.dropped == 1
+        assert first.stats.misses == second.stats.misses == 1
+        assert len(first) == 0
+    finally:
+        first.close()
+        second.close()
+
+
 def test_an_entry_stored_for_other_metrics_or_scale_is_not_used(tmp_path: Path) -> None:
     cache = JudgeCache(tmp_path)
     try:
