@@ -52,6 +52,11 @@ def add_command(commands: Commands) -> None:
         help="with `variants:`, whose outputs and scores to export (default: the reference)",
     )
     export.add_argument(
+        "--id-field",
+        metavar="F",
+        help="the dataset's id field (default: the one its manifest was frozen with, else id)",
+    )
+    export.add_argument(
         "--rootdir",
         default=".",
         metavar="DIR",
@@ -111,7 +116,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"{shown}: not found (the dataset {args.record} names); pass --dataset PATH "
             "to the file the run read, or --rootdir DIR"
         )
-    data = load_dataset(path, shown)
+    id_field = args.id_field or _frozen_id_field(path)
+    fields = {"id": id_field} if id_field != "id" else None
+    data = load_dataset(path, shown, fields)
     if data.sha256 != fingerprint["sha256"]:
         raise CliError(
             f"{shown}: not the file the run read (sha256 {data.sha256[:12]}, the record's "
@@ -122,7 +129,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"-o {args.output}: is the dataset the run read; write a new file")
     variant = _variant(scenario, args.variant, name, args.record)
     exported = transfer.export(scenario, data, variant)
-    transfer.write_dataset(exported.lines, Path(args.output), args.output)
+    transfer.write_dataset(exported.lines, Path(args.output), args.output, fields)
     notes = [f"{exported.outputs} with the run's outputs"]
     if exported.truncated:
         notes.append(f"{exported.truncated} of them cut at 64 KiB in the record")
@@ -132,6 +139,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     count = len(exported.lines)
     print(f"{args.output}: {count} samples from {of} of {args.record} ({', '.join(notes)})")
     return OK
+
+
+def _frozen_id_field(dataset: Path) -> str:
+    """The id field the dataset's manifest was frozen with (a scenario's `fields:` mapping
+    is not in the record); "id" without a readable manifest."""
+    from pytest_llmbench.datasets import manifest
+    from pytest_llmbench.errors import DatasetError
+
+    path = manifest.manifest_path(dataset)
+    if not is_file(path):
+        return "id"
+    try:
+        return manifest.read(path)["id_field"]
+    except DatasetError:
+        return "id"  # a damaged manifest: the sha256 check above still guards the data
 
 
 def _scenario(

@@ -85,6 +85,14 @@ def test_a_dataset_whose_ids_are_another_field_frozen_with_its_mapping_verifies_
     assert llmbench("dataset", "verify") == (0, ok, "")
     assert llmbench("dataset", "verify", "data/digest.jsonl", "--id-field", "msg_id") == (0, ok, "")
     assert llmbench("dataset", "verify", "data/digest.jsonl", "--scenario", "digest") == (0, ok, "")
+    # Export reads the ids from the field the manifest was frozen with, and keeps them there.
+    (run,) = (project.root / ".llmbench" / "runs").glob("*.json")
+    code, out, err = llmbench("dataset", "export", str(run), "-o", "data/next.jsonl")
+    assert (code, err) == (0, "")
+    text = (project.root / "data/next.jsonl").read_text(encoding="utf-8")
+    exported = [json.loads(line) for line in text.splitlines()]
+    assert [line["msg_id"] for line in exported] == ["s-01", "s-02", "s-03", "s-04"]
+    assert not any("id" in line for line in exported)
 
 
 def test_verifying_with_another_id_field_than_the_manifest_was_frozen_with_is_refused(
