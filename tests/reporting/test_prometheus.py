@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from support.judge_server import JudgeServer  # noqa: E402
 from support.loopback import closed_port  # noqa: E402
 from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
+from support.promtool import promtool_check  # noqa: E402
 from support.records import LATENCIES, record_fixture  # noqa: E402
 
 from pytest_llmbench.reporting import prometheus as prom  # noqa: E402
@@ -33,7 +34,6 @@ from pytest_llmbench.run.exporters import PromPlugin, pushgateway_group  # noqa:
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 REQUIRE_ENV = "LLMBENCH_REQUIRE_PUSHGATEWAY"
-REQUIRE_PROMTOOL_ENV = "LLMBENCH_REQUIRE_PROMTOOL"
 
 
 # name, labels -> value: what build_registry must hold for record_fixture() and LATENCIES.
@@ -227,28 +227,6 @@ def test_textfile_write_failure_is_a_result_not_an_exception(tmp_path: Path) -> 
 
 
 # -- what Prometheus's own tools accept ----------------------------------------------------
-
-
-@pytest.fixture
-def promtool() -> str:
-    """Debian's promtool (package prometheus); a skip where it is missing, a failure when
-    LLMBENCH_REQUIRE_PROMTOOL=1 (as in .ci/run)."""
-    binary = shutil.which("promtool")
-    if binary is None:
-        message = "promtool is not installed (apt-get install prometheus)"
-        if os.environ.get(REQUIRE_PROMTOOL_ENV) == "1":
-            pytest.fail(f"{message}, and {REQUIRE_PROMTOOL_ENV}=1 requires it")
-        pytest.skip(message)
-    return binary
-
-
-def promtool_check(promtool: str, path: Path) -> tuple[int, str]:
-    """`promtool check metrics < path`: its exit status and everything it said."""
-    with path.open("rb") as metrics:
-        done = subprocess.run(
-            [promtool, "check", "metrics"], stdin=metrics, capture_output=True, check=False
-        )
-    return done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
 
 
 def hostile_record() -> Any:
