@@ -188,6 +188,10 @@ def test_counts_are_gauges_so_a_new_run_may_count_less() -> None:
         "benchmark_judge_requests": "gauge",
         "benchmark_tokens": "gauge",
         "benchmark_cost_usd": "gauge",
+        "benchmark_variant_metric_value": "gauge",
+        "benchmark_variant_metric_pass_threshold": "gauge",
+        "benchmark_variant_metric_warn_threshold": "gauge",
+        "benchmark_variant_verdict": "gauge",
         "benchmark_judge_latency_seconds": "histogram",
     }
 
