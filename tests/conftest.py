@@ -27,8 +27,9 @@ from support.project import PROMPT, TEST_FILE, XDIST_MODES, Project, config_yaml
 settings.register_profile("llmbench", deadline=None)
 settings.load_profile("llmbench")
 
-# The S3 server fixtures (s3_server, s3) for the dataset sync and history tests.
-pytest_plugins = ("support.s3_server",)
+# The S3 server fixtures (s3_server, s3) for the dataset sync and history tests; the
+# promtool fixture for the metrics tests.
+pytest_plugins = ("support.s3_server", "support.promtool")
 
 # tests/perf holds measuring scripts run by hand, not tests (see tests/perf/README.md).
 collect_ignore = ["perf"]

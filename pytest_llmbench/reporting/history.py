@@ -18,7 +18,7 @@ import markupsafe
 
 from pytest_llmbench.errors import RecordError
 from pytest_llmbench.reporting import history_compare
-from pytest_llmbench.reporting.text_format import columns, money, number, seconds
+from pytest_llmbench.reporting.text_format import columns, money, number, printable, seconds
 from pytest_llmbench.results import record as record_mod
 from pytest_llmbench.results.schema import RunRecord
 
@@ -157,13 +157,29 @@ def metric_names(runs: Sequence[Record]) -> list[str]:
     return list(names)
 
 
+def table_parts(name: str, scenario: Record) -> list[tuple[str, Record]]:
+    """What the table shows of a scenario, one row each: the scenario itself, or for a
+    scenario with ``variants:`` each variant in the YAML's order as ``name[variant]``, with
+    its own status, metrics and cost (the scenario's block holds the reference's only)."""
+    block = scenario.get("variants") or {}
+    summaries = block.get("variants") or {}
+    if not summaries:
+        return [(name, scenario)]
+    order = [v for v in block.get("order") or [] if v in summaries]
+    order += [v for v in summaries if v not in order]
+    return [(f"{name}[{printable(variant)}]", summaries[variant]) for variant in order]
+
+
 def text_table(runs: Sequence[Record]) -> list[str]:
-    """One line per run and scenario: date, run id, commit, branch, scenario, status, each
-    metric's value, cost."""
+    """One line per run and scenario (per run, scenario and variant for a scenario with
+    ``variants:``): date, run id, commit, branch, scenario, status, each metric's value,
+    cost."""
     metrics = metric_names(runs)
     rows = [["date", "run", "commit", "branch", "scenario", "status", *metrics, "cost"]]
     for run in runs:
-        for name, scenario in run["scenarios"].items():
+        for name, scenario in (
+            part for item in run["scenarios"].items() for part in table_parts(*item)
+        ):
             status = scenario["status"] + ("" if run.get("gated") else "*")
             values = [
                 number(scenario["metrics"][m]["value"]) if m in scenario["metrics"] else ""

@@ -23,6 +23,20 @@ holds exactly one run. What the plugin exports:
 - ``benchmark_tokens{scenario,kind}`` (``prompt``, ``completion``);
 - ``benchmark_cost_usd{scenario}`` (when the judge has a price).
 
+A scenario with ``variants:`` keeps the series above: its metric series are its reference
+variant's (the record's scenario ``metrics`` are) and ``benchmark_verdict`` is the
+scenario's verdict (decided by its ``gate:`` variants), so dashboards and alerts written
+before variants read the same numbers. Each of its variants, the reference included, adds:
+
+- ``benchmark_variant_metric_value``, ``benchmark_variant_metric_pass_threshold`` and
+  ``benchmark_variant_metric_warn_threshold`` ``{scenario,variant,metric}``;
+- ``benchmark_variant_verdict{scenario,variant,status}``: 1 for the variant's own bands'
+  status, 0 for the others.
+
+They are families of their own, not a ``variant`` label on the families above: a query such
+as ``benchmark_metric_value{metric="coverage"} < 0.8`` would match labelled series too, and
+``sum by (scenario)`` would count the reference twice.
+
 The counts are gauges, not counters: each push replaces the previous run's group on the
 Pushgateway, so the value is "in this run" and goes down as well as up from one run to the
 next. As counters, ``rate()`` and ``increase()`` would read every new run as a counter
@@ -205,6 +219,26 @@ def build_registry(
         ["scenario", "kind"],
     )
     cost = new("benchmark_cost_usd", "Judge cost of the run in US dollars", ["scenario"])
+    variant_value = new(
+        "benchmark_variant_metric_value",
+        "Aggregate value of a benchmark metric for one variant of the scenario",
+        ["scenario", "variant", "metric"],
+    )
+    variant_pass = new(
+        "benchmark_variant_metric_pass_threshold",
+        "The variant's pass threshold of the metric (the edge of the pass band)",
+        ["scenario", "variant", "metric"],
+    )
+    variant_warn = new(
+        "benchmark_variant_metric_warn_threshold",
+        "The variant's warn threshold of the metric (beyond it the metric fails)",
+        ["scenario", "variant", "metric"],
+    )
+    variant_verdict = new(
+        "benchmark_variant_verdict",
+        "A variant's own verdict: 1 for its status (pass, warn or fail), 0 for the others",
+        ["scenario", "variant", "status"],
+    )
     latency = client.Histogram(
         "benchmark_judge_latency_seconds",
         "Duration of the judge calls made over HTTP, retries included",
@@ -218,17 +252,17 @@ def build_registry(
     for name, scenario in sorted((record.get("scenarios") or {}).items()):
         if run_duration is not None:
             duration.labels(name).set(run_duration)
-        for metric, entry in sorted((scenario.get("metrics") or {}).items()):
-            for target, key in (
-                (value, "value"),
-                (pass_threshold, "pass"),
-                (warn_threshold, "warn"),
-            ):
-                number = _finite(entry.get(key))
-                if number is not None:
-                    target.labels(name, metric).set(number)
+        bands = ((value, "value"), (pass_threshold, "pass"), (warn_threshold, "warn"))
+        _set_bands(bands, (name,), scenario.get("metrics") or {})
         for status in STATUSES:
             verdict.labels(name, status).set(1 if scenario.get("status") == status else 0)
+        variants = scenario.get("variants") or {}
+        for variant, summary in sorted((variants.get("variants") or {}).items()):
+            bands = ((variant_value, "value"), (variant_pass, "pass"), (variant_warn, "warn"))
+            _set_bands(bands, (name, variant), summary.get("metrics") or {})
+            for status in STATUSES:
+                is_status = summary.get("status") == status
+                variant_verdict.labels(name, variant, status).set(1 if is_status else 0)
         counts = dict.fromkeys(OUTCOMES, 0)
         for sample in scenario.get("samples") or []:
             outcome = judge_outcome(sample)
@@ -247,6 +281,18 @@ def build_registry(
             if _finite(seconds) is not None and seconds >= 0:
                 child.observe(seconds)
     return registry
+
+
+def _set_bands(
+    gauges: Sequence[tuple[Any, str]], labels: Sequence[str], metrics: Mapping[str, Any]
+) -> None:
+    """Each metric's value and thresholds on its gauge, labelled ``*labels, metric``; a
+    value that is missing or not a finite number is left out, never written as 0."""
+    for metric, entry in sorted(metrics.items()):
+        for target, key in gauges:
+            number = _finite(entry.get(key))
+            if number is not None:
+                target.labels(*labels, metric).set(number)
 
 
 def series_count(registry: CollectorRegistry) -> int:

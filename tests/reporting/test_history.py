@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.records import entry, make_record, nightly_run, run_on
+from support.records import entry, make_record, nightly_run, run_on, variants_record
 
 from pytest_llmbench.cli import main as cli
 from pytest_llmbench.reporting import history
@@ -68,6 +68,37 @@ def test_the_history_command_prints_a_row_per_run_and_scenario(
         "2025-11-12 03:00  20251112T030000Z-000012  cccccccccc  feature/x  digest    fail       0.500        —\n"
         "* not gated (a partial run or a node-id selection)\n"
     )
+
+
+def test_a_variants_scenario_has_a_row_per_variant_beside_a_plain_scenarios_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Variant a (the reference) passes, b fails; a later run without variants stays one row.
+    runs = folder(
+        tmp_path,
+        variants_record([1.0, 0.75], [0.5, 0.625], run=nightly_run(10)),
+        run_on(11, 0.9),
+    )
+    assert cli.main(["history", str(runs)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out == (
+        "date              run                      commit      branch  scenario   status  accuracy  cost\n"
+        "2025-11-10 03:00  20251110T030000Z-000010  aaaaaaaaaa  main    digest[a]  pass       0.875     —\n"
+        "2025-11-10 03:00  20251110T030000Z-000010  aaaaaaaaaa  main    digest[b]  fail       0.562     —\n"
+        "2025-11-11 03:00  20251111T030000Z-000011  bbbbbbbbbb  main    digest     pass       0.900     —\n"
+    )
+
+
+def test_variant_rows_follow_the_yamls_order_and_show_control_characters_escaped() -> None:
+    scenario = {
+        "variants": {
+            "order": ["z", "a\x1b"],
+            "variants": {"a\x1b": {"status": "pass"}, "z": {"status": "fail"}},
+        }
+    }
+    parts = history.table_parts("digest", scenario)
+    assert parts == [("digest[z]", {"status": "fail"}), ("digest[a\\x1b]", {"status": "pass"})]
 
 
 def test_history_defaults_to_data_eval_benchmarks(

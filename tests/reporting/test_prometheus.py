@@ -26,14 +26,14 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from support.judge_server import JudgeServer  # noqa: E402
 from support.loopback import closed_port  # noqa: E402
 from support.project import Project, config_yaml, live_judge_yaml  # noqa: E402
-from support.records import LATENCIES, record_fixture  # noqa: E402
+from support.promtool import promtool_check  # noqa: E402
+from support.records import LATENCIES, record_fixture, variants_record  # noqa: E402
 
 from pytest_llmbench.reporting import prometheus as prom  # noqa: E402
 from pytest_llmbench.run.exporters import PromPlugin, pushgateway_group  # noqa: E402
 
 PUSHGATEWAY = "/usr/bin/prometheus-pushgateway"
 REQUIRE_ENV = "LLMBENCH_REQUIRE_PUSHGATEWAY"
-REQUIRE_PROMTOOL_ENV = "LLMBENCH_REQUIRE_PROMTOOL"
 
 
 # name, labels -> value: what build_registry must hold for record_fixture() and LATENCIES.
@@ -118,6 +118,47 @@ def test_values_the_record_lacks_are_absent_not_zero(name: str, labels: dict[str
     assert registry.get_sample_value(name, labels) is None
 
 
+def test_each_variant_has_labelled_series_and_the_unlabelled_stay_the_references() -> None:
+    record = variants_record([1.0, 0.75], [0.5, 0.625])  # a (the reference) passes, b fails
+    text = prometheus_client.generate_latest(prom.build_registry(record, {})).decode("utf-8")
+    lines = [line for line in text.splitlines() if line.startswith("benchmark_variant_")]
+    assert lines == [
+        'benchmark_variant_metric_value{metric="accuracy",scenario="digest",variant="a"} 0.875',
+        'benchmark_variant_metric_value{metric="accuracy",scenario="digest",variant="b"} 0.5625',
+        'benchmark_variant_metric_pass_threshold{metric="accuracy",scenario="digest",variant="a"} 0.8',
+        'benchmark_variant_metric_pass_threshold{metric="accuracy",scenario="digest",variant="b"} 0.8',
+        'benchmark_variant_metric_warn_threshold{metric="accuracy",scenario="digest",variant="a"} 0.7',
+        'benchmark_variant_metric_warn_threshold{metric="accuracy",scenario="digest",variant="b"} 0.7',
+        'benchmark_variant_verdict{scenario="digest",status="pass",variant="a"} 1.0',
+        'benchmark_variant_verdict{scenario="digest",status="warn",variant="a"} 0.0',
+        'benchmark_variant_verdict{scenario="digest",status="fail",variant="a"} 0.0',
+        'benchmark_variant_verdict{scenario="digest",status="pass",variant="b"} 0.0',
+        'benchmark_variant_verdict{scenario="digest",status="warn",variant="b"} 0.0',
+        'benchmark_variant_verdict{scenario="digest",status="fail",variant="b"} 1.0',
+    ]
+    # The unlabelled series: the reference's value; the verdict is the gate's (b's) fail.
+    assert value_in(text, "benchmark_metric_value", scenario="digest", metric="accuracy") == 0.875
+    assert value_in(text, "benchmark_verdict", scenario="digest", status="fail") == 1
+
+
+def test_a_scenario_without_variants_has_no_variant_series() -> None:
+    registry = prom.build_registry(record_fixture(), LATENCIES)
+    text = prometheus_client.generate_latest(registry).decode("utf-8")
+    assert [line for line in text.splitlines() if line.startswith("benchmark_variant_")] == []
+
+
+def test_hostile_variant_names_are_escaped_and_read_back() -> None:
+    record = variants_record([0.9], [0.5])
+    variants = record["scenarios"]["digest"]["variants"]["variants"]
+    name = 'b"\\x\nт'
+    variants[name] = variants.pop("b")
+    text = prometheus_client.generate_latest(prom.build_registry(record, {})).decode("utf-8")
+    assert (
+        value_in(text, "benchmark_variant_verdict", scenario="digest", variant=name, status="fail")
+        == 1
+    )
+
+
 def test_each_run_gets_a_fresh_registry_not_the_global_one() -> None:
     first = prom.build_registry(record_fixture(), LATENCIES)
     second = prom.build_registry(record_fixture(), {})
@@ -147,6 +188,10 @@ def test_counts_are_gauges_so_a_new_run_may_count_less() -> None:
         "benchmark_judge_requests": "gauge",
         "benchmark_tokens": "gauge",
         "benchmark_cost_usd": "gauge",
+        "benchmark_variant_metric_value": "gauge",
+        "benchmark_variant_metric_pass_threshold": "gauge",
+        "benchmark_variant_metric_warn_threshold": "gauge",
+        "benchmark_variant_verdict": "gauge",
         "benchmark_judge_latency_seconds": "histogram",
     }
 
@@ -227,28 +272,6 @@ def test_textfile_write_failure_is_a_result_not_an_exception(tmp_path: Path) -> 
 
 
 # -- what Prometheus's own tools accept ----------------------------------------------------
-
-
-@pytest.fixture
-def promtool() -> str:
-    """Debian's promtool (package prometheus); a skip where it is missing, a failure when
-    LLMBENCH_REQUIRE_PROMTOOL=1 (as in .ci/run)."""
-    binary = shutil.which("promtool")
-    if binary is None:
-        message = "promtool is not installed (apt-get install prometheus)"
-        if os.environ.get(REQUIRE_PROMTOOL_ENV) == "1":
-            pytest.fail(f"{message}, and {REQUIRE_PROMTOOL_ENV}=1 requires it")
-        pytest.skip(message)
-    return binary
-
-
-def promtool_check(promtool: str, path: Path) -> tuple[int, str]:
-    """`promtool check metrics < path`: its exit status and everything it said."""
-    with path.open("rb") as metrics:
-        done = subprocess.run(
-            [promtool, "check", "metrics"], stdin=metrics, capture_output=True, check=False
-        )
-    return done.returncode, (done.stdout + done.stderr).decode("utf-8", "replace")
 
 
 def hostile_record() -> Any:

@@ -15,6 +15,7 @@ from typing import Any, cast
 import pytest
 from support.cli import Run
 from support.project import Project
+from support.promtool import promtool_check
 from support.webhook import WebhookReceiver
 
 from pytest_llmbench.results.problems import scenario_problems, sentence
@@ -421,3 +422,33 @@ def test_repeats_judge_each_sample_and_variant_that_many_times(
     assert sorted({(s["id"], s["variant"]) for s in samples}) == sorted(
         (i, v) for i in ids() for v in ("short", "long")
     )
+
+
+def test_the_textfile_of_a_variants_run_has_each_variants_series_and_passes_promtool(
+    bench: Project, promtool: str
+) -> None:
+    configure(bench, {"short": 100, "long": 400}, extra="    reference: long\n")
+    result = bench.run("--llmbench-prom-file=m.prom")
+    assert result.ret == 1  # short keeps a third of each digest: its `kept` fails
+    path = bench.root / "m.prom"
+    assert promtool_check(promtool, path) == (0, "")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    series = 'scenario="channel_digest_ru",status="{}",variant="{}"'
+    assert [line for line in lines if line.startswith("benchmark_variant_verdict{")] == [
+        f"benchmark_variant_verdict{{{series.format('pass', 'long')}}} 1.0",
+        f"benchmark_variant_verdict{{{series.format('warn', 'long')}}} 0.0",
+        f"benchmark_variant_verdict{{{series.format('fail', 'long')}}} 0.0",
+        f"benchmark_variant_verdict{{{series.format('pass', 'short')}}} 0.0",
+        f"benchmark_variant_verdict{{{series.format('warn', 'short')}}} 0.0",
+        f"benchmark_variant_verdict{{{series.format('fail', 'short')}}} 1.0",
+    ]
+    variants = scenario(bench)["variants"]["variants"]
+    kept = {v: variants[v]["metrics"]["kept"]["value"] for v in ("long", "short")}
+    head = 'benchmark_variant_metric_value{metric="kept",scenario="channel_digest_ru",variant='
+    assert [line for line in lines if line.startswith(head)] == [
+        f'{head}"long"}} {kept["long"]!r}',
+        f'{head}"short"}} {kept["short"]!r}',
+    ]
+    # The unlabelled series stay the reference's (long), as before variants.
+    unlabelled = 'benchmark_metric_value{metric="kept",scenario="channel_digest_ru"}'
+    assert f"{unlabelled} {kept['long']!r}" in lines
