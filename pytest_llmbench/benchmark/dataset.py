@@ -91,7 +91,21 @@ _RESERVED_WHAT = {
 }
 _RESERVED = frozenset(_RESERVED_WHAT)
 
-_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value, in JSON's words (null, boolean, number, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
 
 
 def safe_id(raw: str) -> str:
@@ -123,7 +137,7 @@ def load_dataset(path: Path, display: str, fields: Mapping[str, str] | None = No
     numbered = [(n, t) for n, t in enumerate(text.split("\n"), start=1) if t.strip()]
     for (number, _), record in zip(numbered, _decode(numbered, display), strict=True):
         if not isinstance(record, dict):
-            kind = "null" if record is None else _JSON_TYPES.get(type(record), "value")
+            kind = json_type(record)
             raise DatasetError(f"{display}:{number}: line is a JSON {kind}, expected an object")
         clash = _RESERVED.intersection(record)
         if clash:

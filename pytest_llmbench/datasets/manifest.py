@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
-from pytest_llmbench.benchmark.dataset import Dataset, load_dataset
+from pytest_llmbench.benchmark.dataset import Dataset, json_type, load_dataset
 from pytest_llmbench.errors import DatasetError, os_reason
 
 MANIFEST_VERSION = 1
@@ -54,20 +54,6 @@ NOT_SCRUBBED: ScrubReport = {"status": "not scrubbed", "counts": {}, "scrubber":
 def manifest_path(dataset: Path) -> Path:
     """``data/x/2025-11-09_samples.jsonl`` -> ``data/x/2025-11-09_samples.manifest.json``."""
     return dataset.with_name(dataset.stem + SUFFIX)
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def sample_hash(fields: dict[str, Any]) -> str:

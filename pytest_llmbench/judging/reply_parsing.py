@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pytest_llmbench.benchmark.dataset import json_type
+
 __all__ = [
     "ParsedReply",
     "Scale",
@@ -223,7 +225,7 @@ def check_score(metric: str, raw: object, scale: Scale | None) -> tuple[float, f
 def extract_message(body: object) -> tuple[str, int, int]:
     """(content, prompt_tokens, completion_tokens) from a chat.completions JSON body."""
     if not isinstance(body, Mapping):
-        raise UnusableReply(f"response body is a JSON {_json_type(body)}, not an object")
+        raise UnusableReply(f"response body is a JSON {json_type(body)}, not an object")
     message = _message(body)
     if message is None:
         choices = body.get("choices")
@@ -238,7 +240,7 @@ def extract_message(body: object) -> tuple[str, int, int]:
                 "is max_tokens too low for the judge to finish?"
             )
         # null content: a refusal or a tool call, neither of which carries scores.
-        raise UnusableReply(f"choices[0].message.content is {_json_type(content)}, not text")
+        raise UnusableReply(f"choices[0].message.content is {json_type(content)}, not text")
     prompt_tokens, completion_tokens = extract_usage(body)
     return content, prompt_tokens, completion_tokens
 
@@ -272,7 +274,7 @@ def usage_problem(body: object) -> str | None:
     if usage is None:
         return None
     if not isinstance(usage, Mapping):
-        return f"usage is a JSON {_json_type(usage)}, not an object"
+        return f"usage is a JSON {json_type(usage)}, not an object"
     for name in ("prompt_tokens", "completion_tokens"):
         value = usage.get(name)
         if value is not None and _count(value) == 0 and value != 0:
@@ -406,20 +408,6 @@ def _number_in_string(metric: str, text: str, scale: Scale | None) -> float:
 
 def _quote(name: str) -> str:
     return f'"{name}"'
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _short_json(value: object) -> str:
