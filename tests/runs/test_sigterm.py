@@ -35,14 +35,16 @@ def journal_ids(runs: Path) -> list[str]:
 def test_sigterm_writes_a_partial_record_with_every_finished_sample(
     project: Project, monkeypatch: pytest.MonkeyPatch, xdist: list[str], whole_group: bool
 ) -> None:
-    # A slow live judge (12 samples, 1 s a call, 3 at once: four rounds however far ahead
-    # it is judged); the journal shows a second sample after its first 1 s batch, so the
-    # run is mid-way when signalled.
+    # A slow live judge (12 samples, 1.5 s a call, 3 at once: four rounds however far
+    # ahead it is judged); the journal is written at its first sample and then at the
+    # first sample a second (JOURNAL_FLUSH_S) after, so it shows a second sample at the
+    # second round, 3 s before the run would end. (With rounds 1 s apart, exactly the
+    # flush interval, that write could slip to the last round: the signal came too late.)
     # Signalled alone, the controller ends its workers; signalled as a group (a runner
     # that signals the job's process group), each worker is interrupted in its own test.
     project.dataset(make_samples(TWELVE))
     project.config(config_yaml(judge_block=live_judge_yaml(timeout_s=30)))
-    with JudgeServer(latency_s=1.0, metrics=("coverage", "accuracy")) as srv:
+    with JudgeServer(latency_s=1.5, metrics=("coverage", "accuracy")) as srv:
         monkeypatch.setenv("TEST_LLM_URL", srv.url)
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *xdist]
         run = subprocess.Popen(
