@@ -968,11 +968,10 @@ ANY_YAML_VALUE = st.sampled_from(
 )  # fmt: skip
 
 
-@given(st.sampled_from(VALUE_LINES), ANY_YAML_VALUE)
-def test_any_value_at_any_key_is_a_config_or_one_error_naming_file_and_line(
-    index: int, value: str
-) -> None:
-    lines = EVERY_KEY.splitlines()
+def loads_or_names_file_and_line(config: str, index: int, value: str) -> None:
+    """`config` with the value on its line `index` replaced by `value` loads, or is refused
+    with one line naming the file and line."""
+    lines = config.splitlines()
     key, _, _ = lines[index].partition(": ")
     lines[index] = f"{key}: {value}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -987,6 +986,13 @@ def test_any_value_at_any_key_is_a_config_or_one_error_naming_file_and_line(
             load(root, "\n".join(lines) + "\n", {"X": ""})
         except ConfigError as exc:
             assert re.fullmatch(r"benchmarks/llmbench\.yaml:[0-9]+: [^\n]+", str(exc)), str(exc)
+
+
+@given(st.sampled_from(VALUE_LINES), ANY_YAML_VALUE)
+def test_any_value_at_any_key_is_a_config_or_one_error_naming_file_and_line(
+    index: int, value: str
+) -> None:
+    loads_or_names_file_and_line(EVERY_KEY, index, value)
 
 
 # --- live outputs: output_concurrency, output_cache, output_version -----------------------
@@ -1290,21 +1296,7 @@ def test_a_change_of_output_version_changes_every_fingerprint(root: Path) -> Non
 def test_any_value_at_any_variants_key_is_a_config_or_one_error_naming_file_and_line(
     index: int, value: str
 ) -> None:
-    lines = VARIANTS.splitlines()
-    key, _, _ = lines[index].partition(": ")
-    lines[index] = f"{key}: {value}"
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / DATASET).parent.mkdir(parents=True)
-        (root / DATASET).write_text('{"id": "a"}\n', encoding="utf-8")
-        prompt = root / "prompts/channel_digest_judge/benchmark-2025-11-v1.yaml"
-        prompt.parent.mkdir(parents=True)
-        prompt.write_text(PROMPT, encoding="utf-8")
-        (root / "benchmarks").mkdir()
-        try:
-            load(root, "\n".join(lines) + "\n", {"X": ""})
-        except ConfigError as exc:
-            assert re.fullmatch(r"benchmarks/llmbench\.yaml:[0-9]+: [^\n]+", str(exc)), str(exc)
+    loads_or_names_file_and_line(VARIANTS, index, value)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
