@@ -93,7 +93,9 @@ class Page(HTMLParser):
 
 
 def shown(value: str) -> str:
-    """How outside text reads on the page: on one line, a backtick shown as a quote."""
+    """How outside text reads on the page: on one line, a backtick shown as a quote, and
+    without word joiners (invisible, and `Page.text` drops them from the page too)."""
+    value = value.replace(report.WJ, "")
     return " ".join(value.split()).replace("`", "'").replace("\x00", "\ufffd")
 
 
@@ -186,6 +188,7 @@ hostile_text = st.lists(st.sampled_from(SPECIAL) | PLAIN | st.sampled_from("0123
 @example(parts=["**b** _i_ ~~s~~ https://e.vil www.e.vil a@b.co @octocat #1 o/r#2 GH-3"])
 @example(parts=["<details><summary>x", "</details>", "<img src=x>", "```", "~~~"])
 @example(parts=["deadbeefcafe1234", " - ", "1. ", "> ", "# "])
+@example(parts=["\u2060"])  # a word joiner of its own: invisible on the page
 def test_any_outside_text_renders_inert_and_readable_on_github(parts: list[str]) -> None:
     text = "".join(parts)[:40]
     record, values = hostile_record(text)
