@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from typing import Any, TypeVar
 
 import httpx
 
@@ -47,6 +49,8 @@ from pytest_llmbench.redaction import (
     redact_cut,
     url_secrets,
 )
+
+T = TypeVar("T")
 
 __all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
 
@@ -300,7 +304,7 @@ class OpenAIJudge:
                     sent_format = self._format
                     # timeout_s bounds the whole request: httpx's own timeouts are per
                     # operation, so a reply dripped a byte at a time would never trip them.
-                    response, content = await asyncio.wait_for(
+                    response, content = await _within(
                         _post(client, self.url, body), self.judge.timeout_s
                     )
             except (httpx.TimeoutException, asyncio.TimeoutError):
@@ -524,6 +528,20 @@ def _server_now(response: httpx.Response) -> float:
         except (TypeError, ValueError, IndexError, OverflowError):
             pass
     return time.time()
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(coro: Coroutine[Any, Any, T], seconds: float) -> T:
+        """`coro` awaited within `seconds` (asyncio.TimeoutError past them); in this task,
+        where wait_for (before 3.12) makes a task of its own for every request."""
+        async with asyncio.timeout(seconds):
+            return await coro
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _within(coro: Coroutine[Any, Any, T], seconds: float) -> T:
+        return await asyncio.wait_for(coro, seconds)
 
 
 async def _post(

@@ -40,6 +40,10 @@ class JudgeRequest:
     # Judged ahead of its item: the run's helper keeps the call for the item to take (an
     # item's own request is the one it counts under).
     ahead: bool = False
+    # Judged ahead for an item of this very process, which takes the result here (the
+    # controller's judging ahead in a single process, run/ahead_of_items): the run's helper
+    # forgets the call once done, as if an item had taken it, and keeps nothing for others.
+    taken_here: bool = False
     # Only join a call already made or in flight for this very request (judged ahead);
     # answered ABSENT when there is none. An item asks this first when a budget is set:
     # what was judged ahead is paid for already, and needs no room in the budget.

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from pytest_llmbench.benchmark.config import LLMBenchConfig, ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Sample
@@ -59,6 +59,17 @@ class Prepared:
 
 
 T = TypeVar("T")
+
+
+class TakesAhead(Protocol):
+    """Results judged ahead in this process for its own items (run/ahead_of_items)."""
+
+    def take(
+        self, scenario: ScenarioConfig, sample: Sample, output: str
+    ) -> tuple[JudgeResult, Prepared] | None:
+        """The result judged ahead for the sample, if it judged this very text (waiting for
+        it if need be), and its request; once per sample. None: the item asks itself."""
+        ...
 
 # A call waiting for room in the budget looks at the ledger again this often (a settle in
 # this process wakes it at once; another process's is seen here).
@@ -137,6 +148,9 @@ class JudgeService:
         self.dry_ahead = DryRunAhead(self._score_dry)
         self._dry_ahead: dict[str, bool] = {}  # scenario -> scored ahead in a dry run
         self.tally = Tally()  # every request the judges answered in this process
+        # The controller's judging ahead of stored outputs, when its items run in this very
+        # process (no xdist): their results are taken from it (run/ahead_of_items).
+        self.stored_ahead: TakesAhead | None = None
 
     # -- configuration, resolved once per process ---------------------------------------
 
@@ -297,7 +311,13 @@ class JudgeService:
     # -- one request --------------------------------------------------------------------
 
     def prepare(
-        self, scenario: ScenarioConfig, sample: Sample, output: str, *, ahead: bool = False
+        self,
+        scenario: ScenarioConfig,
+        sample: Sample,
+        output: str,
+        *,
+        ahead: bool = False,
+        taken_here: bool = False,
     ) -> Prepared:
         metrics = scenario.judged_metrics
         prompt = self.prompt(scenario)
@@ -311,6 +331,7 @@ class JudgeService:
             ground_truth=sample.ground_truth,
             scale=prompt.scale if prompt is not None else None,
             ahead=ahead,
+            taken_here=taken_here,
         )
         if prompt is None or not metrics:
             return Prepared(request, None, "")
@@ -497,6 +518,14 @@ class JudgeService:
             done = self.dry_ahead.take(scenario, sample, output)
             return done if done is not None else self._score_dry(scenario, sample, output)
         done = self.ahead.take(scenario, sample, output)  # its first repeat, judged ahead
+        if done is None and self.stored_ahead is not None:
+            # Judged ahead by this process's controller: taken here, with no round trip to
+            # the helper (which waits behind every reply it is reading) and no rendering.
+            taken = self.stored_ahead.take(scenario, sample, output)
+            if taken is not None:
+                result, prepared_ahead = taken
+                self.adopt(scenario, prepared_ahead, result)
+                done = result, prepared_ahead.digest
         if done is not None and repeats == 1:
             return done
         prepared = self.prepare(scenario, sample, output)  # rendered here, not on the loop

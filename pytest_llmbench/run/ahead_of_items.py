@@ -11,10 +11,19 @@ the item's own `judge(x)` is then answered by it, with no second call, and count
 its call (not a cache hit). A body that judges anything else asks anew; its first such
 sample stops judging ahead for the scenario, and the calls made ahead and never taken are
 counted in the record (``usage.ahead_unused``).
+
+In a single process (no xdist) the items run where the results arrive: an item takes its
+result here (`take`, through JudgeService.stored_ahead), with no round trip to the helper
+and no second rendering, and the helper forgets each call once done ("taken_here"). That
+round trip was the run's pace at high concurrency: items run one at a time, and each one
+waited for the helper's loop, busy reading hundreds of replies (issue 12).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
+import functools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +35,7 @@ from pytest_llmbench.benchmark.config import ScenarioConfig
 from pytest_llmbench.benchmark.dataset import Dataset, Sample
 from pytest_llmbench.errors import JudgeSetupError
 from pytest_llmbench.judging.ahead_window import Window
+from pytest_llmbench.judging.judge_protocol import NOT_MADE
 from pytest_llmbench.judging.result import JudgeResult
 from pytest_llmbench.judging.service import JudgeService, Prepared
 
@@ -80,8 +90,14 @@ class _Entry:
 class AheadOfItems:
     """Judging ahead over the selection (built on the controller once it is known)."""
 
-    def __init__(self, service: JudgeService, entries: Sequence[_Entry], size: int) -> None:
+    def __init__(
+        self, service: JudgeService, entries: Sequence[_Entry], size: int, *, local: bool = False
+    ) -> None:
+        """`local`: the items run in this process, and take their results here."""
         self._service = service
+        self._local = local
+        # position -> its result, for `take` on pytest's main thread (local only)
+        self._done: dict[int, concurrent.futures.Future[JudgeResult]] = {}
         self._entries = list(entries)
         self._position = {(e.scenario.name, e.sample.id): i for i, e in enumerate(entries)}
         self._of_node = {e.nodeid: i for i, e in enumerate(entries)}
@@ -116,9 +132,11 @@ class AheadOfItems:
         cls,
         service: JudgeService,
         chosen: Sequence[tuple[ScenarioConfig, Sample, str]],
+        *,
+        local: bool = False,
     ) -> AheadOfItems | None:
         """From the selection in run order (scenario, sample, node id); None when nothing
-        can be judged ahead."""
+        can be judged ahead. `local`: the items run in this process (no xdist)."""
         entries: list[_Entry] = []
         ok: dict[str, bool] = {}
         seen: set[tuple[str, str]] = set()
@@ -134,10 +152,19 @@ class AheadOfItems:
         if not entries:
             return None
         size = 2 * max(service.judge_config(e.scenario).concurrency for e in entries)
-        return cls(service, entries, size)
+        return cls(service, entries, size, local=local)
 
     def start(self) -> None:
-        self._service.loop.loop.call_soon_threadsafe(self._fill)
+        if self._local:
+            self._service.stored_ahead = self
+            # The first window is issued before the first item runs, so that its item finds
+            # it here rather than asking for itself while it is being issued.
+            self._service.loop.run(self._start())
+        else:
+            self._service.loop.loop.call_soon_threadsafe(self._fill)
+
+    async def _start(self) -> None:
+        self._fill()
 
     # -- events, from pytest's main thread ---------------------------------------------
 
@@ -160,11 +187,34 @@ class AheadOfItems:
         scenario = self._entries[position].scenario.name
         self.stopped.setdefault(scenario, str(payload.get("sample_id")))
 
+    def take(
+        self, scenario: ScenarioConfig, sample: Sample, output: str
+    ) -> tuple[JudgeResult, Prepared] | None:
+        """The item's result judged ahead, if the body judges the very text judged ahead,
+        waiting for it if still in flight (local only; pytest's main thread). Once per
+        sample: the same sample's item run again asks for itself, as through the helper."""
+        position = self._position.get((scenario.name, sample.id))
+        if position is None or self._entries[position].text != output:
+            return None
+        future = self._done.pop(position, None)
+        if future is None:
+            return None  # not judged ahead (yet), or taken already
+        try:
+            result = future.result()
+        except (Exception, concurrent.futures.CancelledError):
+            return None  # the item asks for itself, and says what went wrong
+        if result.reason in NOT_MADE:
+            return None
+        # As the helper answers an item's request joining a call made ahead.
+        return dataclasses.replace(result, started=False, claimed=True), self._prepared[position]
+
     def finish(self) -> None:
         """At session finish, before the loop closes: judge nothing more, and keep in the
         cache what was judged ahead and never taken (an interrupted run's next run, or a
         body that judged other text, finds it there)."""
         self._window.size = 0
+        if self._service.stored_ahead is self:
+            self._service.stored_ahead = None
         for position, result in list(self._results.items()):
             if position not in self._taken and result.started and result.status == "scored":
                 self._service.store(self._prepared[position], result)
@@ -195,11 +245,26 @@ class AheadOfItems:
             task = asyncio.ensure_future(self._one(position))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if self._local:
+                future: concurrent.futures.Future[JudgeResult] = concurrent.futures.Future()
+                self._done[position] = future
+                task.add_done_callback(functools.partial(self._hand, future, position))
+
+    def _hand(
+        self, future: concurrent.futures.Future[JudgeResult], position: int, _: object
+    ) -> None:
+        result = self._results.get(position)
+        if result is None:
+            future.cancel()  # cancelled, or the call raised: its item asks for itself
+        else:
+            future.set_result(result)
 
     async def _one(self, position: int) -> None:
         entry = self._entries[position]
         service = self._service
-        prepared = service.prepare(entry.scenario, entry.sample, entry.text, ahead=True)
+        prepared = service.prepare(
+            entry.scenario, entry.sample, entry.text, ahead=True, taken_here=self._local
+        )
         self._prepared[position] = prepared
         self._results[position] = await service.judge_prepared(entry.scenario, prepared)
 

@@ -344,7 +344,7 @@ class LLMBenchRun:
                 state = self.items.state(item)
                 if state is not None:
                     chosen.append((state.scenario, state.sample, item.nodeid))
-            self._start_ahead(AheadOfItems.build(self.service, chosen))
+            self._start_ahead(AheadOfItems.build(self.service, chosen, local=True))
 
     def _start_ahead(self, ahead: AheadOfItems | None) -> None:
         if ahead is not None and self.ahead is None:

@@ -16,8 +16,10 @@ from pytest_llmbench.judging.helper_process import Calls, request_key
 from pytest_llmbench.judging.result import JudgeResult
 
 
-def message(text: str, *, ahead: bool = False) -> dict[str, Any]:
+def message(text: str, *, ahead: bool = False, taken_here: bool = False) -> dict[str, Any]:
+    extra = {"taken_here": True} if taken_here else {}
     return {
+        **extra,
         "id": 1,
         "judge": "default",
         "messages": [{"role": "user", "content": text}],
@@ -80,6 +82,26 @@ def test_an_ahead_call_for_a_request_already_taken_is_not_made() -> None:
         await calls.ask(message("a"))
         assert await calls.ask(message("a", ahead=True)) == "taken"
         assert judge.calls == {"a": 1}
+
+    run(go)
+
+
+def test_a_call_asked_taken_here_is_forgotten_once_done_as_a_taken_call_is() -> None:
+    """The single process's controller takes its own results (run/ahead_of_items): the
+    helper keeps nothing for another asker, and the request counts as taken."""
+
+    async def go() -> None:
+        judge = Counting()
+        judge.gate.set()
+        calls = Calls(judge)
+        answer = await calls.ask(message("a", ahead=True, taken_here=True))
+        assert not isinstance(answer, str) and answer[1:] == (True, False)
+        assert len(calls) == 0
+        assert await calls.ask(message("a", ahead=True)) == "taken"
+        # An item asking for it again (the same sample's item run twice) is a call anew.
+        again = await calls.ask(message("a"))
+        assert not isinstance(again, str) and again[1:] == (True, True)
+        assert judge.calls == {"a": 2}
 
     run(go)
 

@@ -86,6 +86,9 @@ def main() -> int:
             command = line.strip()
             if command == "stats":
                 print(json.dumps(server.stats()), flush=True)
+            elif command == "timeline":
+                with server._lock:
+                    print(json.dumps({"arrivals": server.arrivals, "replies": server.replies}), flush=True)
             elif command == "reset":
                 server.reset()
                 print(json.dumps({"ok": True, "cpu_s": time.process_time()}), flush=True)

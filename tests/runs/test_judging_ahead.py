@@ -21,6 +21,9 @@ from support.project import (
     marker,
 )
 
+from pytest_llmbench.judging.helper_process import JudgeProcess
+from pytest_llmbench.judging.result import JudgeResult
+
 SAMPLES = 12
 CONCURRENCY = 4
 JUDGE_BLOCK = live_judge_yaml(
@@ -82,6 +85,55 @@ def test_one_process_keeps_several_judge_calls_in_flight_across_items(
     samples = samples_of(project)
     assert [s["status"] for s in samples] == ["scored"] * SAMPLES
     assert [s["judge"]["attempts"] for s in samples] == [1] * SAMPLES
+
+
+def test_in_one_process_items_take_what_was_judged_ahead_without_asking_the_helper(
+    project: Project, server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The round trip to the helper for each item was the run's pace at high concurrency
+    (issue 12): the controller's results are taken where they arrived."""
+    asked: list[tuple[bool, bool]] = []  # (ahead, taken_here) of each request to the helper
+    score = JudgeProcess.score
+
+    async def counting(self: JudgeProcess, *args: Any, **kwargs: Any) -> JudgeResult:
+        asked.append((kwargs.get("ahead", False), kwargs.get("taken_here", False)))
+        return await score(self, *args, **kwargs)
+
+    monkeypatch.setattr(JudgeProcess, "score", counting)
+    result = project.run("-p", "no:xdist")
+    assert result.ret == 0
+    result.assert_outcomes(passed=SAMPLES)
+    assert asked == [(True, True)] * SAMPLES  # only the calls made ahead; no item asked
+    assert per_sample(server) == [1] * SAMPLES
+    samples = samples_of(project)
+    assert {s["status"] for s in samples} == {"scored"}
+    assert [s["judge"]["attempts"] for s in samples] == [1] * SAMPLES
+    (record,) = project.records()
+    usage = record["scenarios"]["digest"]["usage"]
+    assert usage["judge_calls"] == SAMPLES
+    assert usage.get("ahead_unused", 0) == 0
+
+
+JUDGES_TWICE = """\
+import pytest
+
+
+@pytest.mark.llmbench("digest")
+def test_digest(sample, output, judge):
+    assert judge(output) == judge(output)
+"""
+
+
+def test_a_body_judging_its_output_twice_takes_the_call_made_ahead_then_its_cached_reply(
+    project: Project, server: JudgeServer
+) -> None:
+    project.write("benchmarks/test_digest.py", JUDGES_TWICE)
+    result = project.run("-p", "no:xdist")
+    assert result.ret == 0
+    # The first judge() takes the call made ahead, which is stored as it is taken; the
+    # second finds it in the cache, as after any call of its own.
+    assert per_sample(server) == [1] * SAMPLES
+    result.stdout.fnmatch_lines([f"  judge calls {SAMPLES} · cached {SAMPLES} · *"])
 
 
 def test_every_sample_is_judged_exactly_once_with_and_without_xdist(

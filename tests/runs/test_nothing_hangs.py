@@ -139,6 +139,9 @@ def test_a_helper_stopped_mid_run_is_killed_and_its_samples_are_unscored_with_th
 ) -> None:
     project.write("benchmarks/conftest.py", STOP_HELPER)
     project.config(config_yaml(judge_block=live_judge_yaml(timeout_s=60)))
+    # s-02's call is still in flight when its test stops the helper: judged ahead and
+    # already answered, its result would not need the helper any more.
+    server.script_for(marker(2), [("never",)])
     stopped = project.root / "stopped.txt"
     try:
         result = run_guarded(project, *mode, "--llmbench-judge=live")
