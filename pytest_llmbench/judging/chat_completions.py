@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 import httpx
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, StructuredOutput
+from pytest_llmbench.judging.asyncio_network import transport as asyncio_transport
 from pytest_llmbench.judging.client_pool import ClientPool, shard_sizes
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
@@ -259,14 +261,16 @@ class OpenAIJudge:
             tls = None if self._transport else httpx.create_ssl_context()
 
             def make(connections: int) -> httpx.AsyncClient:
+                limits = httpx.Limits(
+                    max_connections=connections, max_keepalive_connections=connections
+                )
                 return httpx.AsyncClient(
-                    transport=self._transport,
+                    # Sockets on asyncio itself, not through anyio (asyncio_network).
+                    transport=self._transport or asyncio_transport(tls or True, limits),
                     verify=tls if tls is not None else True,
                     headers=headers,
                     timeout=httpx.Timeout(self.judge.timeout_s),
-                    limits=httpx.Limits(
-                        max_connections=connections, max_keepalive_connections=connections
-                    ),
+                    limits=limits,
                 )
 
             # Sharded over clients of a few connections each (see client_pool); an
@@ -318,6 +322,10 @@ class OpenAIJudge:
                     )
                 )
             except httpx.TransportError as exc:
+                untrusted = _certificate_problem(exc)
+                if untrusted is not None:
+                    # Every attempt would fail the same way: said once, not retried.
+                    return call.unscored(self._clean(untrusted))
                 problem = key = _describe_transport_error(exc)
             except httpx.HTTPError as exc:
                 # Redirect loops, undecodable bodies: not the kind of failure a wait fixes.
@@ -505,6 +513,18 @@ def _describe_transport_error(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.ConnectError):
         return "could not connect"
     return f"connection error ({type(exc).__name__})"
+
+
+def _certificate_problem(exc: httpx.TransportError) -> str | None:
+    """Why the judge's TLS certificate was refused, when it was; None otherwise."""
+    for error in _exception_chain(exc):
+        if isinstance(error, ssl.SSLCertVerificationError):
+            why = error.verify_message or "verification failed"
+            return (
+                f"the judge's TLS certificate is not trusted ({why}); for a private CA, "
+                "set SSL_CERT_FILE to its certificate bundle"
+            )
+    return None
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:

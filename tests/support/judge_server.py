@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import re
+import ssl
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -61,7 +62,10 @@ class JudgeServer:
         metrics: Sequence[str] = (),
         default_score: float = 0.9,
         echo: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """`tls`: serve HTTPS with this server-side context (a trustme certificate)."""
+        self.tls = tls
         self.latency_s = latency_s
         self.scorer = scorer
         self.reject_json_schema = reject_json_schema
@@ -88,7 +92,7 @@ class JudgeServer:
 
     @property
     def url(self) -> str:
-        return f"http://{_HOST}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{_HOST}:{self.port}"
 
     def set_script(self, behaviours: Iterable[Behaviour]) -> None:
         """Behaviours for the next requests, one each in order; then "ok"."""
@@ -143,7 +147,9 @@ class JudgeServer:
     async def _start(self) -> None:
         # A backlog past asyncio's 100: at concurrency 256 the clients connect all at once,
         # and a connection dropped from a full queue waits a second for its SYN again.
-        self._server = await asyncio.start_server(self._connection, _HOST, 0, backlog=1024)
+        self._server = await asyncio.start_server(
+            self._connection, _HOST, 0, backlog=1024, ssl=self.tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _stop(self) -> None:
