@@ -9,6 +9,8 @@ one per line on stdin, each with one JSON line on stdout:
             system-wide on Linux), peak in flight, connections, the server's CPU seconds,
             and a sha256 of the sorted request bodies
     reset   forget all of the above; answers with the server's CPU seconds so far
+    timeline  every chat-completions request's arrival and reply (time.monotonic), in the
+            order served: calls in flight over time
     quit    (or end of input) stop
 
 Running the server outside the measured process keeps its CPU off the client's GIL.
@@ -65,6 +67,10 @@ class TimedJudgeServer(JudgeServer):
                 "errors": [repr(e) for e in self.errors],
             }
 
+    def timeline(self) -> dict[str, list[float]]:
+        with self._lock:
+            return {"arrivals": list(self.arrivals), "replies": list(self.replies)}
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -87,8 +93,7 @@ def main() -> int:
             if command == "stats":
                 print(json.dumps(server.stats()), flush=True)
             elif command == "timeline":
-                with server._lock:
-                    print(json.dumps({"arrivals": server.arrivals, "replies": server.replies}), flush=True)
+                print(json.dumps(server.timeline()), flush=True)
             elif command == "reset":
                 server.reset()
                 print(json.dumps({"ok": True, "cpu_s": time.process_time()}), flush=True)
