@@ -90,24 +90,28 @@ class _Connection(asyncio.Protocol):
             waiter.set_result(None)
 
 
+class _Expired(Exception):
+    """A wait's time ran out (set on its future by the timer)."""
+
+
 async def _wait(future: asyncio.Future[None], timeout: float | None) -> bool:
     """Wait for `future`; False when `timeout` passed first (one timer, no task)."""
     if timeout is None:
         await future
         return True
-    loop = asyncio.get_running_loop()
-    timer = loop.call_later(max(0.0, timeout), _expire, future)
+    timer = asyncio.get_running_loop().call_later(max(0.0, timeout), _expire, future)
     try:
         await future
+    except _Expired:
+        return False
     finally:
         timer.cancel()
-    return not getattr(future, "expired", False)
+    return True
 
 
 def _expire(future: asyncio.Future[None]) -> None:
     if not future.done():
-        future.expired = True  # type: ignore[attr-defined]
-        future.set_result(None)
+        future.set_exception(_Expired())
 
 
 class AsyncioStream(httpcore.AsyncNetworkStream):

@@ -92,6 +92,32 @@ def test_what_the_server_sends_is_read_back_exactly_however_it_is_cut(
     assert run(go) == b"".join(chunks)
 
 
+HEADS = [b"HTTP/1.1 200 OK\r\n", b"content-length: 5\r\n", b"transfer-encoding: chunked\r\n",
+         b"\r\n", b"0\r\n\r\n", b"HTTP/1.1 ", b"\r\n\r\nhello"]  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.sampled_from(HEADS) | st.binary(max_size=200), max_size=8))
+def test_any_bytes_a_server_sends_end_as_a_response_or_an_httpx_error_never_a_hang(
+    parts: list[bytes],
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"".join(parts))
+        await writer.drain()
+        writer.close()
+
+    async def go() -> None:
+        async with serving(handler) as port:
+            transport = asyncio_network.transport(True, httpx.Limits(max_connections=1))
+            async with httpx.AsyncClient(transport=transport, timeout=2) as client:
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await client.get(f"http://{HOST}:{port}/")
+                    assert 100 <= response.status_code <= 999
+
+    run(go, timeout_s=10)
+
+
 def test_a_body_larger_than_the_read_buffer_pauses_reading_and_arrives_whole() -> None:
     body = bytes(range(256)) * (4 * asyncio_network.READ_HIGH_WATER // 256)
 
