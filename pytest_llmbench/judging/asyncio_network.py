@@ -17,9 +17,11 @@ httpx whose transport is not as expected) falls back to httpx's own.
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
-from collections.abc import Iterable
-from typing import Any
+import sys
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
 
 import httpcore
 import httpx
@@ -29,6 +31,7 @@ __all__ = ["AsyncioBackend", "AsyncioStream", "transport"]
 # Reading pauses above this many unread bytes and resumes below a quarter of it: a server
 # that streams faster than the judge reads costs bounded memory.
 READ_HIGH_WATER = 1 << 18
+T = TypeVar("T")
 
 SocketOption = (
     tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
@@ -158,14 +161,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     async def aclose(self) -> None:
         transport = self._connection.transport
-        if transport is None:
-            return
-        if transport.get_extra_info("ssl_object") is not None:
-            # No TLS close_notify exchange (as httpcore's anyio backend): closing would wait
-            # for the server's, and a loop ending meanwhile leaves the socket open.
+        if transport is not None:
+            # Not close(): it waits for unsent data to drain (forever, should the server
+            # have stopped reading: after a write timeout, say) and for TLS's close_notify.
+            # As anyio's backend does.
             transport.abort()
-        else:
-            transport.close()
 
     async def start_tls(
         self,
@@ -176,20 +176,22 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         c = self._connection
         loop = asyncio.get_running_loop()
         assert c.transport is not None
+        if c.buffer or c.eof:
+            # Bytes that came in the clear before the handshake are not the server's TLS
+            # stream: read later, they would pass for it (an injected response).
+            await self.aclose()
+            raise httpcore.ConnectError("the server sent data before the TLS handshake")
         try:
-            tls = await loop.start_tls(
-                c.transport,
-                c,
-                ssl_context,
-                server_hostname=server_hostname,
-                ssl_handshake_timeout=timeout,
+            tls = await _within(
+                loop.start_tls(c.transport, c, ssl_context, server_hostname=server_hostname),
+                timeout,
             )
         except (asyncio.TimeoutError, TimeoutError) as error:
             await self.aclose()
             raise httpcore.ConnectTimeout("TLS handshake timed out") from error
-        except (OSError, ssl.SSLError, ConnectionError) as error:
+        except (OSError, ssl.SSLError, ConnectionError, ValueError) as error:
             await self.aclose()
-            raise httpcore.ConnectError(str(error)) from error
+            raise httpcore.ConnectError(str(error) or type(error).__name__) from error
         if tls is None:  # the connection closed during the handshake
             raise httpcore.ConnectError("connection closed during the TLS handshake")
         assert isinstance(tls, asyncio.Transport)
@@ -211,8 +213,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return transport.get_extra_info("socket")
         if info == "is_readable":
             # An idle connection with something to read (or closed by the server) cannot
-            # carry the next request: httpcore then opens another.
-            return bool(c.buffer) or c.eof or transport.is_closing()
+            # carry the next request: httpcore then opens another. The socket is asked
+            # too: the loop may not have handed this connection its close yet.
+            if c.buffer or c.eof or transport.is_closing():
+                return True
+            return _socket_readable(transport.get_extra_info("socket"))
         return None
 
 
@@ -252,13 +257,40 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         await asyncio.sleep(seconds)
 
 
-async def _connect(opening: Any, timeout: float | None) -> None:
+async def _connect(opening: Awaitable[object], timeout: float | None) -> None:
     try:
-        await asyncio.wait_for(opening, timeout)
-    except (asyncio.TimeoutError, TimeoutError) as error:
-        raise httpcore.ConnectTimeout(f"could not connect in {timeout:g} s") from error
+        await _within(opening, timeout)
+    except (asyncio.TimeoutError, TimeoutError) as error:  # the bound, or the system's
+        said = f"could not connect in {timeout:g} s" if timeout is not None else str(error)
+        raise httpcore.ConnectTimeout(said or "connect timed out") from error
     except OSError as error:
         raise httpcore.ConnectError(str(error)) from error
+
+
+async def _within(awaitable: Awaitable[T], timeout: float | None) -> T:
+    """`awaitable` within `timeout` seconds (None: no bound): TimeoutError past them."""
+    if timeout is None:
+        return await awaitable
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(max(0.0, timeout)):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, max(0.0, timeout))  # pragma: no cover
+
+
+def _socket_readable(sock: Any) -> bool:
+    """Whether the socket has something to read (data, or the other end's close) now."""
+    try:
+        fd = sock.fileno() if sock is not None else -1
+    except (OSError, ValueError):
+        return True
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - no poll()
+    return bool(readable)
 
 
 def _apply(connection: _Connection, options: Iterable[SocketOption] | None) -> None:
@@ -271,8 +303,9 @@ def _apply(connection: _Connection, options: Iterable[SocketOption] | None) -> N
 
 
 def transport(verify: ssl.SSLContext | bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """httpx's transport (HTTP/1.1, no proxy: a proxy from the environment is mounted by
-    the client itself) with its connection pool on AsyncioBackend."""
+    """httpx's transport (HTTP/1.1, no proxy) with its connection pool on AsyncioBackend.
+    A client given it ignores proxies from the environment: where one is set, the judge
+    keeps httpx's own transport (chat_completions)."""
     made = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     pool = getattr(made, "_pool", None)
     if type(pool) is not httpcore.AsyncConnectionPool:

@@ -12,6 +12,7 @@ import random
 import ssl
 import sys
 import time
+import urllib.request
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -260,13 +261,20 @@ class OpenAIJudge:
             # (about 35 ms of CPU a client, a second at concurrency 256).
             tls = None if self._transport else httpx.create_ssl_context()
 
+            # Sockets on asyncio itself, not through anyio (asyncio_network); but not with
+            # a proxy in the environment: a client given a transport ignores those, and
+            # httpx's own then routes each URL as HTTP(S)_PROXY, ALL_PROXY and NO_PROXY say.
+            own_sockets = self._transport is None and not urllib.request.getproxies()
+
             def make(connections: int) -> httpx.AsyncClient:
                 limits = httpx.Limits(
                     max_connections=connections, max_keepalive_connections=connections
                 )
+                transport = self._transport
+                if own_sockets:
+                    transport = asyncio_transport(tls or True, limits)
                 return httpx.AsyncClient(
-                    # Sockets on asyncio itself, not through anyio (asyncio_network).
-                    transport=self._transport or asyncio_transport(tls or True, limits),
+                    transport=transport,
                     verify=tls if tls is not None else True,
                     headers=headers,
                     timeout=httpx.Timeout(self.judge.timeout_s),

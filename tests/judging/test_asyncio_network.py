@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 import socket
 import ssl
 import struct
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -25,7 +28,7 @@ from support.judge_server import JudgeServer
 from support.judges import judge_config
 
 from pytest_llmbench.judging import asyncio_network
-from pytest_llmbench.judging.asyncio_network import AsyncioBackend
+from pytest_llmbench.judging.asyncio_network import AsyncioBackend, AsyncioStream
 from pytest_llmbench.judging.chat_completions import OpenAIJudge
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 
@@ -235,6 +238,52 @@ def test_a_keep_alive_connection_the_server_closed_is_not_reused() -> None:
     assert connections == 3
 
 
+def test_a_close_the_loop_has_not_handed_over_yet_still_makes_the_connection_unusable() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def go() -> bool:
+        async with serving(handler) as port:
+            stream = await AsyncioBackend().connect_tcp(HOST, port, timeout=5)
+            await asyncio.sleep(0)
+            time.sleep(0.2)  # the loop is busy elsewhere: the server's FIN is not read yet
+            readable = stream.get_extra_info("is_readable")
+            await stream.aclose()
+            return bool(readable)
+
+    assert run(go) is True
+
+
+def test_closing_a_connection_whose_server_stopped_reading_ends_it_at_once() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)  # reads nothing: the client's writes back up
+
+    async def go() -> None:
+        async with serving(handler) as port:
+            stream = await AsyncioBackend().connect_tcp(HOST, port, timeout=5)
+            with pytest.raises(httpcore.WriteTimeout):
+                while True:
+                    await stream.write(b"x" * (1 << 20), timeout=0.2)
+            await stream.aclose()
+            assert isinstance(stream, AsyncioStream)
+            connection = stream._connection
+            for _ in range(100):
+                if connection.eof:
+                    break
+                await asyncio.sleep(0.01)
+            assert connection.eof  # the socket is closed, not left draining forever
+
+    run(go, timeout_s=10)
+
+
+def test_a_timeout_from_the_system_with_no_bound_set_is_a_connect_timeout() -> None:
+    async def times_out() -> None:
+        raise TimeoutError(110, "Connection timed out")
+
+    with pytest.raises(httpcore.ConnectTimeout, match="Connection timed out"):
+        run(lambda: asyncio_network._connect(times_out(), None))
+
+
 def test_the_transport_falls_back_to_httpx_own_when_its_pool_is_not_as_expected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -268,6 +317,43 @@ def tls_server(authority: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert(HOST).configure_cert(context)
     return context
+
+
+def test_bytes_sent_in_the_clear_before_the_tls_handshake_are_refused_not_read(
+    authority: trustme.CA, tls_server: ssl.SSLContext
+) -> None:
+    """A response injected before the handshake must not pass for the server's TLS stream."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nINJECTED")
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    async def go() -> None:
+        async with serving(handler) as port:
+            stream = await AsyncioBackend().connect_tcp(HOST, port, timeout=5)
+            await asyncio.sleep(0.2)  # the injected bytes have arrived
+            context = ssl.create_default_context()
+            authority.configure_trust(context)
+            with pytest.raises(httpcore.ConnectError, match="before the TLS handshake"):
+                await stream.start_tls(context, server_hostname=HOST, timeout=5)
+
+    run(go)
+
+
+def test_a_tls_handshake_that_never_comes_is_a_connect_timeout(authority: trustme.CA) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(10)  # accepts, and never answers the ClientHello
+
+    async def go() -> None:
+        async with serving(handler) as port:
+            stream = await AsyncioBackend().connect_tcp(HOST, port, timeout=5)
+            context = ssl.create_default_context()
+            authority.configure_trust(context)
+            with pytest.raises(httpcore.ConnectTimeout):
+                await stream.start_tls(context, server_hostname=HOST, timeout=0.3)
+
+    run(go, timeout_s=10)
 
 
 def test_the_judge_scores_over_https_with_a_trusted_certificate(
@@ -310,3 +396,42 @@ def test_an_untrusted_certificate_is_unscored_with_the_reason_not_retried_foreve
         assert reason.endswith("set SSL_CERT_FILE to its certificate bundle")
         assert attempts == 1  # every attempt would fail alike
         assert server.requests == []  # the handshake failed: no request was sent
+
+
+# -- proxies from the environment ---------------------------------------------------------
+
+
+def test_a_proxy_from_the_environment_carries_the_judges_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With HTTP_PROXY set the judge keeps httpx's own transport, which honours it (a client
+    given a transport of its own would not)."""
+    seen: list[bytes] = []
+    reply = json.dumps(
+        {"choices": [{"message": {"content": '{"coverage": 0.7, "accuracy": 0.6}'}}]}
+    ).encode()
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        seen.append(head.split(b"\r\n", 1)[0])
+        length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(reply), reply))  # fmt: skip
+        await writer.drain()
+        writer.close()
+
+    async def go() -> tuple[str, dict[str, float]]:
+        async with serving(proxy) as port:
+            for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY"):
+                monkeypatch.delenv(name, raising=False)
+            monkeypatch.setenv("HTTP_PROXY", f"http://{HOST}:{port}")
+            # An origin nothing listens on: only the proxy can answer.
+            config = judge_config("http://judge.invalid:9/v1", concurrency=2)
+            async with OpenAIJudge(config, api_key=None) as judge:
+                result = await judge.score(REQUEST)
+            return result.status, result.scores
+
+    status, scores = run(go)
+    assert (status, scores) == ("scored", {"coverage": 0.7, "accuracy": 0.6})
+    assert seen == [b"POST http://judge.invalid:9/v1/chat/completions HTTP/1.1"]
