@@ -266,19 +266,31 @@ def _check_line(number: int, text: str, display: str) -> None:
             f"{limits.size(limit)} limit for one sample; shorten the sample (see Limits in the "
             "README)"
         )
-    if text.count("[") + text.count("{") > limits.NESTING_DEPTH:
-        depth = 0
-        for token in _NESTING_RE.finditer(text):
-            bracket = token.group()
-            if bracket in "[{":
-                depth += 1
-                if depth > limits.NESTING_DEPTH:
-                    raise DatasetError(
-                        f"{display}:{number}: nested more than {limits.NESTING_DEPTH} levels "
-                        f"deep at column {token.start() + 1}; flatten the record"
-                    )
-            elif bracket in "]}":
-                depth -= 1
+    column = too_deep(text)
+    if column is not None:
+        raise DatasetError(
+            f"{display}:{number}: nested more than {limits.NESTING_DEPTH} levels "
+            f"deep at column {column}; flatten the record"
+        )
+
+
+def too_deep(text: str, limit: int = limits.NESTING_DEPTH) -> int | None:
+    """The column (from 1) where JSON `text` goes deeper than `limit` lists and objects,
+    or None. Checked before decoding: how deep json.loads goes before a RecursionError
+    depends on the Python version (3.13 reads what 3.10 refuses), and so would what is
+    refused. Only text with that many brackets is scanned, in linear time."""
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    depth = 0
+    for token in _NESTING_RE.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return token.start() + 1
+        elif bracket in "]}":
+            depth -= 1
+    return None
 
 
 # A JSON string (skipped whole: brackets in it are text) or one bracket. An unterminated

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from pytest_llmbench.benchmark.dataset import too_deep
+from pytest_llmbench.benchmark.limits import NESTING_DEPTH
 from pytest_llmbench.errors import os_reason
 
 __all__ = ["BadEntry", "CacheStats", "SqliteStore", "stored_object"]
@@ -60,6 +62,8 @@ def stored_object(
         raise BadEntry(f"stored value is {type(value).__name__}, not text")
     if len(value) > max_chars:
         raise BadEntry(f"stored value is {len(value):,} characters")
+    if too_deep(value) is not None:
+        raise BadEntry(f"stored value is not JSON of at most {NESTING_DEPTH} levels")
     try:
         data = json.loads(value)
     except (ValueError, RecursionError):

@@ -4,6 +4,7 @@ placeholders: consistent per dataset, idempotent, leaving no found value behind.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 import subprocess
@@ -302,3 +303,15 @@ def test_overlaps_are_resolved_in_favour_of_the_span_listed_first(spans: list[Sp
         ):
             taken.append(span)
     assert resolve(spans) == sorted(taken, key=lambda s: (s.start, s.end))
+
+
+def test_russian_morphology_loads_without_pkg_resources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pymorphy2 (natasha's) looks its dictionary up through pkg_resources, which recent
+    setuptools lacks and Python 3.12+ venvs do not install: the scrubber does not need it."""
+    from pytest_llmbench.datasets.pii.names import _morph_vocab
+
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # import pkg_resources fails
+    monkeypatch.delenv("PYMORPHY2_DICT_PATH", raising=False)
+    vocab = _morph_vocab()
+    assert vocab("Марией")[0].normal == "мария"
+    assert "PYMORPHY2_DICT_PATH" not in os.environ  # set for the call only

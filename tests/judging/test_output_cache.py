@@ -5,6 +5,7 @@ read-only cache read and never written."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -228,7 +229,7 @@ def test_a_tampered_entry_is_dropped_and_counted(tmp_path: Path) -> None:
     cache = OutputCache(tmp_path)
     cache.put("k1", "the real digest")
     cache.close()
-    with sqlite3.connect(tmp_path / FILENAME) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / FILENAME)) as db, db:
         (value,) = db.execute("SELECT value FROM outputs WHERE key = 'k1'").fetchone()
         db.execute(
             "UPDATE outputs SET value = ? WHERE key = 'k1'", (value.replace("real", "fake"),)
@@ -257,7 +258,7 @@ def test_an_unreadable_file_is_moved_aside_and_a_fresh_cache_started(tmp_path: P
 
 
 def test_another_programs_outputs_table_is_moved_aside(tmp_path: Path) -> None:
-    with sqlite3.connect(tmp_path / FILENAME) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / FILENAME)) as db, db:
         db.execute("CREATE TABLE outputs (id INTEGER, body BLOB)")
     cache = OutputCache(tmp_path, display="cache")
     try:

@@ -3,6 +3,7 @@ whole runs against a live judge (the scripted JudgeServer) that must not pay twi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -193,7 +194,7 @@ def test_judge_cache_persists_across_instances_in_wal_mode(tmp_path: Path) -> No
         assert len(second) == 1
     finally:
         second.close()
-    with sqlite3.connect(tmp_path / FILENAME) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / FILENAME)) as db, db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
@@ -342,7 +343,7 @@ def test_no_single_character_changed_in_an_entry_yields_other_scores(
 
 
 def corrupt_value(db_path: Path, key_: str, change: Callable[[str], object]) -> None:
-    with sqlite3.connect(db_path) as db:
+    with contextlib.closing(sqlite3.connect(db_path)) as db, db:
         (value,) = db.execute("SELECT value FROM replies WHERE key = ?", (key_,)).fetchone()
         db.execute("UPDATE replies SET value = ? WHERE key = ?", (change(value), key_))
 
@@ -443,7 +444,7 @@ def text_file(path: Path) -> None:
 
 
 def foreign_database(path: Path) -> None:
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("CREATE TABLE replies (id INTEGER, body BLOB)")
 
 
@@ -569,7 +570,7 @@ def test_a_cache_locked_at_open_past_the_retry_budget_is_off_for_the_process(
 ) -> None:
     # journal_mode=WAL needs the lock and does not wait on the busy timeout: the
     # INTERNALERROR of two runs starting together.
-    with sqlite3.connect(tmp_path / FILENAME) as db:
+    with contextlib.closing(sqlite3.connect(tmp_path / FILENAME)) as db, db:
         db.execute("PRAGMA journal_mode=DELETE")
     ready = threading.Event()
     holder = hold_lock(tmp_path / FILENAME, 1.5, ready)
@@ -707,7 +708,7 @@ def test_no_cache_option_always_asks_and_stores_nothing(
         result.stdout.fnmatch_lines(["  cache off"])
         result.stdout.fnmatch_lines(["  judge calls 4 · cached 0 · *"])
     assert per_sample(server, 4) == [3, 3, 3, 3]
-    with sqlite3.connect(project.root / CACHE_DB) as db:
+    with contextlib.closing(sqlite3.connect(project.root / CACHE_DB)) as db, db:
         assert db.execute("SELECT COUNT(*) FROM replies").fetchone() == (4,)
 
 
@@ -815,7 +816,7 @@ def test_corrupted_cache_entries_are_asked_again_live_and_never_score(
     project: Project, server: JudgeServer, mode: str
 ) -> None:
     assert run(project, *TWO_MODES[mode]).ret == 0
-    with sqlite3.connect(project.root / CACHE_DB) as db:
+    with contextlib.closing(sqlite3.connect(project.root / CACHE_DB)) as db, db:
         keys = [k for (k,) in db.execute("SELECT key FROM replies ORDER BY key LIMIT 3")]
     for key_ in keys:
         corrupt_value(project.root / CACHE_DB, key_, lambda v: v.replace("0.9", "3.14", 1))

@@ -5,6 +5,7 @@ so, which is what JudgeCache asks.)"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -57,7 +58,7 @@ def test_a_cache_that_may_not_be_written_is_read_and_stores_nothing(tmp_path: Pa
 def test_a_bad_entry_in_a_read_only_cache_is_skipped_not_deleted(tmp_path: Path) -> None:
     # Checked on read like any entry: never a score, and the file is left as it is.
     stored = warm(tmp_path)
-    with sqlite3.connect(stored) as db:
+    with contextlib.closing(sqlite3.connect(stored)) as db, db:
         (value,) = db.execute("SELECT value FROM replies WHERE key = 'k1'").fetchone()
         db.execute("UPDATE replies SET value = ? WHERE key = 'k1'", (value.replace("0.9", "3.14"),))
     before = sha256(stored)

@@ -5,6 +5,7 @@ and reads and writes the reply cache and the budget ledger off the background lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -324,7 +325,7 @@ def test_disk_and_cache_notes_are_one_list_kept_past_close_and_summed_with_the_w
     first = samples[0]
     service.score(scenario, first, str(first.output))
     key = service.prepare(scenario, first, str(first.output)).key
-    with sqlite3.connect(cache.path) as db:  # a flipped digit in the stored entry
+    with contextlib.closing(sqlite3.connect(cache.path)) as db, db:  # a flipped digit in the stored entry
         (value,) = db.execute("SELECT value FROM replies WHERE key = ?", (key,)).fetchone()
         db.execute("UPDATE replies SET value = ? WHERE key = ?", (value.replace("1.0", "3.1"), key))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -102,17 +103,37 @@ def natasha_version() -> str:
     return version("natasha")
 
 
+_DICT_PATH = "PYMORPHY2_DICT_PATH"
+
+
+def _morph_vocab() -> Any:
+    """natasha's MorphVocab. Its pymorphy2 finds the Russian dictionary through
+    pkg_resources, which setuptools no longer ships (and venvs of Python 3.12 and later
+    have no setuptools at all): it is given the dictionary's path instead, for this call."""
+    from natasha import MorphVocab
+
+    if _DICT_PATH in os.environ:
+        return MorphVocab()
+    import pymorphy2_dicts_ru
+
+    os.environ[_DICT_PATH] = pymorphy2_dicts_ru.get_path()
+    try:
+        return MorphVocab()
+    finally:
+        os.environ.pop(_DICT_PATH, None)
+
+
 class Russian:
     """natasha's pipeline, loaded once (about a second and 100 MB)."""
 
     def __init__(self) -> None:
-        from natasha import MorphVocab, NewsEmbedding, NewsMorphTagger, NewsNERTagger, Segmenter
+        from natasha import NewsEmbedding, NewsMorphTagger, NewsNERTagger, Segmenter
 
         embedding = NewsEmbedding()
         self.segmenter = Segmenter()
         self.ner = NewsNERTagger(embedding)
         self.morph = NewsMorphTagger(embedding)
-        self.vocab = MorphVocab()
+        self.vocab = _morph_vocab()
 
     def doc(self, text: str) -> Any:
         from natasha import Doc
