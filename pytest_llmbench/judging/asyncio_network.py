@@ -20,6 +20,7 @@ import asyncio
 import select
 import ssl
 import sys
+import time
 from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
@@ -31,6 +32,9 @@ __all__ = ["AsyncioBackend", "AsyncioStream", "transport"]
 # Reading pauses above this many unread bytes and resumes below a quarter of it: a server
 # that streams faster than the judge reads costs bounded memory.
 READ_HIGH_WATER = 1 << 18
+# An idle connection whose server said nothing for this long has its socket polled before
+# it is reused (see is_readable).
+QUIET_S = 0.5
 T = TypeVar("T")
 
 SocketOption = (
@@ -50,6 +54,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None  # a read waiting for data
         self.drain: asyncio.Future[None] | None = None  # a write waiting for room
         self.writing_paused = False
+        self.heard_at = time.monotonic()  # when the server last sent something
 
     # -- asyncio.Protocol -------------------------------------------------------------
 
@@ -58,6 +63,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        self.heard_at = time.monotonic()
         self.buffer += data
         if len(self.buffer) > READ_HIGH_WATER and not self.reading_paused:
             self.reading_paused = True
@@ -213,10 +219,14 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return transport.get_extra_info("socket")
         if info == "is_readable":
             # An idle connection with something to read (or closed by the server) cannot
-            # carry the next request: httpcore then opens another. The socket is asked
-            # too: the loop may not have handed this connection its close yet.
+            # carry the next request: httpcore then opens another. A connection quiet for
+            # a while has its socket asked too, as the loop may not have handed it the
+            # server's close yet (a server closes idle connections after seconds); one
+            # that just answered is not, a system call per pooled connection per request.
             if c.buffer or c.eof or transport.is_closing():
                 return True
+            if time.monotonic() - c.heard_at < QUIET_S:
+                return False
             return _socket_readable(transport.get_extra_info("socket"))
         return None
 

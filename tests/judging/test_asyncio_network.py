@@ -238,7 +238,9 @@ def test_a_keep_alive_connection_the_server_closed_is_not_reused() -> None:
     assert connections == 3
 
 
-def test_a_close_the_loop_has_not_handed_over_yet_still_makes_the_connection_unusable() -> None:
+def test_a_close_the_loop_has_not_handed_over_yet_still_makes_a_quiet_connection_unusable() -> (
+    None
+):
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.close()
 
@@ -246,7 +248,8 @@ def test_a_close_the_loop_has_not_handed_over_yet_still_makes_the_connection_unu
         async with serving(handler) as port:
             stream = await AsyncioBackend().connect_tcp(HOST, port, timeout=5)
             await asyncio.sleep(0)
-            time.sleep(0.2)  # the loop is busy elsewhere: the server's FIN is not read yet
+            # The loop is busy elsewhere past the quiet time: the server's FIN is not read.
+            time.sleep(asyncio_network.QUIET_S + 0.1)
             readable = stream.get_extra_info("is_readable")
             await stream.aclose()
             return bool(readable)
