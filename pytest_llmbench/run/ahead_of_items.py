@@ -21,6 +21,7 @@ waited for the helper's loop, busy reading hundreds of replies (issue 12).
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import functools
@@ -107,6 +108,10 @@ class AheadOfItems:
         self._taken: set[int] = set()
         self.stopped: dict[str, str] = {}  # scenario -> the sample whose body judged other text
         self._tasks: set[asyncio.Task[None]] = set()
+        # Items begun, not yet told to the loop (appended by pytest's thread, drained there).
+        self._begun: collections.deque[int] = collections.deque()
+        self._wake_pending = False
+        self._batch = max(1, size // 16)
 
     # -- building ---------------------------------------------------------------------
 
@@ -169,10 +174,17 @@ class AheadOfItems:
     # -- events, from pytest's main thread ---------------------------------------------
 
     def begin(self, nodeid: str) -> None:
-        """An item began, in any process (pytest_runtest_logstart)."""
+        """An item began, in any process (pytest_runtest_logstart). Told to the loop a
+        batch at a time: waking it is a system call per item, a tenth of pytest's thread
+        at concurrency 256. A batch is smaller than the window, so the calls it holds back
+        are never the ones an item waits for."""
         position = self._of_node.get(nodeid)
-        if position is not None:
-            self._service.loop.loop.call_soon_threadsafe(self._begin, position)
+        if position is None:
+            return
+        self._begun.append(position)
+        if not self._wake_pending and len(self._begun) >= self._batch:
+            self._wake_pending = True
+            self._service.loop.loop.call_soon_threadsafe(self._begin_all)
 
     def reported(self, payload: dict[str, Any]) -> None:
         """A sample's payload arrived: did its test take what was judged ahead?"""
@@ -231,8 +243,10 @@ class AheadOfItems:
 
     # -- on the loop --------------------------------------------------------------------
 
-    def _begin(self, position: int) -> None:
-        self._window.begin(position)
+    def _begin_all(self) -> None:
+        self._wake_pending = False  # before draining: a later append wakes the loop again
+        while self._begun:
+            self._window.begin(self._begun.popleft())
         self._fill()
 
     def _usable(self, position: int) -> bool:

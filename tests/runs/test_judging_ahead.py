@@ -87,11 +87,26 @@ def test_one_process_keeps_several_judge_calls_in_flight_across_items(
     assert [s["judge"]["attempts"] for s in samples] == [1] * SAMPLES
 
 
+@pytest.mark.parametrize(
+    ("samples", "concurrency"),
+    [(SAMPLES, CONCURRENCY), (100, 32)],
+    ids=["begins-told-one-by-one", "begins-told-in-batches"],
+)
 def test_in_one_process_items_take_what_was_judged_ahead_without_asking_the_helper(
-    project: Project, server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+    project: Project,
+    server: JudgeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    samples: int,
+    concurrency: int,
 ) -> None:
     """The round trip to the helper for each item was the run's pace at high concurrency
-    (issue 12): the controller's results are taken where they arrived."""
+    (issue 12): the controller's results are taken where they arrived. With a window of
+    64 the items' beginnings reach the loop 4 at a time, and every item still finds its
+    call made ahead."""
+    if samples != SAMPLES:
+        project.dataset(make_samples([(0.9, 0.9)] * samples))
+        block = live_judge_yaml(timeout_s=10, concurrency=concurrency)
+        project.config(config_yaml(judge_block=block, extra_scenario="    output: output\n"))
     asked: list[tuple[bool, bool]] = []  # (ahead, taken_here) of each request to the helper
     score = JudgeProcess.score
 
@@ -102,15 +117,16 @@ def test_in_one_process_items_take_what_was_judged_ahead_without_asking_the_help
     monkeypatch.setattr(JudgeProcess, "score", counting)
     result = project.run("-p", "no:xdist")
     assert result.ret == 0
-    result.assert_outcomes(passed=SAMPLES)
-    assert asked == [(True, True)] * SAMPLES  # only the calls made ahead; no item asked
-    assert per_sample(server) == [1] * SAMPLES
-    samples = samples_of(project)
-    assert {s["status"] for s in samples} == {"scored"}
-    assert [s["judge"]["attempts"] for s in samples] == [1] * SAMPLES
+    result.assert_outcomes(passed=samples)
+    assert asked == [(True, True)] * samples  # only the calls made ahead; no item asked
+    assert per_sample(server, samples) == [1] * samples
+    assert server.peak_in_flight <= concurrency
+    recorded = samples_of(project)
+    assert {s["status"] for s in recorded} == {"scored"}
+    assert [s["judge"]["attempts"] for s in recorded] == [1] * samples
     (record,) = project.records()
     usage = record["scenarios"]["digest"]["usage"]
-    assert usage["judge_calls"] == SAMPLES
+    assert usage["judge_calls"] == samples
     assert usage.get("ahead_unused", 0) == 0
 
 
