@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-__all__ = ["AsyncioBackend", "AsyncioStream", "transport"]
+__all__ = ["AsyncioBackend", "AsyncioStream", "transport", "within"]
 
 # Reading pauses above this many unread bytes and resumes below a quarter of it: a server
 # that streams faster than the judge reads costs bounded memory.
@@ -188,7 +188,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             await self.aclose()
             raise httpcore.ConnectError("the server sent data before the TLS handshake")
         try:
-            tls = await _within(
+            tls = await within(
                 loop.start_tls(c.transport, c, ssl_context, server_hostname=server_hostname),
                 timeout,
             )
@@ -269,7 +269,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
 async def _connect(opening: Awaitable[object], timeout: float | None) -> None:
     try:
-        await _within(opening, timeout)
+        await within(opening, timeout)
     except (asyncio.TimeoutError, TimeoutError) as error:  # the bound, or the system's
         said = f"could not connect in {timeout:g} s" if timeout is not None else str(error)
         raise httpcore.ConnectTimeout(said or "connect timed out") from error
@@ -277,8 +277,9 @@ async def _connect(opening: Awaitable[object], timeout: float | None) -> None:
         raise httpcore.ConnectError(str(error)) from error
 
 
-async def _within(awaitable: Awaitable[T], timeout: float | None) -> T:
-    """`awaitable` within `timeout` seconds (None: no bound): TimeoutError past them."""
+async def within(awaitable: Awaitable[T], timeout: float | None) -> T:
+    """`awaitable` within `timeout` seconds (None: no bound): TimeoutError past them. In
+    this task: before 3.12 wait_for makes a task of its own, per request for the judge."""
     if timeout is None:
         return await awaitable
     if sys.version_info >= (3, 11):

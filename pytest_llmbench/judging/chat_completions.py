@@ -10,20 +10,19 @@ import asyncio
 import json
 import random
 import ssl
-import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any, TypeVar
 
 import httpx
 
 from pytest_llmbench.benchmark.judge_config import JudgeConfig, StructuredOutput
 from pytest_llmbench.judging.asyncio_network import transport as asyncio_transport
+from pytest_llmbench.judging.asyncio_network import within
 from pytest_llmbench.judging.client_pool import ClientPool, shard_sizes
 from pytest_llmbench.judging.judge_protocol import JudgeRequest
 from pytest_llmbench.judging.limiter import AdaptiveLimiter
@@ -52,8 +51,6 @@ from pytest_llmbench.redaction import (
     redact_cut,
     url_secrets,
 )
-
-T = TypeVar("T")
 
 __all__ = ["JudgeStats", "OpenAIJudge", "chat_completions_url"]
 
@@ -316,7 +313,7 @@ class OpenAIJudge:
                     sent_format = self._format
                     # timeout_s bounds the whole request: httpx's own timeouts are per
                     # operation, so a reply dripped a byte at a time would never trip them.
-                    response, content = await _within(
+                    response, content = await within(
                         _post(client, self.url, body), self.judge.timeout_s
                     )
             except (httpx.TimeoutException, asyncio.TimeoutError):
@@ -556,20 +553,6 @@ def _server_now(response: httpx.Response) -> float:
         except (TypeError, ValueError, IndexError, OverflowError):
             pass
     return time.time()
-
-
-if sys.version_info >= (3, 11):
-
-    async def _within(coro: Coroutine[Any, Any, T], seconds: float) -> T:
-        """`coro` awaited within `seconds` (asyncio.TimeoutError past them); in this task,
-        where wait_for (before 3.12) makes a task of its own for every request."""
-        async with asyncio.timeout(seconds):
-            return await coro
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _within(coro: Coroutine[Any, Any, T], seconds: float) -> T:
-        return await asyncio.wait_for(coro, seconds)
 
 
 async def _post(
